@@ -1,0 +1,211 @@
+//! The command-line grammar, in one place.
+//!
+//! Flags become typed options here, at the edge. Each subcommand's options type has a `run`
+//! method in the module that owns the subcommand (`preflight`, `release`, `verify`, `publish`,
+//! `promote`, `docs`), so `main` is one line per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Release orchestrator for aisopsflow-enterprise: proves every line of the GHCR operations
+/// checklist.
+///
+/// Exit codes: 0 all required checks pass; 1 a policy check failed or the release failed;
+/// 2 usage or configuration error; 3 an external system (Docker, registry, GitHub) unreachable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    disable_version_flag = true
+)]
+pub struct Xtask {
+    /// The workspace root (default: found upward from the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// More output: -v shows each step, -vv shows requests.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Everything that must hold before a release tag.
+    Preflight(Preflight),
+    /// Plan, gate, tag, wait for the publish run, verify and write release notes.
+    Release(Release),
+    /// Post-release and customer-delivery checks against the registry and the Packages API.
+    Verify(Verify),
+    /// Build, tag and push the images for a ref (run by the publish workflow).
+    Publish(Publish),
+    /// Move `latest` to an existing release by dispatching the publish workflow.
+    Promote(Promote),
+    /// Generate docs/checks.md from the check registry.
+    DocsChecks(DocsChecks),
+}
+
+/// The components a release covers.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Scope {
+    /// Components in this release, comma separated; core and runner are always in,
+    /// console only when named.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub components: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct Checks {
+    /// Run only checks whose id starts with PREFIX (repeatable), e.g. `--only workflow`.
+    #[arg(long, value_name = "PREFIX")]
+    pub only: Vec<String>,
+
+    /// Record a manual attestation by check id (repeatable), e.g. `--attest manual-package-inheritance`.
+    #[arg(long, value_name = "ID")]
+    pub attest: Vec<String>,
+
+    /// A TOML file of attestations: `[[attestation]] id = "...", by = "...", note = "..."`.
+    #[arg(long, value_name = "FILE")]
+    pub attestations: Option<PathBuf>,
+
+    /// Treat warnings as failures (for CI).
+    #[arg(long)]
+    pub deny_warnings: bool,
+
+    /// Skip everything that needs GitHub or a registry, saying so.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct Preflight {
+    #[command(flatten)]
+    pub scope: Scope,
+    #[command(flatten)]
+    pub checks: Checks,
+    /// The version about to be released (enables the release-notes draft check).
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Release {
+    /// The semver version to release, e.g. 1.2.3 (no leading v).
+    pub version: String,
+    /// Cut `release-v<version>`, which moves `latest`; default is `v<version>`.
+    #[arg(long)]
+    pub latest: bool,
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Plan format for --dry-run.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Run the whole flow on this machine against local stand-ins (bare remote, GitHub
+    /// stand-in, local registry).
+    #[arg(long)]
+    pub rehearse: bool,
+    /// With --rehearse: leave the stand-ins running and print how to reach and stop them.
+    #[arg(long, requires = "rehearse")]
+    pub keep: bool,
+    /// Seconds to wait for the publish workflow run.
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub timeout: u64,
+    /// Also create the GitHub release as a draft.
+    #[arg(long)]
+    pub draft_release: bool,
+    /// Record a manual attestation by check id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub attest: Vec<String>,
+    /// A TOML file of attestations.
+    #[arg(long, value_name = "FILE")]
+    pub attestations: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Verify {
+    /// The released version, e.g. 1.2.3.
+    pub version: String,
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Print customer-ready references (by digest) and the public SDK and catalog links.
+    #[arg(long)]
+    pub delivery: bool,
+    /// Run only checks whose id starts with PREFIX (repeatable).
+    #[arg(long, value_name = "PREFIX")]
+    pub only: Vec<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// The digest `latest` had before the release, if known (release records it).
+    #[arg(long, value_name = "DIGEST")]
+    pub latest_before: Option<String>,
+    /// Whether this release was meant to move `latest` (default: from the git tag that exists).
+    #[arg(long)]
+    pub expect_latest: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct Publish {
+    /// The git ref (default: $GITHUB_REF), e.g. refs/tags/v1.2.3.
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// The commit (default: $GITHUB_SHA).
+    #[arg(long, value_name = "SHA")]
+    pub sha: Option<String>,
+    /// The triggering event (default: $GITHUB_EVENT_NAME).
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
+    /// The dispatch input publish_latest (default: $PUBLISH_LATEST).
+    #[arg(long, value_name = "BOOL")]
+    pub publish_latest: Option<String>,
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Compute and print what would be pushed, then stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct Promote {
+    /// The existing release to move `latest` to, e.g. 1.2.3.
+    pub version: String,
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Seconds to wait for the dispatched run.
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsChecks {
+    /// Fail if docs/checks.md is not current instead of writing it.
+    #[arg(long)]
+    pub check: bool,
+}

@@ -1,0 +1,29 @@
+//! The aisopsflow-enterprise release orchestrator, as a library so tests can drive it.
+//!
+//! `main` parses flags (`flags`) and calls one `run` per subcommand. Planning and checks only
+//! read; every side effect on Docker, git, GitHub or a registry goes through `effects`. The
+//! in-process stand-ins for GitHub and the registry live in `standin`, used by tests and by
+//! `cargo xtask release --rehearse`. See ARCHITECTURE.md for the codemap.
+
+pub mod checkdocs;
+pub mod checks;
+pub mod config;
+pub mod effects;
+pub mod execute;
+pub mod exit;
+pub mod flags;
+pub mod images;
+pub mod notes;
+pub mod plan;
+pub mod policy;
+pub mod preflight;
+pub mod publish;
+pub mod release;
+pub mod report;
+pub mod secrets;
+pub mod standin;
+pub mod verify;
+pub mod workspace;
+
+#[cfg(test)]
+mod tidy;

@@ -1,0 +1,55 @@
+//! Entry point: parse flags, dispatch one line per subcommand, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use xtask::flags::{Cmd, Xtask};
+use xtask::workspace::Global;
+
+fn main() -> ExitCode {
+    let flags = match Xtask::try_parse() {
+        Ok(flags) => flags,
+        Err(e) => {
+            // clap prints help and version to stdout with success; real usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                xtask::exit::USAGE
+            } else {
+                xtask::exit::OK
+            });
+        }
+    };
+    xtask::secrets::install_panic_hook();
+    let global = Global {
+        repo: flags.repo,
+        verbose: flags.verbose,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(xtask::exit::EXTERNAL);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match flags.cmd {
+            Cmd::Preflight(cmd) => cmd.run(&global).await,
+            Cmd::Release(cmd) => cmd.run(&global).await,
+            Cmd::Verify(cmd) => cmd.run(&global).await,
+            Cmd::Publish(cmd) => cmd.run(&global).await,
+            Cmd::Promote(cmd) => cmd.run(&global).await,
+            Cmd::DocsChecks(cmd) => cmd.run(&global),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            // The whole chain, lower-case, with the fix at the end where one is known.
+            eprintln!("error: {}", xtask::secrets::redact_all(&format!("{err:#}")));
+            ExitCode::from(xtask::exit::code_for(&err))
+        }
+    }
+}
