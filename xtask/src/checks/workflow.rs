@@ -364,16 +364,17 @@ fn permissions(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Ou
 }
 
 fn top_level(root: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -> Outcome {
-    match root.get("permissions") {
-        Some(Node::Map { entries, line }) if entries.is_empty() => Outcome::pass(
+    // Report the key's line: a block mapping's own mark is its first entry.
+    match root.entry("permissions") {
+        Some((line, Node::Map { entries, .. })) if entries.is_empty() => Outcome::pass(
             CheckId::WorkflowTopLevelPermissions,
             "top-level permissions are empty",
-            vec![ev(*line)],
+            vec![ev(line)],
         ),
-        Some(p) => Outcome::warn(
+        Some((line, _)) => Outcome::warn(
             CheckId::WorkflowTopLevelPermissions,
             "top-level permissions grant scopes to every job; set `permissions: {}` and grant per job",
-            vec![ev(p.line())],
+            vec![ev(line)],
         ),
         None => Outcome::warn(
             CheckId::WorkflowTopLevelPermissions,

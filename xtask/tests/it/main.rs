@@ -1,1 +1,3 @@
 
+mod preflight;
+mod workflow_corpus;
