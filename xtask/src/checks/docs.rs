@@ -111,7 +111,10 @@ pub fn references_in_line(line: &str, lineno: u32, packages: &[String]) -> Vec<R
                 .find(|(_, c)| !is_ref_char(*c))
                 .map_or(line.len(), |(j, _)| i + j);
             let text = line[start..end].trim_end_matches(['.', ':']).to_string();
-            let prefixed = line[start..i].contains('/');
+            // `org/pkg` or `host/org/pkg`; an absolute path such as `/aisopsflow-core` (a
+            // binary inside an image) is not an image reference.
+            let prefix = &line[start..i];
+            let prefixed = prefix.contains('/') && !prefix.starts_with('/');
             let suffixed = matches!(after, Some(':') | Some('@'))
                 && line[i + pkg.len() + 1..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
             let lead = line[..start].trim_end().to_ascii_lowercase();
@@ -358,6 +361,7 @@ mod tests {
         assert_eq!(references_in_line("`aisopsflow-core:latest`", 1, &pk()).len(), 1);
         assert!(references_in_line("the aisopsflow-core package serves /healthz", 1, &pk()).is_empty());
         assert_eq!(references_in_line("image: aisopsflow-runner", 1, &pk()).len(), 1);
+        assert!(references_in_line("test: [\"CMD\", \"/aisopsflow-core\", \"healthcheck\"]", 1, &pk()).is_empty());
     }
 
     #[test]
