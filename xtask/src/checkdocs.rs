@@ -116,7 +116,8 @@ pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    std::fs::write(tmp.path(), text).with_context(|| format!("writing {}", tmp.path().display()))?;
+    std::fs::write(tmp.path(), text)
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path)
         .with_context(|| format!("renaming onto {}", path.display()))?;
     Ok(())
@@ -131,7 +132,9 @@ impl flags::DocsChecks {
                 println!("{PATH} is current");
                 return Ok(exit::OK);
             }
-            eprintln!("{PATH} is stale or missing; regenerate it with `{REGENERATE}` and commit it");
+            eprintln!(
+                "{PATH} is stale or missing; regenerate it with `{REGENERATE}` and commit it"
+            );
             return Ok(exit::POLICY);
         }
         if is_current(&root) {

@@ -18,13 +18,19 @@ use crate::workspace::Global;
 /// read the repository's customer documents.
 pub fn runs(id: CheckId) -> bool {
     id.meta().phase == Phase::Preflight
-        || matches!(id, CheckId::DeliveryNoEnterpriseRepo | CheckId::DeliveryPluginLinks)
+        || matches!(
+            id,
+            CheckId::DeliveryNoEnterpriseRepo | CheckId::DeliveryPluginLinks
+        )
 }
 
 /// Rejects `--only` prefixes that select no check, listing the ids that exist.
 pub fn validate_only(only: &[String]) -> anyhow::Result<()> {
     for p in only {
-        if !ALL.iter().any(|c| runs(*c) && c.id().starts_with(p.as_str())) {
+        if !ALL
+            .iter()
+            .any(|c| runs(*c) && c.id().starts_with(p.as_str()))
+        {
             let ids: Vec<&str> = ALL.iter().filter(|c| runs(**c)).map(|c| c.id()).collect();
             return Err(usage(format!(
                 "--only {p} selects no preflight check; check ids are: {}",
@@ -86,6 +92,12 @@ impl flags::Preflight {
             deny_warnings: self.checks.deny_warnings,
             require_attestations: false,
         };
-        Ok(report::emit(&report, self.checks.format, gate, "preflight", &help))
+        Ok(report::emit(
+            &report,
+            self.checks.format,
+            gate,
+            "preflight",
+            &help,
+        ))
     }
 }

@@ -336,15 +336,20 @@ pub fn sarif(report: &Report, gate: Gate, help_base: &str) -> Value {
 }
 
 /// Renders `report` in `format` for `command`.
-pub fn render(report: &Report, format: Format, gate: Gate, command: &str, help_base: &str) -> String {
+pub fn render(
+    report: &Report,
+    format: Format,
+    gate: Gate,
+    command: &str,
+    help_base: &str,
+) -> String {
     match format {
         Format::Human => human(report, gate, use_color()),
         Format::Json => {
             serde_json::to_string_pretty(&json(report, gate, command)).unwrap_or_default() + "\n"
         }
         Format::Sarif => {
-            serde_json::to_string_pretty(&sarif(report, gate, help_base)).unwrap_or_default()
-                + "\n"
+            serde_json::to_string_pretty(&sarif(report, gate, help_base)).unwrap_or_default() + "\n"
         }
     }
 }
@@ -396,7 +401,11 @@ mod tests {
         };
         assert_eq!(exit_code(&r, strict), 1);
         let mut r2 = r.clone();
-        r2.push(Outcome::fail(CheckId::WorkflowPermissions, "write-all", vec![]));
+        r2.push(Outcome::fail(
+            CheckId::WorkflowPermissions,
+            "write-all",
+            vec![],
+        ));
         assert_eq!(exit_code(&r2, Gate::default()), 1);
     }
 
@@ -414,7 +423,10 @@ mod tests {
         let s = sarif(&sample(), Gate::default(), "https://example.test/checks.md");
         assert_eq!(s["version"], "2.1.0");
         let run = &s["runs"][0];
-        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), ALL.len());
+        assert_eq!(
+            run["tool"]["driver"]["rules"].as_array().unwrap().len(),
+            ALL.len()
+        );
         let res = &run["results"][1];
         assert_eq!(res["ruleId"], "workflow-top-level-permissions");
         assert_eq!(res["level"], "warning");

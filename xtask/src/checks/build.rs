@@ -21,7 +21,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         .iter()
         .filter(|id| ctx.wants(**id))
         .map(|id| {
-            Outcome::skip(*id, "the image build checks are not in this build", "build a version of xtask that includes checks::build")
+            Outcome::skip(
+                *id,
+                "the image build checks are not in this build",
+                "build a version of xtask that includes checks::build",
+            )
         })
         .collect())
 }

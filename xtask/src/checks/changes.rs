@@ -15,7 +15,13 @@ use crate::effects::git;
 use crate::policy;
 
 /// Files every image depends on.
-pub const WORKSPACE_INPUTS: &[&str] = &["Cargo.lock", "Cargo.toml", "release.toml", "rust-toolchain.toml", "rust-toolchain"];
+pub const WORKSPACE_INPUTS: &[&str] = &[
+    "Cargo.lock",
+    "Cargo.toml",
+    "release.toml",
+    "rust-toolchain.toml",
+    "rust-toolchain",
+];
 
 /// Workspace-member crate name -> (its directory relative to root, its workspace path deps).
 pub fn workspace_crates(root: &Path) -> anyhow::Result<BTreeMap<String, (String, Vec<String>)>> {
@@ -32,7 +38,11 @@ pub fn workspace_crates(root: &Path) -> anyhow::Result<BTreeMap<String, (String,
         let manifest = Path::new(p["manifest_path"].as_str().unwrap_or_default());
         let dir = manifest
             .parent()
-            .and_then(|d| d.strip_prefix(root).ok().or_else(|| d.strip_prefix(root.canonicalize().ok()?).ok()))
+            .and_then(|d| {
+                d.strip_prefix(root)
+                    .ok()
+                    .or_else(|| d.strip_prefix(root.canonicalize().ok()?).ok())
+            })
             .map(|d| d.to_string_lossy().to_string())
             .unwrap_or_default();
         let deps = p["dependencies"]
@@ -48,7 +58,10 @@ pub fn workspace_crates(root: &Path) -> anyhow::Result<BTreeMap<String, (String,
 }
 
 /// The directories (relative) of `krate` and every workspace crate it depends on.
-pub fn closure_dirs(crates: &BTreeMap<String, (String, Vec<String>)>, krate: &str) -> BTreeSet<String> {
+pub fn closure_dirs(
+    crates: &BTreeMap<String, (String, Vec<String>)>,
+    krate: &str,
+) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut dirs = BTreeSet::new();
     let mut todo = vec![krate.to_string()];
@@ -71,7 +84,9 @@ pub fn previous_release_tag(ctx: &Ctx) -> anyhow::Result<Option<(String, semver:
     let rules = &ctx.ws.config.raw.tags;
     let mut best: Option<(String, semver::Version)> = None;
     for tag in git::tags_merged_into_head(&ctx.ws.root)? {
-        let Ok((_, v)) = policy::parse_git_tag(rules, &tag) else { continue };
+        let Ok((_, v)) = policy::parse_git_tag(rules, &tag) else {
+            continue;
+        };
         if ctx.release.as_ref() == Some(&v) {
             continue;
         }
@@ -89,11 +104,21 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     }
     let root = &ctx.ws.root;
     if !git::is_repo(root) {
-        return vec![Outcome::skip(id, format!("{} is not a git work tree", root.display()), "run in a git checkout of the repository")];
+        return vec![Outcome::skip(
+            id,
+            format!("{} is not a git work tree", root.display()),
+            "run in a git checkout of the repository",
+        )];
     }
     let prev = match previous_release_tag(ctx) {
         Ok(p) => p,
-        Err(e) => return vec![Outcome::skip(id, format!("cannot list tags: {e:#}"), "run in a git checkout with its tags (`git fetch --tags`)")],
+        Err(e) => {
+            return vec![Outcome::skip(
+                id,
+                format!("cannot list tags: {e:#}"),
+                "run in a git checkout with its tags (`git fetch --tags`)",
+            )];
+        }
     };
     let Some((tag, _)) = prev else {
         return vec![Outcome::pass(
@@ -104,13 +129,22 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     };
     let changed = match git::changed_files(root, &tag, "HEAD") {
         Ok(c) => c,
-        Err(e) => return vec![Outcome::skip(id, format!("cannot diff {tag}..HEAD: {e:#}"), "fetch the full history (`git fetch --unshallow --tags`)")],
+        Err(e) => {
+            return vec![Outcome::skip(
+                id,
+                format!("cannot diff {tag}..HEAD: {e:#}"),
+                "fetch the full history (`git fetch --unshallow --tags`)",
+            )];
+        }
     };
     let crates = workspace_crates(root).ok();
     let cfg = &ctx.ws.config;
     let mut out = Vec::new();
     for (name, comp) in &cfg.raw.components {
-        let mut dirs = crates.as_ref().map(|c| closure_dirs(c, &comp.krate)).unwrap_or_default();
+        let mut dirs = crates
+            .as_ref()
+            .map(|c| closure_dirs(c, &comp.krate))
+            .unwrap_or_default();
         dirs.insert(comp.dir.clone());
         let hits: Vec<&String> = changed
             .iter()
@@ -120,8 +154,16 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
             })
             .collect();
         let in_release = ctx.components.contains(name);
-        let ev: Vec<Evidence> = hits.iter().take(20).map(|f| Evidence::file(f.as_str(), None)).collect();
-        let inputs = format!("inputs: {}/ + {}", dirs.iter().cloned().collect::<Vec<_>>().join("/, "), WORKSPACE_INPUTS.join(", "));
+        let ev: Vec<Evidence> = hits
+            .iter()
+            .take(20)
+            .map(|f| Evidence::file(f.as_str(), None))
+            .collect();
+        let inputs = format!(
+            "inputs: {}/ + {}",
+            dirs.iter().cloned().collect::<Vec<_>>().join("/, "),
+            WORKSPACE_INPUTS.join(", ")
+        );
         match (hits.is_empty(), in_release) {
             (false, true) => out.push(Outcome::pass(id, format!("{name}: {} input file(s) changed since {tag}, and it is in the release", hits.len()), ev)),
             (true, false) => out.push(Outcome::pass(id, format!("{name}: unchanged since {tag}, and not in the release"), vec![Evidence::note(inputs)])),
@@ -138,7 +180,11 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         }
     }
     if crates.is_none() {
-        out.push(Outcome::pass(id, "cargo metadata unavailable: inputs are component directories and workspace files only", vec![Evidence::note("cargo metadata --no-deps failed")]));
+        out.push(Outcome::pass(
+            id,
+            "cargo metadata unavailable: inputs are component directories and workspace files only",
+            vec![Evidence::note("cargo metadata --no-deps failed")],
+        ));
     }
     out
 }

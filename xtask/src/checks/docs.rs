@@ -83,7 +83,10 @@ fn is_ref_char(c: char) -> bool {
 pub fn has_digest(s: &str) -> bool {
     s.match_indices("sha256:").any(|(i, _)| {
         let hex: String = s[i + 7..].chars().take(64).collect();
-        hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
     })
 }
 
@@ -97,7 +100,9 @@ pub fn references_in_line(line: &str, lineno: u32, packages: &[String]) -> Vec<R
             let before = line[..i].chars().next_back();
             let after = line[i + pkg.len()..].chars().next();
             // Whole name only: `aisopsflow-core` must not match inside `aisopsflow-core-commercial`.
-            if before.is_some_and(is_name_char) || after.is_some_and(|c| is_name_char(c) && c != '.') {
+            if before.is_some_and(is_name_char)
+                || after.is_some_and(|c| is_name_char(c) && c != '.')
+            {
                 continue;
             }
             let start = line[..i]
@@ -116,11 +121,21 @@ pub fn references_in_line(line: &str, lineno: u32, packages: &[String]) -> Vec<R
             let prefix = &line[start..i];
             let prefixed = prefix.contains('/') && !prefix.starts_with('/');
             let suffixed = matches!(after, Some(':') | Some('@'))
-                && line[i + pkg.len() + 1..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+                && line[i + pkg.len() + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric());
             let lead = line[..start].trim_end().to_ascii_lowercase();
-            let keyed = ["image:", "repository:", "docker pull", "podman pull", "from", "image ="]
-                .iter()
-                .any(|k| lead.ends_with(k));
+            let keyed = [
+                "image:",
+                "repository:",
+                "docker pull",
+                "podman pull",
+                "from",
+                "image =",
+            ]
+            .iter()
+            .any(|k| lead.ends_with(k));
             // Links to docs pages (`docs/packages/aisopsflow-core.md`) are not images.
             if text.ends_with(".md") || text.contains("://github.com/") {
                 continue;
@@ -151,7 +166,13 @@ fn references_in_yaml(root: &Node, packages: &[String]) -> Vec<Reference> {
     out
 }
 
-fn visit(node: &Node, key: Option<&str>, parent: Option<&Node>, packages: &[String], out: &mut Vec<Reference>) {
+fn visit(
+    node: &Node,
+    key: Option<&str>,
+    parent: Option<&Node>,
+    packages: &[String],
+    out: &mut Vec<Reference>,
+) {
     match node {
         Node::Scalar { value, line, .. } => {
             for (n, l) in value.lines().enumerate() {
@@ -171,7 +192,8 @@ fn visit(node: &Node, key: Option<&str>, parent: Option<&Node>, packages: &[Stri
                 for mut r in refs {
                     if !r.pinned && key == Some("repository") {
                         if let Some(parent) = parent {
-                            let sib = |k: &str| parent.get(k).and_then(Node::as_str).unwrap_or_default();
+                            let sib =
+                                |k: &str| parent.get(k).and_then(Node::as_str).unwrap_or_default();
                             r.pinned = has_digest(sib("digest")) || has_digest(sib("tag"));
                         }
                     }
@@ -179,7 +201,9 @@ fn visit(node: &Node, key: Option<&str>, parent: Option<&Node>, packages: &[Stri
                 }
             }
         }
-        Node::Seq { items, .. } => items.iter().for_each(|n| visit(n, key, parent, packages, out)),
+        Node::Seq { items, .. } => items
+            .iter()
+            .for_each(|n| visit(n, key, parent, packages, out)),
         Node::Map { entries, .. } => {
             for (k, _, v) in entries {
                 visit(v, Some(k), Some(node), packages, out);
@@ -194,7 +218,10 @@ pub fn references_in_file(rel: &Path, text: &str, packages: &[String]) -> Vec<Re
     if matches!(ext, "yaml" | "yml")
         && let Ok(docs) = parse_yaml(text)
     {
-        return docs.iter().flat_map(|d| references_in_yaml(d, packages)).collect();
+        return docs
+            .iter()
+            .flat_map(|d| references_in_yaml(d, packages))
+            .collect();
     }
     text.lines()
         .enumerate()
@@ -210,12 +237,21 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     let cfg = &ctx.ws.config;
     let root = &ctx.ws.root;
     let customer = &cfg.raw.customer;
-    let globs: Vec<String> = customer.docs.iter().chain(&customer.manifests).cloned().collect();
+    let globs: Vec<String> = customer
+        .docs
+        .iter()
+        .chain(&customer.manifests)
+        .cloned()
+        .collect();
     let files = matching_files(root, &globs);
     let packages: Vec<String> = cfg.all_images().into_iter().map(|i| i.package).collect();
     let texts: Vec<(PathBuf, String)> = files
         .iter()
-        .filter_map(|f| std::fs::read_to_string(root.join(f)).ok().map(|t| (f.clone(), t)))
+        .filter_map(|f| {
+            std::fs::read_to_string(root.join(f))
+                .ok()
+                .map(|t| (f.clone(), t))
+        })
         .collect();
     let mut out = Vec::new();
     if texts.is_empty() {
@@ -266,7 +302,10 @@ pub fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<O
                 };
                 out.push(Outcome::fail(
                     CheckId::DocsDigestPinning,
-                    format!("`{}` {why}; write `{}:VERSION@sha256:<digest>`", r.text, r.package),
+                    format!(
+                        "`{}` {why}; write `{}:VERSION@sha256:<digest>`",
+                        r.text, r.package
+                    ),
                     vec![Evidence::file_excerpt(rel, Some(r.line), r.text.clone())],
                 ));
             }
@@ -276,7 +315,10 @@ pub fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<O
         let n = pinned.len();
         out.push(Outcome::pass(
             CheckId::DocsDigestPinning,
-            format!("{n} image reference(s) in {} customer document(s), all pinned by digest", texts.len()),
+            format!(
+                "{n} image reference(s) in {} customer document(s), all pinned by digest",
+                texts.len()
+            ),
             if pinned.is_empty() {
                 vec![Evidence::note("no image references found")]
             } else {
@@ -303,14 +345,21 @@ pub fn no_enterprise_repo(texts: &[(PathBuf, String)], markers: &[String]) -> Ve
     if out.is_empty() {
         out.push(Outcome::pass(
             CheckId::DeliveryNoEnterpriseRepo,
-            format!("{} customer-facing document(s) never name the enterprise repository", texts.len()),
+            format!(
+                "{} customer-facing document(s) never name the enterprise repository",
+                texts.len()
+            ),
             texts.iter().map(|(p, _)| Evidence::file(p, None)).collect(),
         ));
     }
     out
 }
 
-fn plugin_links(texts: &[(PathBuf, String)], customer: &crate::config::Customer, docs_globs: &[String]) -> Outcome {
+fn plugin_links(
+    texts: &[(PathBuf, String)],
+    customer: &crate::config::Customer,
+    docs_globs: &[String],
+) -> Outcome {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for url in [&customer.sdk_repository, &customer.catalog_repository] {
@@ -333,7 +382,11 @@ fn plugin_links(texts: &[(PathBuf, String)], customer: &crate::config::Customer,
     } else {
         Outcome::fail(
             CheckId::DeliveryPluginLinks,
-            format!("no customer document ({}) links {}", docs_globs.join(", "), missing.join(" or ")),
+            format!(
+                "no customer document ({}) links {}",
+                docs_globs.join(", "),
+                missing.join(" or ")
+            ),
             vec![Evidence::file(crate::config::FILE, None)],
         )
     }
@@ -344,13 +397,20 @@ mod tests {
     use super::*;
 
     fn pk() -> Vec<String> {
-        crate::config::CHECKLIST_ALLOWLIST.iter().map(|s| s.to_string()).collect()
+        crate::config::CHECKLIST_ALLOWLIST
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
     fn markdown_references() {
-        let refs = references_in_line("docker pull ghcr.io/aisopsflow/aisopsflow-core:1.2.3", 1, &pk());
+        let refs = references_in_line(
+            "docker pull ghcr.io/aisopsflow/aisopsflow-core:1.2.3",
+            1,
+            &pk(),
+        );
         assert_eq!(refs.len(), 1);
         assert!(!refs[0].pinned);
         let ok = format!("image: ghcr.io/aisopsflow/aisopsflow-core-commercial:1.0.0@{D}");
@@ -358,10 +418,25 @@ mod tests {
         assert_eq!(refs.len(), 1, "{refs:?}");
         assert!(refs[0].pinned);
         assert_eq!(refs[0].package, "aisopsflow-core-commercial");
-        assert_eq!(references_in_line("`aisopsflow-core:latest`", 1, &pk()).len(), 1);
-        assert!(references_in_line("the aisopsflow-core package serves /healthz", 1, &pk()).is_empty());
-        assert_eq!(references_in_line("image: aisopsflow-runner", 1, &pk()).len(), 1);
-        assert!(references_in_line("test: [\"CMD\", \"/aisopsflow-core\", \"healthcheck\"]", 1, &pk()).is_empty());
+        assert_eq!(
+            references_in_line("`aisopsflow-core:latest`", 1, &pk()).len(),
+            1
+        );
+        assert!(
+            references_in_line("the aisopsflow-core package serves /healthz", 1, &pk()).is_empty()
+        );
+        assert_eq!(
+            references_in_line("image: aisopsflow-runner", 1, &pk()).len(),
+            1
+        );
+        assert!(
+            references_in_line(
+                "test: [\"CMD\", \"/aisopsflow-core\", \"healthcheck\"]",
+                1,
+                &pk()
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -371,7 +446,9 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert!(!r[0].pinned);
         assert_eq!(r[0].line, 2);
-        let good = format!("image:\n  repository: ghcr.io/aisopsflow/aisopsflow-core\n  tag: 1.2.3\n  digest: {D}\n");
+        let good = format!(
+            "image:\n  repository: ghcr.io/aisopsflow/aisopsflow-core\n  tag: 1.2.3\n  digest: {D}\n"
+        );
         let r = references_in_file(Path::new("v.yaml"), &good, &pk());
         assert!(r[0].pinned);
     }

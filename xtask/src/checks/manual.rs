@@ -46,11 +46,18 @@ struct Entry {
 
 /// The ids that take an attestation.
 pub fn manual_ids() -> Vec<CheckId> {
-    ALL.iter().copied().filter(|c| c.meta().kind == Kind::Manual).collect()
+    ALL.iter()
+        .copied()
+        .filter(|c| c.meta().kind == Kind::Manual)
+        .collect()
 }
 
 fn known() -> String {
-    manual_ids().iter().map(|c| c.id()).collect::<Vec<_>>().join(", ")
+    manual_ids()
+        .iter()
+        .map(|c| c.id())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_id(id: &str, origin: &str) -> anyhow::Result<CheckId> {
@@ -73,13 +80,22 @@ impl Attestations {
             .unwrap_or_else(|| "the operator".to_string());
         for id in attest {
             let id = parse_id(id, "--attest")?;
-            out.add(Attestation { id, by: who.clone(), note: None, source: "--attest".into() });
+            out.add(Attestation {
+                id,
+                by: who.clone(),
+                note: None,
+                source: "--attest".into(),
+            });
         }
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                usage(format!("reading --attestations {}: {e}; pass an existing TOML file", path.display()))
+                usage(format!(
+                    "reading --attestations {}: {e}; pass an existing TOML file",
+                    path.display()
+                ))
             })?;
-            out.entries.extend(Attestations::parse(&text, path)?.entries);
+            out.entries
+                .extend(Attestations::parse(&text, path)?.entries);
         }
         Ok(out)
     }
@@ -103,7 +119,12 @@ impl Attestations {
                     e.id
                 )));
             }
-            out.add(Attestation { id, by: e.by, note: e.note, source: path.display().to_string() });
+            out.add(Attestation {
+                id,
+                by: e.by,
+                note: e.note,
+                source: path.display().to_string(),
+            });
         }
         Ok(out)
     }
@@ -118,14 +139,22 @@ impl Attestations {
 
     /// A Markdown section for the release notes: every manual check and who attested it.
     pub fn markdown(&self) -> String {
-        let mut s = String::from("## Manual attestations\n\n| Check | Checklist line | Attested by | Note |\n|---|---|---|---|\n");
+        let mut s = String::from(
+            "## Manual attestations\n\n| Check | Checklist line | Attested by | Note |\n|---|---|---|---|\n",
+        );
         for id in manual_ids() {
             let m = id.meta();
             let (by, note) = match self.get(id) {
                 Some(a) => (a.by.as_str(), a.note.as_deref().unwrap_or("")),
                 None => ("**not attested**", ""),
             };
-            s.push_str(&format!("| `{}` | {} | {} | {} |\n", m.id, m.checklist, by, note.replace('|', "\\|")));
+            s.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                m.id,
+                m.checklist,
+                by,
+                note.replace('|', "\\|")
+            ));
         }
         s
     }
@@ -164,7 +193,10 @@ mod tests {
     fn file_entries_are_validated() {
         let ok = "[[attestation]]\nid = \"manual-package-inheritance\"\nby = \"alice\"\nnote = \"checked 3 packages\"\n";
         let a = Attestations::parse(ok, Path::new("a.toml")).unwrap();
-        assert_eq!(a.get(CheckId::ManualPackageInheritance).unwrap().by, "alice");
+        assert_eq!(
+            a.get(CheckId::ManualPackageInheritance).unwrap().by,
+            "alice"
+        );
         assert!(a.markdown().contains("| `manual-package-inheritance` |"));
         let bad = "[[attestation]]\nid = \"manual-nope\"\nby = \"alice\"\n";
         let err = Attestations::parse(bad, Path::new("a.toml")).unwrap_err();

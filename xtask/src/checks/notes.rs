@@ -14,28 +14,56 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         return Vec::new();
     }
     let Some(version) = &ctx.release else {
-        return vec![Outcome::skip(id, "no --release VERSION given", "pass `--release VERSION` to check that version's notes draft")];
+        return vec![Outcome::skip(
+            id,
+            "no --release VERSION given",
+            "pass `--release VERSION` to check that version's notes draft",
+        )];
     };
     let cfg = &ctx.ws.config;
     let dir = cfg.notes_dir();
-    let candidates = [dir.join(format!("{version}.draft.md")), dir.join(format!("{version}.md"))];
+    let candidates = [
+        dir.join(format!("{version}.draft.md")),
+        dir.join(format!("{version}.md")),
+    ];
     let Some(path) = candidates.iter().find(|p| p.is_file()) else {
         return vec![Outcome::skip(
             id,
-            format!("no notes draft at {}", candidates[0].strip_prefix(&ctx.ws.root).unwrap_or(&candidates[0]).display()),
-            format!("create one with `cargo xtask release {version} --dry-run` or write {version}.draft.md in {}", cfg.raw.notes.dir),
+            format!(
+                "no notes draft at {}",
+                candidates[0]
+                    .strip_prefix(&ctx.ws.root)
+                    .unwrap_or(&candidates[0])
+                    .display()
+            ),
+            format!(
+                "create one with `cargo xtask release {version} --dry-run` or write {version}.draft.md in {}",
+                cfg.raw.notes.dir
+            ),
         )];
     };
-    let rel = path.strip_prefix(&ctx.ws.root).unwrap_or(path).to_path_buf();
+    let rel = path
+        .strip_prefix(&ctx.ws.root)
+        .unwrap_or(path)
+        .to_path_buf();
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let head = match git::head(&ctx.ws.root) {
         Ok(h) => h,
         Err(e) => return vec![Outcome::skip(id, format!("{e:#}"), "run in a git checkout")],
     };
-    let git_ref = format!("refs/tags/{}", policy::git_tag(&cfg.raw.tags, version, TagKind::Release));
+    let git_ref = format!(
+        "refs/tags/{}",
+        policy::git_tag(&cfg.raw.tags, version, TagKind::Release)
+    );
     let plan = match policy::plan_tags(&cfg.raw.tags, Event::Push, &git_ref, &head, None) {
         Ok(p) => p,
-        Err(e) => return vec![Outcome::fail(id, format!("cannot plan tags for {version}: {e:#}"), vec![Evidence::file(&rel, None)])],
+        Err(e) => {
+            return vec![Outcome::fail(
+                id,
+                format!("cannot plan tags for {version}: {e:#}"),
+                vec![Evidence::file(&rel, None)],
+            )];
+        }
     };
     let mut missing = Vec::new();
     let mut ev = Vec::new();
@@ -53,12 +81,25 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         }
     }
     if missing.is_empty() {
-        vec![Outcome::pass(id, format!("{} names HEAD's commit and all {} expected image tags", rel.display(), ev.len() - 1), ev)]
+        vec![Outcome::pass(
+            id,
+            format!(
+                "{} names HEAD's commit and all {} expected image tags",
+                rel.display(),
+                ev.len() - 1
+            ),
+            ev,
+        )]
     } else {
         vec![Outcome::fail(
             id,
             format!("{} lacks: {}", rel.display(), missing.join(", ")),
-            vec![Evidence::file(&rel, None), Evidence::note(format!("expected tags from the tag policy for {git_ref} at {head}"))],
+            vec![
+                Evidence::file(&rel, None),
+                Evidence::note(format!(
+                    "expected tags from the tag policy for {git_ref} at {head}"
+                )),
+            ],
         )]
     }
 }

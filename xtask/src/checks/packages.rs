@@ -18,7 +18,9 @@ pub const IDS: &[CheckId] = &[
 
 /// The first line (1-based) of `text` containing `needle`.
 pub fn line_of(text: &str, needle: &str) -> Option<u32> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i as u32 + 1)
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i as u32 + 1)
 }
 
 pub fn run(ctx: &Ctx) -> Vec<Outcome> {
@@ -35,12 +37,19 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         let allowed: BTreeSet<&str> = CHECKLIST_ALLOWLIST.into_iter().collect();
         let ev = vec![
             Evidence::file_excerpt(FILE, line_of(&toml, "allowed"), "[packages].allowed"),
-            Evidence::note(format!("produced: {}", produced.iter().copied().collect::<Vec<_>>().join(", "))),
+            Evidence::note(format!(
+                "produced: {}",
+                produced.iter().copied().collect::<Vec<_>>().join(", ")
+            )),
         ];
         let extra: Vec<&str> = produced.difference(&allowed).copied().collect();
         let missing: Vec<&str> = allowed.difference(&produced).copied().collect();
         if extra.is_empty() && missing.is_empty() {
-            out.push(Outcome::pass(CheckId::PackagesAllowlist, "release.toml produces exactly the six allowed packages", ev));
+            out.push(Outcome::pass(
+                CheckId::PackagesAllowlist,
+                "release.toml produces exactly the six allowed packages",
+                ev,
+            ));
         } else {
             let mut msg = Vec::new();
             if !extra.is_empty() {
@@ -52,35 +61,65 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
             // Exceptions are allowed by release.toml with a reason: say so, but they still
             // differ from the checklist, so report a warning rather than a pass.
             let all_excepted = missing.is_empty()
-                && extra.iter().all(|e| cfg.raw.packages.exceptions.iter().any(|x| x.name == *e));
+                && extra
+                    .iter()
+                    .all(|e| cfg.raw.packages.exceptions.iter().any(|x| x.name == *e));
             if all_excepted {
-                out.push(Outcome::warn(CheckId::PackagesAllowlist, format!("{} (allowed by [[packages.exceptions]])", msg.join("; ")), ev));
+                out.push(Outcome::warn(
+                    CheckId::PackagesAllowlist,
+                    format!("{} (allowed by [[packages.exceptions]])", msg.join("; ")),
+                    ev,
+                ));
             } else {
-                out.push(Outcome::fail(CheckId::PackagesAllowlist, msg.join("; "), ev));
+                out.push(Outcome::fail(
+                    CheckId::PackagesAllowlist,
+                    msg.join("; "),
+                    ev,
+                ));
             }
         }
     }
 
     if ctx.wants(CheckId::PackagesNamesDisjoint) {
-        let public: BTreeSet<&str> =
-            images.iter().filter(|i| i.visibility == Visibility::Public).map(|i| i.package.as_str()).collect();
-        let private: BTreeSet<&str> =
-            images.iter().filter(|i| i.visibility == Visibility::Private).map(|i| i.package.as_str()).collect();
+        let public: BTreeSet<&str> = images
+            .iter()
+            .filter(|i| i.visibility == Visibility::Public)
+            .map(|i| i.package.as_str())
+            .collect();
+        let private: BTreeSet<&str> = images
+            .iter()
+            .filter(|i| i.visibility == Visibility::Private)
+            .map(|i| i.package.as_str())
+            .collect();
         let ev: Vec<Evidence> = cfg
             .raw
             .editions
             .iter()
-            .map(|(name, e)| Evidence::file_excerpt(FILE, line_of(&toml, &format!("[editions.{name}]")), format!("{name}: {}", e.package)))
+            .map(|(name, e)| {
+                Evidence::file_excerpt(
+                    FILE,
+                    line_of(&toml, &format!("[editions.{name}]")),
+                    format!("{name}: {}", e.package),
+                )
+            })
             .collect();
         let both: Vec<&str> = public.intersection(&private).copied().collect();
         if both.is_empty() {
             out.push(Outcome::pass(
                 CheckId::PackagesNamesDisjoint,
-                format!("{} public and {} commercial package names, none shared", public.len(), private.len()),
+                format!(
+                    "{} public and {} commercial package names, none shared",
+                    public.len(),
+                    private.len()
+                ),
                 ev,
             ));
         } else {
-            out.push(Outcome::fail(CheckId::PackagesNamesDisjoint, format!("shared by both editions: {}", both.join(", ")), ev));
+            out.push(Outcome::fail(
+                CheckId::PackagesNamesDisjoint,
+                format!("shared by both editions: {}", both.join(", ")),
+                ev,
+            ));
         }
     }
 
@@ -95,13 +134,19 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         let mut pin_fail = false;
         for img in &images {
             let path = cfg.package_readme(&img.package);
-            let rel = path.strip_prefix(&ctx.ws.root).unwrap_or(&path).to_path_buf();
+            let rel = path
+                .strip_prefix(&ctx.ws.root)
+                .unwrap_or(&path)
+                .to_path_buf();
             let Ok(text) = std::fs::read_to_string(&path) else {
                 if wants_pin {
                     pin_fail = true;
                     out.push(Outcome::fail(
                         CheckId::PackagesReadmePinDigest,
-                        format!("{} has no README; create it with a 'Pin by digest' section", img.package),
+                        format!(
+                            "{} has no README; create it with a 'Pin by digest' section",
+                            img.package
+                        ),
                         vec![Evidence::file(&rel, None)],
                     ));
                 }
@@ -110,7 +155,9 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
             if wants_pin {
                 let lower = text.to_ascii_lowercase();
                 let says = lower.contains("pin") && lower.contains("digest");
-                let example = text.lines().position(|l| l.contains(&img.package) && super::docs::has_digest(l));
+                let example = text
+                    .lines()
+                    .position(|l| l.contains(&img.package) && super::docs::has_digest(l));
                 match (says, example) {
                     (true, Some(i)) => pin_ev.push(Evidence::file(&rel, Some(i as u32 + 1))),
                     _ => {
@@ -133,7 +180,11 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
                         out.push(Outcome::fail(
                             CheckId::PackagesPublicMetadataClean,
                             format!("public package README of {} mentions `{f}`", img.package),
-                            vec![Evidence::file_excerpt(&rel, Some(i as u32 + 1), line.trim())],
+                            vec![Evidence::file_excerpt(
+                                &rel,
+                                Some(i as u32 + 1),
+                                line.trim(),
+                            )],
                         ));
                     }
                 }
@@ -141,7 +192,11 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
             }
         }
         if wants_pin && !pin_fail {
-            out.push(Outcome::pass(CheckId::PackagesReadmePinDigest, "every package README says to pin by digest, with an example", pin_ev));
+            out.push(Outcome::pass(
+                CheckId::PackagesReadmePinDigest,
+                "every package README says to pin by digest, with an example",
+                pin_ev,
+            ));
         }
         if wants_clean && !clean_fail {
             out.push(Outcome::pass(

@@ -22,9 +22,19 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         return Ok(vec![]);
     }
     let (why, how) = if ctx.offline {
-        ("--offline", "run without --offline and with a GitHub token (`gh auth login` or GITHUB_TOKEN)")
+        (
+            "--offline",
+            "run without --offline and with a GitHub token (`gh auth login` or GITHUB_TOKEN)",
+        )
     } else {
-        ("the GitHub settings checks are not in this build", "build a version of xtask that includes checks::settings")
+        (
+            "the GitHub settings checks are not in this build",
+            "build a version of xtask that includes checks::settings",
+        )
     };
-    Ok(IDS.iter().filter(|id| ctx.wants(**id)).map(|id| Outcome::skip(*id, why, how)).collect())
+    Ok(IDS
+        .iter()
+        .filter(|id| ctx.wants(**id))
+        .map(|id| Outcome::skip(*id, why, how))
+        .collect())
 }

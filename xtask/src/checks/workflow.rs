@@ -251,7 +251,11 @@ pub fn check_file(path: &Path, rel: &Path, tags: &crate::config::TagRules) -> Ve
             let mut out = vec![Outcome::fail(
                 CheckId::WorkflowPresent,
                 format!("the publish workflow is not valid YAML: {msg}"),
-                vec![Evidence::file_excerpt(rel, Some(line), excerpt(&text, line))],
+                vec![Evidence::file_excerpt(
+                    rel,
+                    Some(line),
+                    excerpt(&text, line),
+                )],
             )];
             out.extend(skip_rest(format!("YAML error at line {line}")));
             return out;
@@ -272,7 +276,10 @@ pub fn check_file(path: &Path, rel: &Path, tags: &crate::config::TagRules) -> Ve
     let ev = |line: u32| Evidence::file_excerpt(rel, Some(line), excerpt(&text, line));
     let mut out = vec![Outcome::pass(
         CheckId::WorkflowPresent,
-        format!("the publish workflow parses and has {} job(s)", jobs.entries().len()),
+        format!(
+            "the publish workflow parses and has {} job(s)",
+            jobs.entries().len()
+        ),
         vec![Evidence::file(rel, Some(jobs.line()))],
     )];
     out.extend(permissions(&root, jobs, &ev));
@@ -337,7 +344,11 @@ fn permissions(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Ou
             )),
             Some(perm) => {
                 let problems = permission_problems(perm);
-                let origin = if body.get("permissions").is_some() { "job" } else { "top level" };
+                let origin = if body.get("permissions").is_some() {
+                    "job"
+                } else {
+                    "top level"
+                };
                 if problems.is_empty() {
                     evidence.push(ev(perm.line()));
                 } else {
@@ -345,7 +356,11 @@ fn permissions(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Ou
                         CheckId::WorkflowPermissions,
                         format!(
                             "job `{job}` (permissions from the {origin}): {}",
-                            problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ")
+                            problems
+                                .iter()
+                                .map(|(_, m)| m.as_str())
+                                .collect::<Vec<_>>()
+                                .join("; ")
                         ),
                         problems.iter().map(|(l, _)| ev(*l)).collect(),
                     ));
@@ -393,7 +408,11 @@ fn triggers(
     let id = CheckId::WorkflowTriggers;
     // `on` may be read as the boolean `true` by YAML 1.1 readers; the event API keeps the text.
     let Some((on_line, on)) = root.entry("on").or_else(|| root.entry("true")) else {
-        return Outcome::fail(id, "the workflow has no `on:` triggers", vec![Evidence::file(rel, Some(1))]);
+        return Outcome::fail(
+            id,
+            "the workflow has no `on:` triggers",
+            vec![Evidence::file(rel, Some(1))],
+        );
     };
     let mut problems: Vec<(u32, String)> = Vec::new();
     let mut evidence = vec![ev(on_line)];
@@ -411,7 +430,10 @@ fn triggers(
         }
     }
     // Push of release tags.
-    let expected = [trigger_glob(&tags.release), trigger_glob(&tags.release_latest)];
+    let expected = [
+        trigger_glob(&tags.release),
+        trigger_glob(&tags.release_latest),
+    ];
     let samples = [
         tags.release.replace("{semver}", "1.2.3"),
         tags.release_latest.replace("{semver}", "1.2.3"),
@@ -419,9 +441,10 @@ fn triggers(
     match on.get("push") {
         Some(push) => {
             let globs: Vec<String> = match push.get("tags") {
-                Some(Node::Seq { items, .. }) => {
-                    items.iter().filter_map(|n| n.as_str().map(String::from)).collect()
-                }
+                Some(Node::Seq { items, .. }) => items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect(),
                 Some(Node::Scalar { value, .. }) => vec![value.clone()],
                 _ => Vec::new(),
             };
@@ -439,25 +462,51 @@ fn triggers(
                 }
             }
             if let Some((l, _)) = push.entry("branches") {
-                problems.push((l, "push.branches publishes from branch pushes; publish only from release tags".into()));
+                problems.push((
+                    l,
+                    "push.branches publishes from branch pushes; publish only from release tags"
+                        .into(),
+                ));
             }
         }
         None => {
-            let line = names.iter().find(|(n, _)| n == "push").map_or(on_line, |(_, l)| *l);
-            problems.push((line, format!("no push trigger for tags `{}` and `{}`", expected[0], expected[1])));
+            let line = names
+                .iter()
+                .find(|(n, _)| n == "push")
+                .map_or(on_line, |(_, l)| *l);
+            problems.push((
+                line,
+                format!(
+                    "no push trigger for tags `{}` and `{}`",
+                    expected[0], expected[1]
+                ),
+            ));
         }
     }
     // workflow_dispatch with a boolean input defaulting to false.
     let input = &tags.dispatch_input;
     match names.iter().find(|(n, _)| n == "workflow_dispatch") {
-        None => problems.push((on_line, format!("no workflow_dispatch trigger with a boolean `{input}` input"))),
-        Some((_, dl)) => match on.get("workflow_dispatch").and_then(|w| w.get("inputs")).and_then(|i| i.entry(input)) {
+        None => problems.push((
+            on_line,
+            format!("no workflow_dispatch trigger with a boolean `{input}` input"),
+        )),
+        Some((_, dl)) => match on
+            .get("workflow_dispatch")
+            .and_then(|w| w.get("inputs"))
+            .and_then(|i| i.entry(input))
+        {
             None => problems.push((*dl, format!("workflow_dispatch has no `{input}` input"))),
             Some((il, spec)) => {
                 evidence.push(ev(il));
                 match spec.entry("type") {
                     Some((_, t)) if t.as_str() == Some("boolean") => {}
-                    Some((l, t)) => problems.push((l, format!("`{input}` has type `{}`; it must be boolean", t.as_str().unwrap_or("?")))),
+                    Some((l, t)) => problems.push((
+                        l,
+                        format!(
+                            "`{input}` has type `{}`; it must be boolean",
+                            t.as_str().unwrap_or("?")
+                        ),
+                    )),
                     None => problems.push((il, format!("`{input}` has no `type: boolean`"))),
                 }
                 match spec.entry("default") {
@@ -471,13 +520,20 @@ fn triggers(
     if problems.is_empty() {
         Outcome::pass(
             id,
-            format!("triggers: push of tags {} and {}, workflow_dispatch with boolean {input} defaulting to false", expected[0], expected[1]),
+            format!(
+                "triggers: push of tags {} and {}, workflow_dispatch with boolean {input} defaulting to false",
+                expected[0], expected[1]
+            ),
             evidence,
         )
     } else {
         Outcome::fail(
             id,
-            problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; "),
+            problems
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
             problems.iter().map(|(l, _)| ev(*l)).collect(),
         )
     }
@@ -499,7 +555,8 @@ fn pinned_and_injection(jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Outcom
             let ok = if s.starts_with("./") {
                 true
             } else if let Some(img) = s.strip_prefix("docker://") {
-                img.split_once("@sha256:").is_some_and(|(_, d)| is_hex(d, 64))
+                img.split_once("@sha256:")
+                    .is_some_and(|(_, d)| is_hex(d, 64))
             } else {
                 s.rsplit_once('@').is_some_and(|(_, r)| is_hex(r, 40))
             };
@@ -523,7 +580,10 @@ fn pinned_and_injection(jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Outcom
     if unpinned.is_empty() {
         out.push(Outcome::pass(
             CheckId::WorkflowActionsPinned,
-            format!("{} `uses:` reference(s), all pinned by commit SHA or local", pinned.len()),
+            format!(
+                "{} `uses:` reference(s), all pinned by commit SHA or local",
+                pinned.len()
+            ),
             pinned,
         ));
     } else {
@@ -554,7 +614,9 @@ fn pinned_and_injection(jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Outcom
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    s.len() == len
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
 }
 
 fn secrets(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -> Vec<Outcome> {
@@ -611,16 +673,25 @@ fn secrets(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -
                         if exprs.len() == 1 && is_github_token(exprs[0].1) {
                             good.push(ev(p.line()));
                         } else {
-                            bad.push((p.line(), "docker/login-action password is not GITHUB_TOKEN".to_string()));
+                            bad.push((
+                                p.line(),
+                                "docker/login-action password is not GITHUB_TOKEN".to_string(),
+                            ));
                         }
                     }
-                    None => bad.push((step.line(), "docker/login-action has no password".to_string())),
+                    None => bad.push((
+                        step.line(),
+                        "docker/login-action has no password".to_string(),
+                    )),
                 }
             }
             let run = step.get("run").and_then(Node::as_str).unwrap_or_default();
             if run.contains("cargo xtask publish") || run.contains("docker login") {
                 let mut found = false;
-                for env in [step.get("env"), job.get("env"), top_env].into_iter().flatten() {
+                for env in [step.get("env"), job.get("env"), top_env]
+                    .into_iter()
+                    .flatten()
+                {
                     for (k, l, v) in env.entries() {
                         let exprs = expressions(v.as_str().unwrap_or_default());
                         let token_like = k.contains("TOKEN") || k.contains("PASSWORD");

@@ -57,7 +57,12 @@ pub fn tags_merged_into_head(root: &Path) -> anyhow::Result<Vec<String>> {
         .ignore_stderr()
         .read()
         .with_context(|| format!("listing tags merged into HEAD in {}", root.display()))?;
-    Ok(out.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// Files changed between `from` and `to` (commits or tags), as paths relative to the root.
@@ -69,7 +74,12 @@ pub fn changed_files(root: &Path, from: &str, to: &str) -> anyhow::Result<Vec<St
         .ignore_stderr()
         .read()
         .with_context(|| format!("diffing {range} in {}", root.display()))?;
-    Ok(out.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// Files git tracks (for tidy checks); `None` when `root` is not a git work tree.
@@ -80,5 +90,10 @@ pub fn ls_files(root: &Path) -> Option<Vec<String>> {
         .ignore_stderr()
         .read()
         .ok()?;
-    Some(out.split('\0').filter(|s| !s.is_empty()).map(String::from).collect())
+    Some(
+        out.split('\0')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    )
 }

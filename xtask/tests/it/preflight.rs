@@ -8,7 +8,10 @@ use xtask::checks::{ALL, CheckId};
 use xtask::config::Config;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn fixtures() -> PathBuf {
@@ -109,25 +112,39 @@ fn check_ids_match_the_snapshot() {
 
 #[test]
 fn docs_checks_md_is_current() {
-    let on_disk = std::fs::read_to_string(repo_root().join(xtask::checkdocs::PATH)).unwrap_or_default();
+    let on_disk =
+        std::fs::read_to_string(repo_root().join(xtask::checkdocs::PATH)).unwrap_or_default();
     assert!(
         on_disk == xtask::checkdocs::render(),
         "docs/checks.md is stale; regenerate it with `cargo xtask docs-checks`"
     );
-    let out = xtask(&["--repo", repo_root().to_str().unwrap(), "docs-checks", "--check"]);
+    let out = xtask(&[
+        "--repo",
+        repo_root().to_str().unwrap(),
+        "docs-checks",
+        "--check",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 #[test]
 fn docs_checks_check_fails_when_stale() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo_root().join("release.toml"), dir.path().join("release.toml")).unwrap();
+    std::fs::copy(
+        repo_root().join("release.toml"),
+        dir.path().join("release.toml"),
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.path().join("docs")).unwrap();
     std::fs::write(dir.path().join("docs/checks.md"), "old\n").unwrap();
     let root = dir.path().to_str().unwrap();
     let out = xtask(&["--repo", root, "docs-checks", "--check"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("cargo xtask docs-checks"), "{}", text(&out));
+    assert!(
+        text(&out).contains("cargo xtask docs-checks"),
+        "{}",
+        text(&out)
+    );
     let out = xtask(&["--repo", root, "docs-checks"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = xtask(&["--repo", root, "docs-checks", "--check"]);
@@ -156,11 +173,23 @@ fn over_granting_workflow_fails_with_id_file_and_line() {
     let dir = repo_copy("overgrant-job.yml");
     let root = dir.path();
     let wf = root.join(".github/workflows/publish-images.yml");
-    let out = xtask(&["--repo", root.to_str().unwrap(), "preflight", "--offline", "--only", "workflow", "--only", "docs"]);
+    let out = xtask(&[
+        "--repo",
+        root.to_str().unwrap(),
+        "preflight",
+        "--offline",
+        "--only",
+        "workflow",
+        "--only",
+        "docs",
+    ]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("workflow-permissions"), "{t}");
-    let want = format!(".github/workflows/publish-images.yml:{}", line_of(&wf, "id-token: write"));
+    let want = format!(
+        ".github/workflows/publish-images.yml:{}",
+        line_of(&wf, "id-token: write")
+    );
     assert!(t.contains(&want), "expected {want} in:\n{t}");
 }
 
@@ -169,8 +198,21 @@ fn tag_pinned_customer_doc_fails_with_file_and_line() {
     let dir = repo_copy("good.yml");
     let root = dir.path();
     let doc = root.join("docs/customer/upgrade.md");
-    std::fs::write(&doc, "# Upgrading\n\nPull the new image:\n\n    docker pull aisopsflow-core:1.2.3\n").unwrap();
-    let out = xtask(&["--repo", root.to_str().unwrap(), "preflight", "--offline", "--only", "workflow", "--only", "docs"]);
+    std::fs::write(
+        &doc,
+        "# Upgrading\n\nPull the new image:\n\n    docker pull aisopsflow-core:1.2.3\n",
+    )
+    .unwrap();
+    let out = xtask(&[
+        "--repo",
+        root.to_str().unwrap(),
+        "preflight",
+        "--offline",
+        "--only",
+        "workflow",
+        "--only",
+        "docs",
+    ]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("docs-digest-pinning"), "{t}");
@@ -179,36 +221,85 @@ fn tag_pinned_customer_doc_fails_with_file_and_line() {
     assert!(!t.contains("FAIL   workflow-"), "{t}");
 
     // The same run as JSON and SARIF.
-    let out = xtask(&["--repo", root.to_str().unwrap(), "preflight", "--offline", "--only", "docs", "--format", "json"]);
+    let out = xtask(&[
+        "--repo",
+        root.to_str().unwrap(),
+        "preflight",
+        "--offline",
+        "--only",
+        "docs",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report parses");
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["verdict"], "fail");
     let checks = v["checks"].as_array().unwrap();
-    let bad = checks.iter().find(|c| c["id"] == "docs-digest-pinning" && c["status"] == "fail").unwrap();
+    let bad = checks
+        .iter()
+        .find(|c| c["id"] == "docs-digest-pinning" && c["status"] == "fail")
+        .unwrap();
     assert_eq!(bad["evidence"][0]["path"], "docs/customer/upgrade.md");
     assert_eq!(bad["evidence"][0]["line"], 5);
-    assert!(checks.iter().all(|c| c["id"].as_str().unwrap().starts_with("docs")));
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["id"].as_str().unwrap().starts_with("docs"))
+    );
 
-    let out = xtask(&["--repo", root.to_str().unwrap(), "preflight", "--offline", "--only", "docs", "--format", "sarif"]);
+    let out = xtask(&[
+        "--repo",
+        root.to_str().unwrap(),
+        "preflight",
+        "--offline",
+        "--only",
+        "docs",
+        "--format",
+        "sarif",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("sarif parses");
     assert_eq!(v["version"], "2.1.0");
     let results = v["runs"][0]["results"].as_array().unwrap();
-    let r = results.iter().find(|r| r["ruleId"] == "docs-digest-pinning" && r["level"] == "error").unwrap();
+    let r = results
+        .iter()
+        .find(|r| r["ruleId"] == "docs-digest-pinning" && r["level"] == "error")
+        .unwrap();
     let loc = &r["locations"][0]["physicalLocation"];
     assert_eq!(loc["artifactLocation"]["uri"], "docs/customer/upgrade.md");
     assert_eq!(loc["region"]["startLine"], 5);
-    assert!(!v["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"].as_str().unwrap().is_empty());
+    assert!(
+        !v["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn only_workflow_reports_only_workflow_checks() {
     let dir = repo_copy("good.yml");
-    let out = xtask(&["--repo", dir.path().to_str().unwrap(), "preflight", "--only", "workflow", "--format", "json"]);
+    let out = xtask(&[
+        "--repo",
+        dir.path().to_str().unwrap(),
+        "preflight",
+        "--only",
+        "workflow",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ids: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert!(!ids.is_empty() && ids.iter().all(|i| i.starts_with("workflow")), "{ids:?}");
+    let ids: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|i| i.starts_with("workflow")),
+        "{ids:?}"
+    );
 }
 
 #[test]
@@ -216,38 +307,100 @@ fn unknown_only_prefix_and_missing_repo_are_usage_errors() {
     let out = xtask(&["--repo", "/nonexistent", "preflight"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("/nonexistent"), "{}", text(&out));
-    let out = xtask(&["--repo", repo_root().to_str().unwrap(), "preflight", "--only", "nosuch"]);
+    let out = xtask(&[
+        "--repo",
+        repo_root().to_str().unwrap(),
+        "preflight",
+        "--only",
+        "nosuch",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("workflow-permissions"), "{}", text(&out));
+    assert!(
+        text(&out).contains("workflow-permissions"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn attestations_are_recorded_and_validated() {
     let dir = repo_copy("good.yml");
     let root = dir.path().to_str().unwrap();
-    let out = xtask(&["--repo", root, "preflight", "--only", "manual", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "unattested manual checks do not fail preflight: {}", text(&out));
+    let out = xtask(&[
+        "--repo",
+        root,
+        "preflight",
+        "--only",
+        "manual",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "unattested manual checks do not fail preflight: {}",
+        text(&out)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["status"] == "manual"));
-    let out = xtask(&["--repo", root, "preflight", "--only", "manual", "--deny-warnings"]);
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "manual")
+    );
+    let out = xtask(&[
+        "--repo",
+        root,
+        "preflight",
+        "--only",
+        "manual",
+        "--deny-warnings",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
     let file = dir.path().join("attest.toml");
     let mut toml = String::new();
     for id in xtask::checks::manual::manual_ids() {
-        toml.push_str(&format!("[[attestation]]\nid = \"{}\"\nby = \"alice\"\nnote = \"checked\"\n\n", id.id()));
+        toml.push_str(&format!(
+            "[[attestation]]\nid = \"{}\"\nby = \"alice\"\nnote = \"checked\"\n\n",
+            id.id()
+        ));
     }
     std::fs::write(&file, toml).unwrap();
-    let out = xtask(&["--repo", root, "preflight", "--only", "manual", "--deny-warnings", "--attestations", file.to_str().unwrap(), "--format", "json"]);
+    let out = xtask(&[
+        "--repo",
+        root,
+        "preflight",
+        "--only",
+        "manual",
+        "--deny-warnings",
+        "--attestations",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for c in v["checks"].as_array().unwrap() {
         assert_eq!(c["status"], "pass");
         assert!(c["message"].as_str().unwrap().contains("attested by alice"));
     }
-    let out = xtask(&["--repo", root, "preflight", "--only", "manual", "--attest", "manual-nope"]);
+    let out = xtask(&[
+        "--repo",
+        root,
+        "preflight",
+        "--only",
+        "manual",
+        "--attest",
+        "manual-nope",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("manual-package-inheritance"), "{}", text(&out));
+    assert!(
+        text(&out).contains("manual-package-inheritance"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -263,21 +416,50 @@ fn changes_must_match_the_released_components() {
     let out = xtask(&["--repo", r, "preflight", "--only", "changes"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("console: 1 input file(s) changed since v1.0.0"), "{t}");
+    assert!(
+        t.contains("console: 1 input file(s) changed since v1.0.0"),
+        "{t}"
+    );
     assert!(t.contains("console/Dockerfile"), "{t}");
     // Runner is in every release but unchanged: a warning, which gates only with --deny-warnings.
-    let out = xtask(&["--repo", r, "preflight", "--only", "changes", "--components", "console"]);
+    let out = xtask(&[
+        "--repo",
+        r,
+        "preflight",
+        "--only",
+        "changes",
+        "--components",
+        "console",
+    ]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("runner: in the release but none of its inputs changed"), "{t}");
-    let out = xtask(&["--repo", r, "preflight", "--only", "changes", "--components", "console", "--deny-warnings"]);
+    assert!(
+        t.contains("runner: in the release but none of its inputs changed"),
+        "{t}"
+    );
+    let out = xtask(&[
+        "--repo",
+        r,
+        "preflight",
+        "--only",
+        "changes",
+        "--components",
+        "console",
+        "--deny-warnings",
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
 fn first_release_passes_changes_with_a_note() {
     let dir = repo_copy("good.yml");
-    let out = xtask(&["--repo", dir.path().to_str().unwrap(), "preflight", "--only", "changes"]);
+    let out = xtask(&[
+        "--repo",
+        dir.path().to_str().unwrap(),
+        "preflight",
+        "--only",
+        "changes",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("first release"), "{}", text(&out));
 }
@@ -287,25 +469,64 @@ fn notes_draft_must_name_commit_and_tags() {
     let dir = repo_copy("good.yml");
     let root = dir.path();
     let r = root.to_str().unwrap();
-    let out = xtask(&["--repo", r, "preflight", "--only", "notes", "--release", "1.2.3"]);
+    let out = xtask(&[
+        "--repo",
+        r,
+        "preflight",
+        "--only",
+        "notes",
+        "--release",
+        "1.2.3",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out).contains("skip"), "{}", text(&out));
-    let head = String::from_utf8(Command::new("git").args(["rev-parse", "HEAD"]).current_dir(root).output().unwrap().stdout).unwrap();
+    let head = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(root)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     let head = head.trim();
     let notes = root.join("docs/releases");
     std::fs::create_dir_all(&notes).unwrap();
     let mut draft = format!("# 1.2.3\n\nCommit: {head}\n\n");
-    for p in ["aisopsflow-core", "aisopsflow-core-commercial", "aisopsflow-runner"] {
-        draft.push_str(&format!("- ghcr.io/aisopsflow/{p}:1.2.3\n- ghcr.io/aisopsflow/{p}:sha-{}\n", &head[..7]));
+    for p in [
+        "aisopsflow-core",
+        "aisopsflow-core-commercial",
+        "aisopsflow-runner",
+    ] {
+        draft.push_str(&format!(
+            "- ghcr.io/aisopsflow/{p}:1.2.3\n- ghcr.io/aisopsflow/{p}:sha-{}\n",
+            &head[..7]
+        ));
     }
     std::fs::write(notes.join("1.2.3.draft.md"), &draft).unwrap();
-    let out = xtask(&["--repo", r, "preflight", "--only", "notes", "--release", "1.2.3"]);
+    let out = xtask(&[
+        "--repo",
+        r,
+        "preflight",
+        "--only",
+        "notes",
+        "--release",
+        "1.2.3",
+    ]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("aisopsflow-runner-commercial:1.2.3"), "{t}");
     draft.push_str(&format!("- ghcr.io/aisopsflow/aisopsflow-runner-commercial:1.2.3\n- ghcr.io/aisopsflow/aisopsflow-runner-commercial:sha-{}\n", &head[..7]));
     std::fs::write(notes.join("1.2.3.draft.md"), &draft).unwrap();
-    let out = xtask(&["--repo", r, "preflight", "--only", "notes", "--release", "1.2.3"]);
+    let out = xtask(&[
+        "--repo",
+        r,
+        "preflight",
+        "--only",
+        "notes",
+        "--release",
+        "1.2.3",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -338,18 +559,33 @@ fn the_real_release_toml_loads() {
 fn invalid_release_toml_names_file_key_and_fix() {
     let t = real_toml();
     assert_config_error(&t.replace("org = \"aisopsflow\"\n", ""), "org");
-    assert_config_error(&t.replace("[registry]\n", "[registry]\nmirror = \"x\"\n"), "mirror");
     assert_config_error(
-        &t.replace("package = \"aisopsflow-{component}-commercial\"", "package = \"aisopsflow-{component}\""),
+        &t.replace("[registry]\n", "[registry]\nmirror = \"x\"\n"),
+        "mirror",
+    );
+    assert_config_error(
+        &t.replace(
+            "package = \"aisopsflow-{component}-commercial\"",
+            "package = \"aisopsflow-{component}\"",
+        ),
         "editions.",
     );
     assert_config_error(
-        &t.replace("package = \"aisopsflow-{component}-commercial\"", "package = \"aisopsflow-{component}-pro\""),
+        &t.replace(
+            "package = \"aisopsflow-{component}-commercial\"",
+            "package = \"aisopsflow-{component}-pro\"",
+        ),
         "packages.allowed",
     );
-    assert_config_error(&t.replace("release = \"v{semver}\"", "release = \"v-version\""), "tags.release");
     assert_config_error(
-        &t.replace("https://github.com/aisopsflow/aisopsflow-sdk", "https://github.com/aisopsflow/aisopsflow-enterprise"),
+        &t.replace("release = \"v{semver}\"", "release = \"v-version\""),
+        "tags.release",
+    );
+    assert_config_error(
+        &t.replace(
+            "https://github.com/aisopsflow/aisopsflow-sdk",
+            "https://github.com/aisopsflow/aisopsflow-enterprise",
+        ),
         "customer.sdk_repository",
     );
 }

@@ -10,11 +10,16 @@ use xtask::checks::{CheckId, Evidence, Outcome, Status};
 use xtask::config::Config;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workflows").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/workflows")
+        .join(name)
 }
 
 fn run(name: &str) -> Vec<Outcome> {
@@ -27,7 +32,10 @@ fn run(name: &str) -> Vec<Outcome> {
 /// The 1-based line of the first occurrence of `needle` in the fixture.
 fn line_of(name: &str, needle: &str) -> u32 {
     let text = std::fs::read_to_string(fixture(name)).unwrap();
-    text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle} not in {name}")) as u32 + 1
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle} not in {name}")) as u32
+        + 1
 }
 
 fn lines(o: &Outcome) -> Vec<u32> {
@@ -43,7 +51,9 @@ fn lines(o: &Outcome) -> Vec<u32> {
 fn assert_flagged(name: &str, id: CheckId, status: Status, needle: &str) {
     let out = run(name);
     let want = line_of(name, needle);
-    let hit = out.iter().find(|o| o.id == id && o.status == status && lines(o).contains(&want));
+    let hit = out
+        .iter()
+        .find(|o| o.id == id && o.status == status && lines(o).contains(&want));
     assert!(
         hit.is_some(),
         "{name}: expected {} {status:?} at line {want} ({needle}); got:\n{out:#?}",
@@ -65,65 +75,133 @@ fn good_workflow_passes_every_check() {
 
 #[test]
 fn over_grant_at_top_level_is_flagged() {
-    assert_flagged("overgrant-top.yml", CheckId::WorkflowPermissions, Status::Fail, "contents: write");
-    assert_flagged("overgrant-top.yml", CheckId::WorkflowTopLevelPermissions, Status::Warn, "permissions:");
+    assert_flagged(
+        "overgrant-top.yml",
+        CheckId::WorkflowPermissions,
+        Status::Fail,
+        "contents: write",
+    );
+    assert_flagged(
+        "overgrant-top.yml",
+        CheckId::WorkflowTopLevelPermissions,
+        Status::Warn,
+        "permissions:",
+    );
 }
 
 #[test]
 fn over_grant_at_job_level_is_flagged() {
-    assert_flagged("overgrant-job.yml", CheckId::WorkflowPermissions, Status::Fail, "id-token: write");
+    assert_flagged(
+        "overgrant-job.yml",
+        CheckId::WorkflowPermissions,
+        Status::Fail,
+        "id-token: write",
+    );
 }
 
 #[test]
 fn write_all_is_flagged() {
-    assert_flagged("write-all.yml", CheckId::WorkflowPermissions, Status::Fail, "write-all");
+    assert_flagged(
+        "write-all.yml",
+        CheckId::WorkflowPermissions,
+        Status::Fail,
+        "write-all",
+    );
 }
 
 #[test]
 fn pat_login_is_flagged() {
-    assert_flagged("pat-login.yml", CheckId::SecretsNoLongLivedPat, Status::Fail, "GHCR_PAT");
-    assert_flagged("pat-login.yml", CheckId::SecretsGithubToken, Status::Fail, "GHCR_PAT");
+    assert_flagged(
+        "pat-login.yml",
+        CheckId::SecretsNoLongLivedPat,
+        Status::Fail,
+        "GHCR_PAT",
+    );
+    assert_flagged(
+        "pat-login.yml",
+        CheckId::SecretsGithubToken,
+        Status::Fail,
+        "GHCR_PAT",
+    );
 }
 
 #[test]
 fn unpinned_action_is_flagged() {
-    assert_flagged("unpinned.yml", CheckId::WorkflowActionsPinned, Status::Fail, "actions/checkout@v4");
+    assert_flagged(
+        "unpinned.yml",
+        CheckId::WorkflowActionsPinned,
+        Status::Fail,
+        "actions/checkout@v4",
+    );
 }
 
 #[test]
 fn injected_input_is_flagged() {
-    assert_flagged("inject-inputs.yml", CheckId::WorkflowNoInjection, Status::Fail, "--publish-latest ${{ inputs.publish_latest }}");
+    assert_flagged(
+        "inject-inputs.yml",
+        CheckId::WorkflowNoInjection,
+        Status::Fail,
+        "--publish-latest ${{ inputs.publish_latest }}",
+    );
 }
 
 #[test]
 fn injected_github_event_is_flagged() {
-    assert_flagged("inject-event.yml", CheckId::WorkflowNoInjection, Status::Fail, "github.event.head_commit");
+    assert_flagged(
+        "inject-event.yml",
+        CheckId::WorkflowNoInjection,
+        Status::Fail,
+        "github.event.head_commit",
+    );
 }
 
 #[test]
 fn missing_tag_triggers_are_flagged() {
     let out = run("missing-triggers.yml");
-    let o = out.iter().find(|o| o.id == CheckId::WorkflowTriggers).unwrap();
+    let o = out
+        .iter()
+        .find(|o| o.id == CheckId::WorkflowTriggers)
+        .unwrap();
     assert_eq!(o.status, Status::Fail);
-    assert!(o.message.contains("v*") && o.message.contains("release-v*"), "{}", o.message);
+    assert!(
+        o.message.contains("v*") && o.message.contains("release-v*"),
+        "{}",
+        o.message
+    );
 }
 
 #[test]
 fn publish_latest_default_true_is_flagged() {
-    assert_flagged("latest-default-true.yml", CheckId::WorkflowTriggers, Status::Fail, "default: true");
+    assert_flagged(
+        "latest-default-true.yml",
+        CheckId::WorkflowTriggers,
+        Status::Fail,
+        "default: true",
+    );
 }
 
 #[test]
 fn malformed_yaml_fails_present_and_skips_the_rest() {
     let out = run("malformed.yml");
-    let present = out.iter().find(|o| o.id == CheckId::WorkflowPresent).unwrap();
+    let present = out
+        .iter()
+        .find(|o| o.id == CheckId::WorkflowPresent)
+        .unwrap();
     assert_eq!(present.status, Status::Fail);
-    assert!(present.message.contains("not valid YAML"), "{}", present.message);
+    assert!(
+        present.message.contains("not valid YAML"),
+        "{}",
+        present.message
+    );
     assert!(!lines(present).is_empty());
     for id in &IDS[1..] {
         let o = out.iter().find(|o| o.id == *id).unwrap();
         assert_eq!(o.status, Status::Skip, "{}", id.id());
-        assert!(o.message.contains("workflow not parseable"), "{}", o.message);
+        assert!(
+            o.message.contains("workflow not parseable"),
+            "{}",
+            o.message
+        );
     }
 }
 
