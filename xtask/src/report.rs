@@ -275,17 +275,21 @@ pub fn sarif(report: &Report, gate: Gate, help_base: &str) -> Value {
         .outcomes
         .iter()
         .map(|o| {
-            let kind = match o.status {
-                Status::Pass => "pass",
-                Status::Fail | Status::Warn => "fail",
-                Status::Skip => "notApplicable",
-                Status::Manual => "review",
-            };
-            let lvl = match (o.status, level(o, gate)) {
-                (Status::Fail | Status::Warn | Status::Manual, Level::Error) => "error",
-                (Status::Fail | Status::Warn | Status::Manual, Level::Warning) => "warning",
-                (Status::Fail | Status::Warn | Status::Manual, _) => "note",
-                _ => "none",
+            // SARIF allows a level other than "none" only on results of kind "fail", so an
+            // unattested manual check is a "review" unless it gates this run.
+            let lvl = level(o, gate);
+            let (kind, lvl) = match o.status {
+                Status::Pass => ("pass", "none"),
+                Status::Skip => ("notApplicable", "none"),
+                Status::Manual if !gates(o, gate) => ("review", "none"),
+                Status::Fail | Status::Warn | Status::Manual => (
+                    "fail",
+                    match lvl {
+                        Level::Error => "error",
+                        Level::Warning => "warning",
+                        Level::Note | Level::None => "note",
+                    },
+                ),
             };
             let locations: Vec<Value> = o
                 .evidence
@@ -317,6 +321,12 @@ pub fn sarif(report: &Report, gate: Gate, help_base: &str) -> Value {
             });
             if !locations.is_empty() {
                 r["locations"] = Value::Array(locations);
+            } else if kind == "fail" {
+                // Code-scanning uploads need a location on every failing result; without file
+                // evidence the closest artefact is the configuration that scopes the check.
+                r["locations"] = json!([{ "physicalLocation": {
+                    "artifactLocation": { "uri": crate::config::FILE }
+                } }]);
             }
             r
         })

@@ -180,11 +180,12 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         }
     }
     if crates.is_none() {
-        out.push(Outcome::pass(
-            id,
-            "cargo metadata unavailable: inputs are component directories and workspace files only",
-            vec![Evidence::note("cargo metadata --no-deps failed")],
-        ));
+        // Say so on every result: the crate closure is unknown, so inputs are narrower.
+        for o in &mut out {
+            o.evidence.push(Evidence::note(
+                "`cargo metadata --no-deps` failed: inputs are the component directories and workspace files only",
+            ));
+        }
     }
     out
 }

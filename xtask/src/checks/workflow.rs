@@ -664,6 +664,9 @@ fn secrets(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -
             Some(Node::Seq { items, .. }) => items,
             _ => &[],
         };
+        // A docker/login-action step with GITHUB_TOKEN logs the whole job in, so later
+        // publish steps need no token of their own.
+        let mut logged_in = false;
         for step in steps {
             let uses = step.get("uses").and_then(Node::as_str).unwrap_or_default();
             if uses.starts_with("docker/login-action") {
@@ -671,6 +674,7 @@ fn secrets(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -
                     Some(p) => {
                         let exprs = expressions(p.as_str().unwrap_or_default());
                         if exprs.len() == 1 && is_github_token(exprs[0].1) {
+                            logged_in = true;
                             good.push(ev(p.line()));
                         } else {
                             bad.push((
@@ -687,24 +691,30 @@ fn secrets(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -
             }
             let run = step.get("run").and_then(Node::as_str).unwrap_or_default();
             if run.contains("cargo xtask publish") || run.contains("docker login") {
-                let mut found = false;
+                let mut found = expressions(run).iter().any(|(_, e)| is_github_token(e));
                 for env in [step.get("env"), job.get("env"), top_env]
                     .into_iter()
                     .flatten()
                 {
                     for (k, l, v) in env.entries() {
-                        let exprs = expressions(v.as_str().unwrap_or_default());
+                        let value = v.as_str().unwrap_or_default();
+                        let exprs = expressions(value);
                         let token_like = k.contains("TOKEN") || k.contains("PASSWORD");
                         if exprs.len() == 1 && is_github_token(exprs[0].1) {
                             found = true;
                             good.push(ev(*l));
                         } else if token_like && exprs.iter().any(|(_, e)| e.contains("secrets.")) {
                             bad.push((*l, format!("`{k}` is not GITHUB_TOKEN")));
+                        } else if token_like && exprs.is_empty() && !value.trim().is_empty() {
+                            bad.push((
+                                *l,
+                                format!("`{k}` is a hard-coded credential; use GITHUB_TOKEN"),
+                            ));
                         }
                     }
                 }
-                if !found {
-                    bad.push((step.line(), "this publish step gets no GITHUB_TOKEN in its env (e.g. `REGISTRY_TOKEN: ${{ secrets.GITHUB_TOKEN }}`)".to_string()));
+                if !found && !logged_in {
+                    bad.push((step.line(), "this publish step gets no GITHUB_TOKEN (e.g. env `REGISTRY_TOKEN: ${{ secrets.GITHUB_TOKEN }}`) and no earlier docker/login-action logged in with it".to_string()));
                 }
             }
         }

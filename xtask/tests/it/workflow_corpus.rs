@@ -211,3 +211,37 @@ fn missing_workflow_fails_present() {
     assert_eq!(out[0].id, CheckId::WorkflowPresent);
     assert_eq!(out[0].status, Status::Fail);
 }
+
+#[test]
+fn pat_passed_to_the_publish_step_is_flagged() {
+    assert_flagged(
+        "pat-env.yml",
+        CheckId::SecretsNoLongLivedPat,
+        Status::Fail,
+        "RELEASE_PAT",
+    );
+    assert_flagged(
+        "pat-env.yml",
+        CheckId::SecretsGithubToken,
+        Status::Fail,
+        "RELEASE_PAT",
+    );
+}
+
+#[test]
+fn exact_grant_at_top_level_passes_jobs_but_warns() {
+    // Jobs inherit exactly contents: read + packages: write, which is allowed, but the
+    // top-level grant is still reported as a warning.
+    let out = run("top-level-only.yml");
+    let perm: Vec<&Outcome> = out
+        .iter()
+        .filter(|o| o.id == CheckId::WorkflowPermissions)
+        .collect();
+    assert!(perm.iter().all(|o| o.status == Status::Pass), "{perm:#?}");
+    assert_flagged(
+        "top-level-only.yml",
+        CheckId::WorkflowTopLevelPermissions,
+        Status::Warn,
+        "permissions:",
+    );
+}
