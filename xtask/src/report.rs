@@ -178,7 +178,9 @@ pub fn human(report: &Report, gate: Gate, color: bool) -> String {
                 o.id.id(),
                 o.message
             );
-            if o.status != Status::Pass || o.evidence.len() <= 3 {
+            if o.status == Status::Skip {
+                // A skip's message already says why and how to enable it.
+            } else if o.status != Status::Pass || o.evidence.len() <= 3 {
                 for e in &o.evidence {
                     let _ = writeln!(out, "           {}", evidence_line(e));
                 }

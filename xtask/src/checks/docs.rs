@@ -440,6 +440,29 @@ mod tests {
     }
 
     #[test]
+    fn no_tag_latest_and_manifests_fail() {
+        let r = references_in_line(
+            "see ghcr.io/aisopsflow/aisopsflow-runner for the runner",
+            1,
+            &pk(),
+        );
+        assert_eq!(r.len(), 1);
+        assert!(!r[0].pinned);
+        let k8s = "spec:\n  containers:\n    - name: core\n      image: ghcr.io/aisopsflow/aisopsflow-core:latest\n";
+        let r = references_in_file(Path::new("k.yaml"), k8s, &pk());
+        assert_eq!((r.len(), r[0].line, r[0].pinned), (1, 4, false));
+        let compose = format!(
+            "services:\n  core:\n    image: \"aisopsflow/aisopsflow-core:1.0.0@{D}\"\n  runner:\n    image: aisopsflow-runner:1.0.0\n"
+        );
+        let r = references_in_file(Path::new("compose.yaml"), &compose, &pk());
+        assert_eq!(r.len(), 2);
+        assert!(r[0].pinned);
+        assert_eq!((r[1].line, r[1].pinned), (5, false));
+        // A digest that is not 64 hex digits is not a pin.
+        assert!(!has_digest("aisopsflow-core@sha256:<digest>"));
+    }
+
+    #[test]
     fn helm_values_need_a_digest_sibling() {
         let bad = "image:\n  repository: ghcr.io/aisopsflow/aisopsflow-core\n  tag: 1.2.3\n";
         let r = references_in_file(Path::new("v.yaml"), bad, &pk());
