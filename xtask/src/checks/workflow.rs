@@ -236,6 +236,24 @@ pub fn check_file(path: &Path, rel: &Path, tags: &crate::config::TagRules) -> Ve
             return out;
         }
     };
+    check_text(&text, rel, tags)
+}
+
+/// Checks workflow text (the fuzz target's entry point; `check_file` reads the file first).
+pub fn check_text(text: &str, rel: &Path, tags: &crate::config::TagRules) -> Vec<Outcome> {
+    let text = text.to_string();
+    let skip_rest = |why: String| -> Vec<Outcome> {
+        IDS[1..]
+            .iter()
+            .map(|id| {
+                Outcome::skip(
+                    *id,
+                    format!("workflow not parseable ({why})"),
+                    format!("fix {} so that workflow-present passes", rel.display()),
+                )
+            })
+            .collect()
+    };
     let root = match parse_yaml(&text) {
         Ok(docs) if docs.len() == 1 => docs.into_iter().next().expect("one document"),
         Ok(docs) => {
