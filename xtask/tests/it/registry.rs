@@ -1,0 +1,664 @@
+//! The registry harness, the registry client and `cargo xtask verify`, against a real
+//! distribution registry behind our GHCR-like token service.
+//!
+//! Images are seeded over the registry's own HTTP API with tokens the harness mints (small
+//! FROM-scratch images: one layer with one file, a config with labels), and cross-checked with
+//! skopeo. Needs `docker-registry` and `skopeo` (`apt-get install docker-registry skopeo`);
+//! `AISOPSFLOW_SKIP_DOCKER=1` skips, loudly.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use xtask::effects::registry::{Credentials, RegistryClient, sha256_digest};
+use xtask::secrets::Secret;
+use xtask::standin::registry::{HarnessOptions, RegistryHarness};
+
+pub const ORG: &str = "aisopsflow";
+pub const PUBLIC: [&str; 3] = ["aisopsflow-core", "aisopsflow-runner", "aisopsflow-console"];
+pub const COMMERCIAL: [&str; 3] = [
+    "aisopsflow-core-commercial",
+    "aisopsflow-runner-commercial",
+    "aisopsflow-console-commercial",
+];
+
+fn skip() -> bool {
+    if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
+        eprintln!("\n!!!! SKIPPED: registry test skipped because AISOPSFLOW_SKIP_DOCKER=1 !!!!\n");
+        return true;
+    }
+    for tool in ["docker-registry", "skopeo"] {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false);
+        assert!(
+            found,
+            "`{tool}` is not on PATH: install it with `apt-get install docker-registry skopeo` (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
+        );
+    }
+    false
+}
+
+/// Starts a harness whose public repositories are the public packages.
+pub async fn start() -> Option<RegistryHarness> {
+    if skip() {
+        return None;
+    }
+    let opts = HarnessOptions {
+        public: PUBLIC.iter().map(|p| format!("{ORG}/{p}")).collect(),
+        ..HarnessOptions::default()
+    };
+    Some(
+        RegistryHarness::start(opts)
+            .await
+            .expect("starting the registry harness"),
+    )
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+fn tar_with(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o755);
+    h.set_mtime(0);
+    h.set_cksum();
+    b.append_data(&mut h, name, content).unwrap();
+    b.into_inner().unwrap()
+}
+
+async fn put_blob(h: &RegistryHarness, repo: &str, tok: &Secret, data: &[u8]) -> String {
+    let digest = sha256_digest(data);
+    let res = client()
+        .post(format!("http://{}/v2/{repo}/blobs/uploads/", h.host))
+        .bearer_auth(tok.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "starting a blob upload");
+    let loc = res.headers()["location"].to_str().unwrap().to_string();
+    let loc = if loc.starts_with("http") {
+        loc
+    } else {
+        format!("http://{}{loc}", h.host)
+    };
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let res = client()
+        .put(format!("{loc}{sep}digest={digest}"))
+        .bearer_auth(tok.expose())
+        .header("content-type", "application/octet-stream")
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "finishing a blob upload");
+    digest
+}
+
+/// PUTs a manifest body under `reference` (a tag or its digest); returns its digest.
+pub async fn put_manifest(
+    h: &RegistryHarness,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    body: &[u8],
+) -> String {
+    let tok = h.mint_token(repo, &["pull", "push"]).unwrap();
+    let res = client()
+        .put(format!("http://{}/v2/{repo}/manifests/{reference}", h.host))
+        .bearer_auth(tok.expose())
+        .header("content-type", media_type)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "putting manifest {repo}:{reference}: {}",
+        res.text().await.unwrap_or_default()
+    );
+    sha256_digest(body)
+}
+
+/// A small FROM-scratch image: one layer holding `/hello`, a config with `labels`.
+/// Returns (manifest body, digest).
+pub async fn push_image(
+    h: &RegistryHarness,
+    repo: &str,
+    tag: &str,
+    content: &str,
+    labels: &BTreeMap<String, String>,
+) -> (Vec<u8>, String) {
+    let tok = h.mint_token(repo, &["pull", "push"]).unwrap();
+    let layer = tar_with("hello", content.as_bytes());
+    let layer_digest = put_blob(h, repo, &tok, &layer).await;
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Labels": labels, "Entrypoint": ["/hello"]},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_digest = put_blob(h, repo, &tok, &config).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()}],
+    });
+    let body = serde_json::to_vec(&manifest).unwrap();
+    let digest = put_manifest(
+        h,
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        &body,
+    )
+    .await;
+    (body, digest)
+}
+
+/// An index with one linux/amd64 image and a buildx-style attestation manifest whose layer
+/// holds `attestation` (an in-toto statement). Returns the index digest.
+pub async fn push_index(
+    h: &RegistryHarness,
+    repo: &str,
+    tag: &str,
+    content: &str,
+    attestation: &str,
+) -> String {
+    let (img_body, img_digest) =
+        push_image(h, repo, &format!("{tag}-img"), content, &BTreeMap::new()).await;
+    let tok = h.mint_token(repo, &["pull", "push"]).unwrap();
+    let att_layer = put_blob(h, repo, &tok, attestation.as_bytes()).await;
+    let att_config = put_blob(h, repo, &tok, b"{}").await;
+    let att = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": att_config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": att_layer, "size": attestation.len(),
+                    "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
+    });
+    let att_body = serde_json::to_vec(&att).unwrap();
+    let att_digest = put_manifest(
+        h,
+        repo,
+        &format!("{tag}-att"),
+        "application/vnd.oci.image.manifest.v1+json",
+        &att_body,
+    )
+    .await;
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": img_digest, "size": img_body.len(),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": att_digest, "size": att_body.len(),
+             "platform": {"os": "unknown", "architecture": "unknown"},
+             "annotations": {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": img_digest}},
+        ],
+    });
+    let body = serde_json::to_vec(&index).unwrap();
+    put_manifest(
+        h,
+        repo,
+        tag,
+        "application/vnd.oci.image.index.v1+json",
+        &body,
+    )
+    .await
+}
+
+/// Copies the manifest of `from` to the tag `to` (GET + PUT, as `crane tag` does).
+pub async fn retag(h: &RegistryHarness, repo: &str, from: &str, to: &str) -> String {
+    let tok = h.mint_token(repo, &["pull", "push"]).unwrap();
+    let res = client()
+        .get(format!("http://{}/v2/{repo}/manifests/{from}", h.host))
+        .bearer_auth(tok.expose())
+        .header(
+            "accept",
+            xtask::effects::registry::MANIFEST_ACCEPT.join(", "),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "reading {repo}:{from}");
+    let mt = res.headers()["content-type"].to_str().unwrap().to_string();
+    let body = res.bytes().await.unwrap();
+    put_manifest(h, repo, to, &mt, &body).await
+}
+
+/// Deletes a manifest by digest (every tag pointing at it goes with it).
+pub async fn delete_manifest(h: &RegistryHarness, repo: &str, digest: &str) {
+    let tok = h.mint_token(repo, &["delete"]).unwrap();
+    let res = client()
+        .delete(format!("http://{}/v2/{repo}/manifests/{digest}", h.host))
+        .bearer_auth(tok.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "deleting {repo}@{digest}");
+}
+
+/// `skopeo inspect`'s digest for a reference, with the harness credentials.
+pub fn skopeo_digest(h: &RegistryHarness, repo: &str, tag: &str) -> String {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--no-tags",
+            "--format",
+            "{{.Digest}}",
+            "--creds",
+        ])
+        .arg(format!("{}:{}", h.user, h.password.expose()))
+        .arg(format!("docker://{}/{repo}:{tag}", h.host))
+        .output()
+        .expect("running skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub const VERSION: &str = "1.4.0";
+
+/// A release of all six packages: `<ver>`, `sha-<7>` (same digest) and, when `latest`,
+/// `latest` on the same digest. Returns package → digest.
+pub async fn seed_release(
+    h: &RegistryHarness,
+    sha7: &str,
+    latest: bool,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for pkg in PUBLIC.iter().chain(COMMERCIAL.iter()) {
+        let repo = format!("{ORG}/{pkg}");
+        let mut labels = BTreeMap::new();
+        labels.insert(
+            "org.opencontainers.image.version".to_string(),
+            VERSION.to_string(),
+        );
+        labels.insert(
+            "org.opencontainers.image.source".to_string(),
+            "https://github.com/aisopsflow/aisopsflow-sdk".to_string(),
+        );
+        if pkg.ends_with("-commercial") {
+            labels.insert(
+                "io.aisopsflow.licensing".to_string(),
+                "https://licensing.aisopsflow.io/v1".to_string(),
+            );
+        }
+        let (_, digest) = push_image(h, &repo, VERSION, &format!("{pkg} {VERSION}"), &labels).await;
+        retag(h, &repo, VERSION, &format!("sha-{sha7}")).await;
+        if latest {
+            retag(h, &repo, VERSION, "latest").await;
+        }
+        out.insert(pkg.to_string(), digest);
+    }
+    out
+}
+
+/// An earlier release (0.9.0) that holds `latest`. Returns package → digest.
+pub async fn seed_previous_latest(h: &RegistryHarness) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for pkg in PUBLIC.iter().chain(COMMERCIAL.iter()) {
+        let repo = format!("{ORG}/{pkg}");
+        let (_, digest) =
+            push_image(h, &repo, "0.9.0", &format!("{pkg} 0.9.0"), &BTreeMap::new()).await;
+        retag(h, &repo, "0.9.0", "latest").await;
+        out.insert(pkg.to_string(), digest);
+    }
+    out
+}
+
+pub fn harness_client(h: &RegistryHarness) -> RegistryClient {
+    RegistryClient::new(
+        &h.host,
+        Credentials::Basic {
+            user: "anyone".into(),
+            password: h.password.clone(),
+            source: "test".into(),
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_token_policy() {
+    let Some(h) = start().await else { return };
+    let token = |repo: &str, creds: Option<(&str, &str)>| {
+        let mut req = client().get(&h.token_url).query(&[
+            ("service", h.service.as_str()),
+            ("scope", &format!("repository:{repo}:pull")),
+        ]);
+        if let Some((u, p)) = creds {
+            req = req.basic_auth(u, Some(p));
+        }
+        req.send()
+    };
+    let private = format!("{ORG}/aisopsflow-core-commercial");
+    let public = format!("{ORG}/aisopsflow-core");
+    assert_eq!(
+        token(&private, None).await.unwrap().status(),
+        401,
+        "anonymous on private"
+    );
+    assert_eq!(
+        token(&format!("{ORG}/unknown"), None)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "anonymous on unknown"
+    );
+    assert_eq!(
+        token(&public, None).await.unwrap().status(),
+        200,
+        "anonymous on public"
+    );
+    assert_eq!(
+        token(&private, Some(("anyone", h.password.expose())))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        token(&private, Some(("anyone", "wrong-password")))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    h.set_public(&private, true);
+    assert_eq!(
+        token(&private, None).await.unwrap().status(),
+        200,
+        "after set_public"
+    );
+    h.set_public(&private, false);
+    h.fail_next_token_requests(1, 503);
+    assert_eq!(
+        token(&public, None).await.unwrap().status(),
+        503,
+        "fault hook"
+    );
+    assert_eq!(
+        token(&public, None).await.unwrap().status(),
+        200,
+        "fault hook only once"
+    );
+    let c = h.token_counts();
+    assert_eq!(c.kind("anonymous-denied"), 2);
+    assert_eq!(c.kind("anonymous-granted"), 3);
+    assert_eq!(c.kind("authenticated"), 1);
+    assert_eq!(c.kind("bad-credentials"), 1);
+    assert_eq!(c.kind("fault"), 1);
+    assert_eq!(c.total, 8);
+
+    // The registry trusts our tokens: a push with a minted token, then a pull with skopeo
+    // (which does its own token dance against the token service).
+    let (_, digest) = push_image(&h, &public, "1.0", "hello", &BTreeMap::new()).await;
+    assert_eq!(skopeo_digest(&h, &public, "1.0"), digest);
+    let off = h.access_log_offset();
+    let res = client()
+        .get(format!("http://{}/v2/", h.host))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.contains(&h.token_url), "{challenge}");
+    assert_eq!(h.requests_since(off).kind("GET /v2/"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_reports_a_missing_binary() {
+    let err = match RegistryHarness::start(HarnessOptions {
+        binary: Some(PathBuf::from("/nonexistent/docker-registry")),
+        ..HarnessOptions::default()
+    })
+    .await
+    {
+        Ok(_) => panic!("started a registry from a nonexistent binary"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("/nonexistent/docker-registry"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_resolves_tags_with_one_token_per_repository_and_one_head_per_tag() {
+    let Some(h) = start().await else { return };
+    let digests = seed_release(&h, "abcdef0", true).await;
+    let refs: Vec<(String, String)> = PUBLIC
+        .iter()
+        .chain(COMMERCIAL.iter())
+        .flat_map(|p| {
+            [VERSION, "sha-abcdef0", "latest"].map(|t| (format!("{ORG}/{p}"), t.to_string()))
+        })
+        .collect();
+    let c = harness_client(&h);
+    let tokens_before = h.token_counts().total;
+    let off = h.access_log_offset();
+    let resolved = c.resolve_all(&refs).await;
+    let requests = h.requests_since(off);
+    let tokens = h.token_counts().total - tokens_before;
+    for ((repo, tag), r) in refs.iter().zip(&resolved) {
+        let r = r
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap_or_else(|| panic!("{repo}:{tag} missing"));
+        let pkg = repo.rsplit('/').next().unwrap();
+        assert_eq!(r.digest, digests[pkg], "{repo}:{tag}");
+        assert_eq!(r.media_type, xtask::effects::registry::OCI_MANIFEST);
+    }
+    // The goal: one token per repository and one HEAD per tag; plus the one ping per client
+    // that tells us the realm.
+    assert_eq!(tokens, 6, "token requests: {:?}", h.token_counts());
+    assert_eq!(requests.kind("HEAD manifests"), 18, "{requests:?}");
+    assert_eq!(requests.kind("GET /v2/"), 1, "{requests:?}");
+    assert_eq!(requests.total, 19, "{requests:?}");
+    // Cross-check with skopeo.
+    for pkg in ["aisopsflow-core", "aisopsflow-runner-commercial"] {
+        assert_eq!(
+            skopeo_digest(&h, &format!("{ORG}/{pkg}"), VERSION),
+            digests[pkg]
+        );
+    }
+    // A missing tag is `None`, not an error; an unknown repository too.
+    assert!(
+        c.resolve(&format!("{ORG}/aisopsflow-core"), "9.9.9")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        c.list_tags(&format!("{ORG}/aisopsflow-nothing"))
+            .await
+            .unwrap(),
+        None
+    );
+    let tags = c
+        .list_tags(&format!("{ORG}/aisopsflow-core"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tags,
+        vec![VERSION.to_string(), "latest".into(), "sha-abcdef0".into()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reads_indexes_attestations_and_anonymous_access() {
+    let Some(h) = start().await else { return };
+    let repo = format!("{ORG}/aisopsflow-core");
+    let statement = r#"{"_type":"https://in-toto.io/Statement/v0.1","predicate":{"invocation":{"configSource":{"uri":"https://github.com/aisopsflow/aisopsflow-enterprise.git"}}}}"#;
+    let index = push_index(&h, &repo, "2.0.0", "core 2", statement).await;
+    let c = harness_client(&h);
+    let r = c.resolve(&repo, "2.0.0").await.unwrap().unwrap();
+    assert_eq!(r.digest, index);
+    assert!(r.is_index());
+    assert_eq!(r.entries.len(), 2);
+    assert_eq!(r.entries[0].platform, "linux/amd64");
+    assert_eq!(r.entries[1].platform, "unknown/unknown");
+    assert_eq!(
+        r.entries[1].attests.as_deref(),
+        Some(r.entries[0].digest.as_str())
+    );
+    assert_eq!(
+        skopeo_digest(&h, &repo, "2.0.0"),
+        index,
+        "skopeo agrees on the index digest"
+    );
+    let meta = c.image_metadata(&repo, &index).await.unwrap();
+    assert!(
+        meta.documents.iter().any(|(w, t)| w.starts_with("attestation layer") && t.contains("aisopsflow-enterprise")),
+        "{:?}",
+        meta.documents.iter().map(|d| &d.0).collect::<Vec<_>>()
+    );
+
+    // Anonymous probes: public allowed, commercial denied, and denied again once flipped back.
+    let commercial = format!("{ORG}/aisopsflow-core-commercial");
+    push_image(&h, &commercial, "2.0.0", "c 2", &BTreeMap::new()).await;
+    let p = c.anonymous_pull_allowed(&repo, "2.0.0").await.unwrap();
+    assert!(p.allowed, "{p:?}");
+    let p = c
+        .anonymous_pull_allowed(&commercial, "2.0.0")
+        .await
+        .unwrap();
+    assert!(!p.allowed, "{p:?}");
+    assert!(p.evidence.contains("401"), "{p:?}");
+    h.set_public(&commercial, true);
+    assert!(
+        c.anonymous_pull_allowed(&commercial, "2.0.0")
+            .await
+            .unwrap()
+            .allowed
+    );
+
+    // Anonymous client on a private repository: the real cause, with the fix.
+    let anon = RegistryClient::new(&h.host, Credentials::Anonymous).unwrap();
+    h.set_public(&commercial, false);
+    let err = format!(
+        "{:#}",
+        anon.resolve(&commercial, "2.0.0").await.unwrap_err()
+    );
+    assert!(
+        err.contains("anonymously was refused") && err.contains("GITHUB_TOKEN"),
+        "{err}"
+    );
+    // Wrong password: named as such, not as a missing repository.
+    let bad = RegistryClient::new(
+        &h.host,
+        Credentials::Basic {
+            user: "x".into(),
+            password: Secret::new("not-the-password"),
+            source: "GITHUB_TOKEN".into(),
+        },
+    )
+    .unwrap();
+    let err = format!("{:#}", bad.resolve(&commercial, "2.0.0").await.unwrap_err());
+    assert!(
+        err.contains("refused the credentials from GITHUB_TOKEN")
+            && err.contains("bad credentials"),
+        "{err}"
+    );
+    // A failing token service is an external error (exit 3), not a denial.
+    h.fail_next_token_requests(1, 503);
+    let err = c.anonymous_pull_allowed(&repo, "2.0.0").await.unwrap_err();
+    assert_eq!(
+        xtask::exit::code_for(&err),
+        xtask::exit::EXTERNAL,
+        "{err:#}"
+    );
+}
+
+/// A tiny registry of our own that serves a manifest whose body does not hash to its
+/// `Docker-Content-Digest`, with and without the header on HEAD.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_rejects_a_body_that_does_not_match_its_digest() {
+    use axum::http::{HeaderMap, Method, StatusCode};
+    let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:00","size":1,"mediaType":"x"},"layers":[]}"#.to_vec();
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let app = {
+        let wrong = wrong.clone();
+        axum::Router::new()
+            .route("/v2/", axum::routing::get(|| async { StatusCode::OK }))
+            .fallback(move |method: Method, uri: axum::http::Uri| {
+                let wrong = wrong.clone();
+                let body = body.clone();
+                async move {
+                    let mut h = HeaderMap::new();
+                    h.insert(
+                        "content-type",
+                        "application/vnd.oci.image.manifest.v1+json"
+                            .parse()
+                            .unwrap(),
+                    );
+                    // `nodigest` answers HEAD without the header, forcing the GET fallback.
+                    if !(method == Method::HEAD && uri.path().contains("nodigest")) {
+                        h.insert("docker-content-digest", wrong.parse().unwrap());
+                    }
+                    (
+                        StatusCode::OK,
+                        h,
+                        if method == Method::HEAD {
+                            Vec::new()
+                        } else {
+                            body
+                        },
+                    )
+                }
+            })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let c = RegistryClient::new(&host, Credentials::Anonymous).unwrap();
+    let err = format!("{:#}", c.resolve("org/nodigest", "1.0").await.unwrap_err());
+    assert!(
+        err.contains("the registry served a manifest whose body does not match its digest"),
+        "{err}"
+    );
+    assert!(err.contains(&wrong), "{err}");
+    // HEAD trusts the header (no body to hash); reading the manifest catches the lie.
+    assert_eq!(
+        c.resolve("org/x", "1.0").await.unwrap().unwrap().digest,
+        wrong
+    );
+    let err = format!("{:#}", c.manifest("org/x", "1.0").await.unwrap_err());
+    assert!(err.contains("does not match its digest"), "{err}");
+    let err = format!("{:#}", c.image_metadata("org/x", &wrong).await.unwrap_err());
+    assert!(err.contains("does not match its digest"), "{err}");
+}
+
+pub fn xtask_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_xtask"))
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
