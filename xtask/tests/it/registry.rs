@@ -662,3 +662,469 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// A release workspace for the binary: a git repo with release.toml, tag `v1.4.0` (or
+/// `release-v1.4.0`) at HEAD, customer docs and release notes, and the registry seeded with
+/// 0.9.0 (holding `latest`) and 1.4.0.
+pub struct Fixture {
+    pub h: RegistryHarness,
+    pub dir: tempfile::TempDir,
+    pub sha7: String,
+    pub previous: BTreeMap<String, String>,
+    pub digests: BTreeMap<String, String>,
+}
+
+impl Fixture {
+    pub async fn new(git_tag: &str) -> Option<Fixture> {
+        let h = start().await?;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../release.toml"),
+            root.join("release.toml"),
+        )
+        .unwrap();
+        git(root, &["-c", "init.defaultBranch=main", "init", "-q"]);
+        git(root, &["add", "release.toml"]);
+        git(root, &["commit", "-qm", "release 1.4.0"]);
+        git(root, &["tag", git_tag]);
+        let sha7 = git(root, &["rev-parse", "--short=7", "HEAD"]);
+        let previous = seed_previous_latest(&h).await;
+        let digests = seed_release(&h, &sha7, git_tag.starts_with("release-")).await;
+        let fx = Fixture {
+            h,
+            dir,
+            sha7,
+            previous,
+            digests,
+        };
+        fx.write_docs();
+        Some(fx)
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Deployment manifests pinning the 1.4.0 digests (and one older reference, which verify
+    /// must ignore), notes for 1.4.0 recording them, and notes for 0.9.0 recording `latest`.
+    pub fn write_docs(&self) {
+        self.write_docs_for(&self.digests);
+    }
+
+    pub fn write_docs_for(&self, digests: &BTreeMap<String, String>) {
+        let root = self.root();
+        let deploy = root.join("docs/customer/deploy");
+        let notes = root.join("docs/releases");
+        std::fs::create_dir_all(&deploy).unwrap();
+        std::fs::create_dir_all(&notes).unwrap();
+        let mut yaml = String::from("services:\n");
+        let mut recorded = format!("# aisopsflow {VERSION}\n\nDigests:\n");
+        for (pkg, d) in digests {
+            yaml.push_str(&format!(
+                "  {pkg}:\n    image: ghcr.io/{ORG}/{pkg}:{VERSION}@{d}\n"
+            ));
+            recorded.push_str(&format!("- {pkg}: {d}\n"));
+        }
+        yaml.push_str(&format!(
+            "  legacy:\n    image: ghcr.io/{ORG}/aisopsflow-core:0.9.0@{}\n",
+            self.previous["aisopsflow-core"]
+        ));
+        std::fs::write(deploy.join("compose.yaml"), yaml).unwrap();
+        std::fs::write(notes.join(format!("{VERSION}.md")), recorded).unwrap();
+        let mut prev = String::from("# aisopsflow 0.9.0\n\n");
+        for (pkg, d) in &self.previous {
+            prev.push_str(&format!("<!-- aisopsflow:latest-after {pkg} {d} -->\n"));
+        }
+        std::fs::write(notes.join("0.9.0.md"), prev).unwrap();
+    }
+
+    /// Runs `cargo xtask verify 1.4.0 --components console --format json ARGS` against the
+    /// harness: (exit code, JSON, stderr).
+    pub fn verify(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
+        self.verify_env(args, &[])
+    }
+
+    pub fn verify_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (i32, serde_json::Value, String) {
+        let docker_config = self.root().join(".no-docker-config");
+        let mut cmd = Command::new(xtask_bin());
+        cmd.args([
+            "verify",
+            VERSION,
+            "--components",
+            "console",
+            "--format",
+            "json",
+            "--repo",
+        ])
+        .arg(self.root())
+        .args(args)
+        .env("AISOPSFLOW_REGISTRY", &self.h.host)
+        .env("GITHUB_TOKEN", self.h.password.expose())
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_ACTOR")
+        .env("DOCKER_CONFIG", docker_config);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("running xtask verify");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code().unwrap_or(-1), json, stderr)
+    }
+}
+
+/// The ids whose worst status is `status`.
+pub fn ids_with(json: &serde_json::Value, status: &str) -> std::collections::BTreeSet<String> {
+    json["outcomes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|o| o["status"] == status)
+                .map(|o| o["id"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn evidence_of(json: &serde_json::Value, id: &str) -> String {
+    json["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"] == id && o["status"] != "pass")
+        .map(|o| o.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn set(ids: &[&str]) -> std::collections::BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
+    let Some(fx) = Fixture::new(&format!("v{VERSION}")).await else {
+        return;
+    };
+    let h = &fx.h;
+    let core = format!("{ORG}/aisopsflow-core");
+
+    // Acceptance: everything passes, exit 0.
+    let (code, json, stderr) = fx.verify(&["--delivery"]);
+    assert_eq!(code, 0, "{json:#}\n{stderr}");
+    assert_eq!(ids_with(&json, "fail"), set(&[]), "{json:#}");
+    assert_eq!(ids_with(&json, "warn"), set(&[]), "{json:#}");
+    let passed = ids_with(&json, "pass");
+    for id in [
+        "verify-packages-exist",
+        "verify-semver-tag",
+        "verify-sha-tag",
+        "verify-latest-policy",
+        "verify-visibility",
+        "verify-public-metadata-clean",
+        "verify-manifest-digests-recorded",
+        "delivery-digest-references",
+        "delivery-no-enterprise-repo",
+    ] {
+        assert!(passed.contains(id), "{id} did not pass: {json:#}");
+    }
+    let n = |id: &str| {
+        json["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["id"] == id)
+            .count()
+    };
+    assert_eq!(n("verify-semver-tag"), 6);
+    assert_eq!(n("verify-visibility"), 6);
+    assert_eq!(n("verify-public-metadata-clean"), 3);
+    assert_eq!(json["git_tag"], format!("v{VERSION}"));
+    let refs = json["delivery"]["references"].as_array().unwrap();
+    assert_eq!(refs.len(), 6);
+    for r in refs {
+        let pkg = r["package"].as_str().unwrap();
+        assert_eq!(
+            r["reference"],
+            format!("{}/{ORG}/{pkg}:{VERSION}@{}", h.host, fx.digests[pkg])
+        );
+        assert_eq!(r["needs_credentials"], pkg.ends_with("-commercial"));
+    }
+    let text = json["delivery"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("https://github.com/aisopsflow/aisopsflow-sdk")
+            && text.contains("aisopsflow-catalog")
+    );
+    assert!(!text.contains("aisopsflow-enterprise"), "{text}");
+
+    // The sha tag points at a different build.
+    let (_, other) = push_image(
+        h,
+        &core,
+        &format!("sha-{}", fx.sha7),
+        "another build",
+        &BTreeMap::new(),
+    )
+    .await;
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-sha-tag"])),
+        "{json:#}"
+    );
+    assert!(evidence_of(&json, "verify-sha-tag").contains(&other));
+    // The sha tag is deleted (DELETE by the digest only that tag points at).
+    delete_manifest(h, &core, &other).await;
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-sha-tag"])),
+        "{json:#}"
+    );
+    assert!(evidence_of(&json, "verify-sha-tag").contains("is missing"));
+    retag(h, &core, VERSION, &format!("sha-{}", fx.sha7)).await;
+
+    // `latest` moved by a v* release.
+    retag(h, &core, VERSION, "latest").await;
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-latest-policy"])),
+        "{json:#}"
+    );
+    let ev = evidence_of(&json, "verify-latest-policy");
+    assert!(
+        ev.contains("moved")
+            && ev.contains(&fx.previous["aisopsflow-core"])
+            && ev.contains("docs/releases/0.9.0.md"),
+        "{ev}"
+    );
+    // ... which is what a release that should move it wants.
+    let (code, json, _) = fx.verify(&["--expect-latest", "true"]);
+    assert_eq!(
+        ids_with(&json, "fail"),
+        set(&["verify-latest-policy"]),
+        "only core moved: {json:#}"
+    );
+    assert_eq!(code, 1);
+    // --latest-before overrides the notes.
+    let flag = format!("aisopsflow-core={}", fx.digests["aisopsflow-core"]);
+    let others: Vec<String> = fx
+        .previous
+        .iter()
+        .filter(|(p, _)| *p != "aisopsflow-core")
+        .map(|(p, d)| format!("{p}={d}"))
+        .collect();
+    let flag = format!("{flag},{}", others.join(","));
+    let (code, json, _) = fx.verify(&["--latest-before", &flag]);
+    assert_eq!((code, ids_with(&json, "fail")), (0, set(&[])), "{json:#}");
+    retag(h, &core, "0.9.0", "latest").await;
+    // Without any record of "before", verify says plainly that it cannot tell.
+    std::fs::remove_file(fx.root().join("docs/releases/0.9.0.md")).unwrap();
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "warn")),
+        (0, set(&["verify-latest-policy"])),
+        "{json:#}"
+    );
+    fx.write_docs();
+
+    // A commercial package became anonymous-readable.
+    h.set_public(&format!("{ORG}/aisopsflow-runner-commercial"), true);
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-visibility"])),
+        "{json:#}"
+    );
+    let ev = evidence_of(&json, "verify-visibility");
+    assert!(
+        ev.contains("aisopsflow-runner-commercial is commercial but anonymous pulls succeed"),
+        "{ev}"
+    );
+    h.set_public(&format!("{ORG}/aisopsflow-runner-commercial"), false);
+
+    // A public image labelled with the enterprise repository (docs updated to its digest, so
+    // only the metadata check can see the problem).
+    let runner = format!("{ORG}/aisopsflow-runner");
+    let mut labels = BTreeMap::new();
+    labels.insert(
+        "org.opencontainers.image.source".to_string(),
+        "https://github.com/aisopsflow/aisopsflow-enterprise".to_string(),
+    );
+    let (_, leaky) = push_image(h, &runner, VERSION, "runner leaky", &labels).await;
+    retag(h, &runner, VERSION, &format!("sha-{}", fx.sha7)).await;
+    let mut leaky_digests = fx.digests.clone();
+    leaky_digests.insert("aisopsflow-runner".into(), leaky.clone());
+    let good_runner = fx.digests["aisopsflow-runner"].clone();
+    fx.write_docs_for(&leaky_digests);
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-public-metadata-clean"])),
+        "{json:#}"
+    );
+    let ev = evidence_of(&json, "verify-public-metadata-clean");
+    assert!(
+        ev.contains("github.com/aisopsflow/aisopsflow-enterprise") && ev.contains("config"),
+        "{ev}"
+    );
+    retag(h, &runner, &good_runner, VERSION).await;
+    retag(h, &runner, &good_runner, &format!("sha-{}", fx.sha7)).await;
+    fx.write_docs();
+
+    // A deployment manifest pins a digest other than the released one.
+    let compose = fx.root().join("docs/customer/deploy/compose.yaml");
+    let good = std::fs::read_to_string(&compose).unwrap();
+    std::fs::write(
+        &compose,
+        good.replace(
+            &fx.digests["aisopsflow-console"],
+            &fx.previous["aisopsflow-console"],
+        ),
+    )
+    .unwrap();
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-manifest-digests-recorded"])),
+        "{json:#}"
+    );
+    assert!(evidence_of(&json, "verify-manifest-digests-recorded").contains("compose.yaml"));
+    // The notes do not record a digest the manifests use.
+    std::fs::write(&compose, &good).unwrap();
+    let notes = fx.root().join(format!("docs/releases/{VERSION}.md"));
+    let text = std::fs::read_to_string(&notes).unwrap();
+    std::fs::write(
+        &notes,
+        text.replace(&fx.digests["aisopsflow-core"], "(to be filled in)"),
+    )
+    .unwrap();
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-manifest-digests-recorded"])),
+        "{json:#}"
+    );
+    assert!(evidence_of(&json, "verify-manifest-digests-recorded").contains("do not record"));
+    // Manifests still on the previous version: a warning listing the digests to use.
+    std::fs::write(
+        &compose,
+        format!(
+            "image: ghcr.io/{ORG}/aisopsflow-core:0.9.0@{}\n",
+            fx.previous["aisopsflow-core"]
+        ),
+    )
+    .unwrap();
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "warn")),
+        (0, set(&["verify-manifest-digests-recorded"])),
+        "{json:#}"
+    );
+    let ev = json.to_string();
+    assert!(
+        ev.contains(&format!("manifests not yet updated to {VERSION}"))
+            && ev.contains(&fx.digests["aisopsflow-core"])
+    );
+    fx.write_docs();
+
+    // The delivery text names the enterprise repository (a case variant slips past the config
+    // validation, not past the check on the produced text).
+    let toml = fx.root().join("release.toml");
+    let good_toml = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        good_toml.replace(
+            "https://github.com/aisopsflow/aisopsflow-sdk",
+            "https://github.com/AisopsFlow/AisopsFlow-Enterprise/tree/main/sdk",
+        ),
+    )
+    .unwrap();
+    let (code, json, stderr) = fx.verify(&["--delivery"]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["delivery-no-enterprise-repo"])),
+        "{json:#}\n{stderr}"
+    );
+    std::fs::write(&toml, good_toml).unwrap();
+
+    // A package that was never published: it does not exist, so no reference can be made.
+    let (_, json, _) = fx.verify_env(&["--delivery"], &[]);
+    assert_eq!(ids_with(&json, "fail"), set(&[]));
+    let cc = format!("{ORG}/aisopsflow-console-commercial");
+    let tok = h.mint_token(&cc, &["pull", "delete"]).unwrap();
+    for d in [
+        &fx.digests["aisopsflow-console-commercial"],
+        &fx.previous["aisopsflow-console-commercial"],
+    ] {
+        let res = reqwest::Client::new()
+            .delete(format!("http://{}/v2/{cc}/manifests/{d}", h.host))
+            .bearer_auth(tok.expose())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+    }
+    let (code, json, _) = fx.verify(&["--delivery"]);
+    assert_eq!(code, 1);
+    let failed = ids_with(&json, "fail");
+    assert!(
+        failed.contains("verify-semver-tag") && failed.contains("delivery-digest-references"),
+        "{json:#}"
+    );
+    assert!(!failed.contains("verify-visibility"), "{json:#}");
+
+    // Human output, and the registry unreachable: exit 3 with the setting to check.
+    let (code, _, stderr) = fx.verify_env(&[], &[("AISOPSFLOW_REGISTRY", "127.0.0.1:1")]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("AISOPSFLOW_REGISTRY"), "{stderr}");
+    assert!(!stderr.contains(h.password.expose()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_release_v_requires_latest_and_never_published_package_fails_existence() {
+    let Some(fx) = Fixture::new(&format!("release-v{VERSION}")).await else {
+        return;
+    };
+    let (code, json, stderr) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (0, set(&[])),
+        "{json:#}\n{stderr}"
+    );
+    assert_eq!(json["moves_latest"], true);
+    // `latest` left behind on one package.
+    retag(
+        &fx.h,
+        &format!("{ORG}/aisopsflow-console"),
+        "0.9.0",
+        "latest",
+    )
+    .await;
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-latest-policy"])),
+        "{json:#}"
+    );
+    assert!(evidence_of(&json, "verify-latest-policy").contains("should point at this release"));
+    // A component whose packages were never pushed does not exist.
+    let toml = fx.root().join("release.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("[components.console]", "[components.docs]\ncrate = \"aisopsflow-docs\"\ndir = \"docs-c\"\nscope = \"when-in-scope\"\n\n[components.console]").replace("allowed = [", "exceptions = [{ name = \"aisopsflow-docs\", reason = \"test-only component for a missing package\" }, { name = \"aisopsflow-docs-commercial\", reason = \"test-only component for a missing package\" }]\nallowed = [")).unwrap();
+    let (code, json, stderr) =
+        fx.verify(&["--components", "docs", "--only", "verify-packages-exist"]);
+    assert_eq!(code, 1, "{json:#}\n{stderr}");
+    let ev = evidence_of(&json, "verify-packages-exist");
+    assert!(
+        ev.contains("aisopsflow-docs does not exist") && ev.contains("NAME_UNKNOWN"),
+        "{ev}"
+    );
+}
