@@ -1128,3 +1128,136 @@ async fn verify_release_v_requires_latest_and_never_published_package_fails_exis
         "{ev}"
     );
 }
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Benchmark (not a test of speed: it asserts only request counts). Resolves 6 packages × 3
+/// tags with the registry client and with `skopeo inspect` one after another, and runs the
+/// whole `cargo xtask verify`; prints request counts and median times for docs/benchmarks.md.
+/// `cargo test -p xtask --test it -- --ignored bench_verify --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_verify() {
+    let Some(fx) = Fixture::new(&format!("v{VERSION}")).await else {
+        return;
+    };
+    let h = &fx.h;
+    let tags = [
+        VERSION.to_string(),
+        format!("sha-{}", fx.sha7),
+        "latest".to_string(),
+    ];
+    let refs: Vec<(String, String)> = PUBLIC
+        .iter()
+        .chain(COMMERCIAL.iter())
+        .flat_map(|p| tags.iter().map(move |t| (format!("{ORG}/{p}"), t.clone())))
+        .collect();
+    const RUNS: usize = 7;
+
+    // The registry client, cold each run (a new client: ping, tokens, HEADs).
+    let mut times = Vec::new();
+    let mut last = (Default::default(), 0);
+    for _ in 0..RUNS {
+        let t0 = h.token_counts().total;
+        let off = h.access_log_offset();
+        let start = std::time::Instant::now();
+        let c = harness_client(h);
+        let res = c.resolve_all(&refs).await;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert!(res.iter().all(|r| matches!(r, Ok(Some(_)))));
+        last = (h.requests_since(off), h.token_counts().total - t0);
+    }
+    let (client_req, client_tok) = last;
+    assert_eq!(client_tok, 6);
+    assert_eq!(client_req.kind("HEAD manifests"), 18);
+    assert_eq!(client_req.total, 19);
+    let client_ms = median(times);
+
+    // skopeo inspect, the same 18 references one after another.
+    let creds = format!("{}:{}", h.user, h.password.expose());
+    let skopeo = |extra: &[&str]| {
+        let mut times = Vec::new();
+        let mut last = (Default::default(), 0);
+        for _ in 0..3 {
+            let t0 = h.token_counts().total;
+            let off = h.access_log_offset();
+            let start = std::time::Instant::now();
+            for (repo, tag) in &refs {
+                let out = Command::new("skopeo")
+                    .args(["inspect", "--tls-verify=false", "--creds", &creds])
+                    .args(extra)
+                    .arg(format!("docker://{}/{repo}:{tag}", h.host))
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+            }
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            last = (h.requests_since(off), h.token_counts().total - t0);
+        }
+        (median(times), last)
+    };
+    let (skopeo_ms, (skopeo_req, skopeo_tok)) = skopeo(&[]);
+    let (skopeo_nt_ms, (skopeo_nt_req, skopeo_nt_tok)) = skopeo(&["--no-tags"]);
+
+    // The whole command: every verify-* check, as an operator runs it.
+    let mut times = Vec::new();
+    let mut last = (Default::default(), 0);
+    for _ in 0..3 {
+        let t0 = h.token_counts().total;
+        let off = h.access_log_offset();
+        let start = std::time::Instant::now();
+        let (code, json, stderr) = fx.verify(&[]);
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(code, 0, "{json:#}\n{stderr}");
+        last = (h.requests_since(off), h.token_counts().total - t0);
+    }
+    let (verify_req, verify_tok): (xtask::standin::registry::RequestCounts, u64) = last;
+    let verify_ms = median(times);
+
+    println!(
+        "\n| What (18 references: 6 packages × `{VERSION}`, `sha-<7>`, `latest`) | Registry requests | Token requests | Median wall time |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| `RegistryClient::resolve_all` (cold client) | {} ({:?}) | {client_tok} | {client_ms:.1} ms |",
+        client_req.total, client_req.by_kind
+    );
+    println!(
+        "| `skopeo inspect` ×18, sequential | {} ({:?}) | {skopeo_tok} | {skopeo_ms:.0} ms |",
+        skopeo_req.total, skopeo_req.by_kind
+    );
+    println!(
+        "| `skopeo inspect --no-tags` ×18, sequential | {} ({:?}) | {skopeo_nt_tok} | {skopeo_nt_ms:.0} ms |",
+        skopeo_nt_req.total, skopeo_nt_req.by_kind
+    );
+    println!(
+        "| `cargo xtask verify` (whole command, all verify-* checks) | {} ({:?}) | {verify_tok} ({:?}) | {verify_ms:.0} ms |",
+        verify_req.total, verify_req.by_kind, verify_tok
+    );
+    println!(
+        "\nratio skopeo/client: {:.1}x (--no-tags: {:.1}x)",
+        skopeo_ms / client_ms,
+        skopeo_nt_ms / client_ms
+    );
+
+    // The human report, for reading.
+    let out = Command::new(xtask_bin())
+        .args([
+            "verify",
+            VERSION,
+            "--components",
+            "console",
+            "--delivery",
+            "--repo",
+        ])
+        .arg(fx.root())
+        .env("AISOPSFLOW_REGISTRY", &h.host)
+        .env("GITHUB_TOKEN", h.password.expose())
+        .env("DOCKER_CONFIG", fx.root().join(".none"))
+        .output()
+        .unwrap();
+    println!("\n{}", String::from_utf8_lossy(&out.stdout));
+}
