@@ -847,3 +847,31 @@ pub fn render(v: &Verified, format: flags::Format) -> anyhow::Result<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_markers_parse_digests_and_none() {
+        let d = format!("sha256:{}", "0".repeat(64));
+        let text = format!(
+            "# notes\n<!-- aisopsflow:latest-after aisopsflow-core {d} -->\n  <!-- aisopsflow:latest-after aisopsflow-runner none -->\n<!-- aisopsflow:latest-before aisopsflow-core sha256:bad -->\nlatest after: {d}\n"
+        );
+        let m = notes_markers(&text, "latest-after");
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["aisopsflow-core"].as_deref(), Some(d.as_str()));
+        assert_eq!(m["aisopsflow-runner"], None);
+        assert!(
+            notes_markers(&text, "latest-before").is_empty(),
+            "a malformed digest is ignored"
+        );
+    }
+
+    #[test]
+    fn digest_or_none() {
+        assert_eq!(parse_digest_or_none("none"), Some(None));
+        assert!(parse_digest_or_none(&format!("sha256:{}", "A".repeat(64))).is_none());
+        assert!(parse_digest_or_none("sha256:abc").is_none());
+    }
+}

@@ -199,7 +199,12 @@ impl RegistryHarness {
             .stdout(Stdio::from(access))
             .stderr(Stdio::from(log))
             .spawn()
-            .with_context(|| format!("starting {} serve", binary.display()))?;
+            .map_err(|e| {
+                usage(format!(
+                    "starting {} serve: {e}; install the registry with `apt-get install docker-registry`",
+                    binary.display()
+                ))
+            })?;
         let mut harness = RegistryHarness {
             host: String::new(),
             token_url,

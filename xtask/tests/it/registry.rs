@@ -430,7 +430,70 @@ async fn harness_reports_a_missing_binary() {
         Ok(_) => panic!("started a registry from a nonexistent binary"),
         Err(e) => format!("{e:#}"),
     };
-    assert!(err.contains("/nonexistent/docker-registry"), "{err}");
+    assert!(
+        err.contains("/nonexistent/docker-registry")
+            && err.contains("apt-get install docker-registry"),
+        "{err}"
+    );
+}
+
+/// `docker login` (what the rehearsal's publish step does) against the token service: any
+/// user name with the right password, and a clear refusal for a wrong one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_accepts_docker_login() {
+    let Some(h) = start().await else { return };
+    let cfg = tempfile::tempdir().unwrap();
+    let login = |user: &str, password: &str| {
+        use std::io::Write;
+        let mut child = Command::new("docker")
+            .args(["login", "-u", user, "--password-stdin", &h.host])
+            .env("DOCKER_CONFIG", cfg.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running `docker login`: install the docker CLI (`apt-get install docker.io`)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = login("release-bot", h.password.expose());
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = login("release-bot", "wrong-password");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unauthorized"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    // The stored credentials work for our client (docker config `auths`).
+    let text = std::fs::read_to_string(cfg.path().join("config.json")).unwrap();
+    let creds =
+        xtask::effects::registry::docker_config_credentials(&text, &h.host, "config.json").unwrap();
+    assert!(matches!(creds, Credentials::Basic { .. }), "{creds:?}");
+    let c = RegistryClient::new(&h.host, creds).unwrap();
+    push_image(
+        &h,
+        &format!("{ORG}/aisopsflow-core-commercial"),
+        "1.0.0",
+        "x",
+        &BTreeMap::new(),
+    )
+    .await;
+    assert!(
+        c.resolve(&format!("{ORG}/aisopsflow-core-commercial"), "1.0.0")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
