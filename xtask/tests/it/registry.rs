@@ -1324,3 +1324,69 @@ async fn bench_verify() {
         .unwrap();
     println!("\n{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// A proxy in front of the harness registry that rewrites `Docker-Content-Digest` on manifest
+/// GETs of one repository: the registry "serves a manifest whose body does not match its
+/// digest". HEADs pass through untouched, so only the check that reads manifests can see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_fails_metadata_check_when_a_manifest_body_does_not_match_its_digest() {
+    use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+    let Some(fx) = Fixture::new(&format!("v{VERSION}")).await else {
+        return;
+    };
+    let upstream = fx.h.host.clone();
+    let wrong = format!("sha256:{}", "cd".repeat(32));
+    let app = {
+        let wrong = wrong.clone();
+        axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
+                let (upstream, wrong) = (upstream.clone(), wrong.clone());
+                async move {
+                    let mut req = reqwest::Client::new().request(
+                        reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
+                        format!("http://{upstream}{uri}"),
+                    );
+                    for (k, v) in headers.iter() {
+                        if k != "host" {
+                            req = req.header(k.as_str(), v.as_bytes());
+                        }
+                    }
+                    let res = req.body(body).send().await.unwrap();
+                    let status = axum::http::StatusCode::from_u16(res.status().as_u16()).unwrap();
+                    let mut out = HeaderMap::new();
+                    for (k, v) in res.headers() {
+                        out.insert(
+                            axum::http::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
+                            HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+                        );
+                    }
+                    if method == Method::GET
+                        && uri
+                            .path()
+                            .starts_with(&format!("/v2/{ORG}/aisopsflow-runner/manifests/"))
+                    {
+                        out.insert("docker-content-digest", wrong.parse().unwrap());
+                    }
+                    (status, out, res.bytes().await.unwrap().to_vec())
+                }
+            },
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (code, json, stderr) = fx.verify_env(&[], &[("AISOPSFLOW_REGISTRY", &proxy)]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-public-metadata-clean"])),
+        "{json:#}\n{stderr}"
+    );
+    let ev = evidence_of(&json, "verify-public-metadata-clean");
+    assert!(
+        ev.contains("does not match its digest")
+            && ev.contains(&wrong)
+            && ev.contains("aisopsflow-runner"),
+        "{ev}"
+    );
+}
