@@ -1163,6 +1163,13 @@ async fn verify_release_v_requires_latest_and_never_published_package_fails_exis
         "{json:#}\n{stderr}"
     );
     assert_eq!(json["moves_latest"], true);
+    // No credentials at all: the commercial packages cannot be read; exit 2 with the fix.
+    let (code, _, stderr) = fx.verify_env(&[], &[("GITHUB_TOKEN", "")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("anonymously was refused") && stderr.contains("GITHUB_TOKEN"),
+        "{stderr}"
+    );
     // `latest` left behind on one package.
     retag(
         &fx.h,
