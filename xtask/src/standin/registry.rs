@@ -123,6 +123,7 @@ pub type Harness = RegistryHarness;
 impl RegistryHarness {
     /// Starts the token service and the registry. Fails with the install command when the
     /// `docker-registry` binary is missing, and with the registry's log when it does not start.
+    /// Call it inside a tokio runtime: the token service is a task on it.
     pub async fn start(opts: HarnessOptions) -> anyhow::Result<RegistryHarness> {
         let binary = match opts.binary.clone() {
             Some(b) => b,
