@@ -1,12 +1,877 @@
-//! `cargo xtask verify`: post-release and customer-delivery checks.
+//! `cargo xtask verify VERSION`: the post-release checks (`verify-*`) and, with `--delivery`,
+//! the customer-delivery output and its checks (`delivery-*`).
+//!
+//! Everything is read from the registry through `effects::registry` (one token per
+//! repository, one HEAD per tag, requests for different tags in flight together) and from the
+//! workspace (the git tag that exists for the version, release notes, deployment manifests).
+//! The expected tags come from `policy::plan_tags`, the same function the publish step uses,
+//! so what is checked cannot drift from what is published.
+//!
+//! The notes writer records `latest` per package as machine-readable comments, which this
+//! module reads to judge whether `latest` moved:
+//! `<!-- aisopsflow:latest-before PACKAGE sha256:... -->` and
+//! `<!-- aisopsflow:latest-after PACKAGE sha256:... -->` (`none` instead of a digest means the
+//! package had no `latest`). For a `v*` release, "before" is `--latest-before`, else this
+//! release's `latest-before`, else the previous release's `latest-after`.
 
-use crate::exit::usage;
+pub mod delivery;
+pub mod manifests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::checks::{CheckId, Evidence, Outcome, Report, Status};
+use crate::config::{ImageSpec, Visibility};
+use crate::effects::registry::{AnonymousProbe, RegistryClient, Resolved};
+use crate::exit::{Kind, kind_of, usage};
 use crate::flags;
-use crate::workspace::Global;
+use crate::policy::{self, Event, TagKind, TagPlan};
+use crate::workspace::{Global, Workspace};
+
+/// What to verify.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyInput {
+    pub version: String,
+    /// `--components` as given (the always-released components are added).
+    pub components: Vec<String>,
+    /// `--only` prefixes.
+    pub only: Vec<String>,
+    /// `--latest-before`: `sha256:...` for every package, or `PACKAGE=sha256:...,...`.
+    pub latest_before: Option<String>,
+    pub expect_latest: Option<bool>,
+    pub delivery: bool,
+}
+
+/// One package's tags as the registry reports them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageState {
+    pub image: ImageSpec,
+    /// `host/org/package`.
+    pub repository: String,
+    pub semver: Option<Resolved>,
+    pub sha: Option<Resolved>,
+    pub latest: Option<Resolved>,
+}
+
+/// The result of a verify run: the report plus what delivery and the notes need.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    pub version: String,
+    pub plan: TagPlan,
+    pub packages: Vec<PackageState>,
+    pub delivery: Option<delivery::Delivery>,
+    pub report: Report,
+}
+
+impl Verified {
+    pub fn failed(&self) -> bool {
+        self.report
+            .outcomes
+            .iter()
+            .any(|o| o.status == Status::Fail)
+    }
+}
 
 impl flags::Verify {
     pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
-        let _ws = g.workspace()?;
-        Err(usage("verify is not implemented yet"))
+        let ws = g.workspace()?;
+        let input = VerifyInput {
+            version: self.version,
+            components: self.scope.components,
+            only: self.only,
+            latest_before: self.latest_before,
+            expect_latest: self.expect_latest,
+            delivery: self.delivery,
+        };
+        let host = ws.config.registry_host();
+        let client = RegistryClient::for_host(&host)?;
+        if ws.verbose > 0 {
+            eprintln!(
+                "verify: registry {host}, credentials from {}",
+                client.credentials_source()
+            );
+        }
+        let verified = verify(&ws, &client, &input).await?;
+        // The single call site for rendering; switch to `crate::report::render` when it lands.
+        print!("{}", render(&verified, self.format)?);
+        Ok(if verified.failed() {
+            crate::exit::POLICY
+        } else {
+            crate::exit::OK
+        })
+    }
+}
+
+/// The git tag that exists for `version` (`release-v*` first) and its commit. Reads with git
+/// plumbing in the workspace; moves to `effects::git` when that adapter lands.
+pub fn release_tag(ws: &Workspace, version: &semver::Version) -> anyhow::Result<(String, String)> {
+    let rules = &ws.config.raw.tags;
+    let candidates = [
+        policy::git_tag(rules, version, TagKind::ReleaseLatest),
+        policy::git_tag(rules, version, TagKind::Release),
+    ];
+    for tag in &candidates {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&ws.root)
+            .args(["rev-parse", "--verify", "--quiet"])
+            .arg(format!("refs/tags/{tag}^{{commit}}"))
+            .output()
+            .context("running git rev-parse (is git installed?)")?;
+        if out.status.success() {
+            let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            return Ok((tag.clone(), sha));
+        }
+    }
+    Err(usage(format!(
+        "neither {} nor {} exists in {}; fetch the release tags (`git fetch --tags`) or pass --repo DIR of a checkout that has them",
+        candidates[0],
+        candidates[1],
+        ws.root.display()
+    )))
+}
+
+/// Runs every selected `verify-*` (and, with `delivery`, `delivery-*`) check.
+pub async fn verify(
+    ws: &Workspace,
+    client: &RegistryClient,
+    input: &VerifyInput,
+) -> anyhow::Result<Verified> {
+    let config = &ws.config;
+    let version = policy::parse_version(&input.version)?;
+    let components = config.scope(&input.components)?;
+    let images = config.images_for(&components);
+    let (tag, sha) = release_tag(ws, &version)?;
+    let mut plan = policy::plan_tags(
+        &config.raw.tags,
+        Event::Push,
+        &format!("refs/tags/{tag}"),
+        &sha,
+        None,
+    )?;
+    if let Some(expect) = input.expect_latest {
+        plan.moves_latest = expect;
+        plan.latest_reason = format!(
+            "`{}` {}: --expect-latest={expect}",
+            config.raw.tags.latest,
+            if expect { "moves" } else { "stays" }
+        );
+    }
+    let wants = |id: CheckId| id.selected_by(&input.only);
+    let mut report = Report::default();
+
+    let rules = &config.raw.tags;
+    let expand = |pat: &str| {
+        pat.replace("{semver}", &plan.version)
+            .replace("{sha7}", &plan.commit[..7])
+    };
+    let semver_tag = rules
+        .image_tags
+        .iter()
+        .find(|t| t.contains("{semver}"))
+        .map(|t| expand(t))
+        .unwrap_or_else(|| plan.version.clone());
+    let sha_tag = rules
+        .image_tags
+        .iter()
+        .find(|t| t.contains("{sha7}"))
+        .map(|t| expand(t));
+    let latest_tag = rules.latest.clone();
+    let org = config.org().to_string();
+    let repo_of = |img: &ImageSpec| format!("{org}/{}", img.package);
+
+    let registry_ids = [
+        CheckId::VerifyPackagesExist,
+        CheckId::VerifySemverTag,
+        CheckId::VerifyShaTag,
+        CheckId::VerifyLatestPolicy,
+        CheckId::VerifyVisibility,
+        CheckId::VerifyPublicMetadataClean,
+        CheckId::VerifyManifestDigestsRecorded,
+        CheckId::DeliveryDigestReferences,
+        CheckId::DeliveryNoEnterpriseRepo,
+    ];
+    if !registry_ids.iter().any(|id| wants(*id)) {
+        return Ok(Verified {
+            version: plan.version.clone(),
+            plan,
+            packages: Vec::new(),
+            delivery: None,
+            report,
+        });
+    }
+
+    // Resolve every tag of every package together: one token per repository, one HEAD each.
+    let mut refs = Vec::new();
+    for img in &images {
+        refs.push((repo_of(img), semver_tag.clone()));
+        if let Some(t) = &sha_tag {
+            refs.push((repo_of(img), t.clone()));
+        }
+        refs.push((repo_of(img), latest_tag.clone()));
+    }
+    let mut results = client.resolve_all(&refs).await.into_iter();
+    let mut packages = Vec::new();
+    let mut resolve_failures: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut take = |repo: &str, tag: &str| -> anyhow::Result<Option<Resolved>> {
+        match results.next().expect("one result per reference") {
+            Ok(r) => Ok(r),
+            // A registry that lies about digests is a failed check with evidence, not a crash.
+            Err(e) if kind_of(&e) == Some(Kind::Policy) => {
+                resolve_failures.insert((repo.to_string(), tag.to_string()), format!("{e:#}"));
+                Ok(None)
+            }
+            Err(e) => Err(e.context(format!("resolving {repo}:{tag}"))),
+        }
+    };
+    for img in &images {
+        let repo = repo_of(img);
+        let semver = take(&repo, &semver_tag)?;
+        let sha = match &sha_tag {
+            Some(t) => take(&repo, t)?,
+            None => None,
+        };
+        let latest = take(&repo, &latest_tag)?;
+        packages.push(PackageState {
+            image: img.clone(),
+            repository: config.image_repository(&img.package),
+            semver,
+            sha,
+            latest,
+        });
+    }
+    let failure_note = |repo: &str, tag: &str| {
+        resolve_failures
+            .get(&(repo.to_string(), tag.to_string()))
+            .map(|m| vec![Evidence::note(m.clone())])
+            .unwrap_or_default()
+    };
+
+    if wants(CheckId::VerifyPackagesExist) {
+        for p in &packages {
+            let found: Vec<&Resolved> = [&p.semver, &p.sha, &p.latest]
+                .into_iter()
+                .flatten()
+                .collect();
+            if let Some(r) = found.first() {
+                report.push(Outcome::pass(
+                    CheckId::VerifyPackagesExist,
+                    format!("{} exists ({} edition)", p.repository, p.image.edition),
+                    vec![Evidence::digest(
+                        format!("{}:{}", p.repository, r.reference),
+                        r.digest.clone(),
+                    )],
+                ));
+                continue;
+            }
+            match client.list_tags(&repo_of(&p.image)).await? {
+                None => report.push(Outcome::fail(
+                    CheckId::VerifyPackagesExist,
+                    format!(
+                        "{} does not exist ({} edition of {})",
+                        p.repository, p.image.edition, p.image.component
+                    ),
+                    vec![Evidence::note(format!(
+                        "GET /v2/{}/tags/list -> NAME_UNKNOWN",
+                        repo_of(&p.image)
+                    ))],
+                )),
+                Some(tags) => report.push(Outcome::pass(
+                    CheckId::VerifyPackagesExist,
+                    format!(
+                        "{} exists, but has none of this release's tags",
+                        p.repository
+                    ),
+                    vec![Evidence::note(format!("tags: {}", tags.join(", ")))],
+                )),
+            }
+        }
+    }
+
+    if wants(CheckId::VerifySemverTag) {
+        for p in &packages {
+            let reference = format!("{}:{semver_tag}", p.repository);
+            report.push(match &p.semver {
+                Some(r) => Outcome::pass(
+                    CheckId::VerifySemverTag,
+                    format!("{reference} is present"),
+                    digest_evidence(&reference, r),
+                ),
+                None => {
+                    let mut ev = failure_note(&repo_of(&p.image), &semver_tag);
+                    ev.push(Evidence::note(format!(
+                        "HEAD /v2/{}/manifests/{semver_tag} -> 404",
+                        repo_of(&p.image)
+                    )));
+                    Outcome::fail(
+                        CheckId::VerifySemverTag,
+                        format!("{reference} is missing"),
+                        ev,
+                    )
+                }
+            });
+        }
+    }
+
+    if wants(CheckId::VerifyShaTag) {
+        for p in &packages {
+            let Some(t) = &sha_tag else {
+                report.push(Outcome::skip(
+                    CheckId::VerifyShaTag,
+                    "tags.image_tags in release.toml has no {sha7} tag",
+                    "add \"sha-{sha7}\" to tags.image_tags",
+                ));
+                break;
+            };
+            let reference = format!("{}:{t}", p.repository);
+            report.push(match (&p.sha, &p.semver) {
+                (None, _) => {
+                    let mut ev = failure_note(&repo_of(&p.image), t);
+                    ev.push(Evidence::note(format!(
+                        "HEAD /v2/{}/manifests/{t} -> 404 (commit {})",
+                        repo_of(&p.image),
+                        plan.commit
+                    )));
+                    Outcome::fail(CheckId::VerifyShaTag, format!("{reference} is missing"), ev)
+                }
+                (Some(s), Some(v)) if s.digest != v.digest => Outcome::fail(
+                    CheckId::VerifyShaTag,
+                    format!("{reference} and :{semver_tag} point at different images: two different builds were published"),
+                    vec![
+                        Evidence::digest(reference.clone(), s.digest.clone()),
+                        Evidence::digest(format!("{}:{semver_tag}", p.repository), v.digest.clone()),
+                    ],
+                ),
+                (Some(s), _) => Outcome::pass(
+                    CheckId::VerifyShaTag,
+                    format!("{reference} is present with the semver tag's digest"),
+                    digest_evidence(&reference, s),
+                ),
+            });
+        }
+    }
+
+    if wants(CheckId::VerifyLatestPolicy) {
+        let before = latest_before(ws, &version, input.latest_before.as_deref())?;
+        for p in &packages {
+            report.push(latest_outcome(p, &plan, &latest_tag, &before));
+        }
+    }
+
+    if wants(CheckId::VerifyVisibility) {
+        let probes = futures_util::future::join_all(images.iter().map(|img| {
+            let (repo, tag) = (repo_of(img), semver_tag.clone());
+            async move { client.anonymous_pull_allowed(&repo, &tag).await }
+        }))
+        .await;
+        let mut empirical = Vec::new();
+        for (img, probe) in images.iter().zip(probes) {
+            empirical.push((img.clone(), probe?));
+        }
+        report.extend(visibility_outcomes(None, &empirical, "the Packages API half is added when the GitHub client is wired in (it needs a GitHub token with read:packages)"));
+    }
+
+    if wants(CheckId::VerifyPublicMetadataClean) {
+        let mut markers = config.enterprise_markers();
+        markers.extend(config.commercial_only_defaults());
+        for p in packages
+            .iter()
+            .filter(|p| p.image.visibility == Visibility::Public)
+        {
+            let Some(r) = &p.semver else {
+                report.push(Outcome::fail(
+                    CheckId::VerifyPublicMetadataClean,
+                    format!(
+                        "cannot read the metadata of {}:{semver_tag}: the tag is missing",
+                        p.repository
+                    ),
+                    failure_note(&repo_of(&p.image), &semver_tag),
+                ));
+                continue;
+            };
+            let meta = match client.image_metadata(&repo_of(&p.image), &r.digest).await {
+                Ok(m) => m,
+                Err(e) if kind_of(&e) == Some(Kind::Policy) => {
+                    report.push(Outcome::fail(
+                        CheckId::VerifyPublicMetadataClean,
+                        format!("cannot trust the metadata of {}@{}", p.repository, r.digest),
+                        vec![Evidence::note(format!("{e:#}"))],
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut hits = Vec::new();
+            for (place, text) in &meta.documents {
+                let lower = text.to_lowercase();
+                for m in &markers {
+                    if let Some(at) = lower.find(&m.to_lowercase()) {
+                        hits.push(Evidence::note(format!(
+                            "{place} contains `{m}`: …{}…",
+                            excerpt(text, at, m.len())
+                        )));
+                    }
+                }
+            }
+            let reference = format!("{}@{}", p.repository, r.digest);
+            report.push(if hits.is_empty() {
+                Outcome::pass(
+                    CheckId::VerifyPublicMetadataClean,
+                    format!(
+                        "{reference}: {} documents (config, labels, annotations, attestations) carry no enterprise URL or commercial default",
+                        meta.documents.len()
+                    ),
+                    meta.documents
+                        .iter()
+                        .map(|(place, _)| Evidence::note(format!("read {place}")))
+                        .collect(),
+                )
+            } else {
+                Outcome::fail(
+                    CheckId::VerifyPublicMetadataClean,
+                    format!("{reference} exposes enterprise or commercial-only strings"),
+                    hits,
+                )
+            });
+        }
+    }
+
+    if wants(CheckId::VerifyManifestDigestsRecorded) {
+        report.extend(manifests::outcomes(ws, &plan.version, &packages)?);
+    }
+
+    let delivery = if input.delivery {
+        let d = delivery::build(ws, &plan.version, &packages);
+        if wants(CheckId::DeliveryDigestReferences) || wants(CheckId::DeliveryNoEnterpriseRepo) {
+            report.extend(
+                delivery::outcomes(ws, &d, &packages)
+                    .into_iter()
+                    .filter(|o| wants(o.id)),
+            );
+        }
+        Some(d)
+    } else {
+        None
+    };
+
+    Ok(Verified {
+        version: plan.version.clone(),
+        plan,
+        packages,
+        delivery,
+        report,
+    })
+}
+
+fn digest_evidence(reference: &str, r: &Resolved) -> Vec<Evidence> {
+    let mut ev = vec![Evidence::digest(reference.to_string(), r.digest.clone())];
+    for e in &r.entries {
+        ev.push(Evidence::note(match &e.attests {
+            Some(of) => format!("attestation {} ({}) for {of}", e.digest, e.platform),
+            None => format!("platform {} {}", e.platform, e.digest),
+        }));
+    }
+    ev
+}
+
+/// A short, single-line excerpt of `text` around `at`.
+fn excerpt(text: &str, at: usize, len: usize) -> String {
+    let start = text[..at]
+        .char_indices()
+        .rev()
+        .nth(40)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let end = text[at + len..]
+        .char_indices()
+        .nth(40)
+        .map(|(i, _)| at + len + i)
+        .unwrap_or(text.len());
+    text[start..end].replace(['\n', '\r'], " ")
+}
+
+/// Per package: `Some(Some(digest))` known before, `Some(None)` known to have had no `latest`.
+pub type LatestBefore = BTreeMap<String, Option<String>>;
+
+/// Where "before" came from, per package, for evidence.
+#[derive(Debug, Clone, Default)]
+pub struct Before {
+    pub digests: LatestBefore,
+    pub source: BTreeMap<String, String>,
+}
+
+/// `latest` before this release: `--latest-before`, else this release's notes
+/// (`latest-before`), else the previous release's notes (`latest-after`).
+pub fn latest_before(
+    ws: &Workspace,
+    version: &semver::Version,
+    flag: Option<&str>,
+) -> anyhow::Result<Before> {
+    let packages: Vec<String> = ws
+        .config
+        .all_images()
+        .into_iter()
+        .map(|i| i.package)
+        .collect();
+    let mut before = Before::default();
+    if let Some(flag) = flag {
+        for part in flag.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (pkgs, digest) = match part.split_once('=') {
+                Some((p, d)) => (vec![p.trim().to_string()], d.trim()),
+                None => (packages.clone(), part),
+            };
+            let digest = parse_digest_or_none(digest).ok_or_else(|| {
+                usage(format!(
+                    "--latest-before `{}`: expected `sha256:<64 hex>`, `none`, or `PACKAGE=sha256:...` (comma separated)",
+                    policy::printable(part)
+                ))
+            })?;
+            for p in pkgs {
+                before.source.insert(p.clone(), "--latest-before".into());
+                before.digests.insert(p, digest.clone());
+            }
+        }
+        return Ok(before);
+    }
+    let dir = ws.config.notes_dir();
+    let current = dir.join(format!("{version}.md"));
+    if let Ok(text) = std::fs::read_to_string(&current) {
+        for (p, d) in notes_markers(&text, "latest-before") {
+            before.source.insert(p.clone(), rel(ws, &current));
+            before.digests.insert(p, d);
+        }
+    }
+    if let Some(prev) = previous_notes(&dir, version) {
+        let text = std::fs::read_to_string(&prev)
+            .with_context(|| format!("reading {}", prev.display()))?;
+        for (p, d) in notes_markers(&text, "latest-after") {
+            if !before.digests.contains_key(&p) {
+                before.source.insert(p.clone(), rel(ws, &prev));
+                before.digests.insert(p, d);
+            }
+        }
+    }
+    Ok(before)
+}
+
+fn rel(ws: &Workspace, p: &Path) -> String {
+    p.strip_prefix(&ws.root).unwrap_or(p).display().to_string()
+}
+
+fn parse_digest_or_none(s: &str) -> Option<Option<String>> {
+    if s == "none" {
+        return Some(None);
+    }
+    let hex = s.strip_prefix("sha256:")?;
+    (hex.len() == 64
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    .then(|| Some(s.to_string()))
+}
+
+/// `<!-- aisopsflow:KIND PACKAGE DIGEST|none -->` markers in notes text.
+pub fn notes_markers(text: &str, kind: &str) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    let needle = format!("<!-- aisopsflow:{kind} ");
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix(&needle) else {
+            continue;
+        };
+        let Some(rest) = rest.trim().strip_suffix("-->") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        if let (Some(pkg), Some(d)) = (words.next(), words.next()) {
+            if let Some(d) = parse_digest_or_none(d) {
+                out.insert(pkg.to_string(), d);
+            }
+        }
+    }
+    out
+}
+
+/// The notes of the highest released version below `version` (drafts excluded).
+fn previous_notes(dir: &Path, version: &semver::Version) -> Option<PathBuf> {
+    let mut best: Option<(semver::Version, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".md") else {
+            continue;
+        };
+        if stem.ends_with(".draft") {
+            continue;
+        }
+        let Ok(v) = semver::Version::parse(stem) else {
+            continue;
+        };
+        if &v < version && best.as_ref().is_none_or(|(b, _)| &v > b) {
+            best = Some((v, entry.path()));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+fn latest_outcome(p: &PackageState, plan: &TagPlan, latest_tag: &str, before: &Before) -> Outcome {
+    let id = CheckId::VerifyLatestPolicy;
+    let reference = format!("{}:{latest_tag}", p.repository);
+    let mut ev = vec![Evidence::note(plan.latest_reason.clone())];
+    if let Some(l) = &p.latest {
+        ev.push(Evidence::digest(reference.clone(), l.digest.clone()));
+    } else {
+        ev.push(Evidence::note(format!("{reference} does not exist")));
+    }
+    let Some(release) = &p.semver else {
+        return Outcome::warn(
+            id,
+            format!("cannot judge {reference}: this release's semver tag is missing"),
+            ev,
+        );
+    };
+    ev.push(Evidence::digest(
+        format!("{}:{}", p.repository, release.reference),
+        release.digest.clone(),
+    ));
+    let latest = p.latest.as_ref().map(|l| l.digest.clone());
+    if plan.moves_latest {
+        return if latest.as_deref() == Some(release.digest.as_str()) {
+            Outcome::pass(
+                id,
+                format!(
+                    "{reference} points at this release, as {} requires",
+                    plan.git_tag
+                ),
+                ev,
+            )
+        } else {
+            Outcome::fail(
+                id,
+                format!(
+                    "{reference} should point at this release ({}) but does not",
+                    release.digest
+                ),
+                ev,
+            )
+        };
+    }
+    let pkg = &p.image.package;
+    match before.digests.get(pkg) {
+        Some(expected) => {
+            let source = before.source.get(pkg).cloned().unwrap_or_default();
+            ev.push(Evidence::note(format!(
+                "before this release {reference} was {} (from {source})",
+                expected.as_deref().unwrap_or("absent")
+            )));
+            if latest == *expected {
+                Outcome::pass(
+                    id,
+                    format!("{reference} did not move ({} never moves it)", plan.git_tag),
+                    ev,
+                )
+            } else {
+                Outcome::fail(
+                    id,
+                    format!(
+                        "{reference} moved although {} must not move it: it is {}, it was {}",
+                        plan.git_tag,
+                        latest.as_deref().unwrap_or("absent"),
+                        expected.as_deref().unwrap_or("absent")
+                    ),
+                    ev,
+                )
+            }
+        }
+        None if latest.as_deref() == Some(release.digest.as_str()) => Outcome::fail(
+            id,
+            format!(
+                "{reference} points at this release, but {} must not move it",
+                plan.git_tag
+            ),
+            ev,
+        ),
+        None => Outcome::warn(
+            id,
+            format!(
+                "cannot tell whether {reference} moved: no record of its digest before this release; pass --latest-before or record `<!-- aisopsflow:latest-after {pkg} sha256:... -->` in the previous release's notes"
+            ),
+            ev,
+        ),
+    }
+}
+
+/// Package visibility from an anonymous pull attempt (the proof) and, when available, the
+/// Packages API (`api`: package → visibility). `api_missing` says why the API half is absent.
+pub fn visibility_outcomes(
+    api: Option<&BTreeMap<String, Visibility>>,
+    empirical: &[(ImageSpec, AnonymousProbe)],
+    api_missing: &str,
+) -> Vec<Outcome> {
+    let id = CheckId::VerifyVisibility;
+    empirical
+        .iter()
+        .map(|(img, probe)| {
+            let mut ev = vec![Evidence::note(format!(
+                "anonymous pull: {}",
+                probe.evidence
+            ))];
+            let api_vis = api.and_then(|a| a.get(&img.package).copied());
+            match (api, api_vis) {
+                (Some(_), Some(v)) => ev.push(Evidence::api(
+                    format!("packages/container/{}", img.package),
+                    "visibility",
+                    v,
+                )),
+                (Some(_), None) => ev.push(Evidence::note(
+                    "the Packages API does not list this package",
+                )),
+                (None, _) => ev.push(Evidence::note(format!(
+                    "Packages API not consulted: {api_missing}"
+                ))),
+            }
+            let expected_public = img.visibility == Visibility::Public;
+            let empirical_ok = probe.allowed == expected_public;
+            let api_ok = api_vis.is_none_or(|v| v == img.visibility);
+            if empirical_ok && api_ok {
+                Outcome::pass(
+                    id,
+                    format!(
+                        "{} is {} (anonymous pull {})",
+                        img.package,
+                        img.visibility,
+                        if probe.allowed { "allowed" } else { "denied" }
+                    ),
+                    ev,
+                )
+            } else if !empirical_ok && !expected_public {
+                Outcome::fail(
+                    id,
+                    format!(
+                        "{} is commercial but anonymous pulls succeed: it is public",
+                        img.package
+                    ),
+                    ev,
+                )
+            } else if !empirical_ok {
+                Outcome::fail(
+                    id,
+                    format!(
+                        "{} is the public edition but anonymous pulls are denied",
+                        img.package
+                    ),
+                    ev,
+                )
+            } else {
+                Outcome::fail(
+                    id,
+                    format!(
+                        "{}: the Packages API reports a visibility other than {}",
+                        img.package, img.visibility
+                    ),
+                    ev,
+                )
+            }
+        })
+        .collect()
+}
+
+/// The report as text or JSON. Kept here until `crate::report::render` exists; `run` calls it
+/// from one place.
+pub fn render(v: &Verified, format: flags::Format) -> anyhow::Result<String> {
+    match format {
+        flags::Format::Json | flags::Format::Sarif => {
+            let mut s = serde_json::to_string_pretty(&serde_json::json!({
+                "version": v.version,
+                "git_tag": v.plan.git_tag,
+                "commit": v.plan.commit,
+                "moves_latest": v.plan.moves_latest,
+                "latest_reason": v.plan.latest_reason,
+                "delivery": v.delivery,
+                "outcomes": v.report.outcomes,
+            }))?;
+            s.push('\n');
+            Ok(crate::secrets::redact_all(&s))
+        }
+        flags::Format::Human => {
+            let mut out = String::new();
+            if let Some(d) = &v.delivery {
+                out.push_str(&d.text);
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "verify {} (git tag {}, commit {}; {})\n",
+                v.version, v.plan.git_tag, v.plan.commit, v.plan.latest_reason
+            ));
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for o in &v.report.outcomes {
+                let status = match o.status {
+                    Status::Pass => "pass",
+                    Status::Fail => "FAIL",
+                    Status::Warn => "warn",
+                    Status::Skip => "skip",
+                    Status::Manual => "manual",
+                };
+                *counts.entry(status).or_default() += 1;
+                out.push_str(&format!("{status:>6} {:<34} {}\n", o.id.id(), o.message));
+                for e in &o.evidence {
+                    let line = match e {
+                        Evidence::File {
+                            path,
+                            line,
+                            excerpt,
+                        } => format!(
+                            "{}{}{}",
+                            path.display(),
+                            line.map(|l| format!(":{l}")).unwrap_or_default(),
+                            excerpt
+                                .as_ref()
+                                .map(|x| format!(": {x}"))
+                                .unwrap_or_default()
+                        ),
+                        Evidence::Api {
+                            endpoint,
+                            field,
+                            value,
+                        } => format!("{endpoint} {field} = {value}"),
+                        Evidence::Digest { reference, digest } => format!("{reference} = {digest}"),
+                        Evidence::Note { text } => text.clone(),
+                    };
+                    out.push_str(&format!("{:>6} {:<34}   {line}\n", "", ""));
+                }
+            }
+            let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            out.push_str(&format!("summary: {}\n", summary.join(", ")));
+            Ok(crate::secrets::redact_all(&out))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_markers_parse_digests_and_none() {
+        let d = format!("sha256:{}", "0".repeat(64));
+        let text = format!(
+            "# notes\n<!-- aisopsflow:latest-after aisopsflow-core {d} -->\n  <!-- aisopsflow:latest-after aisopsflow-runner none -->\n<!-- aisopsflow:latest-before aisopsflow-core sha256:bad -->\nlatest after: {d}\n"
+        );
+        let m = notes_markers(&text, "latest-after");
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["aisopsflow-core"].as_deref(), Some(d.as_str()));
+        assert_eq!(m["aisopsflow-runner"], None);
+        assert!(
+            notes_markers(&text, "latest-before").is_empty(),
+            "a malformed digest is ignored"
+        );
+    }
+
+    #[test]
+    fn digest_or_none() {
+        assert_eq!(parse_digest_or_none("none"), Some(None));
+        assert!(parse_digest_or_none(&format!("sha256:{}", "A".repeat(64))).is_none());
+        assert!(parse_digest_or_none("sha256:abc").is_none());
     }
 }

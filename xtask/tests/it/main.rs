@@ -1,2 +1,3 @@
 mod preflight;
+mod registry;
 mod workflow_corpus;
