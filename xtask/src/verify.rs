@@ -95,18 +95,19 @@ impl flags::Verify {
             );
         }
         let verified = verify(&ws, &client, &input).await?;
-        // The single call site for rendering; switch to `crate::report::render` when it lands.
-        print!("{}", render(&verified, self.format)?);
-        Ok(if verified.failed() {
-            crate::exit::POLICY
-        } else {
-            crate::exit::OK
-        })
+        let help = crate::preflight::help_base(&ws.config);
+        print!(
+            "{}",
+            crate::secrets::redact_all(&render(&verified, self.format, &help))
+        );
+        Ok(crate::report::exit_code(
+            &verified.report,
+            crate::report::Gate::default(),
+        ))
     }
 }
 
-/// The git tag that exists for `version` (`release-v*` first) and its commit. Reads with git
-/// plumbing in the workspace; moves to `effects::git` when that adapter lands.
+/// The git tag that exists for `version` (`release-v*` first) and its commit.
 pub fn release_tag(ws: &Workspace, version: &semver::Version) -> anyhow::Result<(String, String)> {
     let rules = &ws.config.raw.tags;
     let candidates = [
@@ -114,15 +115,9 @@ pub fn release_tag(ws: &Workspace, version: &semver::Version) -> anyhow::Result<
         policy::git_tag(rules, version, TagKind::Release),
     ];
     for tag in &candidates {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&ws.root)
-            .args(["rev-parse", "--verify", "--quiet"])
-            .arg(format!("refs/tags/{tag}^{{commit}}"))
-            .output()
-            .context("running git rev-parse (is git installed?)")?;
-        if out.status.success() {
-            let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if let Some(sha) =
+            crate::effects::git::try_rev_parse(&ws.root, &format!("refs/tags/{tag}"))?
+        {
             return Ok((tag.clone(), sha));
         }
     }
@@ -777,23 +772,33 @@ pub fn visibility_outcomes(
         .collect()
 }
 
-/// The report as text or JSON. Kept here until `crate::report::render` exists; `run` calls it
-/// from one place.
-pub fn render(v: &Verified, format: flags::Format) -> anyhow::Result<String> {
+/// The report in `format`: the shared renderers of `crate::report`, with the release facts and
+/// the delivery references added (JSON additions keep the schema version).
+pub fn render(v: &Verified, format: flags::Format, help_base: &str) -> String {
+    let gate = crate::report::Gate::default();
+    let command = format!("verify {}", v.version);
     match format {
-        flags::Format::Json | flags::Format::Sarif => {
-            let mut s = serde_json::to_string_pretty(&serde_json::json!({
-                "version": v.version,
-                "git_tag": v.plan.git_tag,
-                "commit": v.plan.commit,
-                "moves_latest": v.plan.moves_latest,
-                "latest_reason": v.plan.latest_reason,
-                "delivery": v.delivery,
-                "outcomes": v.report.outcomes,
-            }))?;
-            s.push('\n');
-            Ok(crate::secrets::redact_all(&s))
+        flags::Format::Json => {
+            let mut value = crate::report::json(&v.report, gate, &command);
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert(
+                    "release".into(),
+                    serde_json::json!({
+                        "version": v.version,
+                        "git_tag": v.plan.git_tag,
+                        "commit": v.plan.commit,
+                        "moves_latest": v.plan.moves_latest,
+                        "latest_reason": v.plan.latest_reason,
+                    }),
+                );
+                obj.insert(
+                    "delivery".into(),
+                    serde_json::to_value(&v.delivery).unwrap_or_default(),
+                );
+            }
+            serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
         }
+        flags::Format::Sarif => crate::report::render(&v.report, format, gate, &command, help_base),
         flags::Format::Human => {
             let mut out = String::new();
             if let Some(d) = &v.delivery {
@@ -804,46 +809,12 @@ pub fn render(v: &Verified, format: flags::Format) -> anyhow::Result<String> {
                 "verify {} (git tag {}, commit {}; {})\n",
                 v.version, v.plan.git_tag, v.plan.commit, v.plan.latest_reason
             ));
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for o in &v.report.outcomes {
-                let status = match o.status {
-                    Status::Pass => "pass",
-                    Status::Fail => "FAIL",
-                    Status::Warn => "warn",
-                    Status::Skip => "skip",
-                    Status::Manual => "manual",
-                };
-                *counts.entry(status).or_default() += 1;
-                out.push_str(&format!("{status:>6} {:<34} {}\n", o.id.id(), o.message));
-                for e in &o.evidence {
-                    let line = match e {
-                        Evidence::File {
-                            path,
-                            line,
-                            excerpt,
-                        } => format!(
-                            "{}{}{}",
-                            path.display(),
-                            line.map(|l| format!(":{l}")).unwrap_or_default(),
-                            excerpt
-                                .as_ref()
-                                .map(|x| format!(": {x}"))
-                                .unwrap_or_default()
-                        ),
-                        Evidence::Api {
-                            endpoint,
-                            field,
-                            value,
-                        } => format!("{endpoint} {field} = {value}"),
-                        Evidence::Digest { reference, digest } => format!("{reference} = {digest}"),
-                        Evidence::Note { text } => text.clone(),
-                    };
-                    out.push_str(&format!("{:>6} {:<34}   {line}\n", "", ""));
-                }
-            }
-            let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-            out.push_str(&format!("summary: {}\n", summary.join(", ")));
-            Ok(crate::secrets::redact_all(&out))
+            out.push_str(&crate::report::human(
+                &v.report,
+                gate,
+                crate::report::use_color(),
+            ));
+            out
         }
     }
 }

@@ -1,8 +1,9 @@
-//! Read-only git queries through the `git` CLI (via xshell), for checks and planning.
+//! The git adapter, through the `git` CLI (via xshell): reads for checks and planning, and the
+//! two writes a release makes (an annotated tag, and a push of exactly that tag).
 //!
 //! We shell out instead of linking libgit2 (git2) to save ~100 s of cold build, and because
-//! the operator's git already knows their configuration. Nothing here writes to a repository;
-//! writes (tags, pushes) belong to whoever owns them and go through their own functions.
+//! the operator's git already knows their configuration: credentials, SSH and tag signing
+//! work as they do on the command line.
 
 use std::path::Path;
 
@@ -96,4 +97,121 @@ pub fn ls_files(root: &Path) -> Option<Vec<String>> {
             .map(String::from)
             .collect(),
     )
+}
+
+/// The full commit of `rev`, or `None` when it does not resolve.
+pub fn try_rev_parse(root: &Path, rev: &str) -> anyhow::Result<Option<String>> {
+    let sh = shell(root)?;
+    let spec = format!("{rev}^{{commit}}");
+    let out = cmd!(sh, "git rev-parse --verify --quiet {spec}")
+        .quiet()
+        .ignore_stderr()
+        .ignore_status()
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok((out.status.success() && text.len() == 40).then_some(text))
+}
+
+/// The current branch, or `None` when HEAD is detached.
+pub fn branch(root: &Path) -> anyhow::Result<Option<String>> {
+    let sh = shell(root)?;
+    let out = cmd!(sh, "git symbolic-ref --quiet --short HEAD")
+        .quiet()
+        .ignore_stderr()
+        .ignore_status()
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok((out.status.success() && !text.is_empty()).then_some(text))
+}
+
+/// `git status --porcelain` lines (untracked files included).
+pub fn status(root: &Path) -> anyhow::Result<Vec<String>> {
+    let sh = shell(root)?;
+    let out = cmd!(sh, "git status --porcelain --untracked-files=all")
+        .quiet()
+        .read()
+        .with_context(|| format!("reading git status in {}", root.display()))?;
+    Ok(out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// Refs on `remote` matching `patterns`, with annotated tags peeled to their commits
+/// (`git ls-remote` prints `<sha> refs/tags/x` and `<commit> refs/tags/x^{}`).
+pub fn ls_remote(
+    root: &Path,
+    remote: &str,
+    patterns: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let sh = shell(root)?;
+    let out = cmd!(sh, "git ls-remote {remote} {patterns...}").quiet().read().map_err(|e| {
+        crate::exit::external(format!(
+            "listing refs of remote `{remote}` failed: {e}; check `git remote -v` and your credentials (git fetch {remote} should work)"
+        ))
+    })?;
+    let mut refs = std::collections::BTreeMap::new();
+    let mut peeled = std::collections::BTreeMap::new();
+    for line in out.lines() {
+        let Some((sha, name)) = line.split_once('\t') else {
+            continue;
+        };
+        match name.strip_suffix("^{}") {
+            Some(base) => {
+                peeled.insert(base.to_string(), sha.to_string());
+            }
+            None => {
+                refs.insert(name.to_string(), sha.to_string());
+            }
+        }
+    }
+    for (name, sha) in peeled {
+        refs.insert(name, sha);
+    }
+    Ok(refs)
+}
+
+/// The message of an annotated tag, or `None` for a lightweight or missing tag.
+pub fn tag_message(root: &Path, tag: &str) -> anyhow::Result<Option<String>> {
+    let sh = shell(root)?;
+    let refname = format!("refs/tags/{tag}");
+    let out = cmd!(
+        sh,
+        "git for-each-ref --format=%(objecttype)%00%(contents) {refname}"
+    )
+    .quiet()
+    .read()?;
+    Ok(out
+        .split_once('\0')
+        .filter(|(ty, _)| *ty == "tag")
+        .map(|(_, msg)| msg.to_string()))
+}
+
+/// Creates an annotated tag at `commit`. Signing follows the operator's `tag.gpgSign` setting.
+pub fn create_annotated_tag(
+    root: &Path,
+    tag: &str,
+    commit: &str,
+    message: &str,
+) -> anyhow::Result<()> {
+    let sh = shell(root)?;
+    cmd!(sh, "git tag --annotate --file=- {tag} {commit}")
+        .stdin(message)
+        .quiet()
+        .run()
+        .with_context(|| format!("creating tag {tag} at {commit}"))?;
+    Ok(())
+}
+
+/// Pushes exactly one tag to `remote` (never `--tags`, which would push every local tag).
+pub fn push_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
+    let sh = shell(root)?;
+    let refspec = format!("refs/tags/{tag}:refs/tags/{tag}");
+    cmd!(sh, "git push --quiet --no-verify {remote} {refspec}").quiet().run().map_err(|e| {
+        crate::exit::external(format!(
+            "pushing tag {tag} to `{remote}` failed: {e}; if the remote rejected it (a tag ruleset), ask a release operator; otherwise check your credentials and rerun"
+        ))
+    })?;
+    Ok(())
 }

@@ -844,7 +844,7 @@ impl Fixture {
 
 /// The ids whose worst status is `status`.
 pub fn ids_with(json: &serde_json::Value, status: &str) -> std::collections::BTreeSet<String> {
-    json["outcomes"]
+    json["checks"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -856,7 +856,7 @@ pub fn ids_with(json: &serde_json::Value, status: &str) -> std::collections::BTr
 }
 
 pub fn evidence_of(json: &serde_json::Value, id: &str) -> String {
-    json["outcomes"]
+    json["checks"]
         .as_array()
         .unwrap()
         .iter()
@@ -898,7 +898,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         assert!(passed.contains(id), "{id} did not pass: {json:#}");
     }
     let n = |id: &str| {
-        json["outcomes"]
+        json["checks"]
             .as_array()
             .unwrap()
             .iter()
@@ -908,7 +908,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
     assert_eq!(n("verify-semver-tag"), 6);
     assert_eq!(n("verify-visibility"), 6);
     assert_eq!(n("verify-public-metadata-clean"), 3);
-    assert_eq!(json["git_tag"], format!("v{VERSION}"));
+    assert_eq!(json["release"]["git_tag"], format!("v{VERSION}"));
     let refs = json["delivery"]["references"].as_array().unwrap();
     assert_eq!(refs.len(), 6);
     for r in refs {
@@ -1162,7 +1162,7 @@ async fn verify_release_v_requires_latest_and_never_published_package_fails_exis
         (0, set(&[])),
         "{json:#}\n{stderr}"
     );
-    assert_eq!(json["moves_latest"], true);
+    assert_eq!(json["release"]["moves_latest"], true);
     // No credentials at all: the commercial packages cannot be read; exit 2 with the fix.
     let (code, _, stderr) = fx.verify_env(&[], &[("GITHUB_TOKEN", "")]);
     assert_eq!(code, 2, "{stderr}");
