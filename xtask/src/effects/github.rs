@@ -755,6 +755,20 @@ impl Github {
             .await
     }
 
+    /// A team's numeric id (ruleset bypass actors name teams by id).
+    pub async fn team_id(&self, org: &str, slug: &str) -> anyhow::Result<u64> {
+        let t: IdOnly = self
+            .get_json(&format!("/orgs/{}/teams/{}", enc(org), enc(slug)))
+            .await?;
+        Ok(t.id)
+    }
+
+    /// A user's numeric id.
+    pub async fn user_id(&self, login: &str) -> anyhow::Result<u64> {
+        let u: IdOnly = self.get_json(&format!("/users/{}", enc(login))).await?;
+        Ok(u.id)
+    }
+
     // --- 5, 6. actions permissions ---
 
     pub async fn actions_permissions(
@@ -1246,6 +1260,11 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 // --- Response types: only the fields we read. ---
+
+#[derive(Debug, Clone, Deserialize)]
+struct IdOnly {
+    id: u64,
+}
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Owner {
