@@ -12,6 +12,7 @@ pub mod effects;
 pub mod execute;
 pub mod exit;
 pub mod flags;
+pub mod fsx;
 pub mod images;
 pub mod notes;
 pub mod plan;

@@ -1,1 +1,442 @@
-//! (placeholder: owned by the issue that implements it)
+//! Release notes: the internal record an auditor reads, and a customer-facing variant.
+//!
+//! Rendering is pure: `render_internal` and `render_customer` take plain data and return text.
+//! The internal notes carry machine-readable markers (HTML comments) so a later `verify` can
+//! read what was recorded, for example the digest `latest` had before this release:
+//!
+//! ```text
+//! <!-- aisopsflow:release version=1.2.3 tag=v1.2.3 commit=<40 hex> -->
+//! <!-- aisopsflow:digest aisopsflow-core sha256:... -->
+//! <!-- aisopsflow:latest-before aisopsflow-core sha256:...|none -->
+//! <!-- aisopsflow:latest-after aisopsflow-core sha256:...|none -->
+//! ```
+//!
+//! The customer variant names nothing internal: no repository, no run URL, no commit.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::{Config, Visibility};
+
+/// One package in the notes.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageNotes {
+    pub package: String,
+    pub component: String,
+    pub edition: String,
+    pub visibility: Visibility,
+    /// `host/org/package`.
+    pub repository: String,
+    /// Every tag pushed for this release, `latest` included when it moved.
+    pub tags: Vec<String>,
+    /// The digest the release's tags resolve to.
+    pub digest: String,
+    pub latest_before: Option<String>,
+    pub latest_after: Option<String>,
+}
+
+impl PackageNotes {
+    /// The pull-by-digest reference customers should use.
+    pub fn reference(&self, version: &str) -> String {
+        format!("{}:{}@{}", self.repository, version, self.digest)
+    }
+}
+
+/// A check result as summarised in the notes.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckLine {
+    pub id: String,
+    pub status: String,
+    pub message: String,
+}
+
+/// A recorded operator attestation.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttestationLine {
+    pub id: String,
+    pub by: String,
+    pub note: String,
+}
+
+/// Everything the notes say.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotesInput {
+    pub version: String,
+    pub tag: String,
+    pub commit: String,
+    pub run_url: Option<String>,
+    /// RFC 3339 UTC time the notes were written.
+    pub written_at: String,
+    pub moves_latest: bool,
+    pub latest_reason: String,
+    pub packages: Vec<PackageNotes>,
+    pub checks: Vec<CheckLine>,
+    pub attestations: Vec<AttestationLine>,
+    pub sdk_repository: String,
+    pub catalog_repository: String,
+}
+
+/// `docs/releases/<version>.md`.
+pub fn internal_path(config: &Config, version: &str) -> PathBuf {
+    config.notes_dir().join(format!("{version}.md"))
+}
+
+/// `docs/releases/<version>.customer.md`.
+pub fn customer_path(config: &Config, version: &str) -> PathBuf {
+    config.notes_dir().join(format!("{version}.customer.md"))
+}
+
+/// `docs/releases/<version>.draft.md`.
+pub fn draft_path(config: &Config, version: &str) -> PathBuf {
+    config.notes_dir().join(format!("{version}.draft.md"))
+}
+
+fn digest_or_none(d: &Option<String>) -> &str {
+    d.as_deref().unwrap_or("none")
+}
+
+/// The internal release notes.
+pub fn render_internal(n: &NotesInput) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Release {}", n.version);
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "<!-- aisopsflow:release version={} tag={} commit={} -->",
+        n.version, n.tag, n.commit
+    );
+    let _ = writeln!(
+        s,
+        "<!-- Written by `cargo xtask release {}`; do not edit by hand. -->",
+        n.version
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "- Commit: `{}`", n.commit);
+    let _ = writeln!(s, "- Tag: `{}`", n.tag);
+    let _ = writeln!(
+        s,
+        "- Publish run: {}",
+        n.run_url.as_deref().unwrap_or("(none recorded)")
+    );
+    let _ = writeln!(s, "- Written at: {}", n.written_at);
+    let _ = writeln!(s, "- `latest`: {}", n.latest_reason);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "## Images");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| package | visibility | tags | digest |");
+    let _ = writeln!(s, "| --- | --- | --- | --- |");
+    for p in &n.packages {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | `{}` |",
+            p.package,
+            p.visibility,
+            p.tags
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            p.digest
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Pull by digest:");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "```text");
+    for p in &n.packages {
+        let _ = writeln!(s, "{}", p.reference(&n.version));
+    }
+    let _ = writeln!(s, "```");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "## `latest` before and after");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| package | before | after |");
+    let _ = writeln!(s, "| --- | --- | --- |");
+    for p in &n.packages {
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | `{}` |",
+            p.package,
+            digest_or_none(&p.latest_before),
+            digest_or_none(&p.latest_after)
+        );
+    }
+    let _ = writeln!(s);
+    for p in &n.packages {
+        let _ = writeln!(s, "<!-- aisopsflow:digest {} {} -->", p.package, p.digest);
+        let _ = writeln!(
+            s,
+            "<!-- aisopsflow:latest-before {} {} -->",
+            p.package,
+            digest_or_none(&p.latest_before)
+        );
+        let _ = writeln!(
+            s,
+            "<!-- aisopsflow:latest-after {} {} -->",
+            p.package,
+            digest_or_none(&p.latest_after)
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "## Checks");
+    let _ = writeln!(s);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &n.checks {
+        *counts.entry(c.status.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let _ = writeln!(
+        s,
+        "Summary: {}.",
+        if summary.is_empty() {
+            "no checks recorded".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    let _ = writeln!(s);
+    for c in &n.checks {
+        let _ = writeln!(
+            s,
+            "- `{}`: {}: {}",
+            c.id,
+            c.status,
+            c.message.replace('\n', " ")
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "## Attestations");
+    let _ = writeln!(s);
+    if n.attestations.is_empty() {
+        let _ = writeln!(s, "None recorded.");
+    }
+    for a in &n.attestations {
+        let _ = writeln!(
+            s,
+            "- `{}` attested by {}{}",
+            a.id,
+            a.by,
+            if a.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", a.note)
+            }
+        );
+    }
+    s
+}
+
+/// The customer-facing notes: references by digest and public links, nothing internal.
+pub fn render_customer(n: &NotesInput) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# aisopsflow {}", n.version);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Pin images by digest: a tag can move, a digest cannot.");
+    let _ = writeln!(s);
+    for (title, vis) in [
+        ("Public images", Visibility::Public),
+        (
+            "Commercial images (private; pull with your read-only credentials)",
+            Visibility::Private,
+        ),
+    ] {
+        let pkgs: Vec<&PackageNotes> = n.packages.iter().filter(|p| p.visibility == vis).collect();
+        if pkgs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "## {title}");
+        let _ = writeln!(s);
+        let _ = writeln!(s, "```text");
+        for p in pkgs {
+            let _ = writeln!(s, "{}", p.reference(&n.version));
+        }
+        let _ = writeln!(s, "```");
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "## Plugin developers");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "- SDK: {}", n.sdk_repository);
+    let _ = writeln!(s, "- Catalog: {}", n.catalog_repository);
+    s
+}
+
+/// What earlier notes recorded, read back from their markers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    pub version: Option<String>,
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    pub digests: BTreeMap<String, String>,
+    pub latest_before: BTreeMap<String, Option<String>>,
+    pub latest_after: BTreeMap<String, Option<String>>,
+}
+
+/// Parses the markers of internal notes.
+pub fn parse_recorded(text: &str) -> Recorded {
+    let mut r = Recorded::default();
+    for line in text.lines() {
+        let Some(body) = line
+            .trim()
+            .strip_prefix("<!-- aisopsflow:")
+            .and_then(|l| l.strip_suffix("-->"))
+        else {
+            continue;
+        };
+        let mut words = body.split_whitespace();
+        let kind = words.next().unwrap_or_default();
+        let rest: Vec<&str> = words.collect();
+        let opt = |d: &str| {
+            if d == "none" {
+                None
+            } else {
+                Some(d.to_string())
+            }
+        };
+        match (kind, rest.as_slice()) {
+            ("release", kv) => {
+                for pair in kv {
+                    match pair.split_once('=') {
+                        Some(("version", v)) => r.version = Some(v.to_string()),
+                        Some(("tag", v)) => r.tag = Some(v.to_string()),
+                        Some(("commit", v)) => r.commit = Some(v.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            ("digest", [pkg, d]) => {
+                r.digests.insert(pkg.to_string(), d.to_string());
+            }
+            ("latest-before", [pkg, d]) => {
+                r.latest_before.insert(pkg.to_string(), opt(d));
+            }
+            ("latest-after", [pkg, d]) => {
+                r.latest_after.insert(pkg.to_string(), opt(d));
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// Reads the recorded markers of the newest notes before `version` in `dir`, if any: the
+/// previous release, by semver order.
+pub fn previous_release(
+    dir: &Path,
+    version: &semver::Version,
+) -> Option<(semver::Version, Recorded)> {
+    let mut best: Option<(semver::Version, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(v) = name.strip_suffix(".md") else {
+            continue;
+        };
+        if v.contains(".customer") || v.contains(".draft") {
+            continue;
+        }
+        let Ok(v) = semver::Version::parse(v) else {
+            continue;
+        };
+        if &v < version && best.as_ref().is_none_or(|(b, _)| &v > b) {
+            best = Some((v, entry.path()));
+        }
+    }
+    let (v, path) = best?;
+    let text = std::fs::read_to_string(path).ok()?;
+    Some((v, parse_recorded(&text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> NotesInput {
+        let pkg = |package: &str, vis, before: Option<&str>, after: Option<&str>| PackageNotes {
+            package: package.into(),
+            component: "core".into(),
+            edition: if vis == Visibility::Public {
+                "public".into()
+            } else {
+                "commercial".into()
+            },
+            visibility: vis,
+            repository: format!("ghcr.io/aisopsflow/{package}"),
+            tags: vec!["1.2.3".into(), "sha-0123456".into()],
+            digest: format!("sha256:{}", "a".repeat(64)),
+            latest_before: before.map(String::from),
+            latest_after: after.map(String::from),
+        };
+        NotesInput {
+            version: "1.2.3".into(),
+            tag: "v1.2.3".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            run_url: Some(
+                "https://github.com/aisopsflow/aisopsflow-enterprise/actions/runs/7".into(),
+            ),
+            written_at: "2026-11-28T00:00:00Z".into(),
+            moves_latest: false,
+            latest_reason: "`latest` stays".into(),
+            packages: vec![
+                pkg(
+                    "aisopsflow-core",
+                    Visibility::Public,
+                    Some("sha256:bbbb"),
+                    Some("sha256:bbbb"),
+                ),
+                pkg(
+                    "aisopsflow-core-commercial",
+                    Visibility::Private,
+                    None,
+                    None,
+                ),
+            ],
+            checks: vec![CheckLine {
+                id: "verify-semver-tag".into(),
+                status: "pass".into(),
+                message: "ok".into(),
+            }],
+            attestations: vec![AttestationLine {
+                id: "manual-package-inheritance".into(),
+                by: "alice".into(),
+                note: String::new(),
+            }],
+            sdk_repository: "https://github.com/aisopsflow/aisopsflow-sdk".into(),
+            catalog_repository: "https://github.com/aisopsflow/aisopsflow-catalog".into(),
+        }
+    }
+
+    #[test]
+    fn internal_notes_round_trip_through_markers() {
+        let text = render_internal(&input());
+        let r = parse_recorded(&text);
+        assert_eq!(
+            r.commit.as_deref(),
+            Some("0123456789abcdef0123456789abcdef01234567")
+        );
+        assert_eq!(r.tag.as_deref(), Some("v1.2.3"));
+        assert_eq!(
+            r.digests["aisopsflow-core"],
+            format!("sha256:{}", "a".repeat(64))
+        );
+        assert_eq!(
+            r.latest_before["aisopsflow-core"],
+            Some("sha256:bbbb".to_string())
+        );
+        assert_eq!(r.latest_after["aisopsflow-core-commercial"], None);
+        assert!(text.contains("ghcr.io/aisopsflow/aisopsflow-core:1.2.3@sha256:"));
+        assert!(text.contains("`manual-package-inheritance` attested by alice"));
+    }
+
+    #[test]
+    fn customer_notes_name_nothing_internal() {
+        let n = input();
+        let text = render_customer(&n);
+        assert!(!text.contains("aisopsflow-enterprise"), "{text}");
+        assert!(!text.contains(&n.commit));
+        assert!(!text.contains("actions/runs"));
+        assert!(text.contains("ghcr.io/aisopsflow/aisopsflow-core:1.2.3@sha256:"));
+        assert!(text.contains("aisopsflow-sdk") && text.contains("aisopsflow-catalog"));
+    }
+}

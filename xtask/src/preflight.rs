@@ -1,12 +1,103 @@
-//! `cargo xtask preflight`: runs the preflight checks and prints the report.
+//! `cargo xtask preflight`: runs every check area in order and prints the report.
+//!
+//! Order: the offline areas (workflow, packages, customer docs, changes, notes-draft), then
+//! the GitHub settings checks, then the image builds, then the manual attestations. `--only`
+//! prefixes select checks; an area with no selected check does no work at all, so
+//! `--only workflow` builds no image and calls no API. The release command calls [`gate`] with
+//! its own context and attestations, so preflight and the release gate cannot disagree.
 
+use crate::checks::manual::Attestations;
+use crate::checks::{self, ALL, CheckId, Ctx, Phase, Report};
+use crate::config::Config;
 use crate::exit::usage;
 use crate::flags;
+use crate::report::{self, Gate};
 use crate::workspace::Global;
+
+/// Whether preflight runs `id`: every preflight-phase check, plus the delivery checks that
+/// read the repository's customer documents.
+pub fn runs(id: CheckId) -> bool {
+    id.meta().phase == Phase::Preflight
+        || matches!(
+            id,
+            CheckId::DeliveryNoEnterpriseRepo | CheckId::DeliveryPluginLinks
+        )
+}
+
+/// Rejects `--only` prefixes that select no check, listing the ids that exist.
+pub fn validate_only(only: &[String]) -> anyhow::Result<()> {
+    for p in only {
+        if !ALL
+            .iter()
+            .any(|c| runs(*c) && c.id().starts_with(p.as_str()))
+        {
+            let ids: Vec<&str> = ALL.iter().filter(|c| runs(**c)).map(|c| c.id()).collect();
+            return Err(usage(format!(
+                "--only {p} selects no preflight check; check ids are: {}",
+                ids.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The URL of the check documentation, for SARIF rule help.
+pub fn help_base(cfg: &Config) -> String {
+    format!(
+        "https://github.com/{}/blob/{}/docs/checks.md",
+        cfg.raw.repository.name, cfg.raw.repository.default_branch
+    )
+}
+
+/// Runs every selected preflight check and returns the outcomes. `Err` only when an external
+/// system the checks need is unreachable (exit 3).
+pub async fn gate(ctx: &Ctx, attestations: &Attestations) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    report.extend(checks::workflow::run(ctx));
+    report.extend(checks::packages::run(ctx));
+    report.extend(checks::docs::run(ctx));
+    report.extend(checks::changes::run(ctx));
+    report.extend(checks::notes::run(ctx));
+    report.extend(checks::settings::run(ctx).await?);
+    report.extend(checks::build::run(ctx).await?);
+    report.extend(checks::manual::run(ctx, attestations));
+    // Outcomes of ids preflight does not own (were an area to report them) are dropped so the
+    // report matches `--only` exactly.
+    report.outcomes.retain(|o| runs(o.id) && ctx.wants(o.id));
+    Ok(report)
+}
 
 impl flags::Preflight {
     pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
-        let _ws = g.workspace()?;
-        Err(usage("preflight is not implemented yet"))
+        let ws = g.workspace()?;
+        validate_only(&self.checks.only)?;
+        let components = ws.config.scope(&self.scope.components)?;
+        let release = self
+            .release
+            .as_deref()
+            .map(crate::policy::parse_version)
+            .transpose()?;
+        let attestations =
+            Attestations::load(&self.checks.attest, self.checks.attestations.as_deref())?;
+        let help = help_base(&ws.config);
+        let ctx = Ctx {
+            ws,
+            components,
+            only: self.checks.only.clone(),
+            offline: self.checks.offline,
+            release,
+        };
+        let report = gate(&ctx, &attestations).await?;
+        let gate = Gate {
+            deny_warnings: self.checks.deny_warnings,
+            require_attestations: false,
+        };
+        Ok(report::emit(
+            &report,
+            self.checks.format,
+            gate,
+            "preflight",
+            &help,
+        ))
     }
 }

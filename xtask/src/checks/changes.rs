@@ -1,1 +1,191 @@
-//! (placeholder: owned by the issue that implements it)
+//! `changes-match-release`: the images whose inputs changed since the previous release are
+//! exactly the components in this release.
+//!
+//! An image's inputs are its component directory (Dockerfile and build context), the
+//! directories of the workspace crates its crate depends on (transitively, from
+//! `cargo metadata`), and workspace-wide files (Cargo.lock, Cargo.toml, release.toml,
+//! rust-toolchain.toml). They are diffed between the previous release tag that is an ancestor
+//! of HEAD and HEAD.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::{CheckId, Ctx, Evidence, Outcome};
+use crate::effects::git;
+use crate::policy;
+
+/// Files every image depends on.
+pub const WORKSPACE_INPUTS: &[&str] = &[
+    "Cargo.lock",
+    "Cargo.toml",
+    "release.toml",
+    "rust-toolchain.toml",
+    "rust-toolchain",
+];
+
+/// Workspace-member crate name -> (its directory relative to root, its workspace path deps).
+pub fn workspace_crates(root: &Path) -> anyhow::Result<BTreeMap<String, (String, Vec<String>)>> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(root);
+    let out = xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps --offline")
+        .quiet()
+        .ignore_stderr()
+        .read()?;
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    let mut crates = BTreeMap::new();
+    for p in v["packages"].as_array().into_iter().flatten() {
+        let name = p["name"].as_str().unwrap_or_default().to_string();
+        let manifest = Path::new(p["manifest_path"].as_str().unwrap_or_default());
+        let dir = manifest
+            .parent()
+            .and_then(|d| {
+                d.strip_prefix(root)
+                    .ok()
+                    .or_else(|| d.strip_prefix(root.canonicalize().ok()?).ok())
+            })
+            .map(|d| d.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let deps = p["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["path"].is_string())
+            .filter_map(|d| d["name"].as_str().map(String::from))
+            .collect();
+        crates.insert(name, (dir, deps));
+    }
+    Ok(crates)
+}
+
+/// The directories (relative) of `krate` and every workspace crate it depends on.
+pub fn closure_dirs(
+    crates: &BTreeMap<String, (String, Vec<String>)>,
+    krate: &str,
+) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut dirs = BTreeSet::new();
+    let mut todo = vec![krate.to_string()];
+    while let Some(c) = todo.pop() {
+        if !seen.insert(c.clone()) {
+            continue;
+        }
+        if let Some((dir, deps)) = crates.get(&c) {
+            if !dir.is_empty() {
+                dirs.insert(dir.clone());
+            }
+            todo.extend(deps.iter().cloned());
+        }
+    }
+    dirs
+}
+
+/// The latest release tag (highest version) merged into HEAD, other than `exclude`.
+pub fn previous_release_tag(ctx: &Ctx) -> anyhow::Result<Option<(String, semver::Version)>> {
+    let rules = &ctx.ws.config.raw.tags;
+    let mut best: Option<(String, semver::Version)> = None;
+    for tag in git::tags_merged_into_head(&ctx.ws.root)? {
+        let Ok((_, v)) = policy::parse_git_tag(rules, &tag) else {
+            continue;
+        };
+        if ctx.release.as_ref() == Some(&v) {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(_, b)| v > *b) {
+            best = Some((tag, v));
+        }
+    }
+    Ok(best)
+}
+
+pub fn run(ctx: &Ctx) -> Vec<Outcome> {
+    let id = CheckId::ChangesMatchRelease;
+    if !ctx.wants(id) {
+        return Vec::new();
+    }
+    let root = &ctx.ws.root;
+    if !git::is_repo(root) {
+        return vec![Outcome::skip(
+            id,
+            format!("{} is not a git work tree", root.display()),
+            "run in a git checkout of the repository",
+        )];
+    }
+    let prev = match previous_release_tag(ctx) {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![Outcome::skip(
+                id,
+                format!("cannot list tags: {e:#}"),
+                "run in a git checkout with its tags (`git fetch --tags`)",
+            )];
+        }
+    };
+    let Some((tag, _)) = prev else {
+        return vec![Outcome::pass(
+            id,
+            "first release: no earlier release tag is an ancestor of HEAD, so every image in scope is new",
+            vec![Evidence::note("git tag --merged HEAD lists no release tag")],
+        )];
+    };
+    let changed = match git::changed_files(root, &tag, "HEAD") {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Outcome::skip(
+                id,
+                format!("cannot diff {tag}..HEAD: {e:#}"),
+                "fetch the full history (`git fetch --unshallow --tags`)",
+            )];
+        }
+    };
+    let crates = workspace_crates(root).ok();
+    let cfg = &ctx.ws.config;
+    let mut out = Vec::new();
+    for (name, comp) in &cfg.raw.components {
+        let mut dirs = crates
+            .as_ref()
+            .map(|c| closure_dirs(c, &comp.krate))
+            .unwrap_or_default();
+        dirs.insert(comp.dir.clone());
+        let hits: Vec<&String> = changed
+            .iter()
+            .filter(|f| {
+                WORKSPACE_INPUTS.contains(&f.as_str())
+                    || dirs.iter().any(|d| f.starts_with(&format!("{d}/")))
+            })
+            .collect();
+        let in_release = ctx.components.contains(name);
+        let ev: Vec<Evidence> = hits
+            .iter()
+            .take(20)
+            .map(|f| Evidence::file(f.as_str(), None))
+            .collect();
+        let inputs = format!(
+            "inputs: {}/ + {}",
+            dirs.iter().cloned().collect::<Vec<_>>().join("/, "),
+            WORKSPACE_INPUTS.join(", ")
+        );
+        match (hits.is_empty(), in_release) {
+            (false, true) => out.push(Outcome::pass(id, format!("{name}: {} input file(s) changed since {tag}, and it is in the release", hits.len()), ev)),
+            (true, false) => out.push(Outcome::pass(id, format!("{name}: unchanged since {tag}, and not in the release"), vec![Evidence::note(inputs)])),
+            (false, false) => out.push(Outcome::fail(
+                id,
+                format!("{name}: {} input file(s) changed since {tag}, but {name} is not in the release; add it with --components or revert the change", hits.len()),
+                ev,
+            )),
+            (true, true) => out.push(Outcome::warn(
+                id,
+                format!("{name}: in the release but none of its inputs changed since {tag}"),
+                vec![Evidence::note(inputs)],
+            )),
+        }
+    }
+    if crates.is_none() {
+        // Say so on every result: the crate closure is unknown, so inputs are narrower.
+        for o in &mut out {
+            o.evidence.push(Evidence::note(
+                "`cargo metadata --no-deps` failed: inputs are the component directories and workspace files only",
+            ));
+        }
+    }
+    out
+}

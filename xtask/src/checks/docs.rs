@@ -1,1 +1,478 @@
-//! (placeholder: owned by the issue that implements it)
+//! Offline checks of customer-facing documents: digest pinning, no enterprise repository,
+//! and links for plugin developers.
+//!
+//! The documents are the files matched by `customer.docs` and `customer.manifests` in
+//! release.toml. Markdown is scanned line by line (prose and code blocks alike); YAML
+//! (Kubernetes, compose, Helm-style values) is parsed so that a `repository:` key can be judged
+//! together with its sibling `tag:` and `digest:` keys. Every finding names file and line.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSetBuilder};
+
+use super::workflow::{Node, parse_yaml};
+use super::{CheckId, Ctx, Evidence, Outcome};
+
+pub const IDS: &[CheckId] = &[
+    CheckId::DocsDigestPinning,
+    CheckId::DeliveryNoEnterpriseRepo,
+    CheckId::DeliveryPluginLinks,
+];
+
+/// Files under `root` (relative paths, sorted) matching any of `globs`; `.git` and `target`
+/// are never entered.
+pub fn matching_files(root: &Path, globs: &[String]) -> Vec<PathBuf> {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        if let Ok(g) = Glob::new(g) {
+            b.add(g);
+        }
+    }
+    let Ok(set) = b.build() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    // Bounded: a workspace has far fewer directories than this.
+    let mut budget = 100_000;
+    while let Some(dir) = stack.pop() {
+        budget -= 1;
+        if budget == 0 {
+            break;
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let p = entry.path();
+            let name = entry.file_name();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                if name != ".git" && name != "target" {
+                    stack.push(p);
+                }
+            } else if let Ok(rel) = p.strip_prefix(root)
+                && set.is_match(rel)
+            {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// One reference to one of our packages found in a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub line: u32,
+    pub text: String,
+    pub package: String,
+    pub pinned: bool,
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
+}
+
+fn is_ref_char(c: char) -> bool {
+    is_name_char(c) || matches!(c, '/' | ':' | '@')
+}
+
+/// Whether `s` contains `@sha256:` followed by 64 lower-case hex digits.
+pub fn has_digest(s: &str) -> bool {
+    s.match_indices("sha256:").any(|(i, _)| {
+        let hex: String = s[i + 7..].chars().take(64).collect();
+        hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// Image references to `packages` in one line of text. A bare package name counts only when
+/// it looks like an image (a registry path before it, a tag or digest after it, or an
+/// `image:`/`repository:`/`docker pull` before it), so prose may name a package.
+pub fn references_in_line(line: &str, lineno: u32, packages: &[String]) -> Vec<Reference> {
+    let mut out: Vec<Reference> = Vec::new();
+    for pkg in packages {
+        for (i, _) in line.match_indices(pkg.as_str()) {
+            let before = line[..i].chars().next_back();
+            let after = line[i + pkg.len()..].chars().next();
+            // Whole name only: `aisopsflow-core` must not match inside `aisopsflow-core-commercial`.
+            if before.is_some_and(is_name_char)
+                || after.is_some_and(|c| is_name_char(c) && c != '.')
+            {
+                continue;
+            }
+            let start = line[..i]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| is_ref_char(*c))
+                .last()
+                .map_or(i, |(j, _)| j);
+            let end = line[i..]
+                .char_indices()
+                .find(|(_, c)| !is_ref_char(*c))
+                .map_or(line.len(), |(j, _)| i + j);
+            let text = line[start..end].trim_end_matches(['.', ':']).to_string();
+            // `org/pkg` or `host/org/pkg`; an absolute path such as `/aisopsflow-core` (a
+            // binary inside an image) is not an image reference.
+            let prefix = &line[start..i];
+            let prefixed = prefix.contains('/') && !prefix.starts_with('/');
+            let suffixed = matches!(after, Some(':') | Some('@'))
+                && line[i + pkg.len() + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric());
+            let lead = line[..start].trim_end().to_ascii_lowercase();
+            let keyed = [
+                "image:",
+                "repository:",
+                "docker pull",
+                "podman pull",
+                "from",
+                "image =",
+            ]
+            .iter()
+            .any(|k| lead.ends_with(k));
+            // Links to docs pages (`docs/packages/aisopsflow-core.md`) are not images.
+            if text.ends_with(".md") || text.contains("://github.com/") {
+                continue;
+            }
+            if !(prefixed || suffixed || keyed) {
+                continue;
+            }
+            if out.iter().any(|r| r.text == text) {
+                continue;
+            }
+            out.push(Reference {
+                line: lineno,
+                pinned: has_digest(&text),
+                text,
+                package: pkg.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// References in a YAML document: a scalar naming a package is pinned when it carries a
+/// digest itself, or when it is a `repository:` value whose mapping has a `digest:
+/// sha256:<64 hex>` sibling (or a `tag:` sibling carrying one).
+fn references_in_yaml(root: &Node, packages: &[String]) -> Vec<Reference> {
+    let mut out = Vec::new();
+    visit(root, None, None, packages, &mut out);
+    out
+}
+
+fn visit(
+    node: &Node,
+    key: Option<&str>,
+    parent: Option<&Node>,
+    packages: &[String],
+    out: &mut Vec<Reference>,
+) {
+    match node {
+        Node::Scalar { value, line, .. } => {
+            for (n, l) in value.lines().enumerate() {
+                let mut refs = references_in_line(l, line + n as u32, packages);
+                // A bare value of an image-ish key is a reference even without a path or tag.
+                if refs.is_empty() && matches!(key, Some("image" | "repository")) {
+                    let v = l.trim();
+                    if let Some(p) = packages.iter().find(|p| v == p.as_str()) {
+                        refs.push(Reference {
+                            line: *line,
+                            text: v.to_string(),
+                            package: p.clone(),
+                            pinned: false,
+                        });
+                    }
+                }
+                for mut r in refs {
+                    if !r.pinned && key == Some("repository") {
+                        if let Some(parent) = parent {
+                            let sib =
+                                |k: &str| parent.get(k).and_then(Node::as_str).unwrap_or_default();
+                            r.pinned = has_digest(sib("digest")) || has_digest(sib("tag"));
+                        }
+                    }
+                    out.push(r);
+                }
+            }
+        }
+        Node::Seq { items, .. } => items
+            .iter()
+            .for_each(|n| visit(n, key, parent, packages, out)),
+        Node::Map { entries, .. } => {
+            for (k, _, v) in entries {
+                visit(v, Some(k), Some(node), packages, out);
+            }
+        }
+    }
+}
+
+/// Every package reference in one file. YAML that does not parse is scanned as text.
+pub fn references_in_file(rel: &Path, text: &str, packages: &[String]) -> Vec<Reference> {
+    let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    if matches!(ext, "yaml" | "yml")
+        && let Ok(docs) = parse_yaml(text)
+    {
+        return docs
+            .iter()
+            .flat_map(|d| references_in_yaml(d, packages))
+            .collect();
+    }
+    text.lines()
+        .enumerate()
+        .flat_map(|(i, l)| references_in_line(l, i as u32 + 1, packages))
+        .collect()
+}
+
+/// Runs the customer-docs checks selected by `--only`.
+pub fn run(ctx: &Ctx) -> Vec<Outcome> {
+    if !ctx.wants_any(IDS) {
+        return Vec::new();
+    }
+    let cfg = &ctx.ws.config;
+    let root = &ctx.ws.root;
+    let customer = &cfg.raw.customer;
+    let globs: Vec<String> = customer
+        .docs
+        .iter()
+        .chain(&customer.manifests)
+        .cloned()
+        .collect();
+    let files = matching_files(root, &globs);
+    let packages: Vec<String> = cfg.all_images().into_iter().map(|i| i.package).collect();
+    let texts: Vec<(PathBuf, String)> = files
+        .iter()
+        .filter_map(|f| {
+            std::fs::read_to_string(root.join(f))
+                .ok()
+                .map(|t| (f.clone(), t))
+        })
+        .collect();
+    let mut out = Vec::new();
+    if texts.is_empty() {
+        for id in IDS {
+            out.push(Outcome::fail(
+                *id,
+                format!("no customer documents match {}", globs.join(", ")),
+                vec![Evidence::file(crate::config::FILE, None)],
+            ));
+        }
+        out.retain(|o| ctx.wants(o.id));
+        return out;
+    }
+    if ctx.wants(CheckId::DocsDigestPinning) {
+        out.extend(digest_pinning(&texts, &packages));
+    }
+    if ctx.wants(CheckId::DeliveryNoEnterpriseRepo) {
+        // Package READMEs are customer-facing too.
+        let mut all = texts.clone();
+        for p in &packages {
+            let path = cfg.package_readme(p);
+            if let (Ok(t), Ok(rel)) = (std::fs::read_to_string(&path), path.strip_prefix(root)) {
+                all.push((rel.to_path_buf(), t));
+            }
+        }
+        out.extend(no_enterprise_repo(&all, &cfg.enterprise_markers()));
+    }
+    if ctx.wants(CheckId::DeliveryPluginLinks) {
+        out.push(plugin_links(&texts, customer, &cfg.raw.customer.docs));
+    }
+    out
+}
+
+pub fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    let mut pinned = Vec::new();
+    for (rel, text) in texts {
+        for r in references_in_file(rel, text, packages) {
+            if r.pinned {
+                pinned.push(Evidence::file_excerpt(rel, Some(r.line), r.text));
+            } else {
+                let why = if r.text.ends_with(":latest") {
+                    "uses the moving `latest` tag"
+                } else if r.text.contains(':') {
+                    "is pinned by tag only"
+                } else {
+                    "has no tag and no digest"
+                };
+                out.push(Outcome::fail(
+                    CheckId::DocsDigestPinning,
+                    format!(
+                        "`{}` {why}; write `{}:VERSION@sha256:<digest>`",
+                        r.text, r.package
+                    ),
+                    vec![Evidence::file_excerpt(rel, Some(r.line), r.text.clone())],
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        let n = pinned.len();
+        out.push(Outcome::pass(
+            CheckId::DocsDigestPinning,
+            format!(
+                "{n} image reference(s) in {} customer document(s), all pinned by digest",
+                texts.len()
+            ),
+            if pinned.is_empty() {
+                vec![Evidence::note("no image references found")]
+            } else {
+                pinned
+            },
+        ));
+    }
+    out
+}
+
+pub fn no_enterprise_repo(texts: &[(PathBuf, String)], markers: &[String]) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for (rel, text) in texts {
+        for (i, line) in text.lines().enumerate() {
+            if let Some(m) = markers.iter().find(|m| line.contains(m.as_str())) {
+                out.push(Outcome::fail(
+                    CheckId::DeliveryNoEnterpriseRepo,
+                    format!("customer-facing document names the enterprise repository (`{m}`)"),
+                    vec![Evidence::file_excerpt(rel, Some(i as u32 + 1), line.trim())],
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(Outcome::pass(
+            CheckId::DeliveryNoEnterpriseRepo,
+            format!(
+                "{} customer-facing document(s) never name the enterprise repository",
+                texts.len()
+            ),
+            texts.iter().map(|(p, _)| Evidence::file(p, None)).collect(),
+        ));
+    }
+    out
+}
+
+fn plugin_links(
+    texts: &[(PathBuf, String)],
+    customer: &crate::config::Customer,
+    docs_globs: &[String],
+) -> Outcome {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for url in [&customer.sdk_repository, &customer.catalog_repository] {
+        let hit = texts.iter().find_map(|(p, t)| {
+            t.lines()
+                .position(|l| l.contains(url.as_str()))
+                .map(|i| Evidence::file_excerpt(p, Some(i as u32 + 1), url.clone()))
+        });
+        match hit {
+            Some(e) => found.push(e),
+            None => missing.push(url.clone()),
+        }
+    }
+    if missing.is_empty() {
+        Outcome::pass(
+            CheckId::DeliveryPluginLinks,
+            "customer docs link the public SDK and catalog repositories",
+            found,
+        )
+    } else {
+        Outcome::fail(
+            CheckId::DeliveryPluginLinks,
+            format!(
+                "no customer document ({}) links {}",
+                docs_globs.join(", "),
+                missing.join(" or ")
+            ),
+            vec![Evidence::file(crate::config::FILE, None)],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pk() -> Vec<String> {
+        crate::config::CHECKLIST_ALLOWLIST
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn markdown_references() {
+        let refs = references_in_line(
+            "docker pull ghcr.io/aisopsflow/aisopsflow-core:1.2.3",
+            1,
+            &pk(),
+        );
+        assert_eq!(refs.len(), 1);
+        assert!(!refs[0].pinned);
+        let ok = format!("image: ghcr.io/aisopsflow/aisopsflow-core-commercial:1.0.0@{D}");
+        let refs = references_in_line(&ok, 1, &pk());
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        assert!(refs[0].pinned);
+        assert_eq!(refs[0].package, "aisopsflow-core-commercial");
+        assert_eq!(
+            references_in_line("`aisopsflow-core:latest`", 1, &pk()).len(),
+            1
+        );
+        assert!(
+            references_in_line("the aisopsflow-core package serves /healthz", 1, &pk()).is_empty()
+        );
+        assert_eq!(
+            references_in_line("image: aisopsflow-runner", 1, &pk()).len(),
+            1
+        );
+        assert!(
+            references_in_line(
+                "test: [\"CMD\", \"/aisopsflow-core\", \"healthcheck\"]",
+                1,
+                &pk()
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn no_tag_latest_and_manifests_fail() {
+        let r = references_in_line(
+            "see ghcr.io/aisopsflow/aisopsflow-runner for the runner",
+            1,
+            &pk(),
+        );
+        assert_eq!(r.len(), 1);
+        assert!(!r[0].pinned);
+        let k8s = "spec:\n  containers:\n    - name: core\n      image: ghcr.io/aisopsflow/aisopsflow-core:latest\n";
+        let r = references_in_file(Path::new("k.yaml"), k8s, &pk());
+        assert_eq!((r.len(), r[0].line, r[0].pinned), (1, 4, false));
+        let compose = format!(
+            "services:\n  core:\n    image: \"aisopsflow/aisopsflow-core:1.0.0@{D}\"\n  runner:\n    image: aisopsflow-runner:1.0.0\n"
+        );
+        let r = references_in_file(Path::new("compose.yaml"), &compose, &pk());
+        assert_eq!(r.len(), 2);
+        assert!(r[0].pinned);
+        assert_eq!((r[1].line, r[1].pinned), (5, false));
+        // A digest that is not 64 hex digits is not a pin.
+        assert!(!has_digest("aisopsflow-core@sha256:<digest>"));
+    }
+
+    #[test]
+    fn helm_values_need_a_digest_sibling() {
+        let bad = "image:\n  repository: ghcr.io/aisopsflow/aisopsflow-core\n  tag: 1.2.3\n";
+        let r = references_in_file(Path::new("v.yaml"), bad, &pk());
+        assert_eq!(r.len(), 1);
+        assert!(!r[0].pinned);
+        assert_eq!(r[0].line, 2);
+        let good = format!(
+            "image:\n  repository: ghcr.io/aisopsflow/aisopsflow-core\n  tag: 1.2.3\n  digest: {D}\n"
+        );
+        let r = references_in_file(Path::new("v.yaml"), &good, &pk());
+        assert!(r[0].pinned);
+    }
+}

@@ -1,1 +1,210 @@
-//! (placeholder: owned by the issue that implements it)
+//! Offline package checks: the package set from release.toml and the package READMEs.
+//!
+//! Loading release.toml already rejects most bad package configurations; these checks report
+//! what was validated, with evidence pointing at release.toml lines, and read the package
+//! READMEs (`customer.package_readmes`) that become the packages' public descriptions.
+
+use std::collections::BTreeSet;
+
+use super::{CheckId, Ctx, Evidence, Outcome};
+use crate::config::{CHECKLIST_ALLOWLIST, FILE, Visibility};
+
+pub const IDS: &[CheckId] = &[
+    CheckId::PackagesAllowlist,
+    CheckId::PackagesNamesDisjoint,
+    CheckId::PackagesReadmePinDigest,
+    CheckId::PackagesPublicMetadataClean,
+];
+
+/// The first line (1-based) of `text` containing `needle`.
+pub fn line_of(text: &str, needle: &str) -> Option<u32> {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i as u32 + 1)
+}
+
+pub fn run(ctx: &Ctx) -> Vec<Outcome> {
+    if !ctx.wants_any(IDS) {
+        return Vec::new();
+    }
+    let cfg = &ctx.ws.config;
+    let toml = std::fs::read_to_string(&cfg.path).unwrap_or_default();
+    let images = cfg.all_images();
+    let mut out = Vec::new();
+
+    if ctx.wants(CheckId::PackagesAllowlist) {
+        let produced: BTreeSet<&str> = images.iter().map(|i| i.package.as_str()).collect();
+        let allowed: BTreeSet<&str> = CHECKLIST_ALLOWLIST.into_iter().collect();
+        let ev = vec![
+            Evidence::file_excerpt(FILE, line_of(&toml, "allowed"), "[packages].allowed"),
+            Evidence::note(format!(
+                "produced: {}",
+                produced.iter().copied().collect::<Vec<_>>().join(", ")
+            )),
+        ];
+        let extra: Vec<&str> = produced.difference(&allowed).copied().collect();
+        let missing: Vec<&str> = allowed.difference(&produced).copied().collect();
+        if extra.is_empty() && missing.is_empty() {
+            out.push(Outcome::pass(
+                CheckId::PackagesAllowlist,
+                "release.toml produces exactly the six allowed packages",
+                ev,
+            ));
+        } else {
+            let mut msg = Vec::new();
+            if !extra.is_empty() {
+                msg.push(format!("outside the checklist's six: {}", extra.join(", ")));
+            }
+            if !missing.is_empty() {
+                msg.push(format!("never produced: {}", missing.join(", ")));
+            }
+            // Exceptions are allowed by release.toml with a reason: say so, but they still
+            // differ from the checklist, so report a warning rather than a pass.
+            let all_excepted = missing.is_empty()
+                && extra
+                    .iter()
+                    .all(|e| cfg.raw.packages.exceptions.iter().any(|x| x.name == *e));
+            if all_excepted {
+                out.push(Outcome::warn(
+                    CheckId::PackagesAllowlist,
+                    format!("{} (allowed by [[packages.exceptions]])", msg.join("; ")),
+                    ev,
+                ));
+            } else {
+                out.push(Outcome::fail(
+                    CheckId::PackagesAllowlist,
+                    msg.join("; "),
+                    ev,
+                ));
+            }
+        }
+    }
+
+    if ctx.wants(CheckId::PackagesNamesDisjoint) {
+        let public: BTreeSet<&str> = images
+            .iter()
+            .filter(|i| i.visibility == Visibility::Public)
+            .map(|i| i.package.as_str())
+            .collect();
+        let private: BTreeSet<&str> = images
+            .iter()
+            .filter(|i| i.visibility == Visibility::Private)
+            .map(|i| i.package.as_str())
+            .collect();
+        let ev: Vec<Evidence> = cfg
+            .raw
+            .editions
+            .iter()
+            .map(|(name, e)| {
+                Evidence::file_excerpt(
+                    FILE,
+                    line_of(&toml, &format!("[editions.{name}]")),
+                    format!("{name}: {}", e.package),
+                )
+            })
+            .collect();
+        let both: Vec<&str> = public.intersection(&private).copied().collect();
+        if both.is_empty() {
+            out.push(Outcome::pass(
+                CheckId::PackagesNamesDisjoint,
+                format!(
+                    "{} public and {} commercial package names, none shared",
+                    public.len(),
+                    private.len()
+                ),
+                ev,
+            ));
+        } else {
+            out.push(Outcome::fail(
+                CheckId::PackagesNamesDisjoint,
+                format!("shared by both editions: {}", both.join(", ")),
+                ev,
+            ));
+        }
+    }
+
+    let wants_pin = ctx.wants(CheckId::PackagesReadmePinDigest);
+    let wants_clean = ctx.wants(CheckId::PackagesPublicMetadataClean);
+    if wants_pin || wants_clean {
+        let mut forbidden = cfg.commercial_only_defaults();
+        forbidden.extend(cfg.enterprise_markers());
+        let mut clean_ev = Vec::new();
+        let mut clean_fail = false;
+        let mut pin_ev = Vec::new();
+        let mut pin_fail = false;
+        for img in &images {
+            let path = cfg.package_readme(&img.package);
+            let rel = path
+                .strip_prefix(&ctx.ws.root)
+                .unwrap_or(&path)
+                .to_path_buf();
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                if wants_pin {
+                    pin_fail = true;
+                    out.push(Outcome::fail(
+                        CheckId::PackagesReadmePinDigest,
+                        format!(
+                            "{} has no README; create it with a 'Pin by digest' section",
+                            img.package
+                        ),
+                        vec![Evidence::file(&rel, None)],
+                    ));
+                }
+                continue;
+            };
+            if wants_pin {
+                let lower = text.to_ascii_lowercase();
+                let says = lower.contains("pin") && lower.contains("digest");
+                let example = text
+                    .lines()
+                    .position(|l| l.contains(&img.package) && super::docs::has_digest(l));
+                match (says, example) {
+                    (true, Some(i)) => pin_ev.push(Evidence::file(&rel, Some(i as u32 + 1))),
+                    _ => {
+                        pin_fail = true;
+                        out.push(Outcome::fail(
+                            CheckId::PackagesReadmePinDigest,
+                            format!(
+                                "{} README does not tell users to pin by digest with an `{}@sha256:...` example",
+                                img.package, img.package
+                            ),
+                            vec![Evidence::file(&rel, None)],
+                        ));
+                    }
+                }
+            }
+            if wants_clean && img.visibility == Visibility::Public {
+                for (i, line) in text.lines().enumerate() {
+                    if let Some(f) = forbidden.iter().find(|f| line.contains(f.as_str())) {
+                        clean_fail = true;
+                        out.push(Outcome::fail(
+                            CheckId::PackagesPublicMetadataClean,
+                            format!("public package README of {} mentions `{f}`", img.package),
+                            vec![Evidence::file_excerpt(
+                                &rel,
+                                Some(i as u32 + 1),
+                                line.trim(),
+                            )],
+                        ));
+                    }
+                }
+                clean_ev.push(Evidence::file(&rel, None));
+            }
+        }
+        if wants_pin && !pin_fail {
+            out.push(Outcome::pass(
+                CheckId::PackagesReadmePinDigest,
+                "every package README says to pin by digest, with an example",
+                pin_ev,
+            ));
+        }
+        if wants_clean && !clean_fail {
+            out.push(Outcome::pass(
+                CheckId::PackagesPublicMetadataClean,
+                "public package READMEs mention no commercial-only default and no enterprise repository",
+                clean_ev,
+            ));
+        }
+    }
+    out
+}

@@ -1,1 +1,779 @@
-//! (placeholder: owned by the issue that implements it)
+//! Offline checks of the publish workflow (`repository.publish_workflow` in release.toml).
+//!
+//! The file is parsed with yaml-rust2's event API into a small tree that remembers the line of
+//! every node, so each finding points at `file:line`. The rules come from the checklist:
+//! per-job permissions exactly `contents: read` + `packages: write`, top-level `permissions: {}`,
+//! registry login only with GITHUB_TOKEN, release-tag and dispatch triggers that match the tag
+//! policy, actions pinned by commit SHA, and no template injection into `run:` scripts.
+
+use std::path::Path;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::{CheckId, Ctx, Evidence, Outcome};
+
+/// Every id this area reports.
+pub const IDS: &[CheckId] = &[
+    CheckId::WorkflowPresent,
+    CheckId::WorkflowPermissions,
+    CheckId::WorkflowTopLevelPermissions,
+    CheckId::WorkflowTriggers,
+    CheckId::WorkflowActionsPinned,
+    CheckId::WorkflowNoInjection,
+    CheckId::SecretsGithubToken,
+    CheckId::SecretsNoLongLivedPat,
+];
+
+/// A YAML node with the (1-based) line where it starts.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Scalar {
+        value: String,
+        line: u32,
+        block: bool,
+    },
+    Seq {
+        items: Vec<Node>,
+        line: u32,
+    },
+    Map {
+        entries: Vec<(String, u32, Node)>,
+        line: u32,
+    },
+}
+
+impl Node {
+    pub fn line(&self) -> u32 {
+        match self {
+            Node::Scalar { line, .. } | Node::Seq { line, .. } | Node::Map { line, .. } => *line,
+        }
+    }
+    /// The value under `key` of a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, n)| n)
+    }
+    /// The key's line and value under `key` of a mapping.
+    pub fn entry(&self, key: &str) -> Option<(u32, &Node)> {
+        match self {
+            Node::Map { entries, .. } => entries
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, l, n)| (*l, n)),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+    pub fn entries(&self) -> &[(String, u32, Node)] {
+        match self {
+            Node::Map { entries, .. } => entries,
+            _ => &[],
+        }
+    }
+    /// Visits every scalar with the key it sits under (if any).
+    pub fn walk<'a>(&'a self, key: Option<&'a str>, f: &mut impl FnMut(Option<&'a str>, &'a Node)) {
+        match self {
+            Node::Scalar { .. } => f(key, self),
+            Node::Seq { items, .. } => items.iter().for_each(|n| n.walk(key, f)),
+            Node::Map { entries, .. } => {
+                f(key, self);
+                entries.iter().for_each(|(k, _, n)| n.walk(Some(k), f))
+            }
+        }
+    }
+}
+
+enum Frame {
+    Seq(Vec<Node>, u32),
+    Map(Vec<(String, u32, Node)>, Option<(String, u32)>, u32),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    docs: Vec<Node>,
+}
+
+impl Builder {
+    fn add(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq(items, _)) => items.push(node),
+            Some(Frame::Map(entries, pending, _)) => match pending.take() {
+                None => {
+                    let key = match &node {
+                        Node::Scalar { value, .. } => value.clone(),
+                        _ => "?".to_string(),
+                    };
+                    *pending = Some((key, node.line()));
+                }
+                Some((k, l)) => entries.push((k, l, node)),
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let line = mark.line() as u32;
+        match ev {
+            Event::Scalar(value, style, _, _) => {
+                let block = matches!(style, TScalarStyle::Literal | TScalarStyle::Folded);
+                self.add(Node::Scalar { value, line, block })
+            }
+            Event::Alias(_) => self.add(Node::Scalar {
+                value: String::new(),
+                line,
+                block: false,
+            }),
+            Event::SequenceStart(..) => self.stack.push(Frame::Seq(Vec::new(), line)),
+            Event::MappingStart(..) => self.stack.push(Frame::Map(Vec::new(), None, line)),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(items, l)) = self.stack.pop() {
+                    self.add(Node::Seq { items, line: l })
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(entries, _, l)) = self.stack.pop() {
+                    self.add(Node::Map { entries, line: l })
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Parses YAML into line-marked documents; the error names the line and column.
+pub fn parse_yaml(text: &str) -> Result<Vec<Node>, (u32, String)> {
+    let mut b = Builder::default();
+    Parser::new_from_str(text)
+        .load(&mut b, true)
+        .map_err(|e| (e.marker().line() as u32, e.to_string()))?;
+    Ok(b.docs)
+}
+
+/// The line of a match at byte `offset` inside a scalar that starts at `node_line`.
+fn line_in_scalar(node: &Node, offset: usize) -> u32 {
+    match node {
+        Node::Scalar { value, line, block } => {
+            let before = value[..offset.min(value.len())].matches('\n').count() as u32;
+            // yaml-rust2 marks a block scalar (`|`, `>`) at its first content line, so the
+            // offset is the same for block and flow scalars.
+            let _ = block;
+            line + before
+        }
+        other => other.line(),
+    }
+}
+
+/// The `${{ ... }}` expressions in a string, with byte offsets.
+pub fn expressions(s: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(start) = s[from..].find("${{") {
+        let abs = from + start;
+        let Some(end) = s[abs..].find("}}") else {
+            break;
+        };
+        out.push((abs, s[abs + 3..abs + end].trim()));
+        from = abs + end + 2;
+    }
+    out
+}
+
+/// Whether an expression is exactly the workflow's own token.
+fn is_github_token(expr: &str) -> bool {
+    matches!(expr, "secrets.GITHUB_TOKEN" | "github.token")
+}
+
+/// The glob a tag rule like `v{semver}` allows, e.g. `v*`.
+pub fn trigger_glob(rule: &str) -> String {
+    rule.replace("{semver}", "*")
+}
+
+/// Runs the workflow checks selected by `--only`.
+pub fn run(ctx: &Ctx) -> Vec<Outcome> {
+    if !ctx.wants_any(IDS) {
+        return Vec::new();
+    }
+    let cfg = &ctx.ws.config;
+    let path = cfg.workflow_path();
+    let rel = cfg.raw.repository.publish_workflow.clone();
+    let mut out = check_file(&path, Path::new(&rel), &cfg.raw.tags);
+    out.retain(|o| ctx.wants(o.id));
+    out
+}
+
+/// Checks one workflow file. `rel` is the path reported in evidence. Public so the corpus
+/// tests can run every fixture through the same code.
+pub fn check_file(path: &Path, rel: &Path, tags: &crate::config::TagRules) -> Vec<Outcome> {
+    let skip_rest = |why: String| -> Vec<Outcome> {
+        IDS[1..]
+            .iter()
+            .map(|id| {
+                Outcome::skip(
+                    *id,
+                    format!("workflow not parseable ({why})"),
+                    format!("fix {} so that workflow-present passes", rel.display()),
+                )
+            })
+            .collect()
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            let mut out = vec![Outcome::fail(
+                CheckId::WorkflowPresent,
+                format!("cannot read the publish workflow: {e}"),
+                vec![Evidence::file(rel, None)],
+            )];
+            out.extend(skip_rest("missing".into()));
+            return out;
+        }
+    };
+    check_text(&text, rel, tags)
+}
+
+/// Checks workflow text (the fuzz target's entry point; `check_file` reads the file first).
+pub fn check_text(text: &str, rel: &Path, tags: &crate::config::TagRules) -> Vec<Outcome> {
+    let text = text.to_string();
+    let skip_rest = |why: String| -> Vec<Outcome> {
+        IDS[1..]
+            .iter()
+            .map(|id| {
+                Outcome::skip(
+                    *id,
+                    format!("workflow not parseable ({why})"),
+                    format!("fix {} so that workflow-present passes", rel.display()),
+                )
+            })
+            .collect()
+    };
+    let root = match parse_yaml(&text) {
+        Ok(docs) if docs.len() == 1 => docs.into_iter().next().expect("one document"),
+        Ok(docs) => {
+            let mut out = vec![Outcome::fail(
+                CheckId::WorkflowPresent,
+                format!("expected one YAML document, found {}", docs.len()),
+                vec![Evidence::file(rel, None)],
+            )];
+            out.extend(skip_rest("not one document".into()));
+            return out;
+        }
+        Err((line, msg)) => {
+            let mut out = vec![Outcome::fail(
+                CheckId::WorkflowPresent,
+                format!("the publish workflow is not valid YAML: {msg}"),
+                vec![Evidence::file_excerpt(
+                    rel,
+                    Some(line),
+                    excerpt(&text, line),
+                )],
+            )];
+            out.extend(skip_rest(format!("YAML error at line {line}")));
+            return out;
+        }
+    };
+    let jobs = match root.get("jobs") {
+        Some(j @ Node::Map { entries, .. }) if !entries.is_empty() => j,
+        _ => {
+            let mut out = vec![Outcome::fail(
+                CheckId::WorkflowPresent,
+                "the publish workflow has no jobs",
+                vec![Evidence::file(rel, Some(root.line()))],
+            )];
+            out.extend(skip_rest("no jobs".into()));
+            return out;
+        }
+    };
+    let ev = |line: u32| Evidence::file_excerpt(rel, Some(line), excerpt(&text, line));
+    let mut out = vec![Outcome::pass(
+        CheckId::WorkflowPresent,
+        format!(
+            "the publish workflow parses and has {} job(s)",
+            jobs.entries().len()
+        ),
+        vec![Evidence::file(rel, Some(jobs.line()))],
+    )];
+    out.extend(permissions(&root, jobs, &ev));
+    out.push(top_level(&root, &ev, rel));
+    out.push(triggers(&root, tags, &ev, rel));
+    out.extend(pinned_and_injection(jobs, &ev));
+    out.extend(secrets(&root, jobs, &ev, rel));
+    out
+}
+
+fn excerpt(text: &str, line: u32) -> String {
+    text.lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(160)
+        .collect()
+}
+
+/// Problems with one effective permissions value.
+fn permission_problems(perm: &Node) -> Vec<(u32, String)> {
+    let mut p = Vec::new();
+    match perm {
+        Node::Scalar { value, line, .. } => p.push((
+            *line,
+            format!("`permissions: {value}` grants every scope; grant exactly contents: read and packages: write"),
+        )),
+        Node::Map { entries, line } => {
+            let mut contents = false;
+            let mut packages = false;
+            for (k, l, v) in entries {
+                let val = v.as_str().unwrap_or("?");
+                match (k.as_str(), val) {
+                    ("contents", "read") => contents = true,
+                    ("packages", "write") => packages = true,
+                    _ => p.push((*l, format!("`{k}: {val}` is not allowed"))),
+                }
+            }
+            if !contents {
+                p.push((*line, "missing `contents: read`".into()));
+            }
+            if !packages {
+                p.push((*line, "missing `packages: write`".into()));
+            }
+        }
+        Node::Seq { line, .. } => p.push((*line, "permissions must be a mapping".into())),
+    }
+    p
+}
+
+fn permissions(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Outcome> {
+    let top = root.get("permissions");
+    let mut out = Vec::new();
+    let mut evidence = Vec::new();
+    for (job, jline, body) in jobs.entries() {
+        match body.get("permissions").or(top) {
+            None => out.push(Outcome::fail(
+                CheckId::WorkflowPermissions,
+                format!("job `{job}` has no permissions block and inherits the repository default"),
+                vec![ev(*jline)],
+            )),
+            Some(perm) => {
+                let problems = permission_problems(perm);
+                let origin = if body.get("permissions").is_some() {
+                    "job"
+                } else {
+                    "top level"
+                };
+                if problems.is_empty() {
+                    evidence.push(ev(perm.line()));
+                } else {
+                    out.push(Outcome::fail(
+                        CheckId::WorkflowPermissions,
+                        format!(
+                            "job `{job}` (permissions from the {origin}): {}",
+                            problems
+                                .iter()
+                                .map(|(_, m)| m.as_str())
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                        problems.iter().map(|(l, _)| ev(*l)).collect(),
+                    ));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(Outcome::pass(
+            CheckId::WorkflowPermissions,
+            "every job's effective permissions are exactly contents: read, packages: write",
+            evidence,
+        ));
+    }
+    out
+}
+
+fn top_level(root: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -> Outcome {
+    // Report the key's line: a block mapping's own mark is its first entry.
+    match root.entry("permissions") {
+        Some((line, Node::Map { entries, .. })) if entries.is_empty() => Outcome::pass(
+            CheckId::WorkflowTopLevelPermissions,
+            "top-level permissions are empty",
+            vec![ev(line)],
+        ),
+        Some((line, _)) => Outcome::warn(
+            CheckId::WorkflowTopLevelPermissions,
+            "top-level permissions grant scopes to every job; set `permissions: {}` and grant per job",
+            vec![ev(line)],
+        ),
+        None => Outcome::warn(
+            CheckId::WorkflowTopLevelPermissions,
+            "no top-level permissions; set `permissions: {}` and grant per job",
+            vec![Evidence::file(rel, Some(1))],
+        ),
+    }
+}
+
+fn triggers(
+    root: &Node,
+    tags: &crate::config::TagRules,
+    ev: &dyn Fn(u32) -> Evidence,
+    rel: &Path,
+) -> Outcome {
+    let id = CheckId::WorkflowTriggers;
+    // `on` may be read as the boolean `true` by YAML 1.1 readers; the event API keeps the text.
+    let Some((on_line, on)) = root.entry("on").or_else(|| root.entry("true")) else {
+        return Outcome::fail(
+            id,
+            "the workflow has no `on:` triggers",
+            vec![Evidence::file(rel, Some(1))],
+        );
+    };
+    let mut problems: Vec<(u32, String)> = Vec::new();
+    let mut evidence = vec![ev(on_line)];
+    let names: Vec<(String, u32)> = match on {
+        Node::Scalar { value, line, .. } => vec![(value.clone(), *line)],
+        Node::Seq { items, .. } => items
+            .iter()
+            .filter_map(|n| n.as_str().map(|s| (s.to_string(), n.line())))
+            .collect(),
+        Node::Map { entries, .. } => entries.iter().map(|(k, l, _)| (k.clone(), *l)).collect(),
+    };
+    for (name, line) in &names {
+        if name != "push" && name != "workflow_dispatch" {
+            problems.push((*line, format!("trigger `{name}` must not publish images; keep only push of release tags and workflow_dispatch")));
+        }
+    }
+    // Push of release tags.
+    let expected = [
+        trigger_glob(&tags.release),
+        trigger_glob(&tags.release_latest),
+    ];
+    let samples = [
+        tags.release.replace("{semver}", "1.2.3"),
+        tags.release_latest.replace("{semver}", "1.2.3"),
+    ];
+    match on.get("push") {
+        Some(push) => {
+            let globs: Vec<String> = match push.get("tags") {
+                Some(Node::Seq { items, .. }) => items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect(),
+                Some(Node::Scalar { value, .. }) => vec![value.clone()],
+                _ => Vec::new(),
+            };
+            if let Some(t) = push.get("tags") {
+                evidence.push(ev(t.line()));
+            }
+            for (want, sample) in expected.iter().zip(&samples) {
+                let covered = globs.iter().any(|g| {
+                    globset::Glob::new(g)
+                        .map(|g| g.compile_matcher().is_match(sample))
+                        .unwrap_or(false)
+                });
+                if !covered {
+                    problems.push((push.line(), format!("push.tags does not include `{want}`")));
+                }
+            }
+            if let Some((l, _)) = push.entry("branches") {
+                problems.push((
+                    l,
+                    "push.branches publishes from branch pushes; publish only from release tags"
+                        .into(),
+                ));
+            }
+        }
+        None => {
+            let line = names
+                .iter()
+                .find(|(n, _)| n == "push")
+                .map_or(on_line, |(_, l)| *l);
+            problems.push((
+                line,
+                format!(
+                    "no push trigger for tags `{}` and `{}`",
+                    expected[0], expected[1]
+                ),
+            ));
+        }
+    }
+    // workflow_dispatch with a boolean input defaulting to false.
+    let input = &tags.dispatch_input;
+    match names.iter().find(|(n, _)| n == "workflow_dispatch") {
+        None => problems.push((
+            on_line,
+            format!("no workflow_dispatch trigger with a boolean `{input}` input"),
+        )),
+        Some((_, dl)) => match on
+            .get("workflow_dispatch")
+            .and_then(|w| w.get("inputs"))
+            .and_then(|i| i.entry(input))
+        {
+            None => problems.push((*dl, format!("workflow_dispatch has no `{input}` input"))),
+            Some((il, spec)) => {
+                evidence.push(ev(il));
+                match spec.entry("type") {
+                    Some((_, t)) if t.as_str() == Some("boolean") => {}
+                    Some((l, t)) => problems.push((
+                        l,
+                        format!(
+                            "`{input}` has type `{}`; it must be boolean",
+                            t.as_str().unwrap_or("?")
+                        ),
+                    )),
+                    None => problems.push((il, format!("`{input}` has no `type: boolean`"))),
+                }
+                match spec.entry("default") {
+                    Some((_, d)) if d.as_str() == Some("false") => {}
+                    Some((l, d)) => problems.push((l, format!("`{input}` defaults to `{}`; it must default to false so `latest` never moves by accident", d.as_str().unwrap_or("?")))),
+                    None => problems.push((il, format!("`{input}` has no `default: false`"))),
+                }
+            }
+        },
+    }
+    if problems.is_empty() {
+        Outcome::pass(
+            id,
+            format!(
+                "triggers: push of tags {} and {}, workflow_dispatch with boolean {input} defaulting to false",
+                expected[0], expected[1]
+            ),
+            evidence,
+        )
+    } else {
+        Outcome::fail(
+            id,
+            problems
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            problems.iter().map(|(l, _)| ev(*l)).collect(),
+        )
+    }
+}
+
+fn pinned_and_injection(jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Outcome> {
+    let mut unpinned = Vec::new();
+    let mut pinned = Vec::new();
+    let mut injections = Vec::new();
+    for (_, _, job) in jobs.entries() {
+        let mut uses: Vec<&Node> = job.get("uses").into_iter().collect();
+        let steps: &[Node] = match job.get("steps") {
+            Some(Node::Seq { items, .. }) => items,
+            _ => &[],
+        };
+        uses.extend(steps.iter().filter_map(|s| s.get("uses")));
+        for u in uses {
+            let s = u.as_str().unwrap_or_default();
+            let ok = if s.starts_with("./") {
+                true
+            } else if let Some(img) = s.strip_prefix("docker://") {
+                img.split_once("@sha256:")
+                    .is_some_and(|(_, d)| is_hex(d, 64))
+            } else {
+                s.rsplit_once('@').is_some_and(|(_, r)| is_hex(r, 40))
+            };
+            if ok {
+                pinned.push(ev(u.line()));
+            } else {
+                unpinned.push((u.line(), s.to_string()));
+            }
+        }
+        for step in steps {
+            if let Some(run @ Node::Scalar { value, .. }) = step.get("run") {
+                for (off, expr) in expressions(value) {
+                    if expr.contains("inputs.") || expr.contains("github.event.") {
+                        injections.push((line_in_scalar(run, off), expr.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if unpinned.is_empty() {
+        out.push(Outcome::pass(
+            CheckId::WorkflowActionsPinned,
+            format!(
+                "{} `uses:` reference(s), all pinned by commit SHA or local",
+                pinned.len()
+            ),
+            pinned,
+        ));
+    } else {
+        for (l, s) in unpinned {
+            out.push(Outcome::fail(
+                CheckId::WorkflowActionsPinned,
+                format!("`uses: {s}` is not pinned to a 40-hex commit SHA"),
+                vec![ev(l)],
+            ));
+        }
+    }
+    if injections.is_empty() {
+        out.push(Outcome::pass(
+            CheckId::WorkflowNoInjection,
+            "no inputs.* or github.event.* expression is expanded inside a run: script",
+            vec![Evidence::note("every run: script checked")],
+        ));
+    } else {
+        for (l, e) in injections {
+            out.push(Outcome::fail(
+                CheckId::WorkflowNoInjection,
+                format!("`${{{{ {e} }}}}` is expanded inside a run: script; pass it through env: instead"),
+                vec![ev(l)],
+            ));
+        }
+    }
+    out
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+fn secrets(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    // Every secrets.* reference anywhere in the file.
+    let mut others = Vec::new();
+    root.walk(None, &mut |_, n| {
+        if let Node::Scalar { value, .. } = n {
+            for (off, expr) in expressions(value) {
+                let mut rest = expr;
+                while let Some(i) = rest.find("secrets.") {
+                    let name: String = rest[i + 8..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                        .collect();
+                    if name != "GITHUB_TOKEN" {
+                        others.push((line_in_scalar(n, off), name.clone()));
+                    }
+                    rest = &rest[i + 8..];
+                }
+            }
+        }
+    });
+    if others.is_empty() {
+        out.push(Outcome::pass(
+            CheckId::SecretsNoLongLivedPat,
+            "the workflow references no secret other than GITHUB_TOKEN",
+            vec![Evidence::file(rel, None)],
+        ));
+    } else {
+        for (l, name) in others {
+            out.push(Outcome::fail(
+                CheckId::SecretsNoLongLivedPat,
+                format!("the workflow uses `secrets.{name}`; publish with GITHUB_TOKEN instead of a long-lived token"),
+                vec![ev(l)],
+            ));
+        }
+    }
+    // Registry logins: docker/login-action `password:`, or the env of `cargo xtask publish`.
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    let top_env = root.get("env");
+    for (_, _, job) in jobs.entries() {
+        let steps: &[Node] = match job.get("steps") {
+            Some(Node::Seq { items, .. }) => items,
+            _ => &[],
+        };
+        // A docker/login-action step with GITHUB_TOKEN logs the whole job in, so later
+        // publish steps need no token of their own.
+        let mut logged_in = false;
+        for step in steps {
+            let uses = step.get("uses").and_then(Node::as_str).unwrap_or_default();
+            if uses.starts_with("docker/login-action") {
+                match step.get("with").and_then(|w| w.get("password")) {
+                    Some(p) => {
+                        let exprs = expressions(p.as_str().unwrap_or_default());
+                        if exprs.len() == 1 && is_github_token(exprs[0].1) {
+                            logged_in = true;
+                            good.push(ev(p.line()));
+                        } else {
+                            bad.push((
+                                p.line(),
+                                "docker/login-action password is not GITHUB_TOKEN".to_string(),
+                            ));
+                        }
+                    }
+                    None => bad.push((
+                        step.line(),
+                        "docker/login-action has no password".to_string(),
+                    )),
+                }
+            }
+            let run = step.get("run").and_then(Node::as_str).unwrap_or_default();
+            if run.contains("cargo xtask publish") || run.contains("docker login") {
+                let mut found = expressions(run).iter().any(|(_, e)| is_github_token(e));
+                for env in [step.get("env"), job.get("env"), top_env]
+                    .into_iter()
+                    .flatten()
+                {
+                    for (k, l, v) in env.entries() {
+                        let value = v.as_str().unwrap_or_default();
+                        let exprs = expressions(value);
+                        let token_like = k.contains("TOKEN") || k.contains("PASSWORD");
+                        if exprs.len() == 1 && is_github_token(exprs[0].1) {
+                            found = true;
+                            good.push(ev(*l));
+                        } else if token_like && exprs.iter().any(|(_, e)| e.contains("secrets.")) {
+                            bad.push((*l, format!("`{k}` is not GITHUB_TOKEN")));
+                        } else if token_like && exprs.is_empty() && !value.trim().is_empty() {
+                            bad.push((
+                                *l,
+                                format!("`{k}` is a hard-coded credential; use GITHUB_TOKEN"),
+                            ));
+                        }
+                    }
+                }
+                if !found && !logged_in {
+                    bad.push((step.line(), "this publish step gets no GITHUB_TOKEN (e.g. env `REGISTRY_TOKEN: ${{ secrets.GITHUB_TOKEN }}`) and no earlier docker/login-action logged in with it".to_string()));
+                }
+            }
+        }
+    }
+    if bad.is_empty() && !good.is_empty() {
+        out.push(Outcome::pass(
+            CheckId::SecretsGithubToken,
+            "the registry login uses GITHUB_TOKEN",
+            good,
+        ));
+    } else if bad.is_empty() {
+        out.push(Outcome::fail(
+            CheckId::SecretsGithubToken,
+            "no registry login found (docker/login-action or a `cargo xtask publish` step with GITHUB_TOKEN in env)",
+            vec![Evidence::file(rel, Some(jobs.line()))],
+        ));
+    } else {
+        for (l, m) in bad {
+            out.push(Outcome::fail(CheckId::SecretsGithubToken, m, vec![ev(l)]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_one_based_and_block_scalars_offset() {
+        let text = "a: 1\nrun: |\n  echo one\n  echo ${{ inputs.x }}\n";
+        let docs = parse_yaml(text).unwrap();
+        let run = docs[0].get("run").unwrap();
+        assert_eq!(docs[0].entry("a").unwrap().0, 1);
+        let (off, _) = expressions(run.as_str().unwrap())[0];
+        assert_eq!(line_in_scalar(run, off), 4);
+    }
+
+    #[test]
+    fn yaml_errors_carry_the_line() {
+        let err = parse_yaml("a: [1, 2\nb: c\n  d: e\n").unwrap_err();
+        assert!(err.0 >= 2, "{err:?}");
+    }
+}

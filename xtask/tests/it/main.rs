@@ -1,1 +1,2 @@
-
+mod preflight;
+mod workflow_corpus;
