@@ -110,7 +110,10 @@ impl GithubError {
 
     /// Finds a `GithubError` anywhere in an anyhow chain.
     pub fn find(err: &anyhow::Error) -> Option<&GithubError> {
-        err.chain().find_map(|e| e.downcast_ref::<GithubError>())
+        // `downcast_ref` sees through `context` layers (where the client puts it); the chain
+        // walk finds one wrapped as a source.
+        err.downcast_ref::<GithubError>()
+            .or_else(|| err.chain().find_map(|e| e.downcast_ref::<GithubError>()))
     }
 }
 
@@ -137,7 +140,7 @@ impl fmt::Display for GithubError {
             ),
             GithubError::Unauthorized { endpoint, message } => write!(
                 f,
-                "{endpoint}: 401 {message}: the GitHub token was rejected; fix: run `gh auth login` or set GITHUB_TOKEN to a valid token"
+                "{endpoint}: 401 {message}: the GitHub token was rejected"
             ),
             GithubError::Forbidden {
                 endpoint,
@@ -175,10 +178,7 @@ impl fmt::Display for GithubError {
                 if let Some(reset) = reset {
                     write!(f, " until {} (epoch {reset})", rfc3339(*reset))?;
                 }
-                write!(
-                    f,
-                    "; fix: retry after that time, or use a token with a higher limit"
-                )
+                Ok(())
             }
             GithubError::Validation {
                 endpoint,
@@ -594,7 +594,15 @@ impl Github {
                             Some(now + retry_after.unwrap_or(0))
                         },
                     };
-                    return Err(exit::external(ge.to_string()).context(ge));
+                    // The classified root carries the fix, the context the details.
+                    let when = match &ge {
+                        GithubError::RateLimited { reset: Some(r), .. } => rfc3339(*r),
+                        _ => "a few minutes".to_string(),
+                    };
+                    return Err(exit::external(format!(
+                        "fix: retry after {when}, or use a token with a higher limit"
+                    ))
+                    .context(ge));
                 }
             }
             if status.is_server_error() {
@@ -608,7 +616,7 @@ impl Github {
                     message: msg,
                 };
                 return Err(exit::external(format!(
-                    "{ge}; GitHub kept failing after {attempt} attempts; fix: retry later (https://www.githubstatus.com)"
+                    "GitHub kept failing after {attempt} attempts; fix: retry later (https://www.githubstatus.com)"
                 ))
                 .context(ge));
             }
@@ -1072,7 +1080,8 @@ fn classify(
                 endpoint,
                 message: msg,
             };
-            return exit::usage(ge.to_string()).context(ge);
+            return exit::usage("fix: run `gh auth login` or set GITHUB_TOKEN to a valid token")
+                .context(ge);
         }
         403 if msg.contains("Upgrade to GitHub Pro") || msg.contains("to enable this feature") => {
             GithubError::PlanLimit {

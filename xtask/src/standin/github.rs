@@ -687,3 +687,85 @@ fn finish(
         .body(Body::from(body))
         .unwrap_or_default()
 }
+
+/// The bridge to the run executor (`standin::runs`): runs it creates and plays show up in
+/// the REST API like any other run. An unknown workflow file is registered on first use.
+impl crate::standin::runs::RunSink for StandIn {
+    fn create_run(&self, run: crate::standin::runs::NewRun) -> u64 {
+        let file = run.workflow_file.clone();
+        self.with_world(|w| {
+            if w.workflow(&file).is_none() {
+                let id = w.alloc_id();
+                let path = if file.contains('/') {
+                    file.clone()
+                } else {
+                    format!(".github/workflows/{file}")
+                };
+                w.workflows.push(WorkflowSeed {
+                    id,
+                    name: path.rsplit('/').next().unwrap_or(&path).to_string(),
+                    path,
+                    dispatch_inputs: Some(Vec::new()),
+                    push_tags: Vec::new(),
+                });
+            }
+        });
+        StandIn::create_run(
+            self,
+            NewRun {
+                workflow: file,
+                event: run.event,
+                head_branch: Some(run.head_branch),
+                head_sha: run.head_sha,
+                actor: "release-operator".into(),
+                inputs: run.inputs,
+                delay: None,
+            },
+        )
+        .expect("the workflow was registered above")
+    }
+
+    fn set_run_status(&self, run_id: u64, status: &str, conclusion: Option<&str>) {
+        StandIn::set_run_status(self, run_id, status, conclusion);
+    }
+
+    fn set_job(
+        &self,
+        run_id: u64,
+        job_name: &str,
+        status: &str,
+        conclusion: Option<&str>,
+        steps: Vec<crate::standin::runs::StepState>,
+    ) {
+        let existing = self.run(run_id).and_then(|r| {
+            r.jobs
+                .iter()
+                .find(|j| j.name == job_name)
+                .map(|j| (j.id, j.started_at))
+        });
+        let now = now_epoch();
+        let job = JobSeed {
+            id: existing.map(|(id, _)| id).unwrap_or(0),
+            name: job_name.to_string(),
+            status: status.to_string(),
+            conclusion: conclusion.map(str::to_string),
+            started_at: existing.and_then(|(_, s)| s).or(Some(now)),
+            completed_at: (status == "completed").then_some(now),
+            steps: steps
+                .into_iter()
+                .map(|s| StepSeed {
+                    name: s.name,
+                    status: s.status,
+                    conclusion: s.conclusion,
+                    number: u64::from(s.number),
+                })
+                .collect(),
+        };
+        let mut jobs: Vec<JobSeed> = self
+            .run(run_id)
+            .map(|r| r.jobs.into_iter().filter(|j| j.name != job_name).collect())
+            .unwrap_or_default();
+        jobs.push(job);
+        self.set_jobs(run_id, jobs);
+    }
+}

@@ -1,2 +1,3 @@
+mod github;
 mod preflight;
 mod workflow_corpus;
