@@ -459,6 +459,10 @@ impl Github {
         let endpoint = self.endpoint(&method, &url);
         let key = url.as_str().to_string();
         let is_get = method == Method::GET;
+        // A POST that reached GitHub may have taken effect (a dispatch, a tag), so it is
+        // repeated only when it surely did not: the connection was never made, or a rate
+        // limit refused it. Callers make their steps idempotent for the rest.
+        let idempotent = is_get || method == Method::HEAD;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -490,7 +494,7 @@ impl Github {
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    if !last {
+                    if !last && (idempotent || e.is_connect()) {
                         self.backoff(attempt, None).await;
                         continue;
                     }
@@ -503,7 +507,7 @@ impl Github {
             let bytes = match resp.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
-                    if !last {
+                    if !last && idempotent {
                         self.backoff(attempt, None).await;
                         continue;
                     }
@@ -606,7 +610,7 @@ impl Github {
                 }
             }
             if status.is_server_error() {
-                if !last {
+                if !last && idempotent {
                     self.backoff(attempt, retry_after).await;
                     continue;
                 }

@@ -138,6 +138,11 @@ impl StandIn {
         });
     }
 
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
     /// Exhausts the primary limit: requests get `status` (403 or 429) with remaining 0 until
     /// `reset_in` has passed.
     pub fn exhaust_primary(&self, status: u16, reset_in: Duration) {

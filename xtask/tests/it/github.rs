@@ -340,6 +340,27 @@ async fn retries_5xx_and_secondary_limits_honouring_retry_after() {
     let err = gh.repo(OWNER, REPO).await.unwrap_err();
     assert_eq!(exit::code_for(&err), exit::EXTERNAL, "{err:#}");
     assert_eq!(h.requests().len(), 4, "max_attempts bounds the retries");
+
+    // A POST that may have taken effect is not repeated on a 5xx.
+    h.clear_faults();
+    h.clear_log();
+    h.inject(
+        "/repos/aisopsflow/aisopsflow-enterprise/actions/workflows",
+        1,
+        FaultAction::Status(502),
+    );
+    let inputs = serde_json::Map::new();
+    let err = gh
+        .dispatch(OWNER, REPO, "publish-images.yml", "main", &inputs, false)
+        .await
+        .unwrap_err();
+    assert_eq!(exit::code_for(&err), exit::EXTERNAL, "{err:#}");
+    let statuses: Vec<u16> = h.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![502]);
+    assert!(
+        h.with_world(|w| w.runs.is_empty()),
+        "the failed dispatch created no run"
+    );
 }
 
 #[tokio::test]
