@@ -830,3 +830,23 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
         Some(c) => s.first() == Some(c) && glob(&p[1..], &s[1..]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ruleset_patterns_follow_fnmatch_with_path_separators() {
+        let m = |p: &str, r: &str| ruleset_pattern_matches(p, r, "main");
+        assert!(m("refs/tags/v*", "refs/tags/v1.2.3"));
+        assert!(m("refs/tags/v*", "refs/tags/v1.2.3-rc.1"));
+        assert!(!m("refs/tags/v*", "refs/tags/release-v1.2.3"));
+        assert!(m("refs/tags/release-v*", "refs/tags/release-v1.2.3"));
+        assert!(!m("refs/heads/*", "refs/heads/a/b"));
+        assert!(m("refs/heads/**", "refs/heads/a/b"));
+        assert!(m("refs/tags/v?.*", "refs/tags/v1.2"));
+        assert!(m("~ALL", "refs/tags/anything"));
+        assert!(m("~DEFAULT_BRANCH", "refs/heads/main"));
+        assert!(!m("~DEFAULT_BRANCH", "refs/heads/dev"));
+    }
+}
