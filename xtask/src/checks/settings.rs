@@ -442,6 +442,24 @@ async fn tag_ruleset_check(
     owner: &str,
     name: &str,
 ) -> anyhow::Result<Outcome> {
+    let mut o = tag_ruleset_inner(ctx, gh, owner, name).await?;
+    // The list of rulesets is context; the matching ruleset's own fields should lead, since
+    // reports show the first few pieces of evidence.
+    let is_summary =
+        |e: &Evidence| matches!(e, Evidence::Api { field, .. } if field.starts_with("[].name"));
+    if o.evidence.len() > 1 && is_summary(&o.evidence[0]) {
+        let summary = o.evidence.remove(0);
+        o.evidence.push(summary);
+    }
+    Ok(o)
+}
+
+async fn tag_ruleset_inner(
+    ctx: &Ctx,
+    gh: &Github,
+    owner: &str,
+    name: &str,
+) -> anyhow::Result<Outcome> {
     let id = CheckId::RepoTagCreationRestricted;
     let list_ep = format!("GET /repos/{owner}/{name}/rulesets");
     let summaries = match gh.rulesets(owner, name).await {

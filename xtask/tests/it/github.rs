@@ -1127,6 +1127,7 @@ async fn preflight_binary_passes_against_a_compliant_standin_without_leaking_the
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
     assert!(
         !stdout.contains(ADMIN_TOKEN) && !stderr.contains(ADMIN_TOKEN),
         "token leaked"
