@@ -1,3 +1,4 @@
+mod github;
 mod preflight;
 mod registry;
 mod workflow_corpus;

@@ -1,0 +1,1200 @@
+//! The stand-in's REST surface: routing, authorisation and JSON rendering of the `World`,
+//! following section 15 of `github-and-ghcr-api.md`.
+//!
+//! Routing works on the raw (still percent-encoded) path, so `app%2Fworker` is one package
+//! name while an unencoded `app/worker` falls through to 404, as on GitHub.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderMap, Method};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::world::{Role, RulesetSeed, RunSeed, TokenKind, TokenSeed, World};
+use crate::checks::settings::ruleset_pattern_matches;
+use crate::effects::github::{API_2022, API_2026, now_epoch, parse_rfc3339, rfc3339};
+
+pub const DOCS: &str = "https://docs.github.com/rest";
+pub const SUPPORTED_VERSIONS: [&str; 2] = [API_2022, API_2026];
+
+/// One parsed request.
+pub struct Req {
+    pub method: Method,
+    /// Raw path, percent-encoded as sent.
+    pub path: String,
+    pub raw_query: Option<String>,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub token: Option<String>,
+    pub api_version: String,
+    pub base_url: String,
+}
+
+impl Req {
+    pub fn q(&self, k: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response before the common headers are added.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Reply {
+        Reply {
+            status: 200,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+    pub fn status(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+    pub fn error(status: u16, message: &str) -> Reply {
+        Reply::status(
+            status,
+            json!({"message": message, "documentation_url": DOCS, "status": status.to_string()}),
+        )
+    }
+    pub fn not_found() -> Reply {
+        Reply::error(404, "Not Found")
+    }
+    pub fn validation(message: &str, errors: Value) -> Reply {
+        Reply::status(
+            422,
+            json!({"message": message, "documentation_url": DOCS, "status": "422", "errors": errors}),
+        )
+    }
+    pub fn header(mut self, k: &str, v: impl Into<String>) -> Reply {
+        self.headers.push((k.to_string(), v.into()));
+        self
+    }
+}
+
+/// What an endpoint needs from the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Public,
+    Metadata,
+    Admin,
+    ActionsRead,
+    ActionsWrite,
+    ContentsRead,
+    ContentsWrite,
+    Packages,
+}
+
+impl Need {
+    pub fn permission(self) -> Option<&'static str> {
+        Some(match self {
+            Need::Metadata => "metadata=read",
+            Need::Admin => "administration=read",
+            Need::ActionsRead => "actions=read",
+            Need::ActionsWrite => "actions=write",
+            Need::ContentsRead => "contents=read",
+            Need::ContentsWrite => "contents=write",
+            Need::Public | Need::Packages => return None,
+        })
+    }
+    pub fn scope(self) -> &'static str {
+        match self {
+            Need::Packages => "read:packages",
+            Need::Public => "",
+            _ => "repo",
+        }
+    }
+}
+
+/// A workflow trigger the server completes outside the world lock (hooks may create runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// `POST .../dispatches`.
+    Dispatch {
+        workflow: String,
+        git_ref: String,
+        sha: String,
+        inputs: BTreeMap<String, String>,
+        actor: String,
+    },
+    /// A tag was created (by `POST git/refs`, `POST releases` or `StandIn::push_tag`).
+    TagPush {
+        workflow: String,
+        tag: String,
+        sha: String,
+        actor: String,
+    },
+}
+
+/// The result of routing.
+pub enum Routed {
+    Reply(Need, Reply, Vec<Trigger>),
+    /// A dispatch that passed validation; the server runs the hook, then answers.
+    Dispatch {
+        trigger: Trigger,
+        details: bool,
+    },
+}
+
+fn reply(need: Need, r: Reply) -> Routed {
+    Routed::Reply(need, r, Vec::new())
+}
+
+/// Checks the caller against `need`; `Err` is the answer GitHub would give.
+pub fn authorize(w: &World, tok: Option<&TokenSeed>, need: Need) -> Result<(), Reply> {
+    let forbidden = |msg: &str| {
+        let mut r = Reply::error(403, msg);
+        if let Some(p) = need.permission() {
+            r = r.header("x-accepted-github-permissions", p);
+        }
+        r
+    };
+    match need {
+        Need::Public => Ok(()),
+        Need::Packages => match tok {
+            None => Err(Reply::error(401, "Requires authentication")),
+            Some(t) => match &t.kind {
+                TokenKind::Classic { scopes } => {
+                    if scopes.iter().any(|s| {
+                        matches!(
+                            s.as_str(),
+                            "read:packages" | "write:packages" | "delete:packages"
+                        )
+                    }) {
+                        Ok(())
+                    } else {
+                        Err(Reply::error(
+                            403,
+                            "You need at least read:packages scope to list packages.",
+                        ))
+                    }
+                }
+                TokenKind::FineGrained { .. } => Err(forbidden(
+                    "Resource not accessible by personal access token (GitHub Packages supports only classic tokens)",
+                )),
+            },
+        },
+        _ => {
+            let write = matches!(need, Need::ActionsWrite | Need::ContentsWrite);
+            let Some(t) = tok else {
+                if w.private {
+                    return Err(Reply::not_found());
+                }
+                return if write || need == Need::Admin {
+                    Err(Reply::error(401, "Requires authentication"))
+                } else {
+                    Ok(())
+                };
+            };
+            let role = if !w.private && t.role == Role::None {
+                Role::Read
+            } else {
+                t.role
+            };
+            match &t.kind {
+                TokenKind::Classic { scopes } => {
+                    if w.private && (role < Role::Read || !scopes.iter().any(|s| s == "repo")) {
+                        return Err(Reply::not_found());
+                    }
+                }
+                TokenKind::FineGrained { permissions } => {
+                    if role < Role::Read && w.private {
+                        return Err(Reply::not_found());
+                    }
+                    let (key, level) = need
+                        .permission()
+                        .and_then(|p| p.split_once('='))
+                        .unwrap_or(("metadata", "read"));
+                    let has = permissions.get(key).map(String::as_str);
+                    let ok = key == "metadata"
+                        || has == Some("write")
+                        || (level == "read" && has == Some("read"));
+                    if !ok {
+                        return Err(forbidden(
+                            "Resource not accessible by personal access token",
+                        ));
+                    }
+                }
+            }
+            if need == Need::Admin && role < Role::Admin {
+                return Err(forbidden("Must have admin rights to Repository."));
+            }
+            if write && role < Role::Write {
+                return Err(forbidden(
+                    "Resource not accessible by personal access token",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Splits `per_page`/`page`, returns the page of `items` and the `link` header.
+pub fn paginate(req: &Req, items: Vec<Value>) -> (Vec<Value>, Option<String>, usize) {
+    let per_page = req
+        .q("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(30)
+        .min(100);
+    let page = req
+        .q("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    let total = items.len();
+    let last = total.div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    if last <= 1 {
+        return (slice, None, total);
+    }
+    let url_for = |p: usize| {
+        let mut pairs: Vec<String> = req
+            .query
+            .iter()
+            .filter(|(k, _)| k != "page" && k != "per_page")
+            .map(|(k, v)| format!("{}={}", enc_q(k), enc_q(v)))
+            .collect();
+        pairs.push(format!("per_page={per_page}"));
+        pairs.push(format!("page={p}"));
+        format!("<{}{}?{}>", req.base_url, req.path, pairs.join("&"))
+    };
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", url_for(page - 1)));
+    }
+    if page < last {
+        links.push(format!("{}; rel=\"next\"", url_for(page + 1)));
+        links.push(format!("{}; rel=\"last\"", url_for(last)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"first\"", url_for(1)));
+    }
+    (slice, Some(links.join(", ")), total)
+}
+
+fn enc_q(s: &str) -> String {
+    crate::effects::github::enc(s)
+}
+
+/// Percent-decodes a path segment; `None` if malformed.
+pub fn decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn list_reply(req: &Req, items: Vec<Value>, wrap: Option<&str>) -> Reply {
+    let (page, link, total) = paginate(req, items);
+    let body = match wrap {
+        Some(k) => json!({"total_count": total, k: page}),
+        None => Value::Array(page),
+    };
+    let mut r = Reply::ok(body);
+    if let Some(l) = link {
+        r = r.header("link", l);
+    }
+    r
+}
+
+/// Routes a request. `tok` is the caller, already known to be a valid token or none.
+pub fn route(w: &mut World, req: &Req, tok: Option<&TokenSeed>) -> Routed {
+    let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let m = &req.method;
+    let get = *m == Method::GET;
+    let post = *m == Method::POST;
+    // A trailing slash is a 404 on GitHub.
+    if req.path.len() > 1 && req.path.ends_with('/') {
+        return reply(Need::Public, Reply::not_found());
+    }
+    match segs.as_slice() {
+        ["rate_limit"] if get => reply(Need::Public, rate_limit_json(w, req)),
+        ["orgs", org, "teams", slug] if get => {
+            if !eq(org, &w.org) || tok.is_none_or(|t| t.role < Role::Read) {
+                return reply(Need::Public, Reply::not_found());
+            }
+            match w.teams.get(*slug) {
+                Some(id) => reply(
+                    Need::Public,
+                    Reply::ok(json!({"id": id, "slug": slug, "name": slug})),
+                ),
+                None => reply(Need::Public, Reply::not_found()),
+            }
+        }
+        ["users", login] if get => match w.users.get(*login) {
+            Some(id) => reply(
+                Need::Public,
+                Reply::ok(json!({"login": login, "id": id, "type": "User"})),
+            ),
+            None => reply(Need::Public, Reply::not_found()),
+        },
+        ["orgs", org, "packages"] if get => {
+            if !eq(org, &w.org) {
+                return reply(Need::Packages, Reply::not_found());
+            }
+            if let Err(r) = authorize(w, tok, Need::Packages) {
+                return reply(Need::Packages, r);
+            }
+            packages_list(w, req, tok)
+        }
+        ["orgs", org, "packages", ptype, name] if get => {
+            with_package(w, req, tok, org, ptype, name, |w, req, p| {
+                Reply::ok(package_json(w, req, p))
+            })
+        }
+        ["orgs", org, "packages", ptype, name, "versions"] if get => {
+            with_package(w, req, tok, org, ptype, name, |w, req, p| {
+                let state = req.q("state").unwrap_or("active");
+                if state == "deleted" {
+                    return list_reply(req, Vec::new(), None);
+                }
+                let mut vs = p.versions.clone();
+                vs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+                let items = vs
+                    .iter()
+                    .map(|v| {
+                        json!({
+                            "id": v.id, "name": v.digest,
+                            "url": format!("{}/orgs/{}/packages/container/{}/versions/{}", req.base_url, w.org, enc_q(&p.name), v.id),
+                            "package_html_url": format!("https://github.com/orgs/{}/packages/container/package/{}", w.org, p.name),
+                            "html_url": format!("https://github.com/orgs/{}/packages/container/{}/{}", w.org, p.name, v.id),
+                            "created_at": rfc3339(v.created_at), "updated_at": rfc3339(v.created_at),
+                            "metadata": {"package_type": "container", "container": {"tags": v.tags}}
+                        })
+                    })
+                    .collect();
+                list_reply(req, items, None)
+            })
+        }
+        ["repos", owner, repo, rest @ ..] => {
+            if !eq(owner, &w.owner) || !eq(repo, &w.repo) {
+                return reply(Need::Metadata, Reply::not_found());
+            }
+            repo_route(w, req, tok, rest, get, post)
+        }
+        _ => reply(Need::Public, Reply::not_found()),
+    }
+}
+
+fn eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn with_package(
+    w: &World,
+    req: &Req,
+    tok: Option<&TokenSeed>,
+    org: &str,
+    ptype: &str,
+    name: &str,
+    f: impl FnOnce(&World, &Req, &super::world::PackageSeed) -> Reply,
+) -> Routed {
+    if !eq(org, &w.org) {
+        return reply(Need::Packages, Reply::error(404, "Package not found."));
+    }
+    if let Err(r) = authorize(w, tok, Need::Packages) {
+        return reply(Need::Packages, r);
+    }
+    let Some(name) = decode(name) else {
+        return reply(Need::Packages, Reply::error(404, "Package not found."));
+    };
+    let found = w
+        .packages
+        .iter()
+        .find(|p| p.name == name && p.package_type == ptype && package_visible(p, tok));
+    match found {
+        Some(p) => reply(Need::Packages, f(w, req, p)),
+        None => reply(Need::Packages, Reply::error(404, "Package not found.")),
+    }
+}
+
+fn package_visible(p: &super::world::PackageSeed, tok: Option<&TokenSeed>) -> bool {
+    p.visibility == "public" || tok.is_some_and(|t| t.role >= Role::Read)
+}
+
+fn packages_list(w: &World, req: &Req, tok: Option<&TokenSeed>) -> Routed {
+    let Some(ptype) = req.q("package_type") else {
+        return reply(
+            Need::Packages,
+            Reply::validation(
+                "Invalid request.\n\n\"package_type\" wasn't supplied.",
+                json!([{"resource": "Package", "field": "package_type", "code": "missing_field"}]),
+            ),
+        );
+    };
+    let per_page: usize = req
+        .q("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+        .min(100);
+    let page: usize = req.q("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    if per_page * page > 10_000 {
+        return reply(
+            Need::Packages,
+            Reply::error(
+                400,
+                "Pagination is limited to 10000 items: per_page * page must be at most 10000.",
+            ),
+        );
+    }
+    let vis = req.q("visibility");
+    let mut ps: Vec<&super::world::PackageSeed> = w
+        .packages
+        .iter()
+        .filter(|p| p.package_type == ptype && package_visible(p, tok))
+        .filter(|p| vis.is_none_or(|v| v == p.visibility))
+        .collect();
+    ps.sort_by(|a, b| a.name.cmp(&b.name));
+    let items = ps.iter().map(|p| package_json(w, req, p)).collect();
+    reply(Need::Packages, list_reply(req, items, None))
+}
+
+fn package_json(w: &World, req: &Req, p: &super::world::PackageSeed) -> Value {
+    let mut v = json!({
+        "id": p.id, "name": p.name, "package_type": p.package_type,
+        "owner": {"login": w.org, "id": 1, "type": "Organization"},
+        "version_count": p.versions.len(), "visibility": p.visibility,
+        "url": format!("{}/orgs/{}/packages/{}/{}", req.base_url, w.org, p.package_type, enc_q(&p.name)),
+        "html_url": format!("https://github.com/orgs/{}/packages/{}/package/{}", w.org, p.package_type, p.name),
+        "created_at": rfc3339(p.created_at), "updated_at": rfc3339(p.created_at),
+    });
+    if p.linked {
+        v["repository"] = json!({
+            "id": w.repo_id, "name": w.repo, "full_name": w.full_name(), "private": w.private,
+            "owner": {"login": w.owner, "type": w.owner_type},
+            "html_url": format!("https://github.com/{}", w.full_name()),
+        });
+    }
+    v
+}
+
+fn rate_limit_json(w: &World, req: &Req) -> Reply {
+    let core = json!({"limit": w.rate.limit, "remaining": w.rate.limit.saturating_sub(w.rate.used), "reset": w.rate.reset, "used": w.rate.used, "resource": "core"});
+    let mut body = json!({"resources": {"core": core}});
+    if req.api_version == API_2022 {
+        body["rate"] = core;
+    }
+    Reply::ok(body)
+}
+
+fn repo_json(w: &World, req: &Req, tok: Option<&TokenSeed>) -> Value {
+    let mut v = json!({
+        "id": w.repo_id, "node_id": "R_standin", "name": w.repo, "full_name": w.full_name(),
+        "owner": {"login": w.owner, "id": 1, "type": w.owner_type},
+        "private": w.private, "visibility": if w.private { "private" } else { "public" },
+        "default_branch": w.default_branch, "archived": w.archived, "disabled": false,
+        "html_url": format!("https://github.com/{}", w.full_name()),
+        "url": format!("{}/repos/{}", req.base_url, w.full_name()),
+    });
+    if req.api_version == API_2022 {
+        v["has_downloads"] = json!(true);
+    }
+    if let Some(t) = tok {
+        let r = if !w.private && t.role == Role::None {
+            Role::Read
+        } else {
+            t.role
+        };
+        v["permissions"] = json!({
+            "admin": r >= Role::Admin, "maintain": r >= Role::Maintain, "push": r >= Role::Write,
+            "triage": r >= Role::Write, "pull": r >= Role::Read
+        });
+    }
+    v
+}
+
+fn plan_gate(w: &World) -> Option<Reply> {
+    (w.plan_limited && w.private).then(|| {
+        Reply::error(
+            403,
+            "Upgrade to GitHub Pro or make this repository public to enable this feature.",
+        )
+    })
+}
+
+fn ruleset_applies(rs: &RulesetSeed, full_ref: &str, default_branch: &str) -> bool {
+    rs.include
+        .iter()
+        .any(|p| ruleset_pattern_matches(p, full_ref, default_branch))
+        && !rs
+            .exclude
+            .iter()
+            .any(|p| ruleset_pattern_matches(p, full_ref, default_branch))
+}
+
+/// Whether creating `full_ref` is blocked for the caller by an active ruleset.
+pub fn creation_blocked(w: &World, tok: Option<&TokenSeed>, full_ref: &str) -> bool {
+    let target = if full_ref.starts_with("refs/tags/") {
+        "tag"
+    } else {
+        "branch"
+    };
+    w.rulesets.iter().any(|rs| {
+        rs.target == target
+            && rs.enforcement == "active"
+            && rs.rules.iter().any(|(t, _)| t == "creation")
+            && ruleset_applies(rs, full_ref, &w.default_branch)
+            && !w.can_bypass(tok, rs)
+    })
+}
+
+fn rule_violation() -> Reply {
+    Reply::validation(
+        "Repository rule violations found\n\nCannot create ref due to creations being restricted.\n\n",
+        json!([]),
+    )
+}
+
+fn run_visible(r: &RunSeed) -> bool {
+    std::time::Instant::now() >= r.visible_at
+}
+
+fn run_json(w: &World, req: &Req, r: &RunSeed) -> Value {
+    let wf = w.workflows.iter().find(|x| x.id == r.workflow_id);
+    let base = format!("{}/repos/{}", req.base_url, w.full_name());
+    json!({
+        "id": r.id, "name": wf.map(|x| x.name.clone()), "node_id": format!("WFR_{}", r.id),
+        "workflow_id": r.workflow_id,
+        "path": wf.map(|x| format!("{}@{}", x.path, r.head_branch.clone().unwrap_or_default())),
+        "event": r.event, "head_branch": r.head_branch, "head_sha": r.head_sha,
+        "run_number": r.run_number, "run_attempt": r.run_attempt,
+        "status": r.status, "conclusion": r.conclusion, "display_title": r.display_title,
+        "url": format!("{base}/actions/runs/{}", r.id),
+        "html_url": format!("https://github.com/{}/actions/runs/{}", w.full_name(), r.id),
+        "jobs_url": format!("{base}/actions/runs/{}/jobs", r.id),
+        "created_at": rfc3339(r.created_at), "updated_at": rfc3339(r.updated_at),
+        "run_started_at": rfc3339(r.created_at),
+        "actor": {"login": r.actor}, "triggering_actor": {"login": r.actor},
+    })
+}
+
+fn created_matches(expr: &str, t: u64) -> bool {
+    let e = expr.trim();
+    if let Some((a, b)) = e.split_once("..") {
+        let lo = if a == "*" { Some(0) } else { parse_rfc3339(a) };
+        let hi = if b == "*" {
+            Some(u64::MAX)
+        } else {
+            // A bare date as the upper bound includes that whole day.
+            parse_rfc3339(b).map(|h| if b.contains('T') { h } else { h + 86_399 })
+        };
+        return matches!((lo, hi), (Some(l), Some(h)) if t >= l && t <= h);
+    }
+    for (op, f) in [
+        (">=", (|t: u64, x: u64| t >= x) as fn(u64, u64) -> bool),
+        ("<=", |t, x| t <= x),
+        (">", |t, x| t > x),
+        ("<", |t, x| t < x),
+    ] {
+        if let Some(rest) = e.strip_prefix(op) {
+            return parse_rfc3339(rest).is_some_and(|x| f(t, x));
+        }
+    }
+    // A bare date matches that day.
+    parse_rfc3339(e).is_some_and(|x| {
+        if e.contains('T') {
+            t == x
+        } else {
+            t >= x && t < x + 86_400
+        }
+    })
+}
+
+const STATUSES: [&str; 6] = [
+    "requested",
+    "queued",
+    "pending",
+    "waiting",
+    "in_progress",
+    "completed",
+];
+
+fn resolve_ref(w: &World, r: &str) -> Option<(String, String)> {
+    let candidates = if r.starts_with("refs/") {
+        vec![r.to_string()]
+    } else {
+        vec![format!("refs/heads/{r}"), format!("refs/tags/{r}")]
+    };
+    for c in candidates {
+        if let Some(seed) = w.refs.get(&c) {
+            let sha = if seed.object_type == "tag" {
+                w.tag_objects
+                    .get(&seed.sha)
+                    .map(|t| t.commit.clone())
+                    .unwrap_or(seed.sha.clone())
+            } else {
+                seed.sha.clone()
+            };
+            let short = c
+                .trim_start_matches("refs/heads/")
+                .trim_start_matches("refs/tags/")
+                .to_string();
+            return Some((short, sha));
+        }
+    }
+    None
+}
+
+fn ref_json(w: &World, req: &Req, name: &str, seed: &super::world::RefSeed) -> Value {
+    let base = format!("{}/repos/{}", req.base_url, w.full_name());
+    let kind = if seed.object_type == "tag" {
+        "tags"
+    } else {
+        "commits"
+    };
+    json!({
+        "ref": name, "node_id": format!("REF_{}", enc_q(name)),
+        "url": format!("{base}/git/{name}"),
+        "object": {"type": seed.object_type, "sha": seed.sha, "url": format!("{base}/git/{kind}/{}", seed.sha)}
+    })
+}
+
+/// Workflows whose `on.push.tags` match `tag`.
+pub fn push_triggers(w: &World, tag: &str, sha: &str, actor: &str) -> Vec<Trigger> {
+    w.workflows
+        .iter()
+        .filter(|wf| {
+            wf.push_tags
+                .iter()
+                .any(|p| ruleset_pattern_matches(p, tag, ""))
+        })
+        .map(|wf| Trigger::TagPush {
+            workflow: wf.path.clone(),
+            tag: tag.to_string(),
+            sha: sha.to_string(),
+            actor: actor.to_string(),
+        })
+        .collect()
+}
+
+fn body_json(req: &Req) -> Result<Value, Reply> {
+    if req.body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&req.body).map_err(|_| Reply::error(400, "Problems parsing JSON"))
+}
+
+fn repo_route(
+    w: &mut World,
+    req: &Req,
+    tok: Option<&TokenSeed>,
+    rest: &[&str],
+    get: bool,
+    post: bool,
+) -> Routed {
+    let need_for = |rest: &[&str], post: bool| -> Need {
+        match rest {
+            [] => Need::Metadata,
+            ["branches", _, "protection"] => Need::Admin,
+            ["rules", ..] | ["rulesets", ..] => Need::Metadata,
+            ["tags", "protection", ..] => Need::Admin,
+            ["actions", "permissions", ..] => Need::Admin,
+            ["actions", "workflows", _, "dispatches"] => Need::ActionsWrite,
+            ["actions", ..] => Need::ActionsRead,
+            _ if post => Need::ContentsWrite,
+            _ => Need::ContentsRead,
+        }
+    };
+    let need = need_for(rest, post);
+    if let Err(r) = authorize(w, tok, need) {
+        return reply(need, r);
+    }
+    let actor = tok
+        .map(|t| t.login.clone())
+        .unwrap_or_else(|| "anonymous".into());
+    let r = match rest {
+        [] if get => Reply::ok(repo_json(w, req, tok)),
+        ["branches", b, "protection"] if get => {
+            if let Some(p) = plan_gate(w) {
+                p
+            } else {
+                let b = decode(b).unwrap_or_default();
+                match w.classic_protection.get(&b) {
+                    Some(p) => {
+                        let mut p = p.clone();
+                        p["url"] = json!(format!(
+                            "{}/repos/{}/branches/{b}/protection",
+                            req.base_url,
+                            w.full_name()
+                        ));
+                        Reply::ok(p)
+                    }
+                    None => Reply::error(404, "Branch not protected"),
+                }
+            }
+        }
+        ["rules", "branches", b] if get => {
+            let b = decode(b).unwrap_or_default();
+            let full = format!("refs/heads/{b}");
+            let mut items = Vec::new();
+            // On a plan without rulesets, no ruleset is enforced, so no rule applies.
+            if plan_gate(w).is_none() {
+                for rs in w.rulesets.iter().filter(|rs| {
+                    rs.target == "branch"
+                        && rs.enforcement == "active"
+                        && ruleset_applies(rs, &full, &w.default_branch)
+                }) {
+                    for (t, p) in &rs.rules {
+                        let mut v = json!({"type": t, "ruleset_source_type": "Repository", "ruleset_source": w.full_name(), "ruleset_id": rs.id});
+                        if let Some(p) = p {
+                            v["parameters"] = p.clone();
+                        }
+                        items.push(v);
+                    }
+                }
+            }
+            list_reply(req, items, None)
+        }
+        ["rulesets"] if get => {
+            if let Some(p) = plan_gate(w) {
+                p
+            } else {
+                let targets: Option<Vec<&str>> = req
+                    .q("targets")
+                    .map(|t| t.split(',').map(str::trim).collect());
+                let items = w
+                    .rulesets
+                    .iter()
+                    .filter(|rs| targets.as_ref().is_none_or(|t| t.contains(&rs.target.as_str())))
+                    .map(|rs| {
+                        json!({
+                            "id": rs.id, "name": rs.name, "target": rs.target, "source_type": "Repository",
+                            "source": w.full_name(), "enforcement": rs.enforcement, "node_id": format!("RRS_{}", rs.id),
+                            "_links": {"self": {"href": format!("{}/repos/{}/rulesets/{}", req.base_url, w.full_name(), rs.id)}},
+                            "created_at": rfc3339(rs.created_at), "updated_at": rfc3339(rs.created_at),
+                        })
+                    })
+                    .collect();
+                list_reply(req, items, None)
+            }
+        }
+        ["rulesets", id] if get => {
+            if let Some(p) = plan_gate(w) {
+                p
+            } else {
+                match w.rulesets.iter().find(|rs| rs.id.to_string() == *id) {
+                    None => Reply::not_found(),
+                    Some(rs) => {
+                        let mut v = json!({
+                            "id": rs.id, "name": rs.name, "target": rs.target, "source_type": "Repository",
+                            "source": w.full_name(), "enforcement": rs.enforcement, "node_id": format!("RRS_{}", rs.id),
+                            "conditions": {"ref_name": {"include": rs.include, "exclude": rs.exclude}},
+                            "rules": rs.rules.iter().map(|(t, p)| match p {
+                                Some(p) => json!({"type": t, "parameters": p}),
+                                None => json!({"type": t}),
+                            }).collect::<Vec<_>>(),
+                            "created_at": rfc3339(rs.created_at), "updated_at": rfc3339(rs.created_at),
+                        });
+                        if tok.is_some_and(|t| t.role >= w.bypass_visible_from) {
+                            v["bypass_actors"] = rs
+                                .bypass
+                                .iter()
+                                .map(|b| json!({"actor_id": b.actor_id, "actor_type": b.actor_type, "bypass_mode": b.bypass_mode}))
+                                .collect();
+                        }
+                        if tok.is_some() {
+                            v["current_user_can_bypass"] = json!(if w.can_bypass(tok, rs) {
+                                "always"
+                            } else {
+                                "never"
+                            });
+                        }
+                        Reply::ok(v)
+                    }
+                }
+            }
+        }
+        // Tag protection was retired in favour of rulesets.
+        ["tags", "protection", ..] => Reply::not_found(),
+        ["actions", "permissions"] if get => {
+            let mut v = json!({"enabled": w.actions_enabled, "sha_pinning_required": false});
+            if w.actions_enabled {
+                v["allowed_actions"] = json!(w.allowed_actions);
+            }
+            Reply::ok(v)
+        }
+        ["actions", "permissions", "workflow"] if get => Reply::ok(json!({
+            "default_workflow_permissions": w.default_workflow_permissions,
+            "can_approve_pull_request_reviews": w.can_approve_pull_request_reviews,
+        })),
+        ["actions", "workflows", wf, "runs"] if get => {
+            let key = decode(wf).unwrap_or_default();
+            let Some(wf) = w.workflow(&key).cloned() else {
+                return reply(need, Reply::not_found());
+            };
+            let mut runs: Vec<&RunSeed> = w
+                .runs
+                .iter()
+                .filter(|r| r.workflow_id == wf.id && run_visible(r))
+                .filter(|r| req.q("event").is_none_or(|e| r.event == e))
+                .filter(|r| {
+                    req.q("branch")
+                        .is_none_or(|b| r.head_branch.as_deref() == Some(b))
+                })
+                .filter(|r| req.q("head_sha").is_none_or(|s| r.head_sha == s))
+                .filter(|r| req.q("actor").is_none_or(|a| r.actor == a))
+                .filter(|r| {
+                    req.q("status").is_none_or(|s| {
+                        if STATUSES.contains(&s) {
+                            r.status == s
+                        } else {
+                            r.conclusion.as_deref() == Some(s)
+                        }
+                    })
+                })
+                .filter(|r| {
+                    req.q("created")
+                        .is_none_or(|c| created_matches(c, r.created_at))
+                })
+                .collect();
+            runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+            let items = runs.iter().map(|r| run_json(w, req, r)).collect();
+            list_reply(req, items, Some("workflow_runs"))
+        }
+        ["actions", "runs", id] if get => match w
+            .runs
+            .iter()
+            .find(|r| r.id.to_string() == *id && run_visible(r))
+        {
+            Some(r) => Reply::ok(run_json(w, req, r)),
+            None => Reply::not_found(),
+        },
+        ["actions", "runs", id, "jobs"] if get => match w
+            .runs
+            .iter()
+            .find(|r| r.id.to_string() == *id && run_visible(r))
+        {
+            None => Reply::not_found(),
+            Some(r) => {
+                let wf_name = w
+                    .workflows
+                    .iter()
+                    .find(|x| x.id == r.workflow_id)
+                    .map(|x| x.name.clone());
+                let items = r
+                    .jobs
+                    .iter()
+                    .map(|j| {
+                        json!({
+                            "id": j.id, "run_id": r.id, "run_attempt": r.run_attempt, "name": j.name,
+                            "workflow_name": wf_name, "head_branch": r.head_branch, "head_sha": r.head_sha,
+                            "html_url": format!("https://github.com/{}/actions/runs/{}/job/{}", w.full_name(), r.id, j.id),
+                            "status": j.status, "conclusion": j.conclusion,
+                            "started_at": j.started_at.map(rfc3339), "completed_at": j.completed_at.map(rfc3339),
+                            "labels": ["ubuntu-latest"], "runner_name": "standin",
+                            "steps": j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "conclusion": s.conclusion, "number": s.number})).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                list_reply(req, items, Some("jobs"))
+            }
+        },
+        ["actions", "workflows", wf, "dispatches"] if post => {
+            let key = decode(wf).unwrap_or_default();
+            let Some(wf) = w.workflow(&key).cloned() else {
+                return reply(need, Reply::not_found());
+            };
+            let body = match body_json(req) {
+                Ok(b) => b,
+                Err(r) => return reply(need, r),
+            };
+            let Some(git_ref) = body.get("ref").and_then(Value::as_str).map(str::to_string) else {
+                return reply(
+                    need,
+                    Reply::validation(
+                        "Invalid request.\n\n\"ref\" wasn't supplied.",
+                        json!([{"resource": "Dispatch", "field": "ref", "code": "missing_field"}]),
+                    ),
+                );
+            };
+            let details = body.get("return_run_details").and_then(Value::as_bool);
+            if details.is_some() && req.api_version == API_2026 {
+                return reply(
+                    need,
+                    Reply::validation("\"return_run_details\" is not a permitted key.", json!([])),
+                );
+            }
+            let Some(declared) = wf.dispatch_inputs.clone() else {
+                return reply(
+                    need,
+                    Reply::validation(
+                        "Workflow does not have 'workflow_dispatch' trigger",
+                        json!([]),
+                    ),
+                );
+            };
+            let mut inputs = BTreeMap::new();
+            let mut unexpected = Vec::new();
+            if let Some(obj) = body.get("inputs").and_then(Value::as_object) {
+                for (k, v) in obj {
+                    if !declared.contains(k) {
+                        unexpected.push(k.clone());
+                    }
+                    let s = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    inputs.insert(k.clone(), s);
+                }
+            }
+            if !unexpected.is_empty() {
+                return reply(
+                    need,
+                    Reply::validation(
+                        &format!(
+                            "Unexpected inputs provided: {}",
+                            serde_json::to_string(&unexpected).unwrap_or_default()
+                        ),
+                        json!([]),
+                    ),
+                );
+            }
+            let Some((short, sha)) = resolve_ref(w, &git_ref) else {
+                return reply(
+                    need,
+                    Reply::error(404, &format!("No ref found for: {git_ref}")),
+                );
+            };
+            return Routed::Dispatch {
+                trigger: Trigger::Dispatch {
+                    workflow: wf.path.clone(),
+                    git_ref: short,
+                    sha,
+                    inputs,
+                    actor,
+                },
+                details: req.api_version == API_2026 || details == Some(true),
+            };
+        }
+        ["releases"] if post => {
+            let body = match body_json(req) {
+                Ok(b) => b,
+                Err(r) => return reply(need, r),
+            };
+            let Some(tag) = body
+                .get("tag_name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            else {
+                return reply(
+                    need,
+                    Reply::validation(
+                        "Validation Failed",
+                        json!([{"resource": "Release", "code": "missing_field", "field": "tag_name"}]),
+                    ),
+                );
+            };
+            if w.releases.iter().any(|r| r.tag_name == tag) {
+                return reply(
+                    need,
+                    Reply::validation(
+                        "Validation Failed",
+                        json!([{"resource": "Release", "code": "already_exists", "field": "tag_name"}]),
+                    ),
+                );
+            }
+            let draft = body.get("draft").and_then(Value::as_bool).unwrap_or(false);
+            let target = body
+                .get("target_commitish")
+                .and_then(Value::as_str)
+                .unwrap_or(&w.default_branch)
+                .to_string();
+            let full = format!("refs/tags/{tag}");
+            let mut triggers = Vec::new();
+            if !w.refs.contains_key(&full) && !draft {
+                if creation_blocked(w, tok, &full) {
+                    return reply(need, rule_violation());
+                }
+                let sha = resolve_ref(w, &target)
+                    .map(|(_, s)| s)
+                    .unwrap_or_else(|| target.clone());
+                w.add_tag(&tag, &sha);
+                triggers = push_triggers(w, &tag, &sha, &actor);
+            }
+            let id = w.alloc_id();
+            let rel = super::world::ReleaseSeed {
+                id,
+                tag_name: tag,
+                target_commitish: target,
+                name: body.get("name").and_then(Value::as_str).map(str::to_string),
+                body: body.get("body").and_then(Value::as_str).map(str::to_string),
+                draft,
+                prerelease: body
+                    .get("prerelease")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                created_at: now_epoch(),
+            };
+            let v = release_json(w, req, &rel);
+            w.releases.push(rel);
+            let loc = format!("{}/repos/{}/releases/{id}", req.base_url, w.full_name());
+            return Routed::Reply(
+                need,
+                Reply::status(201, v).header("location", loc),
+                triggers,
+            );
+        }
+        ["releases", "tags", tag] if get => {
+            let tag = decode(tag).unwrap_or_default();
+            match w.releases.iter().find(|r| r.tag_name == tag && !r.draft) {
+                Some(r) => Reply::ok(release_json(w, req, r)),
+                None => Reply::not_found(),
+            }
+        }
+        ["git", "ref", parts @ ..] if get && !parts.is_empty() => {
+            let name = format!(
+                "refs/{}",
+                parts
+                    .iter()
+                    .map(|p| decode(p).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
+            match w.refs.get(&name) {
+                Some(seed) => Reply::ok(ref_json(w, req, &name, seed)),
+                None => Reply::not_found(),
+            }
+        }
+        ["git", "matching-refs", parts @ ..] if get => {
+            let prefix = format!(
+                "refs/{}",
+                parts
+                    .iter()
+                    .map(|p| decode(p).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
+            let items = w
+                .refs
+                .iter()
+                .filter(|(n, _)| n.starts_with(&prefix))
+                .map(|(n, s)| ref_json(w, req, n, s))
+                .collect();
+            list_reply(req, items, None)
+        }
+        ["git", "tags", sha] if get => match w.tag_objects.get(*sha) {
+            Some(t) => Reply::ok(json!({
+                "tag": t.tag, "sha": sha, "message": t.message, "node_id": format!("TAG_{sha}"),
+                "url": format!("{}/repos/{}/git/tags/{sha}", req.base_url, w.full_name()),
+                "tagger": {"name": "Standin", "email": "standin@example.invalid", "date": rfc3339(now_epoch())},
+                "object": {"type": "commit", "sha": t.commit, "url": format!("{}/repos/{}/git/commits/{}", req.base_url, w.full_name(), t.commit)},
+                "verification": {"verified": false, "reason": "unsigned"}
+            })),
+            None => Reply::not_found(),
+        },
+        ["git", "refs"] if post => {
+            let body = match body_json(req) {
+                Ok(b) => b,
+                Err(r) => return reply(need, r),
+            };
+            let name = body
+                .get("ref")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let sha = body
+                .get("sha")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if !name.starts_with("refs/") || name.matches('/').count() < 2 {
+                return reply(
+                    need,
+                    Reply::validation("Reference name is invalid", json!([])),
+                );
+            }
+            if sha.len() != 40 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+                return reply(need, Reply::validation("Object does not exist", json!([])));
+            }
+            if w.refs.contains_key(&name) {
+                return reply(
+                    need,
+                    Reply::validation("Reference already exists", json!([])),
+                );
+            }
+            if creation_blocked(w, tok, &name) {
+                return reply(need, rule_violation());
+            }
+            let seed = super::world::RefSeed {
+                object_type: "commit".into(),
+                sha: sha.clone(),
+            };
+            let v = ref_json(w, req, &name, &seed);
+            w.refs.insert(name.clone(), seed);
+            let triggers = match name.strip_prefix("refs/tags/") {
+                Some(tag) => push_triggers(w, tag, &sha, &actor),
+                None => Vec::new(),
+            };
+            return Routed::Reply(need, Reply::status(201, v), triggers);
+        }
+        _ => Reply::not_found(),
+    };
+    reply(need, r)
+}
+
+fn release_json(w: &World, req: &Req, r: &super::world::ReleaseSeed) -> Value {
+    json!({
+        "id": r.id, "tag_name": r.tag_name, "target_commitish": r.target_commitish,
+        "name": r.name, "body": r.body, "draft": r.draft, "prerelease": r.prerelease, "immutable": false,
+        "created_at": rfc3339(r.created_at), "published_at": if r.draft { Value::Null } else { json!(rfc3339(r.created_at)) },
+        "url": format!("{}/repos/{}/releases/{}", req.base_url, w.full_name(), r.id),
+        "html_url": format!("https://github.com/{}/releases/tag/{}", w.full_name(), r.tag_name),
+        "upload_url": format!("{}/repos/{}/releases/{}/assets{{?name,label}}", req.base_url, w.full_name(), r.id),
+        "assets": [], "author": {"login": "standin"},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_filter_syntax() {
+        let t = parse_rfc3339("2024-05-01T12:00:00Z").unwrap();
+        assert!(created_matches(">=2024-05-01T10:00:00Z", t));
+        assert!(!created_matches(">2024-05-01T12:00:00Z", t));
+        assert!(created_matches("2024-05-01..2024-05-01", t));
+        assert!(created_matches("2024-05-01", t));
+        assert!(!created_matches("<2024-05-01", t));
+    }
+
+    #[test]
+    fn decode_segments() {
+        assert_eq!(decode("app%2Fworker").as_deref(), Some("app/worker"));
+        assert_eq!(decode("%zz"), None);
+    }
+}
