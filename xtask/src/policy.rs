@@ -21,6 +21,15 @@ pub fn parse_version(input: &str) -> anyhow::Result<semver::Version> {
     if input.is_empty() {
         return Err(usage("empty version; pass a semver version such as 1.2.3"));
     }
+    // The version is itself an image tag (`{semver}`), and OCI tags hold at most 128 characters.
+    if input.chars().count() > 128 {
+        let head: String = input.chars().take(24).collect();
+        return Err(usage(format!(
+            "version `{}...` is {} characters long; an image tag holds at most 128 characters, so pass a shorter version",
+            printable(&head),
+            input.chars().count()
+        )));
+    }
     if let Some(rest) = input.strip_prefix('v').or_else(|| input.strip_prefix('V')) {
         if semver::Version::parse(rest).is_ok() {
             return Err(usage(format!(
@@ -235,6 +244,13 @@ pub fn plan_tags(
                 .replace("{sha7}", sha7)
         })
         .collect();
+    // A pattern such as `v{semver}-{sha7}` can push a long prerelease past the OCI limit.
+    if let Some(bad) = version_tags.iter().find(|t| !crate::config::is_oci_tag(t)) {
+        return Err(usage(format!(
+            "version {version} gives the image tag `{}`, which is not a valid OCI tag (at most 128 characters of [A-Za-z0-9_.-]); pass a shorter version",
+            printable(bad)
+        )));
+    }
     let mut tags = version_tags.clone();
     if moves_latest {
         tags.push(rules.latest.clone());

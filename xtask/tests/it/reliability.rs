@@ -1,0 +1,447 @@
+//! The reliability suite: bad inputs, malformed answers from GitHub and the registry, faults
+//! injected into every external system, and Ctrl-C, each run against the real binary.
+//!
+//! Every case asserts three things: the documented exit code, a message that names the problem
+//! and the fix, and that nothing changed (the work tree, the local and remote refs, no notes
+//! file). Fault cases also rerun without the fault and assert that the rerun completes.
+//! `docs/reliability.md` lists the classes and outcomes; keep the two in step.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use xtask::standin::github::{self as standin, ADMIN_TOKEN, FaultAction, StandInHandle, World};
+
+const OWNER: &str = "aisopsflow";
+const REPO: &str = "aisopsflow-enterprise";
+/// Nothing listens on the discard port: the default for every system a case does not need,
+/// so no case can reach the internet or a stray local service.
+const CLOSED: &str = "127.0.0.1:9";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.test")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.test")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git is installed (apt-get install git)");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// A committed copy of the repository's release layout with a bare `origin` it was pushed to.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let real = repo_root();
+        std::fs::copy(real.join("release.toml"), work.join("release.toml")).unwrap();
+        std::fs::write(work.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+        copy_dir(&real.join("docs"), &work.join("docs"));
+        std::fs::create_dir_all(work.join(".github/workflows")).unwrap();
+        std::fs::copy(
+            real.join(".github/workflows/publish-images.yml"),
+            work.join(".github/workflows/publish-images.yml"),
+        )
+        .unwrap();
+        for c in ["core", "runner", "console"] {
+            std::fs::create_dir_all(work.join(c)).unwrap();
+            std::fs::write(work.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
+        }
+        git(&work, &["-c", "init.defaultBranch=main", "init", "-q"]);
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-qm", "release layout"]);
+        let remote = dir.path().join("remote.git");
+        git(
+            dir.path(),
+            &["-c", "init.defaultBranch=main", "init", "-q", "--bare", "remote.git"],
+        );
+        git(&work, &["remote", "add", "origin", remote.to_str().unwrap()]);
+        git(&work, &["push", "-q", "origin", "main"]);
+        Repo { dir }
+    }
+
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    pub fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    pub fn head(&self) -> String {
+        git(&self.work(), &["rev-parse", "HEAD"])
+    }
+
+    /// Replaces `from` with `to` in release.toml (asserting it was there).
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let path = self.work().join("release.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "release.toml has no {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Everything a command could change: refs here and in the remote, git status, and every
+    /// file of the work tree (and the notes directory) by content hash.
+    pub fn snapshot(&self) -> Snapshot {
+        let work = self.work();
+        let mut files = BTreeMap::new();
+        walk(&work, &work, &mut files);
+        Snapshot {
+            local_refs: git(&work, &["for-each-ref", "--format=%(refname) %(objectname)"]),
+            remote_refs: git(
+                &self.remote(),
+                &["for-each-ref", "--format=%(refname) %(objectname)"],
+            ),
+            status: git(&work, &["status", "--porcelain", "--untracked-files=all"]),
+            files,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub local_refs: String,
+    pub remote_refs: String,
+    pub status: String,
+    pub files: BTreeMap<String, String>,
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+        if rel == ".git" {
+            continue;
+        }
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            walk(root, &p, out);
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(&p).unwrap();
+            out.insert(rel, format!("symlink {}", target.display()));
+        } else {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            out.insert(rel, xtask::effects::registry::sha256_digest(&bytes));
+        }
+    }
+}
+
+/// One run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A command for the real binary with a closed environment: no token, GitHub and the registry
+/// at a closed loopback port, an empty docker config and HOME, unless `env` says otherwise.
+pub fn xtask_cmd(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let home = std::env::temp_dir().join("aisopsflow-reliability-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("HOME", &home)
+        .env("DOCKER_CONFIG", home.join("no-docker-config"))
+        .env("GITHUB_API_URL", format!("http://{CLOSED}"))
+        .env("AISOPSFLOW_REGISTRY", CLOSED)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_ACTOR")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_REF")
+        .env_remove("GITHUB_SHA")
+        .env_remove("GITHUB_EVENT_NAME")
+        .env_remove("PUBLISH_LATEST");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+pub fn xtask(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = xtask_cmd(cwd, args, env)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the xtask binary");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+/// Asserts a run's exit code and that its output names every needle.
+fn expect(class: &str, run: &Run, code: i32, needles: &[&str]) {
+    assert_eq!(
+        run.code, code,
+        "[{class}] exit code\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let text = run.text();
+    for n in needles {
+        assert!(
+            text.contains(n),
+            "[{class}] output does not name {n:?}:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("internal error") && !text.contains("panicked"),
+        "[{class}] panicked:\n{text}"
+    );
+}
+
+// --- Bad inputs ---------------------------------------------------------------------------
+
+/// A version string, the class it belongs to, and what the message must name (problem, fix).
+const BAD_VERSIONS: &[(&str, &str, &[&str])] = &[
+    ("two components", "1.2", &["`1.2` is not semver", "pass MAJOR.MINOR.PATCH"]),
+    ("leading zero", "01.2.3", &["leading zero", "without leading zeros"]),
+    ("leading v", "v1.2.3", &["leading `v`", "pass the bare version `1.2.3`"]),
+    ("build metadata", "1.2.3+build", &["build metadata", "so pass `1.2.3`"]),
+    ("full-width unicode digits", "１.２.３", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
+    ("unicode letter in prerelease", "1.2.3-ß", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
+    ("shell: command separator", "1.2.3;rm -rf /", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
+    ("shell: command substitution", "$(id)", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
+    ("shell: backticks and pipe", "1.2.3`id`|sh", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
+    ("embedded newline", "1.2.3\nv9.9.9", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
+    ("empty", "", &["empty version", "pass a semver version such as 1.2.3"]),
+    ("too long for an image tag", "", &["characters", "at most 128"]),
+    ("prerelease with empty identifier", "1.2.3-", &["is not semver", "pass MAJOR.MINOR.PATCH"]),
+];
+
+fn long_version() -> String {
+    format!("1.2.3-{}", "a".repeat(200))
+}
+
+/// Versions for `verify` and `preflight --release`: exit 2, the problem and the fix named, and
+/// nothing changed. (`release --dry-run` and `promote` are in `release_bad_versions`.)
+#[test]
+fn bad_versions_are_usage_errors_that_name_the_fix() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let before = repo.snapshot();
+    for (class, v, needles) in BAD_VERSIONS {
+        let v = if *class == "too long for an image tag" {
+            long_version()
+        } else {
+            v.to_string()
+        };
+        for args in [
+            vec!["verify", v.as_str()],
+            vec!["preflight", "--offline", "--only", "workflow", "--release", v.as_str()],
+        ] {
+            let run = xtask(&work, &args, &[]);
+            expect(&format!("{class}: {}", args[0]), &run, 2, needles);
+            // Untrusted input is shown escaped, never raw: a newline cannot forge a line.
+            assert!(!run.stderr.contains("\nv9.9.9"), "{class}: {}", run.stderr);
+        }
+    }
+    // A version that starts with a dash is refused by the parser before any work.
+    let run = xtask(&work, &["verify", "-1.2.3"], &[]);
+    expect("leading dash", &run, 2, &["unexpected argument", "--"]);
+    assert_eq!(repo.snapshot(), before, "a bad version changed the repository");
+}
+
+/// `release.toml` broken in one way per case: `preflight` refuses it (exit 2) naming the file,
+/// the key and the fix, before touching anything.
+#[test]
+fn bad_release_toml_is_refused_naming_the_key_and_the_fix() {
+    type Edit = (&'static str, &'static str);
+    let cases: &[(&str, &[Edit], &[&str])] = &[
+        ("missing key", &[("latest = \"latest\"\n", "")], &["missing field `latest`", "fix:"]),
+        ("unknown key", &[("[tags]\n", "[tags]\ncolour = \"blue\"\n")], &["unknown field `colour`", "fix:"]),
+        ("unknown table", &[("[notes]\n", "[extras]\nx = 1\n[notes]\n")], &["unknown field `extras`", "fix:"]),
+        ("wrong type: bool as string", &[("prerelease_moves_latest = false", "prerelease_moves_latest = \"no\"")], &["prerelease_moves_latest", "invalid type", "fix:"]),
+        ("wrong type: list as string", &[("features = []", "features = \"\"")], &["features", "invalid type", "fix:"]),
+        ("unknown enum value", &[("scope = \"when-in-scope\"", "scope = \"sometimes\"")], &["unknown variant `sometimes`", "fix:"]),
+        ("toml syntax error", &[("[registry]\n", "[registry\n")], &["release.toml", "fix:"]),
+        ("package name collision", &[("package = \"aisopsflow-{component}-commercial\"", "package = \"aisopsflow-{component}\"")], &["produced by both", "fix: give each edition a distinct package pattern"]),
+        ("allowlist violation", &[("package = \"aisopsflow-{component}-commercial\"", "package = \"aisopsflow-{component}-pro\"")], &["not in the allowlist", "[[packages.exceptions]]"]),
+        ("allowlist entry outside the checklist", &[("  \"aisopsflow-console-commercial\",\n]", "  \"aisopsflow-console-commercial\",\n  \"aisopsflow-extra\",\n]")], &["`aisopsflow-extra` is not one of the checklist's six packages", "fix:"]),
+        ("exception without a reason", &[("[customer]\n", "[[packages.exceptions]]\nname = \"aisopsflow-extra\"\nreason = \"x\"\n\n[customer]\n")], &["has no real reason", "fix: explain in `reason`"]),
+        ("tag pattern without {semver}", &[("release = \"v{semver}\"", "release = \"v{version}\"")], &["key `tags.release`", "no `{semver}` placeholder", "fix:"]),
+        ("release and release_latest equal", &[("release_latest = \"release-v{semver}\"", "release_latest = \"v{semver}\"")], &["tags.release_latest", "same pattern", "fix:"]),
+        ("image tag with `+`", &[("image_tags = [\"{semver}\", \"sha-{sha7}\"]", "image_tags = [\"{semver}+x\", \"sha-{sha7}\"]")], &["does not expand to a valid image tag", "fix:"]),
+        ("image tag with unknown placeholder", &[("image_tags = [\"{semver}\", \"sha-{sha7}\"]", "image_tags = [\"{semver}\", \"{branch}\"]")], &["`{branch}` does not expand", "fix:"]),
+        ("no image tags", &[("image_tags = [\"{semver}\", \"sha-{sha7}\"]", "image_tags = []")], &["tags.image_tags", "is empty", "fix:"]),
+        ("latest not a tag", &[("latest = \"latest\"", "latest = \"la test\"")], &["tags.latest", "not a valid image tag", "fix:"]),
+        ("enterprise URL as SDK link", &[("sdk_repository = \"https://github.com/aisopsflow/aisopsflow-sdk\"", "sdk_repository = \"https://github.com/aisopsflow/aisopsflow-enterprise\"")], &["customer.sdk_repository", "points at the enterprise repository", "fix:"]),
+        ("SDK link not https", &[("sdk_repository = \"https://github.com/aisopsflow/aisopsflow-sdk\"", "sdk_repository = \"http://github.com/aisopsflow/aisopsflow-sdk\"")], &["not an https URL", "fix:"]),
+        ("bad glob", &[("docs = [\"docs/customer/**/*.md\"]", "docs = [\"docs/[customer/**/*.md\"]")], &["bad glob", "fix: use a glob"]),
+        ("registry host with a path", &[("host = \"ghcr.io\"", "host = \"ghcr.io/aisopsflow\"")], &["registry.host", "fix:"]),
+        ("organisation in upper case", &[("org = \"aisopsflow\"", "org = \"AisOpsFlow\"")], &["registry.org", "fix:"]),
+        ("repository not owner/name", &[("name = \"aisopsflow/aisopsflow-enterprise\"", "name = \"aisopsflow-enterprise\"")], &["repository.name", "not `owner/name`", "fix:"]),
+        ("workflow outside .github/workflows", &[("publish_workflow = \".github/workflows/publish-images.yml\"", "publish_workflow = \"publish-images.yml\"")], &["repository.publish_workflow", "fix:"]),
+        ("no release operators", &[("release_operators = [\"Team:release-operators\"]", "release_operators = []")], &["release_operators", "is empty", "fix:"]),
+        ("unknown bypass actor type", &[("release_operators = [\"Team:release-operators\"]", "release_operators = [\"Squad:ops\"]")], &["unknown actor type `Squad`", "fix: use `Team:<slug>`"]),
+        ("API URL not http(s)", &[("github = \"https://api.github.com\"", "github = \"ftp://api.github.com\"")], &["api.github", "not an http(s) URL", "fix:"]),
+        ("component dir escapes the workspace", &[("dir = \"core\"", "dir = \"../core\"")], &["components.core.dir", "not a directory inside the workspace", "fix:"]),
+        ("component dir absolute", &[("dir = \"core\"", "dir = \"/etc\"")], &["components.core.dir", "fix:"]),
+        ("edition without {component}", &[("package = \"aisopsflow-{component}\"", "package = \"aisopsflow-core\"")], &["no `{component}` placeholder", "fix:"]),
+        ("two public editions", &[("visibility = \"private\"", "visibility = \"public\"")], &["more than one public edition", "fix:"]),
+        ("package README pattern without {package}", &[("package_readmes = \"docs/packages/{package}.md\"", "package_readmes = \"docs/packages/README.md\"")], &["customer.package_readmes", "fix:"]),
+        ("empty dispatch input", &[("dispatch_input = \"publish_latest\"", "dispatch_input = \"\"")], &["tags.dispatch_input", "fix:"]),
+    ];
+    let repo = Repo::new();
+    let work = repo.work();
+    let path = work.join("release.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    for (class, edits, needles) in cases {
+        std::fs::write(&path, &original).unwrap();
+        for (from, to) in *edits {
+            repo.edit_config(from, to);
+        }
+        let before = repo.snapshot();
+        let run = xtask(&work, &["preflight", "--offline", "--only", "workflow"], &[]);
+        expect(class, &run, 2, needles);
+        assert!(run.stderr.contains("release.toml"), "[{class}] names no file: {}", run.stderr);
+        assert_eq!(repo.snapshot(), before, "[{class}] changed the repository");
+    }
+    // Not text at all, and empty.
+    for (class, bytes) in [
+        ("release.toml not UTF-8", &b"\xff\xfe[registry]\x00"[..]),
+        ("release.toml empty", &b""[..]),
+    ] {
+        std::fs::write(&path, bytes).unwrap();
+        let run = xtask(&work, &["preflight", "--offline", "--only", "workflow"], &[]);
+        expect(class, &run, 2, &["release.toml"]);
+    }
+}
+
+/// Flags, paths and files given wrong.
+#[test]
+fn bad_invocations_are_usage_errors() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let before = repo.snapshot();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("att.toml"), "[[attestation]\nid = ").unwrap();
+    std::fs::write(
+        outside.path().join("att-unknown.toml"),
+        "[[attestation]]\nid = \"manual-no-such-thing\"\nby = \"me\"\nnote = \"checked it by hand\"\n",
+    )
+    .unwrap();
+    let att = outside.path().join("att.toml");
+    let att_unknown = outside.path().join("att-unknown.toml");
+    let missing = outside.path().join("missing.toml");
+    let cases: Vec<(&str, &Path, Vec<&str>, i32, Vec<&str>)> = vec![
+        ("--repo does not exist", &work, vec!["preflight", "--repo", "/nonexistent/checkout"], 2, vec!["/nonexistent/checkout", "pass the path of an aisopsflow-enterprise checkout"]),
+        ("--repo without release.toml", &work, vec!["preflight", "--repo", outside.path().to_str().unwrap()], 2, vec!["no release.toml there", "pass the root"]),
+        ("no workspace above the cwd", outside.path(), vec!["preflight", "--offline"], 2, vec!["no aisopsflow-enterprise workspace", "pass --repo DIR"]),
+        ("unknown component", &work, vec!["preflight", "--offline", "--components", "gui"], 2, vec!["unknown component `gui`", "known components: console, core, runner"]),
+        ("unknown --only prefix", &work, vec!["preflight", "--offline", "--only", "nosuch"], 2, vec!["--only nosuch selects no preflight check", "check ids are:"]),
+        ("unknown attestation id", &work, vec!["preflight", "--offline", "--only", "manual", "--attest", "manual-no-such-thing"], 2, vec!["manual-no-such-thing"]),
+        ("attestations file malformed", &work, vec!["preflight", "--offline", "--only", "manual", "--attestations", att.to_str().unwrap()], 2, vec!["att.toml"]),
+        ("attestations file with an unknown id", &work, vec!["preflight", "--offline", "--only", "manual", "--attestations", att_unknown.to_str().unwrap()], 2, vec!["manual-no-such-thing"]),
+        ("attestations file missing", &work, vec!["preflight", "--offline", "--only", "manual", "--attestations", missing.to_str().unwrap()], 2, vec!["missing.toml"]),
+        ("unknown subcommand", &work, vec!["deploy"], 2, vec!["unrecognized subcommand 'deploy'"]),
+        ("unknown format", &work, vec!["preflight", "--format", "xml"], 2, vec!["invalid value 'xml'", "possible values"]),
+        ("release without a version", &work, vec!["release"], 2, vec!["<VERSION>"]),
+        ("promote without a version", &work, vec!["promote"], 2, vec!["<VERSION>"]),
+        ("--keep without --rehearse", &work, vec!["release", "1.2.3", "--keep"], 2, vec!["--rehearse"]),
+        ("GitHub API URL not a URL", &work, vec!["preflight", "--only", "repo-private"], 2, vec!["not a valid GitHub API URL", "GITHUB_API_URL"]),
+        ("verify: release tag does not exist", &work, vec!["verify", "9.9.9"], 2, vec!["neither release-v9.9.9 nor v9.9.9 exists", "git fetch --tags"]),
+    ];
+    for (class, cwd, args, code, needles) in cases {
+        let env: Vec<(&str, &str)> = if class == "GitHub API URL not a URL" {
+            vec![("GITHUB_API_URL", "not a url"), ("GITHUB_TOKEN", "ghp_notused000")]
+        } else {
+            vec![]
+        };
+        let run = xtask(cwd, &args, &env);
+        expect(class, &run, code, &needles);
+    }
+    assert_eq!(repo.snapshot(), before);
+}
+
+/// The publish workflow broken in several ways: preflight reports a failed `workflow-present`
+/// (exit 1, a policy failure with the file named), never a crash or a pass.
+#[test]
+fn malformed_workflows_fail_workflow_present() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let wf = work.join(".github/workflows/publish-images.yml");
+    let cases: &[(&str, Option<&[u8]>)] = &[
+        ("workflow YAML malformed", Some(b"on: [push\njobs:\n  build: {runs-on: x\n")),
+        ("workflow YAML truncated", Some(b"name: publish\non:\n  push:\n    tags: ['v*'\n")),
+        ("workflow not UTF-8", Some(b"name: \xff\xfe\n")),
+        ("workflow is a YAML list", Some(b"- a\n- b\n")),
+        ("workflow empty", Some(b"")),
+        ("workflow missing", None),
+    ];
+    for (class, content) in cases {
+        match content {
+            Some(c) => std::fs::write(&wf, c).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(&wf);
+            }
+        }
+        let before = repo.snapshot();
+        let run = xtask(&work, &["preflight", "--offline", "--only", "workflow", "--format", "json"], &[]);
+        expect(class, &run, 1, &["workflow-present", "publish-images.yml"]);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("[{class}] report is not JSON ({e}):\n{}", run.stdout));
+        let present = json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "workflow-present")
+            .unwrap_or_else(|| panic!("[{class}] no workflow-present:\n{json:#}"));
+        assert_eq!(present["status"], "fail", "[{class}] {present:#}");
+        assert_eq!(repo.snapshot(), before, "[{class}] changed the repository");
+    }
+}
