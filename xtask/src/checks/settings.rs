@@ -281,7 +281,19 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
 /// anyhow errors are not `Clone`; this keeps the typed GitHub error (and the message) so
 /// one failed call can be reported under several checks.
 fn e_clone(e: &anyhow::Error) -> anyhow::Error {
+    let classified = e
+        .chain()
+        .find_map(|x| x.downcast_ref::<crate::exit::Classified>());
     match GithubError::find(e) {
+        // An outage (5xx after retries, a rate limit) keeps its exit code and its fix.
+        Some(ge) if classified.is_some_and(|c| c.kind == crate::exit::Kind::External) => {
+            let c = classified.expect("checked");
+            anyhow::Error::new(crate::exit::Classified {
+                kind: c.kind,
+                message: c.message.clone(),
+            })
+            .context(ge.clone())
+        }
         Some(ge) => anyhow::Error::new(ge.clone()),
         None => match crate::exit::kind_of(e) {
             Some(crate::exit::Kind::External) => crate::exit::external(format!("{e:#}")),

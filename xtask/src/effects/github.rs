@@ -595,7 +595,8 @@ impl Github {
                         reset: if primary || retry_after.is_none() {
                             reset
                         } else {
-                            Some(now + retry_after.unwrap_or(0))
+                            // A hostile or broken `Retry-After` (u64::MAX) must not overflow.
+                            Some(now.saturating_add(retry_after.unwrap_or(0)))
                         },
                     };
                     // The classified root carries the fix, the context the details.
@@ -666,6 +667,12 @@ impl Github {
             if pages > MAX_PAGES {
                 return Err(exit::external(format!(
                     "GET {path}: more than {MAX_PAGES} pages; narrow the query"
+                )));
+            }
+            // A `Link` to another origin would carry the token there; GitHub never sends one.
+            if pages > 1 && !same_origin(&u, &self.base) {
+                return Err(exit::external(format!(
+                    "GET {path}: the answer's Link header points at another origin ({u}); refusing to send the token there; fix: check GITHUB_API_URL points at a GitHub REST API"
                 )));
             }
             let a = self.call(Method::GET, &u, None).await?;
@@ -1157,6 +1164,14 @@ fn decode<T: DeserializeOwned>(body: &[u8], path: &str) -> anyhow::Result<T> {
 
 fn header(h: &HeaderMap, k: &str) -> Option<String> {
     h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Whether two URLs share scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 /// The `rel="next"` URL of an RFC 5988 `Link` header.

@@ -93,9 +93,19 @@ impl Repo {
         let remote = dir.path().join("remote.git");
         git(
             dir.path(),
-            &["-c", "init.defaultBranch=main", "init", "-q", "--bare", "remote.git"],
+            &[
+                "-c",
+                "init.defaultBranch=main",
+                "init",
+                "-q",
+                "--bare",
+                "remote.git",
+            ],
         );
-        git(&work, &["remote", "add", "origin", remote.to_str().unwrap()]);
+        git(
+            &work,
+            &["remote", "add", "origin", remote.to_str().unwrap()],
+        );
         git(&work, &["push", "-q", "origin", "main"]);
         Repo { dir }
     }
@@ -127,7 +137,10 @@ impl Repo {
         let mut files = BTreeMap::new();
         walk(&work, &work, &mut files);
         Snapshot {
-            local_refs: git(&work, &["for-each-ref", "--format=%(refname) %(objectname)"]),
+            local_refs: git(
+                &work,
+                &["for-each-ref", "--format=%(refname) %(objectname)"],
+            ),
             remote_refs: git(
                 &self.remote(),
                 &["for-each-ref", "--format=%(refname) %(objectname)"],
@@ -248,19 +261,71 @@ fn expect(class: &str, run: &Run, code: i32, needles: &[&str]) {
 
 /// A version string, the class it belongs to, and what the message must name (problem, fix).
 const BAD_VERSIONS: &[(&str, &str, &[&str])] = &[
-    ("two components", "1.2", &["`1.2` is not semver", "pass MAJOR.MINOR.PATCH"]),
-    ("leading zero", "01.2.3", &["leading zero", "without leading zeros"]),
-    ("leading v", "v1.2.3", &["leading `v`", "pass the bare version `1.2.3`"]),
-    ("build metadata", "1.2.3+build", &["build metadata", "so pass `1.2.3`"]),
-    ("full-width unicode digits", "１.２.３", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
-    ("unicode letter in prerelease", "1.2.3-ß", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
-    ("shell: command separator", "1.2.3;rm -rf /", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
-    ("shell: command substitution", "$(id)", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
-    ("shell: backticks and pipe", "1.2.3`id`|sh", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
-    ("embedded newline", "1.2.3\nv9.9.9", &["outside [0-9A-Za-z.-]", "pass a semver version"]),
-    ("empty", "", &["empty version", "pass a semver version such as 1.2.3"]),
-    ("too long for an image tag", "", &["characters", "at most 128"]),
-    ("prerelease with empty identifier", "1.2.3-", &["is not semver", "pass MAJOR.MINOR.PATCH"]),
+    (
+        "two components",
+        "1.2",
+        &["`1.2` is not semver", "pass MAJOR.MINOR.PATCH"],
+    ),
+    (
+        "leading zero",
+        "01.2.3",
+        &["leading zero", "without leading zeros"],
+    ),
+    (
+        "leading v",
+        "v1.2.3",
+        &["leading `v`", "pass the bare version `1.2.3`"],
+    ),
+    (
+        "build metadata",
+        "1.2.3+build",
+        &["build metadata", "so pass `1.2.3`"],
+    ),
+    (
+        "full-width unicode digits",
+        "１.２.３",
+        &["outside [0-9A-Za-z.-]", "pass a semver version"],
+    ),
+    (
+        "unicode letter in prerelease",
+        "1.2.3-ß",
+        &["outside [0-9A-Za-z.-]", "pass a semver version"],
+    ),
+    (
+        "shell: command separator",
+        "1.2.3;rm -rf /",
+        &["outside [0-9A-Za-z.-]", "pass a semver version"],
+    ),
+    (
+        "shell: command substitution",
+        "$(id)",
+        &["outside [0-9A-Za-z.-]", "pass a semver version"],
+    ),
+    (
+        "shell: backticks and pipe",
+        "1.2.3`id`|sh",
+        &["outside [0-9A-Za-z.-]", "pass a semver version"],
+    ),
+    (
+        "embedded newline",
+        "1.2.3\nv9.9.9",
+        &["outside [0-9A-Za-z.-]", "pass a semver version"],
+    ),
+    (
+        "empty",
+        "",
+        &["empty version", "pass a semver version such as 1.2.3"],
+    ),
+    (
+        "too long for an image tag",
+        "",
+        &["characters", "at most 128"],
+    ),
+    (
+        "prerelease with empty identifier",
+        "1.2.3-",
+        &["is not semver", "pass MAJOR.MINOR.PATCH"],
+    ),
 ];
 
 fn long_version() -> String {
@@ -282,7 +347,14 @@ fn bad_versions_are_usage_errors_that_name_the_fix() {
         };
         for args in [
             vec!["verify", v.as_str()],
-            vec!["preflight", "--offline", "--only", "workflow", "--release", v.as_str()],
+            vec![
+                "preflight",
+                "--offline",
+                "--only",
+                "workflow",
+                "--release",
+                v.as_str(),
+            ],
         ] {
             let run = xtask(&work, &args, &[]);
             expect(&format!("{class}: {}", args[0]), &run, 2, needles);
@@ -293,7 +365,11 @@ fn bad_versions_are_usage_errors_that_name_the_fix() {
     // A version that starts with a dash is refused by the parser before any work.
     let run = xtask(&work, &["verify", "-1.2.3"], &[]);
     expect("leading dash", &run, 2, &["unexpected argument", "--"]);
-    assert_eq!(repo.snapshot(), before, "a bad version changed the repository");
+    assert_eq!(
+        repo.snapshot(),
+        before,
+        "a bad version changed the repository"
+    );
 }
 
 /// `release.toml` broken in one way per case: `preflight` refuses it (exit 2) naming the file,
@@ -302,39 +378,245 @@ fn bad_versions_are_usage_errors_that_name_the_fix() {
 fn bad_release_toml_is_refused_naming_the_key_and_the_fix() {
     type Edit = (&'static str, &'static str);
     let cases: &[(&str, &[Edit], &[&str])] = &[
-        ("missing key", &[("latest = \"latest\"\n", "")], &["missing field `latest`", "fix:"]),
-        ("unknown key", &[("[tags]\n", "[tags]\ncolour = \"blue\"\n")], &["unknown field `colour`", "fix:"]),
-        ("unknown table", &[("[notes]\n", "[extras]\nx = 1\n[notes]\n")], &["unknown field `extras`", "fix:"]),
-        ("wrong type: bool as string", &[("prerelease_moves_latest = false", "prerelease_moves_latest = \"no\"")], &["prerelease_moves_latest", "invalid type", "fix:"]),
-        ("wrong type: list as string", &[("features = []", "features = \"\"")], &["features", "invalid type", "fix:"]),
-        ("unknown enum value", &[("scope = \"when-in-scope\"", "scope = \"sometimes\"")], &["unknown variant `sometimes`", "fix:"]),
-        ("toml syntax error", &[("[registry]\n", "[registry\n")], &["release.toml", "fix:"]),
-        ("package name collision", &[("package = \"aisopsflow-{component}-commercial\"", "package = \"aisopsflow-{component}\"")], &["produced by both", "fix: give each edition a distinct package pattern"]),
-        ("allowlist violation", &[("package = \"aisopsflow-{component}-commercial\"", "package = \"aisopsflow-{component}-pro\"")], &["not in the allowlist", "[[packages.exceptions]]"]),
-        ("allowlist entry outside the checklist", &[("  \"aisopsflow-console-commercial\",\n]", "  \"aisopsflow-console-commercial\",\n  \"aisopsflow-extra\",\n]")], &["`aisopsflow-extra` is not one of the checklist's six packages", "fix:"]),
-        ("exception without a reason", &[("[customer]\n", "[[packages.exceptions]]\nname = \"aisopsflow-extra\"\nreason = \"x\"\n\n[customer]\n")], &["has no real reason", "fix: explain in `reason`"]),
-        ("tag pattern without {semver}", &[("release = \"v{semver}\"", "release = \"v{version}\"")], &["key `tags.release`", "no `{semver}` placeholder", "fix:"]),
-        ("release and release_latest equal", &[("release_latest = \"release-v{semver}\"", "release_latest = \"v{semver}\"")], &["tags.release_latest", "same pattern", "fix:"]),
-        ("image tag with `+`", &[("image_tags = [\"{semver}\", \"sha-{sha7}\"]", "image_tags = [\"{semver}+x\", \"sha-{sha7}\"]")], &["does not expand to a valid image tag", "fix:"]),
-        ("image tag with unknown placeholder", &[("image_tags = [\"{semver}\", \"sha-{sha7}\"]", "image_tags = [\"{semver}\", \"{branch}\"]")], &["`{branch}` does not expand", "fix:"]),
-        ("no image tags", &[("image_tags = [\"{semver}\", \"sha-{sha7}\"]", "image_tags = []")], &["tags.image_tags", "is empty", "fix:"]),
-        ("latest not a tag", &[("latest = \"latest\"", "latest = \"la test\"")], &["tags.latest", "not a valid image tag", "fix:"]),
-        ("enterprise URL as SDK link", &[("sdk_repository = \"https://github.com/aisopsflow/aisopsflow-sdk\"", "sdk_repository = \"https://github.com/aisopsflow/aisopsflow-enterprise\"")], &["customer.sdk_repository", "points at the enterprise repository", "fix:"]),
-        ("SDK link not https", &[("sdk_repository = \"https://github.com/aisopsflow/aisopsflow-sdk\"", "sdk_repository = \"http://github.com/aisopsflow/aisopsflow-sdk\"")], &["not an https URL", "fix:"]),
-        ("bad glob", &[("docs = [\"docs/customer/**/*.md\"]", "docs = [\"docs/[customer/**/*.md\"]")], &["bad glob", "fix: use a glob"]),
-        ("registry host with a path", &[("host = \"ghcr.io\"", "host = \"ghcr.io/aisopsflow\"")], &["registry.host", "fix:"]),
-        ("organisation in upper case", &[("org = \"aisopsflow\"", "org = \"AisOpsFlow\"")], &["registry.org", "fix:"]),
-        ("repository not owner/name", &[("name = \"aisopsflow/aisopsflow-enterprise\"", "name = \"aisopsflow-enterprise\"")], &["repository.name", "not `owner/name`", "fix:"]),
-        ("workflow outside .github/workflows", &[("publish_workflow = \".github/workflows/publish-images.yml\"", "publish_workflow = \"publish-images.yml\"")], &["repository.publish_workflow", "fix:"]),
-        ("no release operators", &[("release_operators = [\"Team:release-operators\"]", "release_operators = []")], &["release_operators", "is empty", "fix:"]),
-        ("unknown bypass actor type", &[("release_operators = [\"Team:release-operators\"]", "release_operators = [\"Squad:ops\"]")], &["unknown actor type `Squad`", "fix: use `Team:<slug>`"]),
-        ("API URL not http(s)", &[("github = \"https://api.github.com\"", "github = \"ftp://api.github.com\"")], &["api.github", "not an http(s) URL", "fix:"]),
-        ("component dir escapes the workspace", &[("dir = \"core\"", "dir = \"../core\"")], &["components.core.dir", "not a directory inside the workspace", "fix:"]),
-        ("component dir absolute", &[("dir = \"core\"", "dir = \"/etc\"")], &["components.core.dir", "fix:"]),
-        ("edition without {component}", &[("package = \"aisopsflow-{component}\"", "package = \"aisopsflow-core\"")], &["no `{component}` placeholder", "fix:"]),
-        ("two public editions", &[("visibility = \"private\"", "visibility = \"public\"")], &["more than one public edition", "fix:"]),
-        ("package README pattern without {package}", &[("package_readmes = \"docs/packages/{package}.md\"", "package_readmes = \"docs/packages/README.md\"")], &["customer.package_readmes", "fix:"]),
-        ("empty dispatch input", &[("dispatch_input = \"publish_latest\"", "dispatch_input = \"\"")], &["tags.dispatch_input", "fix:"]),
+        (
+            "missing key",
+            &[("latest = \"latest\"\n", "")],
+            &["missing field `latest`", "fix:"],
+        ),
+        (
+            "unknown key",
+            &[("[tags]\n", "[tags]\ncolour = \"blue\"\n")],
+            &["unknown field `colour`", "fix:"],
+        ),
+        (
+            "unknown table",
+            &[("[notes]\n", "[extras]\nx = 1\n[notes]\n")],
+            &["unknown field `extras`", "fix:"],
+        ),
+        (
+            "wrong type: bool as string",
+            &[(
+                "prerelease_moves_latest = false",
+                "prerelease_moves_latest = \"no\"",
+            )],
+            &["prerelease_moves_latest", "invalid type", "fix:"],
+        ),
+        (
+            "wrong type: list as string",
+            &[("features = []", "features = \"\"")],
+            &["features", "invalid type", "fix:"],
+        ),
+        (
+            "unknown enum value",
+            &[("scope = \"when-in-scope\"", "scope = \"sometimes\"")],
+            &["unknown variant `sometimes`", "fix:"],
+        ),
+        (
+            "toml syntax error",
+            &[("[registry]\n", "[registry\n")],
+            &["release.toml", "fix:"],
+        ),
+        (
+            "package name collision",
+            &[(
+                "package = \"aisopsflow-{component}-commercial\"",
+                "package = \"aisopsflow-{component}\"",
+            )],
+            &[
+                "produced by both",
+                "fix: give each edition a distinct package pattern",
+            ],
+        ),
+        (
+            "allowlist violation",
+            &[(
+                "package = \"aisopsflow-{component}-commercial\"",
+                "package = \"aisopsflow-{component}-pro\"",
+            )],
+            &["not in the allowlist", "[[packages.exceptions]]"],
+        ),
+        (
+            "allowlist entry outside the checklist",
+            &[(
+                "  \"aisopsflow-console-commercial\",\n]",
+                "  \"aisopsflow-console-commercial\",\n  \"aisopsflow-extra\",\n]",
+            )],
+            &[
+                "`aisopsflow-extra` is not one of the checklist's six packages",
+                "fix:",
+            ],
+        ),
+        (
+            "exception without a reason",
+            &[(
+                "[customer]\n",
+                "[[packages.exceptions]]\nname = \"aisopsflow-extra\"\nreason = \"x\"\n\n[customer]\n",
+            )],
+            &["has no real reason", "fix: explain in `reason`"],
+        ),
+        (
+            "tag pattern without {semver}",
+            &[("release = \"v{semver}\"", "release = \"v{version}\"")],
+            &["key `tags.release`", "no `{semver}` placeholder", "fix:"],
+        ),
+        (
+            "release and release_latest equal",
+            &[(
+                "release_latest = \"release-v{semver}\"",
+                "release_latest = \"v{semver}\"",
+            )],
+            &["tags.release_latest", "same pattern", "fix:"],
+        ),
+        (
+            "image tag with `+`",
+            &[(
+                "image_tags = [\"{semver}\", \"sha-{sha7}\"]",
+                "image_tags = [\"{semver}+x\", \"sha-{sha7}\"]",
+            )],
+            &["does not expand to a valid image tag", "fix:"],
+        ),
+        (
+            "image tag with unknown placeholder",
+            &[(
+                "image_tags = [\"{semver}\", \"sha-{sha7}\"]",
+                "image_tags = [\"{semver}\", \"{branch}\"]",
+            )],
+            &["`{branch}` does not expand", "fix:"],
+        ),
+        (
+            "no image tags",
+            &[(
+                "image_tags = [\"{semver}\", \"sha-{sha7}\"]",
+                "image_tags = []",
+            )],
+            &["tags.image_tags", "is empty", "fix:"],
+        ),
+        (
+            "latest not a tag",
+            &[("latest = \"latest\"", "latest = \"la test\"")],
+            &["tags.latest", "not a valid image tag", "fix:"],
+        ),
+        (
+            "enterprise URL as SDK link",
+            &[(
+                "sdk_repository = \"https://github.com/aisopsflow/aisopsflow-sdk\"",
+                "sdk_repository = \"https://github.com/aisopsflow/aisopsflow-enterprise\"",
+            )],
+            &[
+                "customer.sdk_repository",
+                "points at the enterprise repository",
+                "fix:",
+            ],
+        ),
+        (
+            "SDK link not https",
+            &[(
+                "sdk_repository = \"https://github.com/aisopsflow/aisopsflow-sdk\"",
+                "sdk_repository = \"http://github.com/aisopsflow/aisopsflow-sdk\"",
+            )],
+            &["not an https URL", "fix:"],
+        ),
+        (
+            "bad glob",
+            &[(
+                "docs = [\"docs/customer/**/*.md\"]",
+                "docs = [\"docs/[customer/**/*.md\"]",
+            )],
+            &["bad glob", "fix: use a glob"],
+        ),
+        (
+            "registry host with a path",
+            &[("host = \"ghcr.io\"", "host = \"ghcr.io/aisopsflow\"")],
+            &["registry.host", "fix:"],
+        ),
+        (
+            "organisation in upper case",
+            &[("org = \"aisopsflow\"", "org = \"AisOpsFlow\"")],
+            &["registry.org", "fix:"],
+        ),
+        (
+            "repository not owner/name",
+            &[(
+                "name = \"aisopsflow/aisopsflow-enterprise\"",
+                "name = \"aisopsflow-enterprise\"",
+            )],
+            &["repository.name", "not `owner/name`", "fix:"],
+        ),
+        (
+            "workflow outside .github/workflows",
+            &[(
+                "publish_workflow = \".github/workflows/publish-images.yml\"",
+                "publish_workflow = \"publish-images.yml\"",
+            )],
+            &["repository.publish_workflow", "fix:"],
+        ),
+        (
+            "no release operators",
+            &[(
+                "release_operators = [\"Team:release-operators\"]",
+                "release_operators = []",
+            )],
+            &["release_operators", "is empty", "fix:"],
+        ),
+        (
+            "unknown bypass actor type",
+            &[(
+                "release_operators = [\"Team:release-operators\"]",
+                "release_operators = [\"Squad:ops\"]",
+            )],
+            &["unknown actor type `Squad`", "fix: use `Team:<slug>`"],
+        ),
+        (
+            "API URL not http(s)",
+            &[(
+                "github = \"https://api.github.com\"",
+                "github = \"ftp://api.github.com\"",
+            )],
+            &["api.github", "not an http(s) URL", "fix:"],
+        ),
+        (
+            "component dir escapes the workspace",
+            &[("dir = \"core\"", "dir = \"../core\"")],
+            &[
+                "components.core.dir",
+                "not a directory inside the workspace",
+                "fix:",
+            ],
+        ),
+        (
+            "component dir absolute",
+            &[("dir = \"core\"", "dir = \"/etc\"")],
+            &["components.core.dir", "fix:"],
+        ),
+        (
+            "edition without {component}",
+            &[(
+                "package = \"aisopsflow-{component}\"",
+                "package = \"aisopsflow-core\"",
+            )],
+            &["no `{component}` placeholder", "fix:"],
+        ),
+        (
+            "two public editions",
+            &[("visibility = \"private\"", "visibility = \"public\"")],
+            &["more than one public edition", "fix:"],
+        ),
+        (
+            "package README pattern without {package}",
+            &[(
+                "package_readmes = \"docs/packages/{package}.md\"",
+                "package_readmes = \"docs/packages/README.md\"",
+            )],
+            &["customer.package_readmes", "fix:"],
+        ),
+        (
+            "empty dispatch input",
+            &[(
+                "dispatch_input = \"publish_latest\"",
+                "dispatch_input = \"\"",
+            )],
+            &["tags.dispatch_input", "fix:"],
+        ),
     ];
     let repo = Repo::new();
     let work = repo.work();
@@ -346,9 +628,17 @@ fn bad_release_toml_is_refused_naming_the_key_and_the_fix() {
             repo.edit_config(from, to);
         }
         let before = repo.snapshot();
-        let run = xtask(&work, &["preflight", "--offline", "--only", "workflow"], &[]);
+        let run = xtask(
+            &work,
+            &["preflight", "--offline", "--only", "workflow"],
+            &[],
+        );
         expect(class, &run, 2, needles);
-        assert!(run.stderr.contains("release.toml"), "[{class}] names no file: {}", run.stderr);
+        assert!(
+            run.stderr.contains("release.toml"),
+            "[{class}] names no file: {}",
+            run.stderr
+        );
         assert_eq!(repo.snapshot(), before, "[{class}] changed the repository");
     }
     // Not text at all, and empty.
@@ -357,7 +647,11 @@ fn bad_release_toml_is_refused_naming_the_key_and_the_fix() {
         ("release.toml empty", &b""[..]),
     ] {
         std::fs::write(&path, bytes).unwrap();
-        let run = xtask(&work, &["preflight", "--offline", "--only", "workflow"], &[]);
+        let run = xtask(
+            &work,
+            &["preflight", "--offline", "--only", "workflow"],
+            &[],
+        );
         expect(class, &run, 2, &["release.toml"]);
     }
 }
@@ -379,26 +673,162 @@ fn bad_invocations_are_usage_errors() {
     let att_unknown = outside.path().join("att-unknown.toml");
     let missing = outside.path().join("missing.toml");
     let cases: Vec<(&str, &Path, Vec<&str>, i32, Vec<&str>)> = vec![
-        ("--repo does not exist", &work, vec!["preflight", "--repo", "/nonexistent/checkout"], 2, vec!["/nonexistent/checkout", "pass the path of an aisopsflow-enterprise checkout"]),
-        ("--repo without release.toml", &work, vec!["preflight", "--repo", outside.path().to_str().unwrap()], 2, vec!["no release.toml there", "pass the root"]),
-        ("no workspace above the cwd", outside.path(), vec!["preflight", "--offline"], 2, vec!["no aisopsflow-enterprise workspace", "pass --repo DIR"]),
-        ("unknown component", &work, vec!["preflight", "--offline", "--components", "gui"], 2, vec!["unknown component `gui`", "known components: console, core, runner"]),
-        ("unknown --only prefix", &work, vec!["preflight", "--offline", "--only", "nosuch"], 2, vec!["--only nosuch selects no preflight check", "check ids are:"]),
-        ("unknown attestation id", &work, vec!["preflight", "--offline", "--only", "manual", "--attest", "manual-no-such-thing"], 2, vec!["manual-no-such-thing"]),
-        ("attestations file malformed", &work, vec!["preflight", "--offline", "--only", "manual", "--attestations", att.to_str().unwrap()], 2, vec!["att.toml"]),
-        ("attestations file with an unknown id", &work, vec!["preflight", "--offline", "--only", "manual", "--attestations", att_unknown.to_str().unwrap()], 2, vec!["manual-no-such-thing"]),
-        ("attestations file missing", &work, vec!["preflight", "--offline", "--only", "manual", "--attestations", missing.to_str().unwrap()], 2, vec!["missing.toml"]),
-        ("unknown subcommand", &work, vec!["deploy"], 2, vec!["unrecognized subcommand 'deploy'"]),
-        ("unknown format", &work, vec!["preflight", "--format", "xml"], 2, vec!["invalid value 'xml'", "possible values"]),
-        ("release without a version", &work, vec!["release"], 2, vec!["<VERSION>"]),
-        ("promote without a version", &work, vec!["promote"], 2, vec!["<VERSION>"]),
-        ("--keep without --rehearse", &work, vec!["release", "1.2.3", "--keep"], 2, vec!["--rehearse"]),
-        ("GitHub API URL not a URL", &work, vec!["preflight", "--only", "repo-private"], 2, vec!["not a valid GitHub API URL", "GITHUB_API_URL"]),
-        ("verify: release tag does not exist", &work, vec!["verify", "9.9.9"], 2, vec!["neither release-v9.9.9 nor v9.9.9 exists", "git fetch --tags"]),
+        (
+            "--repo does not exist",
+            &work,
+            vec!["preflight", "--repo", "/nonexistent/checkout"],
+            2,
+            vec![
+                "/nonexistent/checkout",
+                "pass the path of an aisopsflow-enterprise checkout",
+            ],
+        ),
+        (
+            "--repo without release.toml",
+            &work,
+            vec!["preflight", "--repo", outside.path().to_str().unwrap()],
+            2,
+            vec!["no release.toml there", "pass the root"],
+        ),
+        (
+            "no workspace above the cwd",
+            outside.path(),
+            vec!["preflight", "--offline"],
+            2,
+            vec!["no aisopsflow-enterprise workspace", "pass --repo DIR"],
+        ),
+        (
+            "unknown component",
+            &work,
+            vec!["preflight", "--offline", "--components", "gui"],
+            2,
+            vec![
+                "unknown component `gui`",
+                "known components: console, core, runner",
+            ],
+        ),
+        (
+            "unknown --only prefix",
+            &work,
+            vec!["preflight", "--offline", "--only", "nosuch"],
+            2,
+            vec!["--only nosuch selects no preflight check", "check ids are:"],
+        ),
+        (
+            "unknown attestation id",
+            &work,
+            vec![
+                "preflight",
+                "--offline",
+                "--only",
+                "manual",
+                "--attest",
+                "manual-no-such-thing",
+            ],
+            2,
+            vec!["manual-no-such-thing"],
+        ),
+        (
+            "attestations file malformed",
+            &work,
+            vec![
+                "preflight",
+                "--offline",
+                "--only",
+                "manual",
+                "--attestations",
+                att.to_str().unwrap(),
+            ],
+            2,
+            vec!["att.toml"],
+        ),
+        (
+            "attestations file with an unknown id",
+            &work,
+            vec![
+                "preflight",
+                "--offline",
+                "--only",
+                "manual",
+                "--attestations",
+                att_unknown.to_str().unwrap(),
+            ],
+            2,
+            vec!["manual-no-such-thing"],
+        ),
+        (
+            "attestations file missing",
+            &work,
+            vec![
+                "preflight",
+                "--offline",
+                "--only",
+                "manual",
+                "--attestations",
+                missing.to_str().unwrap(),
+            ],
+            2,
+            vec!["missing.toml"],
+        ),
+        (
+            "unknown subcommand",
+            &work,
+            vec!["deploy"],
+            2,
+            vec!["unrecognized subcommand 'deploy'"],
+        ),
+        (
+            "unknown format",
+            &work,
+            vec!["preflight", "--format", "xml"],
+            2,
+            vec!["invalid value 'xml'", "possible values"],
+        ),
+        (
+            "release without a version",
+            &work,
+            vec!["release"],
+            2,
+            vec!["<VERSION>"],
+        ),
+        (
+            "promote without a version",
+            &work,
+            vec!["promote"],
+            2,
+            vec!["<VERSION>"],
+        ),
+        (
+            "--keep without --rehearse",
+            &work,
+            vec!["release", "1.2.3", "--keep"],
+            2,
+            vec!["--rehearse"],
+        ),
+        (
+            "GitHub API URL not a URL",
+            &work,
+            vec!["preflight", "--only", "repo-private"],
+            2,
+            vec!["not a valid GitHub API URL", "GITHUB_API_URL"],
+        ),
+        (
+            "verify: release tag does not exist",
+            &work,
+            vec!["verify", "9.9.9"],
+            2,
+            vec![
+                "neither release-v9.9.9 nor v9.9.9 exists",
+                "git fetch --tags",
+            ],
+        ),
     ];
     for (class, cwd, args, code, needles) in cases {
         let env: Vec<(&str, &str)> = if class == "GitHub API URL not a URL" {
-            vec![("GITHUB_API_URL", "not a url"), ("GITHUB_TOKEN", "ghp_notused000")]
+            vec![
+                ("GITHUB_API_URL", "not a url"),
+                ("GITHUB_TOKEN", "ghp_notused000"),
+            ]
         } else {
             vec![]
         };
@@ -416,8 +846,14 @@ fn malformed_workflows_fail_workflow_present() {
     let work = repo.work();
     let wf = work.join(".github/workflows/publish-images.yml");
     let cases: &[(&str, Option<&[u8]>)] = &[
-        ("workflow YAML malformed", Some(b"on: [push\njobs:\n  build: {runs-on: x\n")),
-        ("workflow YAML truncated", Some(b"name: publish\non:\n  push:\n    tags: ['v*'\n")),
+        (
+            "workflow YAML malformed",
+            Some(b"on: [push\njobs:\n  build: {runs-on: x\n"),
+        ),
+        (
+            "workflow YAML truncated",
+            Some(b"name: publish\non:\n  push:\n    tags: ['v*'\n"),
+        ),
         ("workflow not UTF-8", Some(b"name: \xff\xfe\n")),
         ("workflow is a YAML list", Some(b"- a\n- b\n")),
         ("workflow empty", Some(b"")),
@@ -431,7 +867,18 @@ fn malformed_workflows_fail_workflow_present() {
             }
         }
         let before = repo.snapshot();
-        let run = xtask(&work, &["preflight", "--offline", "--only", "workflow", "--format", "json"], &[]);
+        let run = xtask(
+            &work,
+            &[
+                "preflight",
+                "--offline",
+                "--only",
+                "workflow",
+                "--format",
+                "json",
+            ],
+            &[],
+        );
         expect(class, &run, 1, &["workflow-present", "publish-images.yml"]);
         let json: serde_json::Value = serde_json::from_str(&run.stdout)
             .unwrap_or_else(|e| panic!("[{class}] report is not JSON ({e}):\n{}", run.stdout));
@@ -444,4 +891,482 @@ fn malformed_workflows_fail_workflow_present() {
         assert_eq!(present["status"], "fail", "[{class}] {present:#}");
         assert_eq!(repo.snapshot(), before, "[{class}] changed the repository");
     }
+}
+
+// --- The release path through planning, with a real repository and bare remote -----------
+
+/// What `execute` will observe before planning, read through the same git adapter.
+fn observe(repo: &Repo, version: &semver::Version) -> anyhow::Result<xtask::plan::World> {
+    use xtask::effects::git;
+    use xtask::policy::{TagKind, git_tag};
+    let root = repo.work();
+    let config = xtask::config::Config::load(&root)?;
+    let rules = &config.raw.tags;
+    let tags = [
+        git_tag(rules, version, TagKind::Release),
+        git_tag(rules, version, TagKind::ReleaseLatest),
+    ];
+    let mut patterns = vec![format!(
+        "refs/heads/{}",
+        config.raw.repository.default_branch
+    )];
+    patterns.extend(tags.iter().map(|t| format!("refs/tags/{t}")));
+    let remote = git::ls_remote(&root, &config.raw.repository.remote, &patterns)?;
+    let notes_dir = config.raw.notes.dir.clone();
+    let mut world = xtask::plan::World {
+        head: git::head(&root)?,
+        branch: git::branch(&root)?,
+        dirty: git::status(&root)?
+            .into_iter()
+            .filter(|l| !l[3..].starts_with(&notes_dir))
+            .collect(),
+        remote_default: remote.get(&patterns[0]).cloned(),
+        notes_exist: config.notes_dir().join(format!("{version}.md")).is_file(),
+        ..Default::default()
+    };
+    for t in &tags {
+        if let Some(sha) = git::try_rev_parse(&root, &format!("refs/tags/{t}"))? {
+            world.local_tags.insert(t.clone(), sha);
+        }
+        if let Some(sha) = remote.get(&format!("refs/tags/{t}")) {
+            world.remote_tags.insert(t.clone(), sha.clone());
+        }
+    }
+    Ok(world)
+}
+
+fn plan_for(repo: &Repo, version: &str, latest: bool) -> anyhow::Result<xtask::plan::Plan> {
+    let version = xtask::policy::parse_version(version)?;
+    let world = observe(repo, &version)?;
+    let config = xtask::config::Config::load(&repo.work())?;
+    xtask::plan::plan(
+        &config,
+        &xtask::plan::Request {
+            version,
+            latest,
+            components: vec![],
+            draft_release: false,
+        },
+        &world,
+    )
+}
+
+/// Every refusal of the release path, on a real repository: the exit code, the fix, and no
+/// tag created or pushed. Resumable states plan with the finished steps marked done.
+#[test]
+fn release_path_refusals_and_resumes_through_the_planner() {
+    use xtask::plan::StepKind;
+    type Setup = fn(&Repo);
+    let cases: &[(&str, Setup, bool, Result<(), (u8, &[&str])>)] = &[
+        (
+            "dirty tree: modified file",
+            |r| {
+                std::fs::write(
+                    r.work().join("core/Dockerfile"),
+                    "FROM scratch\nLABEL x=y\n",
+                )
+                .unwrap()
+            },
+            false,
+            Err((
+                2,
+                &["uncommitted changes", "core/Dockerfile", "git stash -u"],
+            )),
+        ),
+        (
+            "dirty tree: untracked file",
+            |r| std::fs::write(r.work().join("stray.txt"), "x").unwrap(),
+            false,
+            Err((2, &["uncommitted changes", "stray.txt"])),
+        ),
+        (
+            "dirty tree: staged file",
+            |r| {
+                std::fs::write(r.work().join("new.txt"), "x").unwrap();
+                git(&r.work(), &["add", "new.txt"]);
+            },
+            false,
+            Err((2, &["uncommitted changes", "new.txt"])),
+        ),
+        (
+            "detached HEAD",
+            |r| git(&r.work(), &["checkout", "-q", "--detach"]).truncate(0),
+            false,
+            Err((2, &["HEAD is detached", "git switch main"])),
+        ),
+        (
+            "HEAD ahead of the remote",
+            |r| git(&r.work(), &["commit", "-q", "--allow-empty", "-m", "local"]).truncate(0),
+            false,
+            Err((
+                2,
+                &[
+                    "is not the remote default branch",
+                    "git pull --ff-only origin main",
+                ],
+            )),
+        ),
+        (
+            "remote has no default branch",
+            |r| git(&r.remote(), &["update-ref", "-d", "refs/heads/main"]).truncate(0),
+            false,
+            Err((2, &["has no branch main", "git remote -v"])),
+        ),
+        (
+            "tag exists locally at another commit",
+            |r| {
+                let w = r.work();
+                git(&w, &["commit", "-q", "--allow-empty", "-m", "x"]);
+                git(&w, &["tag", "v1.2.3"]);
+                git(&w, &["reset", "-q", "--hard", "HEAD~1"]);
+            },
+            false,
+            Err((
+                1,
+                &[
+                    "tag v1.2.3 already exists (local) at commit",
+                    "releases are immutable",
+                ],
+            )),
+        ),
+        (
+            "tag exists remotely at another commit",
+            |r| {
+                let w = r.work();
+                git(&w, &["commit", "-q", "--allow-empty", "-m", "x"]);
+                git(&w, &["tag", "v1.2.3"]);
+                git(&w, &["push", "-q", "origin", "refs/tags/v1.2.3"]);
+                git(&w, &["tag", "-d", "v1.2.3"]);
+                git(&w, &["reset", "-q", "--hard", "HEAD~1"]);
+            },
+            false,
+            Err((
+                1,
+                &[
+                    "tag v1.2.3 already exists (remote) at commit",
+                    "releases are immutable",
+                ],
+            )),
+        ),
+        (
+            "released before as the other kind",
+            |r| {
+                git(&r.work(), &["tag", "v1.2.3"]);
+            },
+            true,
+            Err((
+                2,
+                &["already released as v1.2.3", "cargo xtask promote 1.2.3"],
+            )),
+        ),
+        (
+            "released before as release-v, asked without --latest",
+            |r| {
+                git(&r.work(), &["tag", "release-v1.2.3"]);
+            },
+            false,
+            Err((
+                2,
+                &["already released as release-v1.2.3", "rerun with --latest"],
+            )),
+        ),
+        (
+            "remote unreachable",
+            |r| {
+                git(
+                    &r.work(),
+                    &["remote", "set-url", "origin", "/nonexistent/remote.git"],
+                )
+                .truncate(0)
+            },
+            false,
+            Err((
+                3,
+                &["listing refs of remote `origin` failed", "git remote -v"],
+            )),
+        ),
+        (
+            "tag exists locally at HEAD (resume)",
+            |r| git(&r.work(), &["tag", "-a", "-m", "v1.2.3", "v1.2.3"]).truncate(0),
+            false,
+            Ok(()),
+        ),
+        (
+            "tag pushed at HEAD (resume)",
+            |r| {
+                git(&r.work(), &["tag", "-a", "-m", "v1.2.3", "v1.2.3"]);
+                git(&r.work(), &["push", "-q", "origin", "refs/tags/v1.2.3"]);
+            },
+            false,
+            Ok(()),
+        ),
+        (
+            "detached HEAD at the pushed tag (resume)",
+            |r| {
+                git(&r.work(), &["tag", "-a", "-m", "v1.2.3", "v1.2.3"]);
+                git(&r.work(), &["push", "-q", "origin", "refs/tags/v1.2.3"]);
+                git(&r.work(), &["checkout", "-q", "v1.2.3"]);
+            },
+            false,
+            Ok(()),
+        ),
+    ];
+    for (class, setup, latest, expected) in cases {
+        let repo = Repo::new();
+        setup(&repo);
+        let before = repo.snapshot();
+        let got = plan_for(&repo, "1.2.3", *latest);
+        assert_eq!(
+            repo.snapshot(),
+            before,
+            "[{class}] planning changed the repository"
+        );
+        match (got, expected) {
+            (Err(e), Err((code, needles))) => {
+                let msg = format!("{e:#}");
+                assert_eq!(xtask::exit::code_for(&e), *code, "[{class}] {msg}");
+                for n in *needles {
+                    assert!(msg.contains(n), "[{class}] {msg:?} does not name {n:?}");
+                }
+            }
+            (Ok(plan), Ok(())) => {
+                let local = git(&repo.work(), &["tag", "-l", "v1.2.3"]) == "v1.2.3";
+                let remote = git(&repo.remote(), &["tag", "-l", "v1.2.3"]) == "v1.2.3";
+                assert_eq!(
+                    plan.step(StepKind::CreateTag).unwrap().done.is_some(),
+                    local || remote,
+                    "[{class}]"
+                );
+                assert_eq!(
+                    plan.step(StepKind::PushTag).unwrap().done.is_some(),
+                    remote,
+                    "[{class}]"
+                );
+                assert!(
+                    plan.step(StepKind::Verify).unwrap().done.is_none(),
+                    "[{class}]"
+                );
+                assert_eq!(plan.commit, repo.head(), "[{class}]");
+            }
+            (got, want) => panic!("[{class}] got {:?}, want {want:?}", got.map(|p| p.tag)),
+        }
+    }
+}
+
+// --- Malformed answers from GitHub and the registry --------------------------------------
+
+/// One canned answer.
+#[derive(Clone, Debug)]
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Canned {
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Canned {
+        Canned {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body: body.into(),
+        }
+    }
+    pub fn header(mut self, k: &'static str, v: impl Into<String>) -> Canned {
+        self.headers.push((k, v.into()));
+        self
+    }
+}
+
+/// What a canned server saw: method, path and query, and whether credentials came along.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorization: bool,
+}
+
+/// A tiny HTTP server on 127.0.0.1 answering every request with `answer(method, uri)`.
+pub async fn canned_server(
+    answer: impl Fn(&Method, &Uri) -> Canned + Send + Sync + 'static,
+) -> (String, Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answer = Arc::new(answer);
+    let app = {
+        let seen = seen.clone();
+        axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+            let (seen, answer) = (seen.clone(), answer.clone());
+            async move {
+                seen.lock().unwrap().push(Seen {
+                    method: method.to_string(),
+                    path: uri.to_string(),
+                    authorization: headers.contains_key("authorization"),
+                });
+                let c = answer(&method, &uri);
+                let mut h = HeaderMap::new();
+                for (k, v) in &c.headers {
+                    h.insert(*k, HeaderValue::from_str(v).unwrap());
+                }
+                let body = if method == Method::HEAD {
+                    Vec::new()
+                } else {
+                    c.body
+                };
+                (StatusCode::from_u16(c.status).unwrap(), h, body)
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, seen)
+}
+
+/// Runs the binary off the async runtime (the servers live on it).
+pub async fn xtask_async(cwd: PathBuf, args: Vec<String>, env: Vec<(String, String)>) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        xtask(&cwd, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn envs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(k, s)| (k.to_string(), s.to_string()))
+        .collect()
+}
+
+const REPO_JSON: &str = r#"{"id":1,"full_name":"aisopsflow/aisopsflow-enterprise","private":true,"default_branch":"main","owner":{"login":"aisopsflow","type":"Organization"}}"#;
+
+/// GitHub answers that are not what the API promises: each ends in exit 3 naming the endpoint
+/// and the fix, never a panic or a pass, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_github_answers_are_reported_not_trusted() {
+    let repo = Repo::new();
+    let cases: Vec<(&str, Canned, i32, Vec<&str>)> = vec![
+        (
+            "GitHub: truncated JSON",
+            Canned::new(200, "application/json", &REPO_JSON[..40]),
+            3,
+            vec![
+                "GET /repos/aisopsflow/aisopsflow-enterprise",
+                "JSON we cannot read",
+                "fix: check GITHUB_API_URL",
+            ],
+        ),
+        (
+            "GitHub: wrong types",
+            Canned::new(
+                200,
+                "application/json",
+                r#"{"id":"one","full_name":7,"private":"yes","default_branch":null,"owner":[]}"#,
+            ),
+            3,
+            vec!["JSON we cannot read", "invalid type"],
+        ),
+        (
+            "GitHub: HTML page with 200",
+            Canned::new(
+                200,
+                "text/html",
+                "<html><body>Sign in to your network</body></html>",
+            ),
+            3,
+            vec!["JSON we cannot read", "fix: check GITHUB_API_URL"],
+        ),
+        (
+            "GitHub: empty body with 200",
+            Canned::new(200, "application/json", ""),
+            3,
+            vec!["JSON we cannot read"],
+        ),
+        (
+            "GitHub: array instead of object",
+            Canned::new(200, "application/json", "[]"),
+            3,
+            vec!["JSON we cannot read"],
+        ),
+        (
+            "GitHub: HTML 502 from a proxy, every time",
+            Canned::new(502, "text/html", "<html>Bad Gateway</html>"),
+            3,
+            vec![
+                "502",
+                "GitHub kept failing after 5 attempts",
+                "fix: retry later",
+            ],
+        ),
+        (
+            "GitHub: 429 with an absurd Retry-After",
+            Canned::new(429, "application/json", r#"{"message":"slow down"}"#)
+                .header("retry-after", u64::MAX.to_string()),
+            3,
+            vec!["secondary rate limit", "fix: retry after"],
+        ),
+        (
+            "GitHub: 403 with garbage rate-limit headers",
+            Canned::new(403, "application/json", r#"{"message":"Forbidden"}"#)
+                .header("x-ratelimit-remaining", "lots")
+                .header("x-ratelimit-reset", "-1"),
+            0,
+            vec!["repo-private", "403 Forbidden"],
+        ),
+    ];
+    for (class, canned, code, needles) in cases {
+        let c = canned.clone();
+        let (addr, seen) = canned_server(move |_, _| c.clone()).await;
+        let before = repo.snapshot();
+        let run = xtask_async(
+            repo.work(),
+            strings(&["preflight", "--only", "repo-private"]),
+            envs(&[
+                ("GITHUB_API_URL", &format!("http://{addr}")),
+                ("GITHUB_TOKEN", "ghp_notarealtoken0000"),
+            ]),
+        )
+        .await;
+        expect(class, &run, code, &needles);
+        assert!(
+            !seen.lock().unwrap().is_empty(),
+            "[{class}] the server saw no request"
+        );
+        assert_eq!(repo.snapshot(), before, "[{class}] changed the repository");
+    }
+}
+
+/// A `Link: rel="next"` that points at another origin is not followed: the token would go
+/// with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_pagination_never_sends_the_token_to_another_origin() {
+    let (thief, stolen) = canned_server(|_, _| Canned::new(200, "application/json", "[]")).await;
+    let next = format!("<http://{thief}/steal?page=2>; rel=\"next\"");
+    let (addr, _) = canned_server(move |_, _| {
+        Canned::new(200, "application/json", "[]").header("link", next.clone())
+    })
+    .await;
+    let gh = xtask::effects::github::Github::new(
+        format!("http://{addr}"),
+        xtask::effects::github::API_2022,
+        Some(xtask::secrets::Secret::new("ghp_notarealtoken0000")),
+    )
+    .unwrap();
+    let err = gh.rulesets(OWNER, REPO).await.unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        stolen.lock().unwrap().is_empty(),
+        "followed a foreign Link: {msg}"
+    );
+    assert_eq!(xtask::exit::code_for(&err), xtask::exit::EXTERNAL, "{msg}");
+    assert!(
+        msg.contains("another origin") && msg.contains(&thief),
+        "{msg}"
+    );
 }
