@@ -295,6 +295,21 @@ pub fn is_loopback(host: &str) -> bool {
     h.starts_with("127.") || h == "localhost" || h == "[::1]"
 }
 
+/// Whether a `Content-Type` can be a manifest: the OCI and Docker types, or none or plain
+/// JSON (older registries). An HTML page (a login page, a captive portal) is not.
+fn is_manifest_type(mt: &str) -> bool {
+    mt.is_empty()
+        || mt == "application/json"
+        || mt.starts_with("application/vnd.oci.")
+        || mt.starts_with("application/vnd.docker.")
+}
+
+fn not_a_manifest(host: &str, repo: &str, reference: &str, media_type: &str) -> anyhow::Error {
+    external(format!(
+        "{host}/{repo}:{reference} answered `{media_type}`, not a manifest; check that AISOPSFLOW_REGISTRY (or registry.host) names an OCI registry and that no proxy or captive portal answers for it"
+    ))
+}
+
 fn is_index_type(mt: &str) -> bool {
     mt == OCI_INDEX || mt == DOCKER_LIST
 }
@@ -424,8 +439,12 @@ impl RegistryClient {
         let status = res.status();
         let body = res.text().await.unwrap_or_default();
         if status.is_success() {
-            let v: serde_json::Value = serde_json::from_str(&body)
-                .with_context(|| format!("reading the token for {repo} from {}", ch.realm))?;
+            let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+                external(format!(
+                    "reading the token for {repo} from the token service {}: {e}; the answer is not JSON (a proxy or captive portal?): check that AISOPSFLOW_REGISTRY names the registry",
+                    ch.realm
+                ))
+            })?;
             let token = v
                 .get("token")
                 .or_else(|| v.get("access_token"))
@@ -533,6 +552,9 @@ impl RegistryClient {
                 (digest, mt)
             }
         };
+        if !is_manifest_type(&media_type) {
+            return Err(not_a_manifest(&self.host, repo, reference, &media_type));
+        }
         let entries = if is_index_type(&media_type) {
             self.index_entries(repo, &digest).await?
         } else {
@@ -607,6 +629,9 @@ impl RegistryClient {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
             .unwrap_or_default();
+        if !is_manifest_type(&media_type) {
+            return Err(not_a_manifest(&self.host, repo, reference, &media_type));
+        }
         let body = res.bytes().await.map_err(|e| {
             net_err(
                 &self.host,
