@@ -1934,3 +1934,319 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
         );
     }
 }
+
+// --- Faults in GitHub, through the stand-in's fault hooks ----------------------------------
+
+const SETTINGS_ONLY: &[&str] = &[
+    "preflight",
+    "--only",
+    "repo",
+    "--only",
+    "actions",
+    "--only",
+    "packages-registry",
+];
+
+async fn preflight_against(h_base: &str, token: &str) -> Run {
+    let mut args = strings(SETTINGS_ONLY);
+    args.extend(["--repo".to_string(), repo_root().display().to_string()]);
+    xtask_async(
+        repo_root(),
+        args,
+        envs(&[("GITHUB_API_URL", h_base), ("GITHUB_TOKEN", token)]),
+    )
+    .await
+}
+
+/// Transient GitHub faults (502, 503, dropped connections, slow answers, secondary rate
+/// limits with Retry-After, a primary limit that resets soon) are retried and preflight
+/// completes; persistent ones end in exit 3 naming the fix, and the rerun completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_faults_are_retried_or_reported_and_the_rerun_completes() {
+    let h = standin::start(World::compliant(OWNER, REPO, OWNER))
+        .await
+        .unwrap();
+    let base = h.base_url.clone();
+    let baseline = preflight_against(&base, ADMIN_TOKEN).await;
+    expect("GitHub baseline", &baseline, 0, &["repo-private"]);
+
+    type Inject = fn(&StandInHandle);
+    let transient: &[(&str, Inject, &[u16])] = &[
+        (
+            "GitHub: 502 then 503",
+            |h| {
+                h.inject("/repos/", 1, FaultAction::Status(502));
+                h.inject("/repos/", 1, FaultAction::Status(503));
+            },
+            &[502, 503],
+        ),
+        (
+            "GitHub: connection reset twice",
+            |h| h.inject("/repos/", 2, FaultAction::Drop),
+            &[0],
+        ),
+        (
+            "GitHub: slow answer",
+            |h| {
+                h.inject(
+                    "/repos/",
+                    1,
+                    FaultAction::Delay(Duration::from_millis(1500)),
+                )
+            },
+            &[],
+        ),
+        (
+            "GitHub: secondary limit, 429 with Retry-After",
+            |h| h.secondary_limit(1, 429, 1),
+            &[429],
+        ),
+        (
+            "GitHub: secondary limit, 403 with Retry-After",
+            |h| h.secondary_limit(1, 403, 1),
+            &[403],
+        ),
+        (
+            "GitHub: primary limit exhausted, resets in 1 s",
+            |h| h.exhaust_primary(429, Duration::from_secs(1)),
+            &[429],
+        ),
+    ];
+    for (class, inject, statuses) in transient {
+        h.clear_log();
+        inject(&h);
+        let run = preflight_against(&base, ADMIN_TOKEN).await;
+        expect(class, &run, 0, &["repo-private"]);
+        let seen: Vec<u16> = h.requests().iter().map(|r| r.status).collect();
+        for s in *statuses {
+            assert!(
+                seen.contains(s),
+                "[{class}] the fault never fired: {seen:?}"
+            );
+        }
+        h.clear_faults();
+    }
+
+    type Fix = fn(&StandInHandle);
+    let persistent: &[(&str, Inject, Fix, &[&str])] = &[
+        (
+            "GitHub: 503 on every attempt",
+            |h| h.inject("/repos/", 1000, FaultAction::Status(503)),
+            |h| h.clear_faults(),
+            &[
+                "503",
+                "GitHub kept failing after 5 attempts",
+                "fix: retry later",
+            ],
+        ),
+        (
+            "GitHub: every connection reset",
+            |h| h.inject("/repos/", 1000, FaultAction::Drop),
+            |h| h.clear_faults(),
+            &[
+                "GitHub API at",
+                "after 5 attempts",
+                "fix: check the network",
+            ],
+        ),
+        (
+            "GitHub: primary limit exhausted for an hour",
+            |h| h.exhaust_primary(403, Duration::from_secs(3600)),
+            |h| h.with_world(|w| w.rate.exhausted = None),
+            &["primary rate limit exceeded until", "fix: retry after"],
+        ),
+    ];
+    for (class, inject, fix, needles) in persistent {
+        inject(&h);
+        let run = preflight_against(&base, ADMIN_TOKEN).await;
+        expect(class, &run, 3, needles);
+        fix(&h);
+        let rerun = preflight_against(&base, ADMIN_TOKEN).await;
+        expect(&format!("{class} (rerun)"), &rerun, 0, &["repo-private"]);
+    }
+
+    // A token that is missing, rejected or lacks a permission: skips that name the fix.
+    let no_token = xtask_async(
+        repo_root(),
+        [
+            strings(SETTINGS_ONLY),
+            strings(&["--repo", repo_root().to_str().unwrap()]),
+        ]
+        .concat(),
+        envs(&[("GITHUB_API_URL", &base)]),
+    )
+    .await;
+    expect(
+        "GitHub: no token",
+        &no_token,
+        0,
+        &["no GitHub token", "GITHUB_TOKEN"],
+    );
+    let bad = preflight_against(&base, "ghp_rejected0000000000000000000000000000").await;
+    expect(
+        "GitHub: token rejected (401)",
+        &bad,
+        0,
+        &["answered 401", "GITHUB_TOKEN"],
+    );
+    let weak = preflight_against(&base, standin::NO_ADMIN_TOKEN).await;
+    expect(
+        "GitHub: token lacks administration:read",
+        &weak,
+        0,
+        &["administration=read"],
+    );
+    let weak = preflight_against(&base, standin::NO_PACKAGES_TOKEN).await;
+    expect(
+        "GitHub: token lacks read:packages",
+        &weak,
+        0,
+        &["read:packages"],
+    );
+}
+
+// --- Ctrl-C --------------------------------------------------------------------------------
+
+/// Starts the binary, waits (bounded) until `in_flight()` says it is blocked in the stage
+/// under test, sends SIGINT, and returns how it ended.
+async fn interrupt_when(
+    mut cmd: Command,
+    in_flight: impl Fn() -> bool,
+) -> std::process::ExitStatus {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reached = false;
+    for _ in 0..600 {
+        if in_flight() {
+            reached = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !reached {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "the binary never reached the stage to interrupt:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        !stderr.contains("internal error") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    status
+}
+
+fn ended_by_sigint(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(2) || status.code() == Some(130)
+}
+
+/// SIGINT while preflight waits on GitHub and while verify waits on the registry: the process
+/// ends at once, nothing changed, and the rerun completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_preflight_and_verify_leaves_nothing_behind() {
+    // Preflight, held inside a GitHub request.
+    let h = standin::start(World::compliant(OWNER, REPO, OWNER))
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(
+        h.base_url.trim_start_matches("http://"),
+        "http://unused/token",
+    )
+    .await;
+    proxy.add(Rule::new(None, "/repos/", Action::Hold));
+    let repo = Repo::new();
+    let before = repo.snapshot();
+    let base = format!("http://{}", proxy.addr);
+    let mut args = strings(SETTINGS_ONLY);
+    args.extend(["--repo".to_string(), repo.work().display().to_string()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cmd = xtask_cmd(
+        &repo.work(),
+        &argv,
+        &[("GITHUB_API_URL", &base), ("GITHUB_TOKEN", ADMIN_TOKEN)],
+    );
+    let held = proxy.held.clone();
+    let status = interrupt_when(cmd, || held.load(Ordering::SeqCst) > 0).await;
+    assert!(ended_by_sigint(&status), "preflight: {status:?}");
+    assert_eq!(
+        repo.snapshot(),
+        before,
+        "Ctrl-C in preflight changed the repository"
+    );
+    proxy.clear();
+    let rerun = xtask_async(
+        repo.work(),
+        args.clone(),
+        envs(&[("GITHUB_API_URL", &base), ("GITHUB_TOKEN", ADMIN_TOKEN)]),
+    )
+    .await;
+    expect(
+        "Ctrl-C during preflight (rerun)",
+        &rerun,
+        0,
+        &["repo-private"],
+    );
+
+    // Verify, held inside a registry request.
+    let Some(fx) = crate::registry::Fixture::new(&format!("v{}", crate::registry::VERSION)).await
+    else {
+        return;
+    };
+    let proxy = FaultProxy::start(&fx.h.host, &fx.h.token_url).await;
+    proxy.add(Rule::new(Some("HEAD"), "/manifests/", Action::Hold).skip(5));
+    let mut files_before = BTreeMap::new();
+    walk(fx.root(), fx.root(), &mut files_before);
+    let state_before = registry_state(&fx).await;
+    let root = fx.root().to_str().unwrap().to_string();
+    let cmd = xtask_cmd(
+        fx.root(),
+        &[
+            "verify",
+            crate::registry::VERSION,
+            "--components",
+            "console",
+            "--repo",
+            &root,
+        ],
+        &[
+            ("AISOPSFLOW_REGISTRY", &proxy.addr),
+            ("GITHUB_TOKEN", fx.h.password.expose()),
+        ],
+    );
+    let held = proxy.held.clone();
+    let status = interrupt_when(cmd, || held.load(Ordering::SeqCst) > 0).await;
+    assert!(ended_by_sigint(&status), "verify: {status:?}");
+    let mut files = BTreeMap::new();
+    walk(fx.root(), fx.root(), &mut files);
+    assert_eq!(files, files_before, "Ctrl-C in verify wrote a file");
+    assert_eq!(registry_state(&fx).await, state_before);
+    proxy.clear();
+    let rerun = verify_via(&fx, &proxy).await;
+    expect(
+        "Ctrl-C during verify (rerun)",
+        &rerun,
+        0,
+        &["verify-semver-tag"],
+    );
+}
