@@ -873,7 +873,7 @@ fn check_status(
 }
 
 /// `Bearer realm="…",service="…",scope="…"` → its parameters.
-fn parse_challenge(h: &str) -> BTreeMap<String, String> {
+pub fn parse_challenge(h: &str) -> BTreeMap<String, String> {
     let rest = h.trim();
     let rest = rest
         .strip_prefix("Bearer ")
