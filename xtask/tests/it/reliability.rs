@@ -1933,6 +1933,32 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
             &["verify-semver-tag"],
         );
     }
+
+    // No token at all: the private (commercial) packages refuse an anonymous pull, and the
+    // message names the variable to set.
+    let root = fx.root().to_str().unwrap().to_string();
+    let run = xtask_async(
+        fx.root().to_path_buf(),
+        strings(&[
+            "verify",
+            crate::registry::VERSION,
+            "--components",
+            "console",
+            "--repo",
+            &root,
+        ]),
+        envs(&[("AISOPSFLOW_REGISTRY", &fx.h.host)]),
+    )
+    .await;
+    expect(
+        "registry: no token",
+        &run,
+        2,
+        &[
+            "anonymously was refused",
+            "set GITHUB_TOKEN to a token with read:packages",
+        ],
+    );
 }
 
 // --- Faults in GitHub, through the stand-in's fault hooks ----------------------------------
