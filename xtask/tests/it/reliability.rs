@@ -7,7 +7,7 @@
 //! `docs/reliability.md` lists the classes and outcomes; keep the two in step.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -683,7 +683,8 @@ fn bad_invocations_are_usage_errors() {
     let att = outside.path().join("att.toml");
     let att_unknown = outside.path().join("att-unknown.toml");
     let missing = outside.path().join("missing.toml");
-    let cases: Vec<(&str, &Path, Vec<&str>, i32, Vec<&str>)> = vec![
+    type Case<'a> = (&'a str, &'a Path, Vec<&'a str>, i32, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "--repo does not exist",
             &work,
@@ -968,7 +969,8 @@ fn plan_for(repo: &Repo, version: &str, latest: bool) -> anyhow::Result<xtask::p
 fn release_path_refusals_and_resumes_through_the_planner() {
     use xtask::plan::StepKind;
     type Setup = fn(&Repo);
-    let cases: &[(&str, Setup, bool, Result<(), (u8, &[&str])>)] = &[
+    type Expected = Result<(), (u8, &'static [&'static str])>;
+    let cases: &[(&str, Setup, bool, Expected)] = &[
         (
             "dirty tree: modified file",
             |r| {
@@ -1345,9 +1347,13 @@ async fn malformed_github_answers_are_reported_not_trusted() {
         )
         .await;
         expect(class, &run, code, &needles);
+        let seen = seen.lock().unwrap().clone();
         assert!(
-            !seen.lock().unwrap().is_empty(),
-            "[{class}] the server saw no request"
+            seen.iter().any(|r| r.method == "GET"
+                && r.path
+                    .starts_with("/repos/aisopsflow/aisopsflow-enterprise")
+                && r.authorization),
+            "[{class}] the server saw no authenticated request: {seen:?}"
         );
         assert_eq!(repo.snapshot(), before, "[{class}] changed the repository");
     }
@@ -1708,6 +1714,10 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
         &base,
         0,
         &["verify-semver-tag"],
+    );
+    assert!(
+        proxy.seen.load(Ordering::SeqCst) > 0,
+        "verify bypassed the proxy"
     );
     let files_before = {
         let mut m = BTreeMap::new();

@@ -135,7 +135,8 @@ async fn the_token_never_appears_in_output_or_files() {
     };
     let ok_api = gh.base_url.clone();
     let bad_api = gh_rejects.base_url.clone();
-    let mut runs: Vec<(String, Vec<&str>, Vec<(String, String)>)> = Vec::new();
+    type Invocation<'a> = (String, Vec<&'a str>, Vec<(String, String)>);
+    let mut runs: Vec<Invocation> = Vec::new();
     for api in [&ok_api, &bad_api] {
         let which = if api == &ok_api {
             "token accepted"
