@@ -1,1 +1,290 @@
-//! (placeholder: owned by the issue that implements it)
+//! Container images: compile the static binaries, stage one build context per image, build
+//! every component × edition concurrently through the engine, and smoke-run the results.
+//!
+//! The flow for one call of `build_images`:
+//! 1. `compile`: one `cargo build --release` per edition into `target/images`, with the
+//!    version and commit in the environment and glibc linked statically.
+//! 2. `stage`: `target/images/contexts/<package>/` gets the component's Dockerfile and
+//!    `.dockerignore`, the binary, and `rootfs/` (passwd, group, CA bundle).
+//! 3. `context`: the files the CLI would send, as a deterministic tar; its hash, the build
+//!    arguments and the labels make the build key. An image labelled with the same key is
+//!    reused, so a warm run rebuilds nothing; otherwise the tar is streamed to the engine.
+//!
+//! Only `effects::docker` talks to the engine; this module plans and stages.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Context;
+use futures_util::future::join_all;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::config::{ImageSpec, Visibility};
+use crate::effects::docker::{BuildRequest, Docker};
+use crate::workspace::Workspace;
+
+pub mod compile;
+pub mod context;
+pub mod dockerignore;
+pub mod smoke;
+pub mod stage;
+
+/// The label holding the build key (context hash + build arguments + labels).
+pub const BUILD_KEY_LABEL: &str = "io.aisopsflow.build-key";
+/// The label naming the edition; checks read it.
+pub const EDITION_LABEL: &str = "io.aisopsflow.edition";
+
+/// An image built (or reused) locally.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub spec: ImageSpec,
+    /// The engine's image id (`sha256:...`).
+    pub id: String,
+    /// The local tag, `<package>:xtask-<key16>`.
+    pub tag: String,
+    /// The hash of the context tar sent (or that would have been sent).
+    pub context_hash: String,
+    /// Whether an existing image with the same build key was reused.
+    pub reused: bool,
+}
+
+/// Per-image progress on stderr; hidden when stderr is not a terminal.
+#[derive(Clone)]
+pub struct Progress {
+    multi: MultiProgress,
+}
+
+impl Progress {
+    /// Visible on a terminal, hidden otherwise (CI logs, tests, pipes).
+    pub fn auto() -> Progress {
+        if std::io::stderr().is_terminal() {
+            Progress {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            }
+        } else {
+            Progress::hidden()
+        }
+    }
+
+    pub fn hidden() -> Progress {
+        Progress {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+        }
+    }
+
+    fn bar(&self, name: &str) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix:32} {wide_msg}") {
+            bar.set_style(style);
+        }
+        bar.set_prefix(name.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+}
+
+/// The build arguments that become the image's OCI labels.
+pub fn build_args(
+    spec: &ImageSpec,
+    version: &str,
+    commit: &str,
+    created: &str,
+) -> HashMap<String, String> {
+    HashMap::from([
+        ("VERSION".to_string(), version.to_string()),
+        ("REVISION".to_string(), commit.to_string()),
+        ("CREATED".to_string(), created.to_string()),
+        ("TITLE".to_string(), spec.package.clone()),
+        (
+            "DESCRIPTION".to_string(),
+            format!(
+                "aisopsflow {} ({} edition). Pin this image by digest ({}@sha256:...), never by a tag: tags move.",
+                spec.component, spec.edition, spec.package
+            ),
+        ),
+        ("EDITION".to_string(), spec.edition.clone()),
+    ])
+}
+
+/// Labels added through the API on top of the Dockerfile's. Only commercial (private) images
+/// may name the enterprise repository.
+pub fn extra_labels(ws: &Workspace, spec: &ImageSpec) -> HashMap<String, String> {
+    let mut labels = HashMap::new();
+    if spec.visibility == Visibility::Private {
+        let (owner, name) = ws.config.repo_owner_name();
+        labels.insert(
+            "org.opencontainers.image.source".to_string(),
+            format!("https://github.com/{owner}/{name}"),
+        );
+    }
+    labels
+}
+
+/// The build key: everything that decides the image's content and metadata.
+pub fn build_key(
+    context_hash: &str,
+    args: &HashMap<String, String>,
+    labels: &HashMap<String, String>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(context_hash.as_bytes());
+    let mut args: Vec<_> = args.iter().collect();
+    args.sort();
+    for (k, v) in args {
+        h.update(format!("\narg {k}={v}"));
+    }
+    let mut labels: Vec<_> = labels.iter().collect();
+    labels.sort();
+    for (k, v) in labels {
+        h.update(format!("\nlabel {k}={v}"));
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// Builds `images` (all concurrently), failing if any fails. For the publish command.
+pub async fn build_images(
+    ws: &Workspace,
+    images: &[ImageSpec],
+    version: &str,
+    commit: &str,
+    progress: &Progress,
+) -> anyhow::Result<Vec<BuiltImage>> {
+    let docker = Docker::connect().await?;
+    let created = crate::effects::gitinfo::head(&ws.root)
+        .map(|h| h.time)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string());
+    let mut out = Vec::new();
+    for (spec, result) in build_each(ws, &docker, images, version, commit, &created, progress).await
+    {
+        out.push(
+            result
+                .with_context(|| format!("building {} ({} edition)", spec.package, spec.edition))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Builds every image and reports each one's result; a compile failure fails them all.
+pub async fn build_each(
+    ws: &Workspace,
+    docker: &Docker,
+    images: &[ImageSpec],
+    version: &str,
+    commit: &str,
+    created: &str,
+    progress: &Progress,
+) -> Vec<(ImageSpec, anyhow::Result<BuiltImage>)> {
+    let contexts = match compile::compile_and_stage(ws, images, version, commit).await {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            return images
+                .iter()
+                .map(|s| (s.clone(), Err(anyhow::anyhow!("{msg}"))))
+                .collect();
+        }
+    };
+    let jobs = images.iter().map(|spec| {
+        let dir = contexts.get(&spec.package).cloned();
+        async move {
+            let result = match dir {
+                Some(dir) => {
+                    build_one(ws, docker, spec, &dir, version, commit, created, progress).await
+                }
+                None => Err(anyhow::anyhow!("no staged context for {}", spec.package)),
+            };
+            (spec.clone(), result)
+        }
+    });
+    join_all(jobs).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn build_one(
+    ws: &Workspace,
+    docker: &Docker,
+    spec: &ImageSpec,
+    dir: &Path,
+    version: &str,
+    commit: &str,
+    created: &str,
+    progress: &Progress,
+) -> anyhow::Result<BuiltImage> {
+    let bar = progress.bar(&format!("{} ({})", spec.package, spec.edition));
+    bar.set_message("hashing the context");
+    let dir_owned = dir.to_path_buf();
+    let (entries, context_hash) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let entries = context::collect(&dir_owned)?;
+        let hash = context::hash(&entries)?;
+        Ok((entries, hash))
+    })
+    .await
+    .context("the context hashing task failed")??;
+    let args = build_args(spec, version, commit, created);
+    let mut labels = extra_labels(ws, spec);
+    let key = build_key(&context_hash, &args, &labels);
+    labels.insert(BUILD_KEY_LABEL.to_string(), key.clone());
+    let tag = format!("{}:xtask-{}", spec.package, &key[..16]);
+    if let Some(existing) = docker.image(&tag).await?
+        && existing.labels.get(BUILD_KEY_LABEL) == Some(&key)
+    {
+        bar.finish_with_message(format!("unchanged, reused {tag}"));
+        return Ok(BuiltImage {
+            spec: spec.clone(),
+            id: existing.id,
+            tag,
+            context_hash,
+            reused: true,
+        });
+    }
+    let req = BuildRequest {
+        tag: tag.clone(),
+        build_args: args,
+        labels,
+    };
+    let result = docker
+        .build(&req, context::stream(entries), |step| {
+            bar.set_message(step.to_string())
+        })
+        .await;
+    match result {
+        Ok(id) => {
+            bar.finish_with_message(format!("built {tag}"));
+            Ok(BuiltImage {
+                spec: spec.clone(),
+                id,
+                tag,
+                context_hash,
+                reused: false,
+            })
+        }
+        Err(e) => {
+            bar.abandon_with_message("failed");
+            Err(e.context(format!(
+                "building {} from {}",
+                spec.package,
+                dir.join("Dockerfile").display()
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_key_changes_with_any_input() {
+        let args = HashMap::from([("VERSION".to_string(), "1.0.0".to_string())]);
+        let labels = HashMap::new();
+        let k = build_key("sha256:a", &args, &labels);
+        assert_eq!(k, build_key("sha256:a", &args.clone(), &labels));
+        assert_ne!(k, build_key("sha256:b", &args, &labels));
+        let args2 = HashMap::from([("VERSION".to_string(), "1.0.1".to_string())]);
+        assert_ne!(k, build_key("sha256:a", &args2, &labels));
+        let labels2 = HashMap::from([("x".to_string(), "y".to_string())]);
+        assert_ne!(k, build_key("sha256:a", &args, &labels2));
+    }
+}

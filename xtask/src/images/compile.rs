@@ -1,0 +1,115 @@
+//! Compiling the static binaries that go into the images.
+//!
+//! One `cargo build --release` per edition builds every component of that edition at once
+//! (`-p aisopsflow-core -p aisopsflow-runner ... [--features <crate>/commercial ...]`). The
+//! target is `x86_64-unknown-linux-gnu` with `+crt-static`, so glibc is linked statically and
+//! the binary runs on `FROM scratch`; the separate target dir (`target/images`) keeps the host
+//! build warm. Editions run one after the other because they share the target dir, and each
+//! edition's binaries are staged before the next edition overwrites them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::config::ImageSpec;
+use crate::workspace::Workspace;
+
+/// The target triple of the image binaries.
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Where image builds keep cargo output and staged contexts.
+pub fn images_dir(ws: &Workspace) -> PathBuf {
+    ws.root.join("target").join("images")
+}
+
+/// Compiles every image's binary and stages its context; returns package -> context dir.
+pub async fn compile_and_stage(
+    ws: &Workspace,
+    images: &[ImageSpec],
+    version: &str,
+    commit: &str,
+) -> anyhow::Result<HashMap<String, PathBuf>> {
+    let mut editions: Vec<&str> = images.iter().map(|s| s.edition.as_str()).collect();
+    editions.sort();
+    editions.dedup();
+    let mut out = HashMap::new();
+    for edition in editions {
+        let specs: Vec<&ImageSpec> = images.iter().filter(|s| s.edition == edition).collect();
+        cargo_build(ws, &specs, version, commit)
+            .await
+            .with_context(|| format!("compiling the {edition} edition's binaries"))?;
+        let release = images_dir(ws).join(TARGET).join("release");
+        for spec in specs {
+            let binary = release.join(&spec.krate);
+            let ws2 = ws.clone();
+            let spec2 = spec.clone();
+            let dir =
+                tokio::task::spawn_blocking(move || super::stage::stage(&ws2, &spec2, &binary))
+                    .await
+                    .context("the staging task failed")??;
+            out.insert(spec.package.clone(), dir);
+        }
+    }
+    Ok(out)
+}
+
+async fn cargo_build(
+    ws: &Workspace,
+    specs: &[&ImageSpec],
+    version: &str,
+    commit: &str,
+) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = tokio::process::Command::new(&cargo);
+    cmd.current_dir(&ws.root)
+        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .arg(images_dir(ws));
+    let mut features = Vec::new();
+    for spec in specs {
+        cmd.args(["-p", &spec.krate]);
+        for f in &spec.features {
+            features.push(format!("{}/{f}", spec.krate));
+        }
+    }
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    // CARGO_ENCODED_RUSTFLAGS wins over RUSTFLAGS and, with an explicit --target, applies only
+    // to the target, not to build scripts.
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+crt-static")
+        .env("AISOPSFLOW_VERSION", version)
+        .env("AISOPSFLOW_COMMIT", commit)
+        .kill_on_drop(true);
+    let shown = format!(
+        "AISOPSFLOW_VERSION={version} AISOPSFLOW_COMMIT={commit} CARGO_ENCODED_RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release --target {TARGET} --target-dir target/images {}{}",
+        specs
+            .iter()
+            .map(|s| format!("-p {} ", s.krate))
+            .collect::<String>(),
+        if features.is_empty() {
+            String::new()
+        } else {
+            format!("--features {}", features.join(","))
+        }
+    );
+    if ws.verbose > 0 {
+        eprintln!("$ {shown}");
+    }
+    let output = cmd
+        .output()
+        .await
+        .with_context(|| format!("running {cargo} (is cargo on PATH?)"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        bail!(
+            "`{shown}` failed ({}):\n{stdout}{stderr}\nfix the compile error above, then rerun; the static target needs `apt-get install libc6-dev`",
+            output.status
+        );
+    }
+    if ws.verbose > 1 {
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
