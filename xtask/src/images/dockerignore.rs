@@ -398,6 +398,14 @@ mod tests {
     fn matches_follow_moby_semantics() {
         let cases: &[(&str, &str, bool)] = &[
             ("**", "file", true),
+            ("**", "/", true),
+            ("**/", "/", true),
+            ("**", "dir/file", true),
+            ("**/", "dir/file", true),
+            ("**/**", "dir/file", true),
+            ("**/**", "dir/file/", true),
+            ("a\\*b", "a*b", true),
+            ("a\\*b", "axb", false),
             ("**", "file/", true),
             ("**/", "file", true),
             ("**/", "file/", true),
@@ -473,6 +481,37 @@ mod tests {
         for (pattern, path, want) in cases {
             let m = Matcher::new(&[pattern.to_string()]).unwrap();
             assert_eq!(m.matches(path), *want, "pattern {pattern:?} on {path:?}");
+        }
+    }
+
+    /// moby's `multiPatternTests`.
+    #[test]
+    fn multi_pattern_cases_from_moby() {
+        let cases: &[(&[&str], &str, bool)] = &[
+            (&["**", "!util/docker/web"], "util/docker/web/foo", false),
+            (
+                &["**", "!util/docker/web", "util/docker/web/foo"],
+                "util/docker/web/foo",
+                true,
+            ),
+            (
+                &[
+                    "**",
+                    "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                ],
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                false,
+            ),
+            (
+                &["**", "!dist/*.whl"],
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                false,
+            ),
+        ];
+        for (patterns, path, want) in cases {
+            let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+            let m = Matcher::new(&patterns).unwrap();
+            assert_eq!(m.matches(path), *want, "patterns {patterns:?} on {path:?}");
         }
     }
 

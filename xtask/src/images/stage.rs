@@ -26,7 +26,14 @@ pub const GROUP: &str = "root:x:0:\naisopsflow:x:10001:\n";
 pub fn stage(ws: &Workspace, spec: &ImageSpec, binary: &Path) -> anyhow::Result<PathBuf> {
     let contexts = super::compile::images_dir(ws).join("contexts");
     let dir = contexts.join(&spec.package);
-    let tmp = contexts.join(format!(".{}.staging-{}", spec.package, std::process::id()));
+    // Unique per process and call, so concurrent stagings never share a scratch directory.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = contexts.join(format!(
+        ".{}.staging-{}-{n}",
+        spec.package,
+        std::process::id()
+    ));
     let component_dir = ws.root.join(&spec.dir);
     if tmp.exists() {
         fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
