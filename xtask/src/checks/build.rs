@@ -66,9 +66,13 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
             "; the work tree has uncommitted changes, so these images are not what the tag will publish",
         );
     }
+    let started = std::time::Instant::now();
     let docker = Docker::connect().await?;
     let progress = Progress::auto();
-    let results = images::build_each(
+    // Each image is smoke-run as soon as it is ready, while later ones still compile or build.
+    let want_smoke = ctx.wants(CheckId::BuildSmoke);
+    let (docker_ref, version_ref, commit_ref) = (&docker, version.as_str(), head.commit.as_str());
+    let pipelined = images::build_each_then(
         &ctx.ws,
         &docker,
         &specs,
@@ -76,8 +80,23 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         &head.commit,
         &head.time,
         &progress,
+        |built| async move {
+            if want_smoke {
+                Some(images::smoke::smoke(docker_ref, &built, version_ref, commit_ref).await)
+            } else {
+                None
+            }
+        },
     )
     .await;
+    let mut results = Vec::new();
+    let mut smokes = Vec::new();
+    for (spec, result, smoke) in pipelined {
+        if let (Ok(b), Some(Some(s))) = (&result, smoke) {
+            smokes.push((b.clone(), s));
+        }
+        results.push((spec, result));
+    }
 
     for (id, component) in [
         (CheckId::BuildCore, "core"),
@@ -90,6 +109,13 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         outcomes.push(build_outcome(id, component, &results, &source_note));
     }
 
+    if ctx.ws.verbose > 0 {
+        eprintln!(
+            "images: compiled, staged, built (or reused) and smoke-ran {} images in {:.2} s",
+            results.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     let built: Vec<&BuiltImage> = results
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
@@ -99,8 +125,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         .filter(|(_, r)| r.is_err())
         .map(|(s, _)| s)
         .collect();
-    if ctx.wants(CheckId::BuildSmoke) {
-        outcomes.push(smoke_outcome(&docker, &built, &unbuilt, &version, &head.commit).await);
+    if want_smoke {
+        outcomes.push(smoke_outcome(smokes, &unbuilt, &version));
     }
     if ctx.wants(CheckId::BuildPublicMetadataClean) {
         outcomes.push(metadata_outcome(ctx, &docker, &built, &unbuilt).await);
@@ -190,19 +216,12 @@ fn build_outcome(
     }
 }
 
-async fn smoke_outcome(
-    docker: &Docker,
-    built: &[&BuiltImage],
+fn smoke_outcome(
+    runs: Vec<(BuiltImage, anyhow::Result<images::smoke::SmokeReport>)>,
     unbuilt: &[&ImageSpec],
     version: &str,
-    commit: &str,
 ) -> Outcome {
-    let runs = futures_util::future::join_all(
-        built
-            .iter()
-            .map(|b| async move { (*b, images::smoke::smoke(docker, b, version, commit).await) }),
-    )
-    .await;
+    let ran = runs.len();
     let mut evidence = Vec::new();
     let mut failed = Vec::new();
     for (b, r) in runs {
@@ -233,8 +252,7 @@ async fn smoke_outcome(
         Outcome::pass(
             CheckId::BuildSmoke,
             format!(
-                "{} images run and report the intended component, version {version}, commit and edition",
-                built.len()
+                "{ran} images run and report the intended component, version {version}, commit and edition"
             ),
             evidence,
         )

@@ -13,8 +13,9 @@ use anyhow::{Context, anyhow, bail};
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig, ImageInspect};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptions, LogsOptionsBuilder, PushImageOptionsBuilder,
-    RemoveContainerOptionsBuilder, TagImageOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptions, KillContainerOptionsBuilder,
+    LogsOptionsBuilder, PushImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    TagImageOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -68,6 +69,21 @@ pub struct ImageFacts {
     pub env: Vec<String>,
     /// The image's whole config and metadata as JSON, for scanning.
     pub config_json: String,
+}
+
+/// A service run by `run_service`.
+#[derive(Debug, Clone)]
+pub struct ServiceRun {
+    /// The first command executed in the running service.
+    pub first: RunOutput,
+    /// The probe's last run, and how many runs it took.
+    pub probe: RunOutput,
+    pub probe_attempts: u32,
+    /// The service's exit code after SIGTERM; `None` when it did not stop within 10 s.
+    pub exit_code: Option<i64>,
+    /// The service's own output.
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// A finished container run.
@@ -336,40 +352,63 @@ impl Docker {
         code.context("the engine ended the wait without an exit code")
     }
 
-    /// Starts `image` with `cmd` detached and runs `probe` in it through the exec API until it
-    /// exits 0, at most `attempts` times `interval` apart. Returns the probe's last run.
-    pub async fn serve_and_probe(
+    /// Runs `image` with `cmd` as a service: starts it detached, runs `first` in it through
+    /// the exec API, then `probe` until it exits 0 (at most `attempts` times, `interval`
+    /// apart), then stops the service with SIGTERM, waits for it and reads its logs. The
+    /// container is removed in every case.
+    pub async fn run_service(
         &self,
         image: &str,
         cmd: &[&str],
+        first: &[&str],
         probe: &[&str],
         attempts: u32,
         interval: Duration,
-    ) -> anyhow::Result<RunOutput> {
+    ) -> anyhow::Result<ServiceRun> {
         self.with_container(image, cmd, |id| async move {
             self.inner
                 .start_container(&id, None)
                 .await
                 .map_err(|e| anyhow!(describe(&e)))
                 .with_context(|| format!("starting {image} {}", cmd.join(" ")))?;
-            let mut last = None;
-            for attempt in 0..attempts {
-                if attempt > 0 {
-                    tokio::time::sleep(interval).await;
+            // The first command and the probe are independent, so they run at the same time.
+            let probing = async {
+                let mut last = None;
+                for attempt in 0..attempts {
+                    if attempt > 0 {
+                        tokio::time::sleep(interval).await;
+                    }
+                    let out = self.exec(&id, probe).await?;
+                    let ok = out.exit_code == 0;
+                    last = Some((out, attempt + 1));
+                    if ok {
+                        break;
+                    }
                 }
-                let out = self.exec(&id, probe).await?;
-                let ok = out.exit_code == 0;
-                last = Some(out);
-                if ok {
-                    break;
-                }
-            }
-            let mut last = last.context("no probe attempt was made")?;
-            if last.exit_code != 0 {
-                let (stdout, stderr) = self.logs(&id).await.unwrap_or_default();
-                last.stderr = format!("{}\n--- service output ---\n{stdout}{stderr}", last.stderr);
-            }
-            Ok(last)
+                anyhow::Ok(last)
+            };
+            let (first, last) = tokio::join!(self.exec(&id, first), probing);
+            let (first, last) = (first?, last?);
+            let (probe, probe_attempts) = last.context("no probe attempt was made")?;
+            let stop = KillContainerOptionsBuilder::default()
+                .signal("SIGTERM")
+                .build();
+            let stopped = match self.inner.kill_container(&id, Some(stop)).await {
+                Ok(()) => tokio::time::timeout(Duration::from_secs(10), self.wait(&id))
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                Err(_) => None,
+            };
+            let (stdout, stderr) = self.logs(&id).await?;
+            Ok(ServiceRun {
+                first,
+                probe,
+                probe_attempts,
+                exit_code: stopped,
+                stdout,
+                stderr,
+            })
         })
         .await
     }

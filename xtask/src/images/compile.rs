@@ -23,33 +23,49 @@ pub fn images_dir(ws: &Workspace) -> PathBuf {
     ws.root.join("target").join("images")
 }
 
-/// Compiles every image's binary and stages its context; returns package -> context dir.
-pub async fn compile_and_stage(
+/// The editions of `images`, in order of first appearance (public first).
+pub fn editions(images: &[ImageSpec]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in images {
+        if !out.contains(&s.edition) {
+            out.push(s.edition.clone());
+        }
+    }
+    out
+}
+
+/// Compiles the binaries of one edition's images and stages their contexts; returns
+/// package -> context dir.
+pub async fn compile_and_stage_edition(
     ws: &Workspace,
-    images: &[ImageSpec],
+    specs: &[ImageSpec],
     version: &str,
     commit: &str,
 ) -> anyhow::Result<HashMap<String, PathBuf>> {
-    let mut editions: Vec<&str> = images.iter().map(|s| s.edition.as_str()).collect();
-    editions.sort();
-    editions.dedup();
+    let Some(edition) = specs.first().map(|s| s.edition.clone()) else {
+        return Ok(HashMap::new());
+    };
+    let specs: Vec<&ImageSpec> = specs.iter().collect();
+    let started = std::time::Instant::now();
+    cargo_build(ws, &specs, version, commit)
+        .await
+        .with_context(|| format!("compiling the {edition} edition's binaries"))?;
+    if ws.verbose > 0 {
+        eprintln!(
+            "images: cargo build of the {edition} edition took {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let release = images_dir(ws).join(TARGET).join("release");
     let mut out = HashMap::new();
-    for edition in editions {
-        let specs: Vec<&ImageSpec> = images.iter().filter(|s| s.edition == edition).collect();
-        cargo_build(ws, &specs, version, commit)
+    for spec in specs {
+        let binary = release.join(&spec.krate);
+        let ws2 = ws.clone();
+        let spec2 = spec.clone();
+        let dir = tokio::task::spawn_blocking(move || super::stage::stage(&ws2, &spec2, &binary))
             .await
-            .with_context(|| format!("compiling the {edition} edition's binaries"))?;
-        let release = images_dir(ws).join(TARGET).join("release");
-        for spec in specs {
-            let binary = release.join(&spec.krate);
-            let ws2 = ws.clone();
-            let spec2 = spec.clone();
-            let dir =
-                tokio::task::spawn_blocking(move || super::stage::stage(&ws2, &spec2, &binary))
-                    .await
-                    .context("the staging task failed")??;
-            out.insert(spec.package.clone(), dir);
-        }
+            .context("the staging task failed")??;
+        out.insert(spec.package.clone(), dir);
     }
     Ok(out)
 }

@@ -17,7 +17,6 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
-use futures_util::future::join_all;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
@@ -166,7 +165,7 @@ pub async fn build_images(
     Ok(out)
 }
 
-/// Builds every image and reports each one's result; a compile failure fails them all.
+/// Builds every image and reports each one's result; a compile failure fails its edition.
 pub async fn build_each(
     ws: &Workspace,
     docker: &Docker,
@@ -176,29 +175,101 @@ pub async fn build_each(
     created: &str,
     progress: &Progress,
 ) -> Vec<(ImageSpec, anyhow::Result<BuiltImage>)> {
-    let contexts = match compile::compile_and_stage(ws, images, version, commit).await {
-        Ok(c) => c,
-        Err(e) => {
-            let msg = format!("{e:#}");
-            return images
+    build_each_then(
+        ws,
+        docker,
+        images,
+        version,
+        commit,
+        created,
+        progress,
+        |_| async {},
+    )
+    .await
+    .into_iter()
+    .map(|(spec, r, _)| (spec, r))
+    .collect()
+}
+
+/// Like `build_each`, and runs `then` on each image as soon as it is ready. The editions are
+/// pipelined: while one edition's images are built and `then` runs on them, cargo already
+/// compiles the next edition. Results come back in the order of `images`.
+#[allow(clippy::too_many_arguments)]
+pub async fn build_each_then<T, F, Fut>(
+    ws: &Workspace,
+    docker: &Docker,
+    images: &[ImageSpec],
+    version: &str,
+    commit: &str,
+    created: &str,
+    progress: &Progress,
+    then: F,
+) -> Vec<(ImageSpec, anyhow::Result<BuiltImage>, Option<T>)>
+where
+    F: Fn(BuiltImage) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    use futures_util::StreamExt;
+    use futures_util::stream::FuturesUnordered;
+
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(ImageSpec, anyhow::Result<std::path::PathBuf>)>();
+    let producer = async move {
+        for edition in compile::editions(images) {
+            let specs: Vec<ImageSpec> = images
                 .iter()
-                .map(|s| (s.clone(), Err(anyhow::anyhow!("{msg}"))))
+                .filter(|s| s.edition == edition)
+                .cloned()
                 .collect();
+            match compile::compile_and_stage_edition(ws, &specs, version, commit).await {
+                Ok(mut dirs) => {
+                    for spec in specs {
+                        let dir = dirs.remove(&spec.package).ok_or_else(|| {
+                            anyhow::anyhow!("no staged context for {}", spec.package)
+                        });
+                        let _ = tx.send((spec, dir));
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    for spec in specs {
+                        let _ = tx.send((spec, Err(anyhow::anyhow!("{msg}"))));
+                    }
+                }
+            }
         }
     };
-    let jobs = images.iter().map(|spec| {
-        let dir = contexts.get(&spec.package).cloned();
-        async move {
-            let result = match dir {
-                Some(dir) => {
-                    build_one(ws, docker, spec, &dir, version, commit, created, progress).await
-                }
-                None => Err(anyhow::anyhow!("no staged context for {}", spec.package)),
-            };
-            (spec.clone(), result)
+    let then = &then;
+    let consumer = async move {
+        let mut running = FuturesUnordered::new();
+        let mut done = Vec::new();
+        loop {
+            tokio::select! {
+                Some((spec, dir)) = rx.recv() => running.push(async move {
+                    let result = match dir {
+                        Ok(dir) => build_one(ws, docker, &spec, &dir, version, commit, created, progress).await,
+                        Err(e) => Err(e),
+                    };
+                    let after = match &result {
+                        Ok(b) => Some(then(b.clone()).await),
+                        Err(_) => None,
+                    };
+                    (spec, result, after)
+                }),
+                Some(finished) = running.next(), if !running.is_empty() => done.push(finished),
+                else => break,
+            }
         }
+        done
+    };
+    let ((), mut done) = futures_util::future::join(producer, consumer).await;
+    done.sort_by_key(|(spec, _, _)| {
+        images
+            .iter()
+            .position(|s| s.package == spec.package)
+            .unwrap_or(usize::MAX)
     });
-    join_all(jobs).await
+    done
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -12,6 +12,10 @@ use anyhow::bail;
 use super::BuiltImage;
 use crate::effects::docker::Docker;
 
+/// How often, and how far apart, the health probe is tried before the smoke run fails (10 s).
+const PROBE_ATTEMPTS: u32 = 200;
+const PROBE_INTERVAL: Duration = Duration::from_millis(50);
+
 /// What a passing smoke run saw, for evidence.
 #[derive(Debug, Clone)]
 pub struct SmokeReport {
@@ -36,57 +40,75 @@ pub async fn smoke(
     commit: &str,
 ) -> anyhow::Result<SmokeReport> {
     let want = expected_version_line(image, version, commit);
-    let out = docker
-        .run(&image.tag, &["--version"], Duration::from_secs(60))
-        .await?;
-    let got = out.stdout.trim().to_string();
-    if out.exit_code != 0 || got != want {
-        bail!(
-            "{} --version exited {} and printed `{got}`{}; expected `{want}`",
-            image.tag,
-            out.exit_code,
-            if out.stderr.trim().is_empty() {
-                String::new()
-            } else {
-                format!(" (stderr: {})", out.stderr.trim())
-            }
-        );
-    }
-    let health = if image.spec.component == "core" {
-        let bin = format!("/usr/local/bin/{}", image.spec.krate);
-        let probe = docker
-            .serve_and_probe(
-                &image.tag,
-                &["serve"],
-                &[&bin, "healthcheck"],
-                50,
-                Duration::from_millis(200),
-            )
-            .await?;
-        if probe.exit_code != 0 {
+    let check_version = |exit_code: i64, stdout: &str, stderr: &str| -> anyhow::Result<String> {
+        let got = stdout.trim().to_string();
+        if exit_code != 0 || got != want {
             bail!(
-                "{}: `{} healthcheck` never succeeded against `serve` (50 attempts, 200 ms apart); last exit {}: {}{}",
+                "{} --version exited {exit_code} and printed `{got}`{}; expected `{want}`",
                 image.tag,
-                image.spec.krate,
-                probe.exit_code,
-                probe.stdout.trim(),
-                probe.stderr.trim()
+                if stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" (stderr: {})", stderr.trim())
+                }
             );
         }
-        Some(format!(
-            "`{} healthcheck` inside `serve` exited 0{}",
-            image.spec.krate,
-            if probe.stdout.trim().is_empty() {
-                String::new()
-            } else {
-                format!(": {}", probe.stdout.trim())
-            }
-        ))
-    } else {
-        None
+        Ok(got)
     };
+    if image.spec.component != "core" {
+        let out = docker
+            .run(&image.tag, &["--version"], Duration::from_secs(60))
+            .await?;
+        return Ok(SmokeReport {
+            version_line: check_version(out.exit_code, &out.stdout, &out.stderr)?,
+            health: None,
+        });
+    }
+    // Core runs as the service it is: `serve` in the background, `--version` and then the
+    // health probe executed inside it, then SIGTERM. One container instead of two keeps the
+    // smoke run cheap on small machines.
+    let bin = format!("/usr/local/bin/{}", image.spec.krate);
+    let run = docker
+        .run_service(
+            &image.tag,
+            &["serve"],
+            &[&bin, "--version"],
+            &[&bin, "healthcheck"],
+            PROBE_ATTEMPTS,
+            PROBE_INTERVAL,
+        )
+        .await?;
+    let version_line = check_version(run.first.exit_code, &run.first.stdout, &run.first.stderr)?;
+    if run.probe.exit_code != 0 {
+        bail!(
+            "{}: `{} healthcheck` never succeeded against `serve` ({PROBE_ATTEMPTS} attempts, {} ms apart); last exit {}: {}{}\n--- service output ---\n{}{}",
+            image.tag,
+            image.spec.krate,
+            PROBE_INTERVAL.as_millis(),
+            run.probe.exit_code,
+            run.probe.stdout.trim(),
+            run.probe.stderr.trim(),
+            run.stdout,
+            run.stderr
+        );
+    }
+    let listening = run
+        .stdout
+        .lines()
+        .chain(run.stderr.lines())
+        .find(|l| l.contains("listening on"))
+        .map(|l| format!("; it logged `{}`", l.trim()))
+        .unwrap_or_default();
+    let health = Some(format!(
+        "`{} healthcheck` inside `serve` exited 0 after {} attempt(s){listening}; after SIGTERM it exited {}",
+        image.spec.krate,
+        run.probe_attempts,
+        run.exit_code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "not within 10 s (removed by force)".to_string())
+    ));
     Ok(SmokeReport {
-        version_line: got,
+        version_line,
         health,
     })
 }
