@@ -3,9 +3,9 @@
 //! One `cargo build --release` per edition builds every component of that edition at once
 //! (`-p aisopsflow-core -p aisopsflow-runner ... [--features <crate>/commercial ...]`). The
 //! target is `x86_64-unknown-linux-gnu` with `+crt-static`, so glibc is linked statically and
-//! the binary runs on `FROM scratch`; the separate target dir (`target/images`) keeps the host
-//! build warm. Editions run one after the other because they share the target dir, and each
-//! edition's binaries are staged before the next edition overwrites them.
+//! the binary runs on `FROM scratch`; the separate target dirs (`target/images/<edition>`) keep
+//! the host build warm, and let the editions compile at the same time without one edition's
+//! features invalidating the other's build.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,6 +21,12 @@ pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Where image builds keep cargo output and staged contexts.
 pub fn images_dir(ws: &Workspace) -> PathBuf {
     ws.root.join("target").join("images")
+}
+
+/// The cargo target dir of one edition. Each edition has its own, so both compile at the
+/// same time and switching features never invalidates the other's build.
+pub fn target_dir(ws: &Workspace, edition: &str) -> PathBuf {
+    images_dir(ws).join(edition)
 }
 
 /// The editions of `images`, in order of first appearance (public first).
@@ -56,7 +62,7 @@ pub async fn compile_and_stage_edition(
             started.elapsed().as_secs_f64()
         );
     }
-    let release = images_dir(ws).join(TARGET).join("release");
+    let release = target_dir(ws, &edition).join(TARGET).join("release");
     let mut out = HashMap::new();
     for spec in specs {
         let binary = release.join(&spec.krate);
@@ -80,7 +86,7 @@ async fn cargo_build(
     let mut cmd = tokio::process::Command::new(&cargo);
     cmd.current_dir(&ws.root)
         .args(["build", "--release", "--target", TARGET, "--target-dir"])
-        .arg(images_dir(ws));
+        .arg(target_dir(ws, &specs[0].edition));
     let mut features = Vec::new();
     for spec in specs {
         cmd.args(["-p", &spec.krate]);
@@ -98,7 +104,8 @@ async fn cargo_build(
         .env("AISOPSFLOW_COMMIT", commit)
         .kill_on_drop(true);
     let shown = format!(
-        "AISOPSFLOW_VERSION={version} AISOPSFLOW_COMMIT={commit} CARGO_ENCODED_RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release --target {TARGET} --target-dir target/images {}{}",
+        "AISOPSFLOW_VERSION={version} AISOPSFLOW_COMMIT={commit} CARGO_ENCODED_RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release --target {TARGET} --target-dir target/images/{} {}{}",
+        specs[0].edition,
         specs
             .iter()
             .map(|s| format!("-p {} ", s.krate))

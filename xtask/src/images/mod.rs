@@ -2,8 +2,8 @@
 //! every component × edition concurrently through the engine, and smoke-run the results.
 //!
 //! The flow for one call of `build_images`:
-//! 1. `compile`: one `cargo build --release` per edition into `target/images`, with the
-//!    version and commit in the environment and glibc linked statically.
+//! 1. `compile`: one `cargo build --release` per edition into `target/images/<edition>`, with
+//!    the version and commit in the environment and glibc linked statically.
 //! 2. `stage`: `target/images/contexts/<package>/` gets the component's Dockerfile and
 //!    `.dockerignore`, the binary, and `rootfs/` (passwd, group, CA bundle).
 //! 3. `context`: the files the CLI would send, as a deterministic tar; its hash, the build
@@ -191,9 +191,9 @@ pub async fn build_each(
     .collect()
 }
 
-/// Like `build_each`, and runs `then` on each image as soon as it is ready. The editions are
-/// pipelined: while one edition's images are built and `then` runs on them, cargo already
-/// compiles the next edition. Results come back in the order of `images`.
+/// Like `build_each`, and runs `then` on each image as soon as it is ready. The editions compile
+/// concurrently and are pipelined: while one edition's images are built and `then` runs on
+/// them, cargo may still compile the other. Results come back in the order of `images`.
 #[allow(clippy::too_many_arguments)]
 pub async fn build_each_then<T, F, Fut>(
     ws: &Workspace,
@@ -214,31 +214,36 @@ where
 
     let (tx, mut rx) =
         tokio::sync::mpsc::unbounded_channel::<(ImageSpec, anyhow::Result<std::path::PathBuf>)>();
-    let producer = async move {
-        for edition in compile::editions(images) {
-            let specs: Vec<ImageSpec> = images
-                .iter()
-                .filter(|s| s.edition == edition)
-                .cloned()
-                .collect();
-            match compile::compile_and_stage_edition(ws, &specs, version, commit).await {
-                Ok(mut dirs) => {
-                    for spec in specs {
-                        let dir = dirs.remove(&spec.package).ok_or_else(|| {
-                            anyhow::anyhow!("no staged context for {}", spec.package)
-                        });
-                        let _ = tx.send((spec, dir));
+    // Every edition compiles at once (each has its own target dir); an edition's images go to
+    // the consumer as soon as its compile and staging finish.
+    let producer =
+        futures_util::future::join_all(compile::editions(images).into_iter().map(|edition| {
+            let tx = tx.clone();
+            async move {
+                let specs: Vec<ImageSpec> = images
+                    .iter()
+                    .filter(|s| s.edition == edition)
+                    .cloned()
+                    .collect();
+                match compile::compile_and_stage_edition(ws, &specs, version, commit).await {
+                    Ok(mut dirs) => {
+                        for spec in specs {
+                            let dir = dirs.remove(&spec.package).ok_or_else(|| {
+                                anyhow::anyhow!("no staged context for {}", spec.package)
+                            });
+                            let _ = tx.send((spec, dir));
+                        }
                     }
-                }
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    for spec in specs {
-                        let _ = tx.send((spec, Err(anyhow::anyhow!("{msg}"))));
+                    Err(e) => {
+                        let msg = format!("{e:#}");
+                        for spec in specs {
+                            let _ = tx.send((spec, Err(anyhow::anyhow!("{msg}"))));
+                        }
                     }
                 }
             }
-        }
-    };
+        }));
+    drop(tx);
     let then = &then;
     let consumer = async move {
         let mut running = FuturesUnordered::new();
@@ -262,7 +267,7 @@ where
         }
         done
     };
-    let ((), mut done) = futures_util::future::join(producer, consumer).await;
+    let (_, mut done) = futures_util::future::join(producer, consumer).await;
     done.sort_by_key(|(spec, _, _)| {
         images
             .iter()
