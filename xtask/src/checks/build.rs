@@ -89,6 +89,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         },
     )
     .await;
+    if crate::effects::docker::was_interrupted() {
+        return Err(crate::exit::policy(
+            "interrupted (Ctrl-C); every container started for the smoke run was removed",
+        ));
+    }
     let mut results = Vec::new();
     let mut smokes = Vec::new();
     for (spec, result, smoke) in pipelined {

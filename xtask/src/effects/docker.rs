@@ -91,6 +91,34 @@ pub struct RunOutput {
     pub stderr: String,
 }
 
+/// Resolves once the operator pressed Ctrl-C (SIGINT). The first call installs one listener
+/// for the whole process; every caller then sees the same flag, so all running builds and
+/// containers stop and clean up, instead of only the one that happened to be listening.
+pub async fn interrupted() {
+    use std::sync::OnceLock;
+    use tokio::sync::watch;
+    static FLAG: OnceLock<watch::Receiver<bool>> = OnceLock::new();
+    let mut rx = FLAG
+        .get_or_init(|| {
+            let (tx, rx) = watch::channel(false);
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    let _ = tx.send(true);
+                }
+                // Keep the sender alive so receivers never see a closed channel as a signal.
+                std::future::pending::<()>().await;
+            });
+            rx
+        })
+        .clone();
+    let _ = rx.wait_for(|pressed| *pressed).await;
+}
+
+/// Whether Ctrl-C has been pressed (after `interrupted` was first awaited).
+pub fn was_interrupted() -> bool {
+    futures_util::FutureExt::now_or_never(interrupted()).is_some()
+}
+
 fn describe(e: &BollardError) -> String {
     match e {
         BollardError::DockerResponseServerError {
@@ -176,7 +204,12 @@ impl Docker {
         let mut step: Option<String> = None;
         let mut image_id: Option<String> = None;
         let mut last_lines: Vec<String> = Vec::new();
-        while let Some(item) = stream.next().await {
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                _ = interrupted() => bail!("interrupted (Ctrl-C) while building {}", req.tag),
+            };
+            let Some(item) = item else { break };
             let info = match item {
                 Ok(info) => info,
                 Err(BollardError::DockerStreamError { error }) => {
@@ -267,7 +300,7 @@ impl Docker {
         };
         let result = tokio::select! {
             r = run(created.id.clone()) => r,
-            _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted (Ctrl-C) while running {image}; its container was removed")),
+            _ = interrupted() => Err(anyhow!("interrupted (Ctrl-C) while running {image}; its container was removed")),
         };
         let removed = guard.remove().await;
         let value = result?;
