@@ -53,16 +53,29 @@ pub async fn compile_and_stage_edition(
     };
     let specs: Vec<&ImageSpec> = specs.iter().collect();
     let started = std::time::Instant::now();
-    cargo_build(ws, &specs, version, commit)
-        .await
-        .with_context(|| format!("compiling the {edition} edition's binaries"))?;
-    if ws.verbose > 0 {
-        eprintln!(
-            "images: cargo build of the {edition} edition took {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
     let release = target_dir(ws, &edition).join(TARGET).join("release");
+    let stamp = target_dir(ws, &edition).join("xtask-inputs.sha256");
+    let fingerprint = inputs_fingerprint(ws, &specs, version, commit).await?;
+    let fresh = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
+        && specs.iter().all(|s| release.join(&s.krate).is_file());
+    if fresh {
+        if ws.verbose > 0 {
+            eprintln!("images: the {edition} edition's inputs are unchanged; reusing its binaries");
+        }
+    } else {
+        // A stale stamp must never outlive a failed build.
+        let _ = std::fs::remove_file(&stamp);
+        cargo_build(ws, &specs, version, commit)
+            .await
+            .with_context(|| format!("compiling the {edition} edition's binaries"))?;
+        crate::images::stage::write_atomic(&stamp, fingerprint.as_bytes())?;
+        if ws.verbose > 0 {
+            eprintln!(
+                "images: cargo build of the {edition} edition took {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
     let mut out = HashMap::new();
     for spec in specs {
         let binary = release.join(&spec.krate);
@@ -74,6 +87,110 @@ pub async fn compile_and_stage_edition(
         out.insert(spec.package.clone(), dir);
     }
     Ok(out)
+}
+
+/// A hash of everything the edition's binaries are built from: the sources of every workspace
+/// member except xtask, the root `Cargo.toml`, `Cargo.lock`, `.cargo/config.toml` and any
+/// `rust-toolchain` file, the compiler (`rustc -vV`), and the version, commit, features and
+/// flags. When it matches the stamp of the last successful build, cargo is not run at all.
+/// (A path dependency outside the workspace members would not be seen; there is none.)
+pub async fn inputs_fingerprint(
+    ws: &Workspace,
+    specs: &[&ImageSpec],
+    version: &str,
+    commit: &str,
+) -> anyhow::Result<String> {
+    let rustc = tokio::process::Command::new("rustc")
+        .arg("-vV")
+        .current_dir(&ws.root)
+        .output()
+        .await
+        .context("running `rustc -vV` (is the Rust toolchain on PATH?)")?;
+    let mut head = format!(
+        "target={TARGET}\nrustflags=-Ctarget-feature=+crt-static\nversion={version}\ncommit={commit}\n{}",
+        String::from_utf8_lossy(&rustc.stdout)
+    );
+    for s in specs {
+        head.push_str(&format!(
+            "crate={} features={}\n",
+            s.krate,
+            s.features.join(",")
+        ));
+    }
+    let root = ws.root.clone();
+    tokio::task::spawn_blocking(move || hash_sources(&root, &head))
+        .await
+        .context("the fingerprint task failed")?
+}
+
+fn hash_sources(root: &std::path::Path, head: &str) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let manifest =
+        std::fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
+    let value: toml::Value = toml::from_str(&manifest).context("parsing Cargo.toml")?;
+    let members: Vec<String> = value
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for name in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        ".cargo/config",
+        "rust-toolchain",
+        "rust-toolchain.toml",
+    ] {
+        let p = root.join(name);
+        if p.is_file() {
+            files.push(p);
+        }
+    }
+    for member in members.iter().filter(|m| m.as_str() != "xtask") {
+        collect_files(&root.join(member), &mut files)?;
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    h.update(head.as_bytes());
+    for f in files {
+        let rel = f
+            .strip_prefix(root)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+        h.update(format!("\n{rel} {}\n", bytes.len()).as_bytes());
+        h.update(&bytes);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+fn collect_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let ft = entry
+            .file_type()
+            .with_context(|| format!("reading {}", entry.path().display()))?;
+        if ft.is_dir() {
+            collect_files(&entry.path(), out)?;
+        } else if ft.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
 }
 
 async fn cargo_build(
@@ -135,4 +252,38 @@ async fn cargo_build(
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_hash_sees_member_sources_and_ignores_target_and_xtask() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"xtask\", \"core\"]\n",
+        );
+        write("Cargo.lock", "# lock\n");
+        write("core/src/main.rs", "fn main() {}\n");
+        write("xtask/src/main.rs", "fn main() {}\n");
+        let first = hash_sources(root, "head").unwrap();
+        assert_eq!(hash_sources(root, "head").unwrap(), first);
+        assert_ne!(hash_sources(root, "other head").unwrap(), first);
+        write("core/target/junk", "x");
+        write("xtask/src/lib.rs", "// changed\n");
+        assert_eq!(hash_sources(root, "head").unwrap(), first);
+        write("core/src/main.rs", "fn main() { println!(); }\n");
+        assert_ne!(hash_sources(root, "head").unwrap(), first);
+        let second = hash_sources(root, "head").unwrap();
+        write("Cargo.lock", "# lock 2\n");
+        assert_ne!(hash_sources(root, "head").unwrap(), second);
+    }
 }
