@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::BuiltImage;
-use crate::effects::docker::Docker;
+use crate::effects::docker::{Docker, Network};
 
 /// How often, and how far apart, the health probe is tried before the smoke run fails (10 s).
 const PROBE_ATTEMPTS: u32 = 200;
@@ -57,7 +57,12 @@ pub async fn smoke(
     };
     if image.spec.component != "core" {
         let out = docker
-            .run(&image.tag, &["--version"], Duration::from_secs(60))
+            .run(
+                &image.tag,
+                &["--version"],
+                Network::Host,
+                Duration::from_secs(60),
+            )
             .await?;
         return Ok(SmokeReport {
             version_line: check_version(out.exit_code, &out.stdout, &out.stderr)?,
