@@ -387,3 +387,99 @@ fn unreachable_docker_host_exits_3_naming_it() {
         1
     );
 }
+
+/// A `docker-registry` child process on a kernel-chosen loopback port; killed on drop.
+struct LocalRegistry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> LocalRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:0\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("registry.log");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .env_clear()
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting docker-registry (apt-get install docker-registry)");
+        let mut addr = None;
+        for _ in 0..200 {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            if let Some(rest) = text.split("listening on ").nth(1) {
+                addr = rest
+                    .split(|c: char| c == '"' || c.is_whitespace())
+                    .next()
+                    .map(str::to_string);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        let addr = addr.unwrap_or_else(|| {
+            panic!(
+                "docker-registry did not start: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        LocalRegistry {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_returns_the_digest_the_registry_stored() {
+    let Some(docker) = docker().await else { return };
+    let registry = LocalRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello /hello\n",
+    );
+    write(&dir.path().join("hello"), &unique("hello"));
+    let local = format!("{}:test", unique("xtask-push"));
+    let id = build_dir(&docker, dir.path(), &local).await.unwrap();
+    let repository = format!("{}/aisopsflow/push-test", registry.addr);
+    let digest = docker.push(&id, &repository, "1.0.0", None).await.unwrap();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    // The registry serves that manifest under that digest.
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg(format!("docker://{repository}:1.0.0"))
+        .output()
+        .expect("running skopeo (apt-get install skopeo)");
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), digest);
+    for t in [local, format!("{repository}:1.0.0")] {
+        docker.remove_image(&t).await.unwrap();
+    }
+}
