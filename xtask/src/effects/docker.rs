@@ -89,7 +89,8 @@ pub enum Network {
     /// Loopback only, in a fresh network namespace: for anything that listens.
     None,
     /// The host's network namespace, which the engine sets up about a third faster than a
-    /// new one. Only for commands that use no network at all, such as `--version`.
+    /// new one. Only for commands that use no network (`--version`) or listen on an
+    /// ephemeral loopback port (`serve --listen 127.0.0.1:0`).
     Host,
 }
 
@@ -112,25 +113,36 @@ pub struct RunOutput {
 
 /// Resolves once the operator pressed Ctrl-C (SIGINT). The first call installs one listener
 /// for the whole process; every caller then sees the same flag, so all running builds and
-/// containers stop and clean up, instead of only the one that happened to be listening.
+/// containers stop and clean up, instead of only the one that happened to be listening. The
+/// listener lives on the runtime that installed it; when that runtime is gone (tests run one
+/// runtime per test) the next call installs a new one.
 pub async fn interrupted() {
-    use std::sync::OnceLock;
+    use std::sync::Mutex;
     use tokio::sync::watch;
-    static FLAG: OnceLock<watch::Receiver<bool>> = OnceLock::new();
-    let mut rx = FLAG
-        .get_or_init(|| {
-            let (tx, rx) = watch::channel(false);
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    let _ = tx.send(true);
-                }
-                // Keep the sender alive so receivers never see a closed channel as a signal.
-                std::future::pending::<()>().await;
-            });
-            rx
-        })
-        .clone();
-    let _ = rx.wait_for(|pressed| *pressed).await;
+    static STATE: Mutex<Option<watch::Receiver<bool>>> = Mutex::new(None);
+    let mut rx = {
+        let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        match state.as_ref() {
+            Some(rx) if rx.has_changed().is_ok() => rx.clone(),
+            _ => {
+                let (tx, rx) = watch::channel(false);
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        let _ = tx.send(true);
+                    }
+                    // Keep the sender alive so receivers never mistake a closed channel for
+                    // a signal.
+                    std::future::pending::<()>().await;
+                });
+                *state = Some(rx.clone());
+                rx
+            }
+        }
+    };
+    if rx.wait_for(|pressed| *pressed).await.is_err() {
+        // The runtime that listened is shutting down; nothing was pressed.
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Whether Ctrl-C has been pressed (after `interrupted` was first awaited).
@@ -404,32 +416,40 @@ impl Docker {
     }
 
     /// Runs `image` with `cmd` as a service: starts it detached, runs `first` in it through
-    /// the exec API, then `probe` until it exits 0 (at most `attempts` times, `interval`
-    /// apart), then reads the service's logs. The container is removed (killed) in every
-    /// case; waiting for a graceful stop would double the cost of the smoke run.
+    /// the exec API and, at the same time, probes it: each attempt reads the service's logs so
+    /// far and asks `ready` for the probe command (`None` while the logs show it is not ready,
+    /// e.g. before it printed the address it listens on), then executes the probe, until it
+    /// exits 0; at most `attempts` times, `interval` apart. The container is removed (killed)
+    /// in every case; waiting for a graceful stop would double the cost of a smoke run.
+    #[allow(clippy::too_many_arguments)]
     pub async fn run_service(
         &self,
         image: &str,
         cmd: &[&str],
+        network: Network,
         first: &[&str],
-        probe: &[&str],
+        ready: impl Fn(&str) -> Option<Vec<String>>,
         attempts: u32,
         interval: Duration,
     ) -> anyhow::Result<ServiceRun> {
-        self.with_container(image, cmd, Network::None, |id| async move {
+        self.with_container(image, cmd, network, |id| async move {
             self.inner
                 .start_container(&id, None)
                 .await
                 .map_err(|e| anyhow!(describe(&e)))
                 .with_context(|| format!("starting {image} {}", cmd.join(" ")))?;
-            // The first command and the probe are independent, so they run at the same time.
             let probing = async {
                 let mut last = None;
                 for attempt in 0..attempts {
                     if attempt > 0 {
                         tokio::time::sleep(interval).await;
                     }
-                    let out = self.exec(&id, probe).await?;
+                    let (stdout, stderr) = self.logs(&id).await?;
+                    let Some(probe) = ready(&format!("{stdout}{stderr}")) else {
+                        continue;
+                    };
+                    let probe: Vec<&str> = probe.iter().map(String::as_str).collect();
+                    let out = self.exec(&id, &probe).await?;
                     let ok = out.exit_code == 0;
                     last = Some((out, attempt + 1));
                     if ok {
@@ -440,8 +460,14 @@ impl Docker {
             };
             let (first, last) = tokio::join!(self.exec(&id, first), probing);
             let (first, last) = (first?, last?);
-            let (probe, probe_attempts) = last.context("no probe attempt was made")?;
             let (stdout, stderr) = self.logs(&id).await?;
+            let (probe, probe_attempts) = match last {
+                Some(l) => l,
+                None => bail!(
+                    "{image} {} never became ready to probe within {attempts} attempts; its output:\n{stdout}{stderr}",
+                    cmd.join(" ")
+                ),
+            };
             Ok(ServiceRun {
                 first,
                 probe,

@@ -24,6 +24,17 @@ pub struct SmokeReport {
     pub health: Option<String>,
 }
 
+/// What a service prints once it listens: `<build info> listening on <address>`.
+const LISTENING: &str = " listening on ";
+
+/// The address in a service's `listening on` line, once it printed one.
+pub fn listen_address(logs: &str) -> Option<String> {
+    logs.lines()
+        .find_map(|l| l.split(LISTENING).nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_string)
+}
+
 /// The `--version` line an image must print.
 pub fn expected_version_line(image: &BuiltImage, version: &str, commit: &str) -> String {
     format!(
@@ -70,15 +81,27 @@ pub async fn smoke(
         });
     }
     // Core runs as the service it is: `serve` in the background, with `--version` and the
-    // health probe executed inside it. One container instead of two keeps the smoke run cheap
-    // on small machines.
+    // health probe executed inside it. One container instead of two, in the host's network
+    // namespace on an ephemeral loopback port (so two cores never collide and nothing is
+    // exposed), keeps the smoke run cheap on small machines.
     let bin = format!("/usr/local/bin/{}", image.spec.krate);
+    let probe_bin = bin.clone();
     let run = docker
         .run_service(
             &image.tag,
-            &["serve"],
+            &["serve", "--listen", "127.0.0.1:0"],
+            Network::Host,
             &[&bin, "--version"],
-            &[&bin, "healthcheck"],
+            move |logs| {
+                listen_address(logs).map(|addr| {
+                    vec![
+                        probe_bin.clone(),
+                        "healthcheck".to_string(),
+                        "--url".to_string(),
+                        format!("http://{addr}/healthz"),
+                    ]
+                })
+            },
             PROBE_ATTEMPTS,
             PROBE_INTERVAL,
         )
@@ -101,7 +124,7 @@ pub async fn smoke(
         .stdout
         .lines()
         .chain(run.stderr.lines())
-        .find(|l| l.contains("listening on"))
+        .find(|l| l.contains(LISTENING))
         .map(|l| format!("; it logged `{}`", l.trim()))
         .unwrap_or_default();
     let health = Some(format!(
@@ -112,4 +135,16 @@ pub async fn smoke(
         version_line,
         health,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_address_is_read_from_the_startup_line() {
+        let logs = "starting\naisopsflow-core 1.0.0 (commit abc, edition public) listening on 127.0.0.1:41234\n";
+        assert_eq!(listen_address(logs).as_deref(), Some("127.0.0.1:41234"));
+        assert_eq!(listen_address("starting\n"), None);
+    }
 }
