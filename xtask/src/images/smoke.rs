@@ -13,8 +13,8 @@ use super::BuiltImage;
 use crate::effects::docker::{Docker, Network};
 
 /// How often, and how far apart, the health probe is tried before the smoke run fails (10 s).
-const PROBE_ATTEMPTS: u32 = 200;
-const PROBE_INTERVAL: Duration = Duration::from_millis(50);
+const PROBE_ATTEMPTS: u32 = 500;
+const PROBE_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What a passing smoke run saw, for evidence.
 #[derive(Debug, Clone)]
