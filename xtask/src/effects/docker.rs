@@ -13,8 +13,8 @@ use anyhow::{Context, anyhow, bail};
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig, ImageInspect};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptions, LogsOptionsBuilder, PushImageOptionsBuilder,
-    RemoveContainerOptionsBuilder, TagImageOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptions, ListImagesOptionsBuilder, LogsOptionsBuilder,
+    PushImageOptionsBuilder, RemoveContainerOptionsBuilder, TagImageOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -620,6 +620,34 @@ impl Docker {
             }
         }
         digest.with_context(|| format!("pushing {repository}:{tag}: the engine reported no digest"))
+    }
+
+    /// Local tags matching `reference` (a `name:tag` glob such as `aisopsflow-core:xtask-*`),
+    /// with their image's creation time (seconds since the epoch), newest first.
+    pub async fn local_tags(&self, reference: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        let filters = HashMap::from([("reference", vec![reference])]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let images = self
+            .inner
+            .list_images(Some(options))
+            .await
+            .map_err(|e| anyhow!(describe(&e)))
+            .with_context(|| format!("listing local images {reference}"))?;
+        let pattern = reference.trim_end_matches('*');
+        let mut out: Vec<(String, i64)> = images
+            .into_iter()
+            .flat_map(|i| {
+                let created = i.created;
+                i.repo_tags
+                    .into_iter()
+                    .filter(|t| t.starts_with(pattern))
+                    .map(move |t| (t, created))
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(out)
     }
 
     /// Removes a local image by reference (untag; the layers go when nothing else uses them).

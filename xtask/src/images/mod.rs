@@ -328,6 +328,7 @@ async fn build_one(
     match result {
         Ok(id) => {
             bar.finish_with_message(format!("built {tag}"));
+            prune(docker, &spec.package, &tag).await;
             Ok(BuiltImage {
                 spec: spec.clone(),
                 id,
@@ -343,6 +344,33 @@ async fn build_one(
                 spec.package,
                 dir.join("Dockerfile").display()
             )))
+        }
+    }
+}
+
+/// How many superseded `xtask-*` builds of each package to keep. Keeping a few lets runs
+/// that alternate between inputs (a test version and the real one) reuse their images, while
+/// the local image store does not grow without bound.
+const KEEP_PER_PACKAGE: usize = 4;
+
+/// Untags the oldest `<package>:xtask-*` builds beyond `KEEP_PER_PACKAGE`, never `current`.
+/// An image tagged elsewhere too (e.g. for a push) only loses this tag. Failures only warn:
+/// pruning is housekeeping, not part of the build.
+async fn prune(docker: &Docker, package: &str, current: &str) {
+    let tags = match docker.local_tags(&format!("{package}:xtask-*")).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("warning: not pruning old {package} builds: {e:#}");
+            return;
+        }
+    };
+    for (tag, _) in tags
+        .iter()
+        .filter(|(t, _)| t != current)
+        .skip(KEEP_PER_PACKAGE - 1)
+    {
+        if let Err(e) = docker.remove_image(tag).await {
+            eprintln!("warning: not pruning {tag}: {e:#}");
         }
     }
 }
