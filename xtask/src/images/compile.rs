@@ -3,9 +3,11 @@
 //! One `cargo build --release` per edition builds every component of that edition at once
 //! (`-p aisopsflow-core -p aisopsflow-runner ... [--features <crate>/commercial ...]`). The
 //! target is `x86_64-unknown-linux-gnu` with `+crt-static`, so glibc is linked statically and
-//! the binary runs on `FROM scratch`; the separate target dirs (`target/images/<edition>`) keep
-//! the host build warm, and let the editions compile at the same time without one edition's
-//! features invalidating the other's build.
+//! the binary runs on `FROM scratch`. The separate target dir (`target/images/cargo`) keeps the
+//! host build warm, and the editions share it so dependencies compile once. Because cargo
+//! puts both editions' binaries at the same path, each edition's are copied to
+//! `target/images/bin/<edition>/` right after its build, under a lock, with a stamp of the
+//! inputs they were built from: when the inputs are unchanged, cargo is not run at all.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,11 +25,19 @@ pub fn images_dir(ws: &Workspace) -> PathBuf {
     ws.root.join("target").join("images")
 }
 
-/// The cargo target dir of one edition. Each edition has its own, so both compile at the
-/// same time and switching features never invalidates the other's build.
-pub fn target_dir(ws: &Workspace, edition: &str) -> PathBuf {
-    images_dir(ws).join(edition)
+/// The cargo target dir of image builds, shared by the editions.
+pub fn target_dir(ws: &Workspace) -> PathBuf {
+    images_dir(ws).join("cargo")
 }
+
+/// Where one edition's binaries are kept, with the stamp of their inputs.
+pub fn bin_dir(ws: &Workspace, edition: &str) -> PathBuf {
+    images_dir(ws).join("bin").join(edition)
+}
+
+/// Serialises builds within this process: cargo overwrites the binary of one edition with the
+/// other's, so a build and the copy-out of its binaries must not interleave with another.
+static COMPILE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The editions of `images`, in order of first appearance (public first).
 pub fn editions(images: &[ImageSpec]) -> Vec<String> {
@@ -53,21 +63,37 @@ pub async fn compile_and_stage_edition(
     };
     let specs: Vec<&ImageSpec> = specs.iter().collect();
     let started = std::time::Instant::now();
-    let release = target_dir(ws, &edition).join(TARGET).join("release");
-    let stamp = target_dir(ws, &edition).join("xtask-inputs.sha256");
+    let bins = bin_dir(ws, &edition);
+    let stamp = bins.join("inputs.sha256");
     let fingerprint = inputs_fingerprint(ws, &specs, version, commit).await?;
     let fresh = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
-        && specs.iter().all(|s| release.join(&s.krate).is_file());
+        && specs.iter().all(|s| bins.join(&s.krate).is_file());
     if fresh {
         if ws.verbose > 0 {
             eprintln!("images: the {edition} edition's inputs are unchanged; reusing its binaries");
         }
     } else {
+        let _lock = COMPILE_LOCK.lock().await;
         // A stale stamp must never outlive a failed build.
         let _ = std::fs::remove_file(&stamp);
         cargo_build(ws, &specs, version, commit)
             .await
             .with_context(|| format!("compiling the {edition} edition's binaries"))?;
+        let release = target_dir(ws).join(TARGET).join("release");
+        for spec in &specs {
+            let from = release.join(&spec.krate);
+            let bytes = std::fs::read(&from).with_context(|| {
+                format!(
+                    "reading {} (the cargo build did not produce it)",
+                    from.display()
+                )
+            })?;
+            let to = bins.join(&spec.krate);
+            crate::images::stage::write_atomic(&to, &bytes)?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("making {} executable", to.display()))?;
+        }
         crate::images::stage::write_atomic(&stamp, fingerprint.as_bytes())?;
         if ws.verbose > 0 {
             eprintln!(
@@ -78,7 +104,7 @@ pub async fn compile_and_stage_edition(
     }
     let mut out = HashMap::new();
     for spec in specs {
-        let binary = release.join(&spec.krate);
+        let binary = bins.join(&spec.krate);
         let ws2 = ws.clone();
         let spec2 = spec.clone();
         let dir = tokio::task::spawn_blocking(move || super::stage::stage(&ws2, &spec2, &binary))
@@ -203,7 +229,7 @@ async fn cargo_build(
     let mut cmd = tokio::process::Command::new(&cargo);
     cmd.current_dir(&ws.root)
         .args(["build", "--release", "--target", TARGET, "--target-dir"])
-        .arg(target_dir(ws, &specs[0].edition));
+        .arg(target_dir(ws));
     let mut features = Vec::new();
     for spec in specs {
         cmd.args(["-p", &spec.krate]);
@@ -221,8 +247,7 @@ async fn cargo_build(
         .env("AISOPSFLOW_COMMIT", commit)
         .kill_on_drop(true);
     let shown = format!(
-        "AISOPSFLOW_VERSION={version} AISOPSFLOW_COMMIT={commit} CARGO_ENCODED_RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release --target {TARGET} --target-dir target/images/{} {}{}",
-        specs[0].edition,
+        "AISOPSFLOW_VERSION={version} AISOPSFLOW_COMMIT={commit} CARGO_ENCODED_RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release --target {TARGET} --target-dir target/images/cargo {}{}",
         specs
             .iter()
             .map(|s| format!("-p {} ", s.krate))

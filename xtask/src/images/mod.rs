@@ -2,8 +2,9 @@
 //! every component × edition concurrently through the engine, and smoke-run the results.
 //!
 //! The flow for one call of `build_images`:
-//! 1. `compile`: one `cargo build --release` per edition into `target/images/<edition>`, with
-//!    the version and commit in the environment and glibc linked statically.
+//! 1. `compile`: one `cargo build --release` per edition into `target/images/cargo`, with the
+//!    version and commit in the environment and glibc linked statically; skipped when the
+//!    edition's inputs are unchanged since its last build.
 //! 2. `stage`: `target/images/contexts/<package>/` gets the component's Dockerfile and
 //!    `.dockerignore`, the binary, and `rootfs/` (passwd, group, CA bundle).
 //! 3. `context`: the files the CLI would send, as a deterministic tar; its hash, the build
@@ -191,9 +192,9 @@ pub async fn build_each(
     .collect()
 }
 
-/// Like `build_each`, and runs `then` on each image as soon as it is ready. The editions compile
-/// concurrently and are pipelined: while one edition's images are built and `then` runs on
-/// them, cargo may still compile the other. Results come back in the order of `images`.
+/// Like `build_each`, and runs `then` on each image as soon as it is ready. The editions are
+/// pipelined: while one edition's images are built and `then` runs on them, cargo compiles the
+/// next. Results come back in the order of `images`.
 #[allow(clippy::too_many_arguments)]
 pub async fn build_each_then<T, F, Fut>(
     ws: &Workspace,
@@ -214,8 +215,9 @@ where
 
     let (tx, mut rx) =
         tokio::sync::mpsc::unbounded_channel::<(ImageSpec, anyhow::Result<std::path::PathBuf>)>();
-    // Every edition compiles at once (each has its own target dir); an edition's images go to
-    // the consumer as soon as its compile and staging finish.
+    // The editions are started together: their input fingerprints are computed at once, and
+    // an edition that needs cargo waits for the compile lock. Its images go to the consumer as
+    // soon as its compile and staging finish.
     let producer =
         futures_util::future::join_all(compile::editions(images).into_iter().map(|edition| {
             let tx = tx.clone();
