@@ -172,7 +172,12 @@ impl Docker {
     /// Connects and negotiates the API version. An unreachable engine is one clear error
     /// (exit 3) naming `DOCKER_HOST` and how to start an engine.
     pub async fn connect() -> anyhow::Result<Docker> {
-        let host = Docker::host_from_env();
+        Docker::connect_to(&Docker::host_from_env()).await
+    }
+
+    /// Connects to the engine at `host` (`unix:///path` or `tcp://host:port`), as `connect`.
+    pub async fn connect_to(host: &str) -> anyhow::Result<Docker> {
+        let host = host.to_string();
         let unreachable = |why: String| {
             exit::external(format!(
                 "cannot reach the Docker engine at {host} (from DOCKER_HOST, default unix:///var/run/docker.sock): {why}; start an engine (`sudo systemctl start docker`, or `sudo dockerd &`) or point DOCKER_HOST at a running one"
@@ -250,10 +255,15 @@ impl Docker {
                     }
                     .into());
                 }
+                // The connection broke mid-build (the engine stopped or restarted): the
+                // engine is unreachable (exit 3), and a rerun builds from scratch.
                 Err(e) => {
-                    return Err(anyhow!(describe(&e))).with_context(|| {
-                        format!("building {} through the engine at {}", req.tag, self.host)
-                    });
+                    return Err(exit::external(format!(
+                        "building {} through the engine at {}: {}; check that the engine is running (`docker info`) and rerun",
+                        req.tag,
+                        self.host,
+                        describe(&e)
+                    )));
                 }
             };
             if let Some(text) = &info.stream {
