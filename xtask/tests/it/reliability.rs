@@ -1664,6 +1664,7 @@ async fn registry_state(fx: &crate::registry::Fixture) -> BTreeMap<String, Strin
 async fn verify_via(fx: &crate::registry::Fixture, proxy: &FaultProxy) -> Run {
     let root = fx.root().to_path_buf();
     let (addr, pw) = (proxy.addr.clone(), fx.h.password.expose().to_string());
+    let api = fx.gh.base_url.clone();
     tokio::task::spawn_blocking(move || {
         let repo_arg = root.to_str().unwrap().to_string();
         let out = xtask_cmd(
@@ -1681,6 +1682,7 @@ async fn verify_via(fx: &crate::registry::Fixture, proxy: &FaultProxy) -> Run {
             &[
                 ("AISOPSFLOW_REGISTRY", addr.as_str()),
                 ("GITHUB_TOKEN", pw.as_str()),
+                ("GITHUB_API_URL", api.as_str()),
             ],
         )
         .output()
@@ -1957,7 +1959,10 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
             "--repo",
             &root,
         ]),
-        envs(&[("AISOPSFLOW_REGISTRY", &fx.h.host)]),
+        envs(&[
+            ("AISOPSFLOW_REGISTRY", &fx.h.host),
+            ("GITHUB_API_URL", &fx.gh.base_url),
+        ]),
     )
     .await;
     expect(
@@ -2268,6 +2273,7 @@ async fn ctrl_c_during_preflight_and_verify_leaves_nothing_behind() {
         &[
             ("AISOPSFLOW_REGISTRY", &proxy.addr),
             ("GITHUB_TOKEN", fx.h.password.expose()),
+            ("GITHUB_API_URL", &fx.gh.base_url),
         ],
     );
     let held = proxy.held.clone();
