@@ -1249,7 +1249,12 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let y: i64 = it.next()?.parse().ok()?;
     let m: u32 = it.next()?.parse().ok()?;
     let d: u32 = it.next()?.parse().ok()?;
-    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Bounded fields: a hostile date (`08:-0102601111…`, year 10^17) must not overflow.
+    if it.next().is_some()
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || !(0..=9999).contains(&y)
+    {
         return None;
     }
     let mut secs = days_from_civil(y, m, d) * 86_400;
@@ -1258,6 +1263,9 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
         let h: i64 = it.next()?.parse().ok()?;
         let mi: i64 = it.next()?.parse().ok()?;
         let se: i64 = it.next().unwrap_or("0").split('.').next()?.parse().ok()?;
+        if !(0..=23).contains(&h) || !(0..=59).contains(&mi) || !(0..=60).contains(&se) {
+            return None;
+        }
         secs += h * 3600 + mi * 60 + se;
     }
     u64::try_from(secs).ok()
@@ -1689,6 +1697,23 @@ pub struct TagObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inputs the `link_header` fuzz target found (overflow panics in debug builds).
+    #[test]
+    fn hostile_dates_are_refused_not_overflowed() {
+        for bad in [
+            "2026-11-28T08:-0102601111111111111",
+            "99999999999999999-01-01",
+            "2026-11-28T99999999999999999:00:00Z",
+            "2026-11-28T24:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-28T23:59:60Z").map(|t| t % 60),
+            Some(0)
+        );
+    }
 
     #[test]
     fn link_next_finds_next_among_others() {
