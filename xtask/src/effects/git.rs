@@ -146,8 +146,8 @@ pub fn ls_remote(
     patterns: &[String],
 ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     let sh = shell(root)?;
-    // An exact pattern (`refs/tags/v1.2.3`) does not match the peeled `refs/tags/v1.2.3^{}`
-    // line, so an annotated tag would come back as its tag object; ask for both.
+    // An exact pattern (`refs/tags/v1.2.3`) does not match the peeled line
+    // (`refs/tags/v1.2.3^{}`), so ask for that line too.
     let patterns: Vec<String> = patterns
         .iter()
         .flat_map(|p| [p.clone(), format!("{p}^{{}}")])
