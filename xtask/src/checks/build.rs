@@ -373,3 +373,42 @@ async fn metadata_outcome(
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effects::docker::ImageFacts;
+    use std::collections::HashMap;
+
+    #[test]
+    fn forbidden_strings_are_found_in_labels_env_and_config() {
+        let forbidden = vec![
+            "github.com/aisopsflow/aisopsflow-enterprise".to_string(),
+            "licensing.aisopsflow.io".to_string(),
+        ];
+        let clean = ImageFacts {
+            id: "sha256:x".into(),
+            labels: HashMap::from([("io.aisopsflow.edition".into(), "public".into())]),
+            env: vec!["PATH=/usr/bin".into()],
+            config_json: r#"{"Config":{"Cmd":["serve"]}}"#.into(),
+        };
+        assert!(forbidden_in(&clean, &forbidden).is_empty());
+
+        let mut label = clean.clone();
+        label.labels.insert(
+            "org.opencontainers.image.source".into(),
+            "https://GitHub.com/aisopsflow/aisopsflow-enterprise".into(),
+        );
+        assert_eq!(forbidden_in(&label, &forbidden).len(), 1);
+
+        let mut env = clean.clone();
+        env.env
+            .push("LICENSE_URL=https://licensing.aisopsflow.io/v1".into());
+        assert!(forbidden_in(&env, &forbidden)[0].starts_with("env "));
+
+        let mut config = clean;
+        config.config_json =
+            r#"{"Config":{"Cmd":["--license","https://licensing.aisopsflow.io"]}}"#.into();
+        assert!(forbidden_in(&config, &forbidden)[0].contains("image config"));
+    }
+}
