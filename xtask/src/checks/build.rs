@@ -57,9 +57,27 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
 
     let version = match &ctx.release {
         Some(v) => v.to_string(),
-        None => workspace_version(&ctx.ws.root)?,
+        None => {
+            workspace_version(&ctx.ws.root).map_err(|e| crate::exit::usage(format!("{e:#}")))?
+        }
     };
-    let head = crate::effects::gitinfo::head(&ctx.ws.root)?;
+    // Without a commit nothing can be built that says which commit it is: every selected
+    // build check fails with the reason, and the other areas still run.
+    let head = match crate::effects::gitinfo::head(&ctx.ws.root) {
+        Ok(h) => h,
+        Err(e) => {
+            for id in IDS {
+                if ctx.wants(*id) && !outcomes.iter().any(|o| o.id == *id) {
+                    outcomes.push(Outcome::fail(
+                        *id,
+                        "no commit to build images from",
+                        vec![Evidence::note(format!("{e:#}"))],
+                    ));
+                }
+            }
+            return Ok(outcomes);
+        }
+    };
     let mut source_note = format!("built from commit {} with version {version}", head.commit);
     if head.dirty {
         source_note.push_str(
