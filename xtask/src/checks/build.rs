@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     };
     // Without a commit nothing can be built that says which commit it is: every selected
     // build check fails with the reason, and the other areas still run.
-    let head = match crate::effects::gitinfo::head(&ctx.ws.root) {
+    let head = match crate::effects::git::head_info(&ctx.ws.root) {
         Ok(h) => h,
         Err(e) => {
             for id in IDS {

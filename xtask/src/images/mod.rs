@@ -152,7 +152,7 @@ pub async fn build_images(
     progress: &Progress,
 ) -> anyhow::Result<Vec<BuiltImage>> {
     let docker = Docker::connect().await?;
-    let created = crate::effects::gitinfo::head(&ws.root)
+    let created = crate::effects::git::head_info(&ws.root)
         .map(|h| h.time)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string());
     let mut out = Vec::new();
