@@ -75,7 +75,14 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("internal error (a bug in xtask){loc}: {}", redact_all(&msg));
+        // Never `eprintln!` here: with stderr closed (`2>&1 | head`) it panics again inside
+        // the hook, which aborts the process.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "internal error (a bug in xtask){loc}: {}",
+            redact_all(&msg)
+        );
     }));
 }
 

@@ -673,6 +673,7 @@ fn bad_invocations_are_usage_errors() {
     let repo = Repo::new();
     let work = repo.work();
     let before = repo.snapshot();
+    let head = repo.head();
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("att.toml"), "[[attestation]\nid = ").unwrap();
     std::fs::write(
@@ -833,6 +834,98 @@ fn bad_invocations_are_usage_errors() {
                 "neither release-v9.9.9 nor v9.9.9 exists",
                 "git fetch --tags",
             ],
+        ),
+        (
+            "publish: a branch instead of a tag",
+            &work,
+            vec![
+                "publish",
+                "--dry-run",
+                "--ref",
+                "refs/heads/main",
+                "--sha",
+                &head,
+                "--event",
+                "push",
+            ],
+            2,
+            vec![
+                "`refs/heads/main` is not a tag",
+                "published only from release tags",
+            ],
+        ),
+        (
+            "publish: an event that cannot publish",
+            &work,
+            vec![
+                "publish",
+                "--dry-run",
+                "--ref",
+                "refs/tags/v1.2.3",
+                "--sha",
+                &head,
+                "--event",
+                "schedule",
+            ],
+            2,
+            vec!["event `schedule` cannot publish", "only `push`"],
+        ),
+        (
+            "publish: a short commit",
+            &work,
+            vec![
+                "publish",
+                "--dry-run",
+                "--ref",
+                "refs/tags/v1.2.3",
+                "--sha",
+                "ABC",
+                "--event",
+                "push",
+            ],
+            2,
+            vec!["`ABC` is not a full 40-hex lower-case SHA"],
+        ),
+        (
+            "publish: publish_latest not a boolean",
+            &work,
+            vec![
+                "publish",
+                "--dry-run",
+                "--ref",
+                "refs/tags/v1.2.3",
+                "--sha",
+                &head,
+                "--event",
+                "workflow_dispatch",
+                "--publish-latest",
+                "yes",
+            ],
+            2,
+            vec!["`publish_latest` is `yes`", "true or false"],
+        ),
+        (
+            "publish: no ref and no GITHUB_REF",
+            &work,
+            vec!["publish", "--dry-run", "--sha", &head, "--event", "push"],
+            2,
+            vec!["no ref", "pass --ref or set GITHUB_REF"],
+        ),
+        (
+            "publish: a tag with build metadata",
+            &work,
+            vec![
+                "publish",
+                "--dry-run",
+                "--ref",
+                "refs/tags/v1.2.3+b",
+                "--sha",
+                &head,
+                "--event",
+                "push",
+            ],
+            2,
+            vec!["build metadata", "so pass `1.2.3`"],
         ),
     ];
     for (class, cwd, args, code, needles) in cases {

@@ -305,4 +305,24 @@ fn a_panic_never_prints_the_token() {
         leaks(&text).is_empty(),
         "the panic printed the token:\n{text}"
     );
+
+    // With stderr closed (`2>&1 | head` after head exited) the hook cannot write; it must
+    // not panic again, which would abort the process (SIGABRT) instead of unwinding.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "secrets::a_panic_never_prints_the_token",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("AISOPSFLOW_RELIABILITY_PANIC_CHILD", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), None, "the panic hook aborted: {status:?}");
+    assert_eq!(status.code(), Some(101), "{status:?}");
 }
