@@ -146,6 +146,12 @@ pub fn ls_remote(
     patterns: &[String],
 ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     let sh = shell(root)?;
+    // An exact pattern (`refs/tags/v1.2.3`) does not match the peeled line
+    // (`refs/tags/v1.2.3^{}`), so ask for that line too.
+    let patterns: Vec<String> = patterns
+        .iter()
+        .flat_map(|p| [p.clone(), format!("{p}^{{}}")])
+        .collect();
     let out = cmd!(sh, "git ls-remote {remote} {patterns...}").quiet().read().map_err(|e| {
         crate::exit::external(format!(
             "listing refs of remote `{remote}` failed: {e}; check `git remote -v` and your credentials (git fetch {remote} should work)"

@@ -1,4 +1,5 @@
 mod github;
 mod preflight;
 mod registry;
+mod release;
 mod workflow_corpus;
