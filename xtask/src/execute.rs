@@ -1194,8 +1194,9 @@ async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<
         }
     }
     for (p, t) in after.keys() {
-        if !before.contains_key(&(p.clone(), t.clone())) && !(t == &latest && in_scope.contains(p))
-        {
+        let expected =
+            before.contains_key(&(p.clone(), t.clone())) || (t == &latest && in_scope.contains(p));
+        if !expected {
             problems.push(format!("{}:{t} appeared", config.image_repository(p)));
         }
     }
