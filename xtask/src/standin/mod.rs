@@ -8,4 +8,5 @@
 
 pub mod github;
 pub mod registry;
+pub mod rehearsal;
 pub mod runs;

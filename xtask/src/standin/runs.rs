@@ -495,26 +495,24 @@ pub async fn list_tags(repo: &Path) -> anyhow::Result<BTreeMap<String, String>> 
     Ok(tags)
 }
 
-/// Watches a bare remote for new tags and starts a run for each release tag, as GitHub does
-/// on a tag push that matches the workflow's `on.push.tags`. Tags present at start are not
-/// runs: they were pushed before the stand-in existed.
-pub fn watch_tags<S: RunSink>(
-    executor: Arc<Executor<S>>,
-    is_release_tag: impl Fn(&str) -> bool + Send + 'static,
+/// Watches a bare remote for new or moved tags and calls `on_push(tag, commit)` for each, as
+/// GitHub turns a tag push into a push event. Tags present at start are not pushes: they were
+/// there before the stand-in existed. Which workflows a push triggers is the stand-in's call.
+pub fn watch_tags(
+    repo: PathBuf,
     poll: Duration,
+    on_push: impl Fn(String, String) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut known = list_tags(&executor.config.bare_repo)
-            .await
-            .unwrap_or_default();
+        let mut known = list_tags(&repo).await.unwrap_or_default();
         loop {
             tokio::time::sleep(poll).await;
-            let Ok(now) = list_tags(&executor.config.bare_repo).await else {
+            let Ok(now) = list_tags(&repo).await else {
                 continue;
             };
             for (tag, commit) in &now {
-                if known.get(tag) != Some(commit) && is_release_tag(tag) {
-                    executor.start_push(tag, commit);
+                if known.get(tag) != Some(commit) {
+                    on_push(tag.clone(), commit.clone());
                 }
             }
             known = now;

@@ -1,5 +1,30 @@
+//! The integration tests: one crate, run against the real local parts (the Docker engine, the
+//! distribution registry, git with bare remotes, and the in-process GitHub stand-in).
+
+/// Returns from the test when `AISOPSFLOW_SKIP_DOCKER=1` (loudly), and otherwise fails with
+/// how to get what is missing: a Docker engine and the distribution registry.
+#[macro_export]
+macro_rules! docker_required {
+    () => {
+        if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
+            eprintln!("\n!!!! SKIPPED {}: AISOPSFLOW_SKIP_DOCKER=1 !!!!\n", module_path!());
+            return;
+        }
+        for tool in ["docker-registry", "skopeo", "git"] {
+            let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+            assert!(found, "`{tool}` is not on PATH: apt-get install docker.io docker-registry skopeo git (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)");
+        }
+        let engine = std::process::Command::new("docker").arg("info").output();
+        assert!(
+            engine.is_ok_and(|o| o.status.success()),
+            "no Docker engine answers: apt-get install docker.io, then start `dockerd` (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
+        );
+    };
+}
+
 mod github;
 mod preflight;
 mod registry;
+mod rehearsal;
 mod release;
 mod workflow_corpus;
