@@ -7,11 +7,14 @@
 
 use std::time::Duration;
 
-use crate::checks::manual::Attestations;
+use anyhow::Context;
+
+use crate::checks::manual::{Attestation, Attestations};
 use crate::execute::{self, Poll, PromoteOptions, ReleaseOptions};
 use crate::flags;
 use crate::plan::Request;
 use crate::policy::parse_version;
+use crate::standin::rehearsal::{Rehearsal, RehearsalOptions};
 use crate::workspace::Global;
 
 impl flags::Release {
@@ -43,12 +46,76 @@ impl flags::Release {
     }
 }
 
-/// Runs the release in a rehearsal world.
-async fn rehearse(flags: flags::Release, g: &Global, opts: ReleaseOptions) -> anyhow::Result<u8> {
-    let _ = (flags, g, opts);
-    Err(crate::exit::usage(
-        "--rehearse is not available in this build; rerun without --rehearse",
-    ))
+/// Runs the release in a rehearsal world: the same `execute::release`, with the work clone as
+/// the workspace and the stand-ins' addresses in the environment, read by the clients exactly
+/// as real ones are.
+async fn rehearse(
+    flags: flags::Release,
+    g: &Global,
+    mut opts: ReleaseOptions,
+) -> anyhow::Result<u8> {
+    let ws = g.workspace()?;
+    let world = Rehearsal::start(
+        &ws,
+        RehearsalOptions {
+            keep: flags.keep,
+            ..RehearsalOptions::default()
+        },
+    )
+    .await
+    .context("starting the rehearsal world")?;
+    // Set before any client exists: config, the GitHub client and the registry credentials
+    // read these variables.
+    world.apply_env();
+    eprintln!(
+        "rehearsal: releasing {} from the work clone {} (GitHub stand-in {}, registry {})",
+        opts.request.version,
+        world.work_dir.display(),
+        world.github.base_url,
+        world.registry.host
+    );
+    // The stand-in world has no settings to check by hand, so its manual lines are attested
+    // by the rehearsal itself; a real release still needs the operator's attestations.
+    for id in crate::checks::manual::manual_ids() {
+        if opts.attestations.get(id).is_none() {
+            opts.attestations.entries.push(Attestation {
+                id,
+                by: "the rehearsal".into(),
+                note: Some("stand-in world: nothing to check by hand".into()),
+                source: "--rehearse".into(),
+            });
+        }
+    }
+    let rg = Global {
+        repo: Some(world.work_dir.clone()),
+        verbose: g.verbose,
+    };
+    let result = match rg.workspace() {
+        Ok(rws) => execute::release(&rws, &opts).await,
+        Err(e) => Err(e),
+    };
+    if flags.keep {
+        // The error is printed now, before the wait, with the code it would have had.
+        let code = match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {}", crate::secrets::redact_all(&format!("{e:#}")));
+                crate::exit::code_for(&e)
+            }
+        };
+        println!("{}", world.describe());
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        eprintln!("stopping the rehearsal world");
+        return Ok(code);
+    }
+    if result.as_ref().map_or(true, |c| *c != crate::exit::OK) {
+        eprintln!(
+            "rehearsal: the stand-ins and run logs are removed now; rerun with --keep to inspect them"
+        );
+    }
+    result
 }
 
 impl flags::Promote {

@@ -183,6 +183,7 @@ fn image_content(package: &str, version: &str, sha: &str) -> String {
 }
 
 /// Plays one run: in progress, (held,) publish the policy's tags, completed.
+#[allow(clippy::too_many_arguments)]
 async fn play(
     standin: StandIn,
     reg: Arc<RegistryHarness>,
@@ -365,7 +366,8 @@ impl Env {
 
         // GitHub notices a tag push: the watcher turns new tags of the bare remote into push
         // events of the stand-in.
-        let (wremote, wstandin, wcontrol) = (remote.clone(), handle.standin.clone(), control.clone());
+        let (wremote, wstandin, wcontrol) =
+            (remote.clone(), handle.standin.clone(), control.clone());
         let watcher = tokio::spawn(async move {
             let mut known = xtask::standin::runs::list_tags(&wremote)
                 .await
@@ -556,7 +558,11 @@ impl Env {
                 "--format",
                 "{{.Digest}}",
             ])
-            .arg(format!("docker://{}/{}:{tag}", self.reg.host, self.repo(package)))
+            .arg(format!(
+                "docker://{}/{}:{tag}",
+                self.reg.host,
+                self.repo(package)
+            ))
             .output()
             .expect("skopeo is installed (apt-get install skopeo)");
         out.status
@@ -730,7 +736,10 @@ async fn v_release_keeps_latest_and_promote_moves_only_latest() {
     assert_eq!(moved, expected, "only latest moved");
     assert_eq!(before.len(), after.len(), "no tag appeared or vanished");
     for p in env.packages() {
-        assert_eq!(after[&(p.clone(), "latest".into())], after[&(p.clone(), "2.1.0".into())]);
+        assert_eq!(
+            after[&(p.clone(), "latest".into())],
+            after[&(p.clone(), "2.1.0".into())]
+        );
     }
     // The dispatch was the checklist's manual dispatch with publish_latest=true.
     let runs = env.gh.with_world(|w| w.runs.clone());
@@ -738,7 +747,10 @@ async fn v_release_keeps_latest_and_promote_moves_only_latest() {
         .iter()
         .find(|r| r.event == "workflow_dispatch")
         .expect("a dispatch run");
-    assert_eq!(dispatch.inputs.get("publish_latest").map(String::as_str), Some("true"));
+    assert_eq!(
+        dispatch.inputs.get("publish_latest").map(String::as_str),
+        Some("true")
+    );
     assert_eq!(dispatch.head_branch.as_deref(), Some("v2.1.0"));
 
     // Promoting again is a no-op.
@@ -765,7 +777,10 @@ async fn failed_run_names_job_step_and_url_and_writes_no_notes() {
     );
     assert!(env.notes("2.0.0").is_none());
     assert!(!env.notes_dir().join("2.0.0.customer.md").exists());
-    assert!(env.state_exists("2.0.0"), "the resume record stays for the rerun");
+    assert!(
+        env.state_exists("2.0.0"),
+        "the resume record stays for the rerun"
+    );
     assert_eq!(env.remote_tags(), BTreeSet::from(["v2.0.0".to_string()]));
 }
 
@@ -802,8 +817,15 @@ async fn runs_of_other_commits_and_earlier_runs_are_ignored() {
         })
         .unwrap();
     for id in [other, earlier] {
-        env.gh
-            .set_jobs(id, vec![JobSeed::new("publish", "completed", Some("failure"), &STEPS)]);
+        env.gh.set_jobs(
+            id,
+            vec![JobSeed::new(
+                "publish",
+                "completed",
+                Some("failure"),
+                &STEPS,
+            )],
+        );
         env.gh.set_run_status(id, "completed", Some("failure"));
     }
     env.gh.with_world(|w| {
@@ -824,7 +846,10 @@ async fn runs_of_other_commits_and_earlier_runs_are_ignored() {
     let ours = env
         .gh
         .with_world(|w| w.runs.iter().map(|r| r.id).max().unwrap());
-    assert!(notes.contains(&format!("/actions/runs/{ours}\n")), "{notes}");
+    assert!(
+        notes.contains(&format!("/actions/runs/{ours}\n")),
+        "{notes}"
+    );
 }
 
 /// After each kind of interruption, a rerun completes the release with exactly one tag and
@@ -862,7 +887,13 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     // 1. The tag was created, not pushed.
     git(
         &env.work,
-        &["tag", "-a", "-m", "aisopsflow 2.0.0\n\ncomponents: core,runner\n", "v2.0.0"],
+        &[
+            "tag",
+            "-a",
+            "-m",
+            "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
+            "v2.0.0",
+        ],
     );
     let (code, out) = env.release("2.0.0", &[]).await;
     assert_eq!(code, 0, "{out}");
@@ -873,7 +904,10 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     env.control.pause_watcher.store(true, Ordering::SeqCst);
     let (code, out) = env.release_interrupted_at("2.1.0", "waiting for the").await;
     assert_eq!(code, 130, "{out}");
-    assert!(out.contains("interrupted: rerun `cargo xtask release 2.1.0` to resume"), "{out}");
+    assert!(
+        out.contains("interrupted: rerun `cargo xtask release 2.1.0` to resume"),
+        "{out}"
+    );
     assert!(env.remote_tags().contains("v2.1.0"));
     assert!(env.state_exists("2.1.0"));
     assert!(env.notes("2.1.0").is_none());
@@ -934,7 +968,14 @@ async fn refusals_change_nothing() {
 
     // The dry run prints the plan (JSON here) and stops.
     let (code, out) = env
-        .xtask(&["release", "2.0.0", "--latest", "--dry-run", "--format", "json"])
+        .xtask(&[
+            "release",
+            "2.0.0",
+            "--latest",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
         .await;
     assert_eq!(code, 0, "{out}");
     let json_end = out.rfind('}').unwrap();
@@ -942,7 +983,12 @@ async fn refusals_change_nothing() {
     assert_eq!(plan["tag"], "release-v2.0.0");
     assert_eq!(plan["moves_latest"], true);
     assert_eq!(plan["commit"], env.head());
-    assert!(plan["latest_read"].as_str().unwrap().contains("0 of 4 packages"));
+    assert!(
+        plan["latest_read"]
+            .as_str()
+            .unwrap()
+            .contains("0 of 4 packages")
+    );
     unchanged(&env);
 
     // A dirty tree.
@@ -975,7 +1021,10 @@ async fn refusals_change_nothing() {
 
     // A tag for this version at another commit.
     git(&env.work, &["pull", "-q", "--ff-only", "origin", "main"]);
-    git(&other, &["tag", "-a", "-m", "elsewhere", "v2.0.0", "HEAD~1"]);
+    git(
+        &other,
+        &["tag", "-a", "-m", "elsewhere", "v2.0.0", "HEAD~1"],
+    );
     git(&other, &["push", "-q", "origin", "v2.0.0"]);
     let (code, out) = env.release("2.0.0", &[]).await;
     assert_eq!(code, 1, "{out}");
@@ -1022,14 +1071,22 @@ async fn bench_release_wait() {
         poll: impl std::future::Future<Output = ()>,
     ) -> (u64, u64, u64, Duration) {
         h.set_run_status(id, "in_progress", None);
-        h.set_jobs(id, vec![JobSeed::new("publish", "in_progress", None, &STEPS)]);
+        h.set_jobs(
+            id,
+            vec![JobSeed::new("publish", "in_progress", None, &STEPS)],
+        );
         h.clear_log();
         let standin = h.standin.clone();
         let completed = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(secs)).await;
             standin.set_jobs(
                 id,
-                vec![JobSeed::new("publish", "completed", Some("success"), &STEPS)],
+                vec![JobSeed::new(
+                    "publish",
+                    "completed",
+                    Some("success"),
+                    &STEPS,
+                )],
             );
             standin.set_run_status(id, "completed", Some("success"));
             Instant::now()
@@ -1040,7 +1097,12 @@ async fn bench_release_wait() {
         let log = h.requests();
         let counted = log.iter().filter(|r| r.counted).count() as u64;
         let not_modified = log.iter().filter(|r| r.status == 304).count() as u64;
-        (counted, not_modified, log.len() as u64, seen.saturating_duration_since(done_at))
+        (
+            counted,
+            not_modified,
+            log.len() as u64,
+            seen.saturating_duration_since(done_at),
+        )
     }
 
     let id = h.create_run(new_run()).unwrap();
@@ -1072,7 +1134,9 @@ async fn bench_release_wait() {
                 .await
                 .unwrap();
             let _jobs = http
-                .get(format!("{base}/repos/{owner}/{name}/actions/runs/{id}/jobs"))
+                .get(format!(
+                    "{base}/repos/{owner}/{name}/actions/runs/{id}/jobs"
+                ))
                 .bearer_auth(ADMIN_TOKEN)
                 .header("user-agent", "bench")
                 .send()
@@ -1086,13 +1150,18 @@ async fn bench_release_wait() {
     })
     .await;
     println!("\nrun of {secs} s, unchanged until it completes");
-    println!("| poller | requests | counted against the primary limit | 304 | completion seen after |");
+    println!(
+        "| poller | requests | counted against the primary limit | 304 | completion seen after |"
+    );
     println!("|---|---|---|---|---|");
     for (what, (counted, nm, total, late)) in [
         ("`execute::wait_run` (ETag, 2 s -> 10 s backoff)", ours),
         ("unconditional GET run + jobs every 3 s", naive),
     ] {
-        println!("| {what} | {total} | {counted} | {nm} | {:.1} s |", late.as_secs_f64());
+        println!(
+            "| {what} | {total} | {counted} | {nm} | {:.1} s |",
+            late.as_secs_f64()
+        );
     }
     assert!(ours.0 < naive.0, "conditional polling costs less");
 }
