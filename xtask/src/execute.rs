@@ -72,6 +72,8 @@ pub struct ReleaseOptions {
     /// The bound on finding and waiting for the publish run.
     pub timeout: Duration,
     pub attestations: Attestations,
+    /// Gate check-id prefixes to skip (recorded as skipped in the notes).
+    pub skip_checks: Vec<String>,
     pub poll: Poll,
 }
 
@@ -412,14 +414,7 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         .is_some_and(|s| s.done.is_none())
     {
         say("preflight gate: running every preflight check");
-        let ctx = Ctx {
-            ws: ws.clone(),
-            components: plan.components.clone(),
-            only: Vec::new(),
-            offline: false,
-            release: Some(req.version.clone()),
-        };
-        let report = crate::preflight::gate(&ctx, &opts.attestations).await?;
+        let report = run_gate(ws, &plan, req, opts).await?;
         let gate = Gate {
             deny_warnings: false,
             require_attestations: true,
@@ -731,6 +726,50 @@ async fn draft_release(
             _ => Err(e.context(format!("creating the draft release {}", plan.tag))),
         },
     }
+}
+
+/// The preflight gate for this release. Checks skipped with `--skip-checks` are not run at
+/// all (an area with no selected id does no work) and appear as skips that say so.
+async fn run_gate(
+    ws: &Workspace,
+    plan: &Plan,
+    req: &Request,
+    opts: &ReleaseOptions,
+) -> anyhow::Result<Report> {
+    let skipped = |id: crate::checks::CheckId| {
+        opts.skip_checks
+            .iter()
+            .find(|p| id.id().starts_with(p.as_str()))
+    };
+    let run: Vec<crate::checks::CheckId> = crate::checks::ALL
+        .iter()
+        .copied()
+        .filter(|id| crate::preflight::runs(*id) && skipped(*id).is_none())
+        .collect();
+    let ctx = Ctx {
+        ws: ws.clone(),
+        components: plan.components.clone(),
+        // Every check unless something is skipped: then exactly the others, by full id.
+        only: if opts.skip_checks.is_empty() {
+            Vec::new()
+        } else {
+            run.iter().map(|id| id.id().to_string()).collect()
+        },
+        offline: false,
+        release: Some(req.version.clone()),
+    };
+    let mut report = crate::preflight::gate(&ctx, &opts.attestations).await?;
+    report.outcomes.retain(|o| skipped(o.id).is_none());
+    for id in crate::checks::ALL.iter().copied() {
+        if let Some(prefix) = skipped(id).filter(|_| crate::preflight::runs(id)) {
+            report.push(crate::checks::Outcome::skip(
+                id,
+                format!("the operator passed --skip-checks {prefix}"),
+                "release without --skip-checks, or run `cargo xtask preflight` for these checks",
+            ));
+        }
+    }
+    Ok(report)
 }
 
 /// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.

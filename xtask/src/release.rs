@@ -20,6 +20,8 @@ use crate::workspace::Global;
 impl flags::Release {
     /// Typed options for `execute::release`.
     pub fn options(&self) -> anyhow::Result<ReleaseOptions> {
+        crate::preflight::validate_only(&self.skip_checks)
+            .map_err(|e| crate::exit::usage(format!("--skip-checks: {e:#}")))?;
         Ok(ReleaseOptions {
             request: Request {
                 version: parse_version(&self.version)?,
@@ -32,6 +34,7 @@ impl flags::Release {
             format: self.format,
             timeout: Duration::from_secs(self.timeout),
             attestations: Attestations::load(&self.attest, self.attestations.as_deref())?,
+            skip_checks: self.skip_checks.clone(),
             poll: Poll::default(),
         })
     }
