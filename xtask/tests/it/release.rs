@@ -1187,3 +1187,60 @@ async fn bench_release_wait() {
     }
     assert!(ours.0 < naive.0, "conditional polling costs less");
 }
+
+/// The real path: `release --rehearse` clones this repository's HEAD into a rehearsal world
+/// whose publish runs execute `cargo xtask publish` for real (image builds through the Docker
+/// engine, pushes to the registry harness), then verifies and writes the notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real `cargo xtask publish` (image builder), which is not merged yet"]
+async fn rehearsal_releases_through_the_real_publish_workflow() {
+    crate::docker_required!();
+    let out = tokio::time::timeout(
+        Duration::from_secs(3600),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--repo")
+            .arg(repo_root())
+            .args([
+                "release",
+                "9.0.0",
+                "--latest",
+                "--rehearse",
+                "--yes",
+                "--skip-checks",
+                "build",
+            ])
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_API_URL")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GH_TOKEN")
+            .env_remove("AISOPSFLOW_REGISTRY")
+            .envs(git_identity())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the rehearsal finished within an hour")
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("released 9.0.0 as release-v9.0.0"), "{text}");
+    assert!(text.contains("verify passed"), "{text}");
+    let refs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("/aisopsflow/aisopsflow-") && l.contains(":9.0.0@sha256:"))
+        .collect();
+    assert_eq!(
+        refs.len(),
+        4,
+        "one pull-by-digest reference per package:\n{text}"
+    );
+    // The rehearsal never touches this checkout: no tag, no notes here.
+    assert!(!repo_root().join("docs/releases/9.0.0.md").exists());
+    let tags = git(&repo_root(), &["tag", "--list", "*9.0.0"]);
+    assert_eq!(tags, "", "the rehearsal tagged only its own clone");
+}
