@@ -377,8 +377,16 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
     if opts.dry_run {
         return Ok(crate::exit::OK);
     }
-    if plan.complete() {
+    if obs.world.notes_exist {
+        // Everything up to the notes was done when they were written; only the optional
+        // draft release may remain, and it is idempotent.
         let _ = std::fs::remove_file(state_path(config, &version));
+        if req.draft_release {
+            let gh = github_client(config).await?;
+            let body =
+                std::fs::read_to_string(notes::customer_path(config, &version)).unwrap_or_default();
+            draft_release(&gh, config, &plan, &body).await?;
+        }
         say(format!(
             "release {version} is complete: {} records it",
             notes::internal_path(config, &version).display()

@@ -696,12 +696,22 @@ async fn release_latest_writes_notes_whose_digests_skopeo_confirms() {
         "{notes}"
     );
 
-    // A rerun of a complete release changes nothing.
-    let (code, out) = env.release("2.0.0", &["--latest"]).await;
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("is complete"), "{out}");
+    // A rerun of a complete release changes nothing; with --draft-release it adds the draft
+    // GitHub release (and a second time finds it there).
+    for _ in 0..2 {
+        let (code, out) = env.release("2.0.0", &["--latest", "--draft-release"]).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("is complete"), "{out}");
+    }
     assert_eq!(env.control.runs.load(Ordering::SeqCst), 1);
     assert_eq!(env.notes("2.0.0").unwrap(), notes);
+    let drafts = env.gh.with_world(|w| {
+        w.releases
+            .iter()
+            .map(|r| (r.tag_name.clone(), r.draft))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(drafts, vec![("release-v2.0.0".to_string(), true)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1243,4 +1253,42 @@ async fn rehearsal_releases_through_the_real_publish_workflow() {
     assert!(!repo_root().join("docs/releases/9.0.0.md").exists());
     let tags = git(&repo_root(), &["tag", "--list", "*9.0.0"]);
     assert_eq!(tags, "", "the rehearsal tagged only its own clone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_name_the_setting_and_a_rerun_resumes() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // No run appears (GitHub has not noticed the push).
+    env.control.pause_watcher.store(true, Ordering::SeqCst);
+    let (code, out) = env.release("2.0.0", &["--timeout", "2"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no publish run appeared for tag v2.0.0"),
+        "{out}"
+    );
+    assert!(out.contains("(--timeout)"), "{out}");
+    assert!(
+        out.contains("actions-enabled") && out.contains("workflow-triggers"),
+        "{out}"
+    );
+    // The run appears but stays in progress.
+    env.control.hold.store(true, Ordering::SeqCst);
+    env.control.pause_watcher.store(false, Ordering::SeqCst);
+    let (code, out) = env.release("2.0.0", &["--timeout", "3"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("(--timeout) waiting for publish run"), "{out}");
+    assert!(out.contains("to resume the wait"), "{out}");
+    assert!(env.notes("2.0.0").is_none());
+    env.control.hold.store(false, Ordering::SeqCst);
+    let (code, out) = env.release("2.0.0", &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        env.control.runs.load(Ordering::SeqCst),
+        1,
+        "one run, waited on twice"
+    );
+    assert_eq!(env.remote_tags(), BTreeSet::from(["v2.0.0".to_string()]));
+    assert!(env.notes("2.0.0").is_some());
 }
