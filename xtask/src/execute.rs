@@ -833,20 +833,34 @@ impl From<anyhow::Error> for FindError {
 /// The interval to sleep next: back to `initial` after a change, else 1.5× up to `max`, and
 /// never faster than the remaining rate-limit budget allows.
 pub fn next_interval(gh: &Github, current: Duration, changed: bool, poll: Poll) -> Duration {
+    interval_after(
+        current,
+        changed,
+        poll,
+        gh.stats().last_rate.as_ref(),
+        now_epoch(),
+    )
+}
+
+/// `next_interval` with the rate-limit headers and the clock passed in.
+pub fn interval_after(
+    current: Duration,
+    changed: bool,
+    poll: Poll,
+    rate: Option<&crate::effects::github::RateLimit>,
+    now: u64,
+) -> Duration {
     let mut next = if changed {
         poll.initial
     } else {
-        current.mul_f32(1.5).min(poll.max)
+        current.mul_f32(1.5).clamp(poll.initial, poll.max)
     };
-    if let Some(rate) = gh.stats().last_rate {
-        if let (Some(remaining), Some(reset)) = (rate.remaining, rate.reset) {
-            // Spread what is left of the window over the time until it resets, keeping a
-            // reserve for the rest of the release.
-            if remaining < 100 {
-                let left = reset.saturating_sub(now_epoch()).max(1);
-                let spread = Duration::from_secs(left / remaining.max(1));
-                next = next.max(spread);
-            }
+    if let Some((Some(remaining), Some(reset))) = rate.map(|r| (r.remaining, r.reset)) {
+        // Spread what is left of the window over the time until it resets, keeping the
+        // budget from running dry while a long run is watched.
+        if remaining < 100 {
+            let left = reset.saturating_sub(now).max(1);
+            next = next.max(Duration::from_secs(left / remaining.max(1)));
         }
     }
     next
@@ -1296,6 +1310,38 @@ mod tests {
                 " M core/src/main.rs".to_string(),
                 "R  docs/releases/a.md -> core/a.md".to_string()
             ]
+        );
+    }
+
+    #[test]
+    fn polls_back_off_while_unchanged_and_respect_the_budget() {
+        let poll = Poll::default();
+        let mut i = poll.initial;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            i = interval_after(i, false, poll, None, 0);
+            seen.push(i.as_millis());
+        }
+        assert_eq!(seen, [3000, 4500, 6750, 10000, 10000, 10000]);
+        assert_eq!(interval_after(i, true, poll, None, 0), poll.initial);
+        let low = crate::effects::github::RateLimit {
+            remaining: Some(10),
+            reset: Some(1_000 + 600),
+            ..Default::default()
+        };
+        assert_eq!(
+            interval_after(poll.initial, true, poll, Some(&low), 1_000),
+            Duration::from_secs(60),
+            "10 requests left for 600 s: one a minute"
+        );
+        let plenty = crate::effects::github::RateLimit {
+            remaining: Some(4_000),
+            reset: Some(1_600),
+            ..Default::default()
+        };
+        assert_eq!(
+            interval_after(poll.initial, true, poll, Some(&plenty), 1_000),
+            poll.initial
         );
     }
 

@@ -998,6 +998,24 @@ async fn refusals_change_nothing() {
     assert!(out.contains("--yes"), "{out}");
     unchanged(&env);
 
+    // No registry credentials: the plan cannot read `latest`.
+    let empty = env.dir.path().join("docker-config");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = env
+        .command(&["release", "2.0.0", "--dry-run"])
+        .env_remove("GITHUB_TOKEN")
+        .env("DOCKER_CONFIG", &empty)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("no registry credentials") && text.contains("GITHUB_TOKEN"),
+        "{text}"
+    );
+    unchanged(&env);
+
     // The dry run prints the plan (JSON here) and stops.
     let (code, out) = env
         .xtask(&[
