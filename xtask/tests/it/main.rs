@@ -23,6 +23,7 @@ macro_rules! docker_required {
 }
 
 mod github;
+mod images;
 mod preflight;
 mod registry;
 mod rehearsal;
