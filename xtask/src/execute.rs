@@ -516,7 +516,7 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
             None => {
                 let at = git::tag_date(root, &plan.tag)?.unwrap_or(0);
                 say(format!(
-                    "no resume record for {}: looking for runs created after the tag's date ({})",
+                    "no resume record for {} (it was pushed from elsewhere): looking for runs created after the tag's date ({}); `latest` before is what the registry showed just now",
                     plan.tag,
                     rfc3339(at)
                 ));

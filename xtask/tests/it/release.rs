@@ -932,6 +932,26 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     assert!(out.contains("[done] create annotated tag v2.0.0"), "{out}");
     done("2.0.0", "v2.0.0");
 
+    // 1b. Tagged and pushed from another clone: this checkout has neither the tag nor a
+    //     resume record.
+    let other = env.dir.path().join("other");
+    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    git(
+        &other,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            "aisopsflow 2.0.5\n\ncomponents: core,runner\n",
+            "v2.0.5",
+        ],
+    );
+    git(&other, &["push", "-q", "origin", "v2.0.5"]);
+    let (code, out) = env.release("2.0.5", &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no resume record for v2.0.5"), "{out}");
+    done("2.0.5", "v2.0.5");
+
     // 2. Pushed, but the run has not appeared yet (GitHub has not noticed the push).
     env.control.pause_watcher.store(true, Ordering::SeqCst);
     let (code, out) = env.release_interrupted_at("2.1.0", "waiting for the").await;
