@@ -225,6 +225,209 @@ pub fn scope(config: &Config, flag: &[String], tag_message: &str) -> anyhow::Res
     config.scope(&components_from_tag_message(tag_message))
 }
 
+/// Registry credentials for pushing: `REGISTRY_USERNAME`/`REGISTRY_TOKEN` (what the workflow
+/// passes), else `GITHUB_ACTOR`/`GITHUB_TOKEN`.
+fn push_credentials() -> anyhow::Result<(String, crate::secrets::Secret)> {
+    let token = std::env::var("REGISTRY_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()))
+        .ok_or_else(|| usage("no registry credentials: set REGISTRY_TOKEN (the workflow passes secrets.GITHUB_TOKEN) or GITHUB_TOKEN"))?;
+    let user = std::env::var("REGISTRY_USERNAME")
+        .ok()
+        .or_else(|| std::env::var("GITHUB_ACTOR").ok())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "aisopsflow-publish".to_string());
+    Ok((user, crate::secrets::Secret::new(token)))
+}
+
+impl crate::flags::Publish {
+    pub async fn run(self, g: &crate::workspace::Global) -> anyhow::Result<u8> {
+        use crate::effects::registry::{Credentials, RegistryClient};
+        let ws = g.workspace()?;
+        let env = |k: &str| std::env::var(k).ok();
+        let trigger = trigger_from(
+            self.git_ref,
+            self.sha,
+            self.event,
+            self.publish_latest,
+            &env,
+        )?;
+        let plan = policy::plan_tags(
+            &ws.config.raw.tags,
+            trigger.event,
+            &trigger.git_ref,
+            &trigger.sha,
+            trigger.publish_latest.as_deref(),
+        )?;
+        let message =
+            crate::effects::git::tag_message(&ws.root, &plan.git_tag)?.unwrap_or_default();
+        let components = scope(&ws.config, &self.scope.components, &message)?;
+        let images = ws.config.images_for(&components);
+        eprintln!(
+            "publish {} at {}: {} ({})",
+            plan.git_tag,
+            plan.commit,
+            components.join(", "),
+            plan.latest_reason
+        );
+        if self.dry_run {
+            let packages = images
+                .iter()
+                .map(|i| PublishedPackage {
+                    package: i.package.clone(),
+                    repository: ws.config.image_repository(&i.package),
+                    tags: plan.tags.clone(),
+                    digest: String::new(),
+                    source: "planned".into(),
+                })
+                .collect();
+            print_record(&Record::new(&plan, &trigger.git_ref, packages), self.format)?;
+            return Ok(crate::exit::OK);
+        }
+        let head = crate::effects::git::head(&ws.root)?;
+        if head != plan.commit {
+            return Err(usage(format!(
+                "the checkout is at {head}, but the event names {}; check out the tagged commit (actions/checkout does) before publishing",
+                plan.commit
+            )));
+        }
+        let (user, token) = push_credentials()?;
+        let host = ws.config.registry_host();
+        let org = ws.config.org().to_string();
+        let registry = RegistryClient::new(
+            &host,
+            Credentials::Basic {
+                user: user.clone(),
+                password: token.clone(),
+                source: "REGISTRY_TOKEN".into(),
+            },
+        )?;
+
+        // What the registry holds now decides, per package, whether to build.
+        let mut actions = Vec::new();
+        for img in &images {
+            let repo = format!("{org}/{}", img.package);
+            let refs: Vec<(String, String)> = plan
+                .tags
+                .iter()
+                .map(|t| (repo.clone(), t.clone()))
+                .collect();
+            let mut existing: BTreeMap<String, Option<String>> = BTreeMap::new();
+            for (tag, r) in plan.tags.iter().zip(registry.resolve_all(&refs).await) {
+                let r =
+                    r.with_context(|| format!("reading {}/{repo}:{tag} before publishing", host))?;
+                existing.insert(tag.clone(), r.map(|r| r.digest));
+            }
+            actions.push(decide(&plan, &img.package, &existing)?);
+        }
+        let to_build: Vec<crate::config::ImageSpec> = images
+            .iter()
+            .zip(&actions)
+            .filter(|(_, a)| **a == PackageAction::Build)
+            .map(|(i, _)| i.clone())
+            .collect();
+        let built = if to_build.is_empty() {
+            Vec::new()
+        } else {
+            crate::images::build_images(
+                &ws,
+                &to_build,
+                &plan.version,
+                &plan.commit,
+                &crate::images::Progress::auto(),
+            )
+            .await?
+        };
+        let docker = if built.is_empty() {
+            None
+        } else {
+            Some(crate::effects::docker::Docker::connect().await?)
+        };
+
+        // Version tags first, for every package; `latest` only once all of them are in place.
+        let sha_tag = plan
+            .version_tags
+            .iter()
+            .find(|t| t.contains(&plan.commit[..7]))
+            .cloned()
+            .unwrap_or_else(|| plan.version_tags[0].clone());
+        let mut published: Vec<(usize, String, String)> = Vec::new();
+        for (i, (img, action)) in images.iter().zip(&actions).enumerate() {
+            let repo = format!("{org}/{}", img.package);
+            let full = ws.config.image_repository(&img.package);
+            let digest = match action {
+                PackageAction::Build => {
+                    let b = built
+                        .iter()
+                        .find(|b| b.spec == *img)
+                        .expect("every planned build was built");
+                    let docker = docker.as_ref().expect("connected when something was built");
+                    // The sha tag is pushed first: a half-finished publish then looks like
+                    // "sha tag only", which a rerun completes (see `decide`).
+                    let digest = docker
+                        .push(&b.id, &full, &sha_tag, Some((user.as_str(), &token)))
+                        .await?;
+                    eprintln!("pushed {full}:{sha_tag} {digest}");
+                    digest
+                }
+                PackageAction::Retag { digest, .. } => digest.clone(),
+            };
+            for t in plan.version_tags.iter().filter(|t| **t != sha_tag) {
+                registry
+                    .retag(&repo, &digest, t)
+                    .await
+                    .with_context(|| format!("tagging {full}:{t}"))?;
+                eprintln!("tagged {full}:{t} {digest}");
+            }
+            published.push((i, repo, digest));
+        }
+        if plan.moves_latest {
+            let latest = &ws.config.raw.tags.latest;
+            for (_, repo, digest) in &published {
+                registry
+                    .retag(repo, digest, latest)
+                    .await
+                    .with_context(|| format!("moving {latest} of {repo}"))?;
+                eprintln!("moved {}/{repo}:{latest} to {digest}", host);
+            }
+        }
+        let packages = published
+            .into_iter()
+            .map(|(i, _, digest)| PublishedPackage {
+                package: images[i].package.clone(),
+                repository: ws.config.image_repository(&images[i].package),
+                tags: plan.tags.clone(),
+                digest,
+                source: if actions[i] == PackageAction::Build {
+                    "built".into()
+                } else {
+                    "existing".into()
+                },
+            })
+            .collect();
+        let record = Record::new(&plan, &trigger.git_ref, packages);
+        if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+            record.append_github_output(Path::new(&path))?;
+        }
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            record.append_step_summary(Path::new(&path))?;
+        }
+        print_record(&record, self.format)?;
+        Ok(crate::exit::OK)
+    }
+}
+
+/// The record on stdout is always JSON, for the workflow and for people piping it; progress
+/// goes to stderr. Human format adds the summary table on stderr.
+fn print_record(record: &Record, format: crate::flags::Format) -> anyhow::Result<()> {
+    if format == crate::flags::Format::Human {
+        eprint!("{}", record.summary_markdown());
+    }
+    println!("{}", serde_json::to_string_pretty(record)?);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,14 +557,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err}").contains("releases are immutable"), "{err}");
-    }
-}
-
-impl crate::flags::Publish {
-    pub async fn run(self, g: &crate::workspace::Global) -> anyhow::Result<u8> {
-        let _ws = g.workspace()?;
-        Err(usage(
-            "publish is being integrated with the image builder; not available in this build",
-        ))
     }
 }

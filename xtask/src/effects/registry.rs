@@ -404,11 +404,21 @@ impl RegistryClient {
         repo: &str,
         anonymous: bool,
     ) -> anyhow::Result<Result<Option<Secret>, String>> {
+        self.request_token_for(repo, anonymous, "pull").await
+    }
+
+    /// Requests a token for `repo` with `actions` (`pull` or `pull,push`).
+    async fn request_token_for(
+        &self,
+        repo: &str,
+        anonymous: bool,
+        actions: &str,
+    ) -> anyhow::Result<Result<Option<Secret>, String>> {
         let Some(ch) = self.challenge().await? else {
             return Ok(Ok(None));
         };
         let mut req = self.http.get(&ch.realm);
-        let scope = format!("repository:{repo}:pull");
+        let scope = format!("repository:{repo}:{actions}");
         let mut query = vec![("scope", scope.as_str())];
         if let Some(s) = &ch.service {
             query.push(("service", s.as_str()));
@@ -642,6 +652,65 @@ impl RegistryClient {
             media_type
         };
         Ok((body, header_digest.unwrap_or(actual), media_type))
+    }
+
+    /// Points `tag` at the manifest `digest` already in `repo` (GET by digest, PUT under the
+    /// tag, the same bytes and media type), so no image is rebuilt or re-uploaded and the tag
+    /// gets exactly that digest. Needs push access. Returns the digest the registry reports.
+    pub async fn retag(&self, repo: &str, digest: &str, tag: &str) -> anyhow::Result<String> {
+        let (body, got, media_type) = self.manifest(repo, digest).await?;
+        if got != digest {
+            return Err(crate::exit::policy(format!(
+                "{}/{repo}@{digest} resolved to {got}; refusing to tag it",
+                self.host
+            )));
+        }
+        let token = match self.request_token_for(repo, false, "pull,push").await? {
+            Ok(t) => t,
+            Err(answer) => {
+                return Err(usage(format!(
+                    "the registry refused push access to {}/{repo} with the credentials from {} ({answer}); publish needs packages: write (GITHUB_TOKEN in the workflow) or `docker login {}`",
+                    self.host,
+                    self.creds.source(),
+                    self.host
+                )));
+            }
+        };
+        let url = self.url(&format!("/v2/{repo}/manifests/{tag}"));
+        let mut req = self
+            .http
+            .put(&url)
+            .header(reqwest::header::CONTENT_TYPE, media_type)
+            .body(body);
+        if let Some(t) = &token {
+            req = req.bearer_auth(t.expose());
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| net_err(&self.host, &format!("PUT manifest {repo}:{tag}"), e))?;
+        let status = res.status();
+        if !status.is_success() {
+            let text = res.text().await.unwrap_or_default();
+            return Err(external(format!(
+                "tagging {}/{repo}:{tag} answered {status}: {}; rerun the publish (it resumes)",
+                self.host,
+                crate::secrets::redact_all(text.trim())
+            )));
+        }
+        let reported = res
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(digest)
+            .to_string();
+        if reported != digest {
+            return Err(crate::exit::policy(format!(
+                "tagging {}/{repo}:{tag} produced {reported}, not {digest}",
+                self.host
+            )));
+        }
+        Ok(reported)
     }
 
     /// Reads a blob through oci-client (which checks it against its digest).

@@ -27,6 +27,11 @@ pub fn images_dir(ws: &Workspace) -> PathBuf {
 
 /// The cargo target dir of image builds, shared by the editions.
 pub fn target_dir(ws: &Workspace) -> PathBuf {
+    // A rehearsal's publish runs build in fresh checkouts; pointing them at the operator's
+    // cargo target dir (AISOPSFLOW_IMAGES_TARGET_DIR) saves compiling every dependency again.
+    if let Some(dir) = std::env::var_os("AISOPSFLOW_IMAGES_TARGET_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     images_dir(ws).join("cargo")
 }
 

@@ -25,6 +25,7 @@ macro_rules! docker_required {
 mod github;
 mod images;
 mod preflight;
+mod publish;
 mod registry;
 mod rehearsal;
 mod release;

@@ -1,0 +1,302 @@
+//! The publish path end to end: tags pushed to the stand-in's bare remote (and a dispatch)
+//! become workflow runs that execute `cargo xtask publish` for real against the local
+//! registry. Read back with our registry client and with `skopeo inspect`: exactly the
+//! policy's tags exist, the semver and sha tags share a digest, and `latest` appears or stays
+//! exactly as the policy says.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use xtask::effects::github::Github;
+use xtask::effects::registry::{Credentials, RegistryClient};
+use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
+use xtask::workspace::Global;
+
+const ORG: &str = "aisopsflow";
+const ALL: [&str; 6] = [
+    "aisopsflow-core",
+    "aisopsflow-runner",
+    "aisopsflow-console",
+    "aisopsflow-core-commercial",
+    "aisopsflow-runner-commercial",
+    "aisopsflow-console-commercial",
+];
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn world() -> Rehearsal {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let ws = Global {
+        repo: Some(root),
+        verbose: 0,
+    }
+    .workspace()
+    .unwrap();
+    Rehearsal::start(
+        &ws,
+        RehearsalOptions {
+            xtask_exe: Some(env!("CARGO_BIN_EXE_xtask").into()),
+            queue_delay: Some(Duration::from_millis(100)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Tags `tag` at the work clone's HEAD (with every component in scope) and pushes it.
+fn push_tag(r: &Rehearsal, tag: &str) -> String {
+    let head = git(&r.work_dir, &["rev-parse", "HEAD"]);
+    git(
+        &r.work_dir,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            &format!("release {tag}\n\ncomponents: core,runner,console"),
+            tag,
+        ],
+    );
+    git(
+        &r.work_dir,
+        &["push", "--quiet", "origin", &format!("refs/tags/{tag}")],
+    );
+    head
+}
+
+/// A new commit on main, pushed, so the next release has its own sha tag.
+fn new_commit(r: &Rehearsal, msg: &str) -> String {
+    git(
+        &r.work_dir,
+        &["commit", "--quiet", "--allow-empty", "-m", msg],
+    );
+    git(&r.work_dir, &["push", "--quiet", "origin", "HEAD:main"]);
+    git(&r.work_dir, &["rev-parse", "HEAD"])
+}
+
+/// Waits (bounded) for the newest run of `event` at `sha` to complete, through the runs API,
+/// and asserts it succeeded.
+async fn run_succeeds(r: &Rehearsal, sha: &str, event: &str) -> u64 {
+    let gh = Github::new(
+        r.github.base_url.clone(),
+        "2022-11-28",
+        Some(r.token.clone()),
+    )
+    .unwrap();
+    let filter = xtask::effects::github::RunFilter {
+        event: Some(event.into()),
+        head_sha: Some(sha.into()),
+        ..Default::default()
+    };
+    let start = Instant::now();
+    loop {
+        let runs = gh
+            .workflow_runs(
+                "aisopsflow",
+                "aisopsflow-enterprise",
+                "publish-images.yml",
+                &filter,
+            )
+            .await
+            .unwrap();
+        if let Some(run) = runs.first().filter(|x| x.is_completed()) {
+            let logs = std::fs::read_dir(r.dir().join("runs").join(format!("run-{}", run.id)))
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                        .collect::<Vec<_>>()
+                        .join("\n---\n")
+                })
+                .unwrap_or_default();
+            assert!(
+                run.succeeded(),
+                "run {} for {sha} concluded {:?}\n{logs}",
+                run.id,
+                run.conclusion
+            );
+            assert_eq!(run.head_sha, sha);
+            return run.id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "no completed {event} run for {sha}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Every package's tags and the digest each resolves to.
+async fn registry_state(r: &Rehearsal) -> BTreeMap<String, BTreeMap<String, String>> {
+    let client = RegistryClient::new(
+        &r.registry.host,
+        Credentials::Basic {
+            user: r.registry.user.clone(),
+            password: r.registry.password.clone(),
+            source: "test".into(),
+        },
+    )
+    .unwrap();
+    let mut out = BTreeMap::new();
+    for p in ALL {
+        let repo = format!("{ORG}/{p}");
+        let mut tags = BTreeMap::new();
+        for t in client.list_tags(&repo).await.unwrap().unwrap_or_default() {
+            let d = client
+                .resolve(&repo, &t)
+                .await
+                .unwrap()
+                .expect("listed tag resolves")
+                .digest;
+            tags.insert(t, d);
+        }
+        out.insert(p.to_string(), tags);
+    }
+    out
+}
+
+fn skopeo_digest(r: &Rehearsal, package: &str, tag: &str) -> String {
+    let creds = format!("{}:{}", r.registry.user, r.registry.password.expose());
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            &creds,
+            "--no-tags",
+            "--format",
+            "{{.Digest}}",
+        ])
+        .arg(format!(
+            "docker://{}/{ORG}/{package}:{tag}",
+            r.registry.host
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn tags(state: &BTreeMap<String, String>) -> BTreeSet<&str> {
+    state.keys().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_and_dispatches_publish_exactly_the_policys_tags() {
+    crate::docker_required!();
+    let r = world().await;
+
+    // v0.1.0: the semver and sha tags, no latest.
+    let c1 = push_tag(&r, "v0.1.0");
+    run_succeeds(&r, &c1, "push").await;
+    let s1 = registry_state(&r).await;
+    let sha1 = format!("sha-{}", &c1[..7]);
+    for p in ALL {
+        assert_eq!(
+            tags(&s1[p]),
+            BTreeSet::from(["0.1.0", sha1.as_str()]),
+            "{p}: {:?}",
+            s1[p]
+        );
+        assert_eq!(
+            s1[p]["0.1.0"], s1[p][&sha1],
+            "{p}: semver and sha tags differ"
+        );
+        assert_eq!(
+            skopeo_digest(&r, p, "0.1.0"),
+            s1[p]["0.1.0"],
+            "{p}: skopeo disagrees"
+        );
+    }
+
+    // release-v0.1.1 on a new commit: latest appears, at 0.1.1's digest.
+    let c2 = new_commit(&r, "second");
+    push_tag(&r, "release-v0.1.1");
+    run_succeeds(&r, &c2, "push").await;
+    let s2 = registry_state(&r).await;
+    let sha2 = format!("sha-{}", &c2[..7]);
+    for p in ALL {
+        assert_eq!(
+            tags(&s2[p]),
+            BTreeSet::from(["0.1.0", sha1.as_str(), "0.1.1", sha2.as_str(), "latest"]),
+            "{p}"
+        );
+        assert_eq!(s2[p]["latest"], s2[p]["0.1.1"], "{p}: latest is not 0.1.1");
+        assert_eq!(s2[p][&sha2], s2[p]["0.1.1"]);
+        assert_eq!(s2[p]["0.1.0"], s1[p]["0.1.0"], "{p}: 0.1.0 moved");
+        assert_eq!(
+            skopeo_digest(&r, p, "latest"),
+            s2[p]["0.1.1"],
+            "{p}: skopeo disagrees on latest"
+        );
+    }
+
+    // A prerelease pushed as release-v*: never moves latest.
+    let c3 = new_commit(&r, "third");
+    push_tag(&r, "release-v0.2.0-rc.1");
+    run_succeeds(&r, &c3, "push").await;
+    let s3 = registry_state(&r).await;
+    for p in ALL {
+        assert!(s3[p].contains_key("0.2.0-rc.1"), "{p}");
+        assert_eq!(
+            s3[p]["latest"], s2[p]["latest"],
+            "{p}: a prerelease moved latest"
+        );
+    }
+
+    // A dispatch on v0.1.0 with publish_latest=true: latest moves to 0.1.0, nothing else moves,
+    // and nothing is rebuilt.
+    let gh = Github::new(
+        r.github.base_url.clone(),
+        "2022-11-28",
+        Some(r.token.clone()),
+    )
+    .unwrap();
+    let mut inputs = serde_json::Map::new();
+    inputs.insert(
+        "publish_latest".into(),
+        serde_json::Value::String("true".into()),
+    );
+    gh.dispatch(
+        "aisopsflow",
+        "aisopsflow-enterprise",
+        "publish-images.yml",
+        "v0.1.0",
+        &inputs,
+        true,
+    )
+    .await
+    .unwrap();
+    run_succeeds(&r, &c1, "workflow_dispatch").await;
+    let s4 = registry_state(&r).await;
+    for p in ALL {
+        assert_eq!(
+            s4[p]["latest"], s1[p]["0.1.0"],
+            "{p}: latest is not 0.1.0 after the dispatch"
+        );
+        for (t, d) in &s3[p] {
+            if t != "latest" {
+                assert_eq!(&s4[p][t], d, "{p}:{t} moved during the dispatch");
+            }
+        }
+    }
+}
