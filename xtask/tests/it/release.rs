@@ -1240,7 +1240,6 @@ async fn bench_release_wait() {
 /// whose publish runs execute `cargo xtask publish` for real (image builds through the Docker
 /// engine, pushes to the registry harness), then verifies and writes the notes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the real `cargo xtask publish` (image builder), which is not merged yet"]
 async fn rehearsal_releases_through_the_real_publish_workflow() {
     crate::docker_required!();
     let out = tokio::time::timeout(
