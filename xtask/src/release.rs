@@ -70,6 +70,14 @@ async fn rehearse(
     // Set before any client exists: config, the GitHub client and the registry credentials
     // read these variables.
     world.apply_env();
+    // The gate builds the images in the work clone; pointing it at the cargo target dir the
+    // rehearsal's publish runs share (`standin::rehearsal`) keeps it from compiling every
+    // dependency again.
+    if std::env::var_os("AISOPSFLOW_IMAGES_TARGET_DIR").is_none() {
+        let cache = ws.root.join("target").join("images");
+        // SAFETY: set before any client or build reads the environment, like `apply_env`.
+        unsafe { std::env::set_var("AISOPSFLOW_IMAGES_TARGET_DIR", cache) };
+    }
     eprintln!(
         "rehearsal: releasing {} from the work clone {} (GitHub stand-in {}, registry {})",
         opts.request.version,
@@ -94,7 +102,19 @@ async fn rehearse(
         verbose: g.verbose,
     };
     let result = match rg.workspace() {
-        Ok(rws) => execute::release(&rws, &opts).await,
+        Ok(rws) => {
+            let r = execute::release(&rws, &opts).await;
+            // The notes live in the throwaway clone, so show them here: they are what the
+            // rehearsal proves.
+            if matches!(r, Ok(crate::exit::OK)) && !opts.dry_run {
+                let path =
+                    crate::notes::internal_path(&rws.config, &opts.request.version.to_string());
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    println!("\n--- {} (rehearsal) ---\n{text}", path.display());
+                }
+            }
+            r
+        }
         Err(e) => Err(e),
     };
     if flags.keep {

@@ -1279,13 +1279,33 @@ async fn rehearsal_releases_through_the_real_publish_workflow() {
     assert!(text.contains("verify passed"), "{text}");
     let refs: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("/aisopsflow/aisopsflow-") && l.contains(":9.0.0@sha256:"))
+        .filter(|l| {
+            l.starts_with("  ")
+                && l.contains("/aisopsflow/aisopsflow-")
+                && l.contains(":9.0.0@sha256:")
+        })
         .collect();
     assert_eq!(
         refs.len(),
         4,
         "one pull-by-digest reference per package:\n{text}"
     );
+    // The notes are printed (they live in the throwaway clone), digests included.
+    assert!(
+        text.contains("<!-- aisopsflow:release version=9.0.0 tag=release-v9.0.0 commit="),
+        "{text}"
+    );
+    for r in &refs {
+        let (package, digest) = r.trim().split_once(":9.0.0@").unwrap();
+        let package = package.rsplit('/').next().unwrap();
+        assert!(
+            text.contains(&format!("<!-- aisopsflow:digest {package} {digest} -->"))
+                && text.contains(&format!(
+                    "<!-- aisopsflow:latest-after {package} {digest} -->"
+                )),
+            "{package}: the notes record {digest} as the release and as `latest` after:\n{text}"
+        );
+    }
     // The rehearsal never touches this checkout: no tag, no notes here.
     assert!(!repo_root().join("docs/releases/9.0.0.md").exists());
     let tags = git(&repo_root(), &["tag", "--list", "*9.0.0"]);
