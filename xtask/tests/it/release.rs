@@ -588,44 +588,9 @@ impl Env {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    /// Every tag of every package and its digest, read over the registry API with a token the
-    /// harness mints (independent of the product's registry client).
+    /// Every tag of every package and its digest (see [`all_tags`]).
     pub async fn all_tags(&self) -> BTreeMap<(String, String), String> {
-        let http = reqwest::Client::new();
-        let mut out = BTreeMap::new();
-        for img in self.config.all_images() {
-            let repo = self.repo(&img.package);
-            let tok = self.reg.mint_token(&repo, &["pull"]).unwrap();
-            let res = http
-                .get(format!("http://{}/v2/{repo}/tags/list", self.reg.host))
-                .bearer_auth(tok.expose())
-                .send()
-                .await
-                .unwrap();
-            if res.status() == 404 {
-                continue;
-            }
-            let v: serde_json::Value = res.json().await.unwrap();
-            for t in v["tags"].as_array().into_iter().flatten() {
-                let t = t.as_str().unwrap().to_string();
-                let res = http
-                    .head(format!("http://{}/v2/{repo}/manifests/{t}", self.reg.host))
-                    .bearer_auth(tok.expose())
-                    .header(
-                        "accept",
-                        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-                let d = res.headers()["docker-content-digest"]
-                    .to_str()
-                    .unwrap()
-                    .to_string();
-                out.insert((img.package.clone(), t), d);
-            }
-        }
-        out
+        all_tags(&self.reg, &self.config).await
     }
 
     /// The public and commercial packages of core and runner.
@@ -637,6 +602,49 @@ impl Env {
             .map(|i| i.package)
             .collect()
     }
+}
+
+/// Every tag of every package and its digest, read over the registry API with a token the
+/// harness mints (independent of the product's registry client).
+pub async fn all_tags(
+    reg: &RegistryHarness,
+    config: &Config,
+) -> BTreeMap<(String, String), String> {
+    let http = reqwest::Client::new();
+    let mut out = BTreeMap::new();
+    for img in config.all_images() {
+        let repo = format!("{}/{}", config.org(), img.package);
+        let tok = reg.mint_token(&repo, &["pull"]).unwrap();
+        let res = http
+            .get(format!("http://{}/v2/{repo}/tags/list", reg.host))
+            .bearer_auth(tok.expose())
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 404 {
+            continue;
+        }
+        let v: serde_json::Value = res.json().await.unwrap();
+        for t in v["tags"].as_array().into_iter().flatten() {
+            let t = t.as_str().unwrap().to_string();
+            let res = http
+                .head(format!("http://{}/v2/{repo}/manifests/{t}", reg.host))
+                .bearer_auth(tok.expose())
+                .header(
+                    "accept",
+                    "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json",
+                )
+                .send()
+                .await
+                .unwrap();
+            let d = res.headers()["docker-content-digest"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            out.insert((img.package.clone(), t), d);
+        }
+    }
+    out
 }
 
 /// The marker comments of internal notes: (digest, latest-before, latest-after) per package.
@@ -1348,4 +1356,117 @@ async fn timeouts_name_the_setting_and_a_rerun_resumes() {
     );
     assert_eq!(env.remote_tags(), BTreeSet::from(["v2.0.0".to_string()]));
     assert!(env.notes("2.0.0").is_some());
+}
+
+/// The real path for promote: in a rehearsal world, a `v*` release leaves `latest` alone, then
+/// `promote` dispatches the real publish workflow with publish_latest=true, which moves
+/// `latest` and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() {
+    crate::docker_required!();
+    let ws = xtask::workspace::Global {
+        repo: Some(repo_root()),
+        verbose: 0,
+    }
+    .workspace()
+    .unwrap();
+    let world = xtask::standin::rehearsal::Rehearsal::start(
+        &ws,
+        xtask::standin::rehearsal::RehearsalOptions {
+            xtask_exe: Some(env!("CARGO_BIN_EXE_xtask").into()),
+            queue_delay: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let config = Config::load(&world.work_dir).unwrap();
+    let run = |args: Vec<&'static str>| {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+        c.arg("--repo")
+            .arg(&world.work_dir)
+            .args(args)
+            .envs(world.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .env("NO_COLOR", "1")
+            .env_remove("GH_TOKEN")
+            .envs(git_identity())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        async move {
+            let out = tokio::time::timeout(Duration::from_secs(3600), c.output())
+                .await
+                .expect("finished within an hour")
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.code().unwrap_or(-1), text)
+        }
+    };
+    let (code, out) = run(vec![
+        "release",
+        "9.1.0",
+        "--yes",
+        "--skip-checks",
+        "build",
+        "--attest",
+        "manual-actions-package-write",
+        "--attest",
+        "manual-package-inheritance",
+        "--attest",
+        "manual-package-delete-restricted",
+        "--attest",
+        "manual-customer-credentials-scoped",
+        "--attest",
+        "manual-emergency-credentials-rotated",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let before = all_tags(&world.registry, &config).await;
+    assert!(
+        !before.keys().any(|(_, t)| t == "latest"),
+        "a v* release moves no `latest`: {before:?}"
+    );
+    let (code, out) = run(vec!["promote", "9.1.0", "--yes"]).await;
+    assert_eq!(code, 0, "{out}");
+    let after = all_tags(&world.registry, &config).await;
+    let mut appeared: Vec<(String, String)> = after
+        .keys()
+        .filter(|k| !before.contains_key(*k))
+        .cloned()
+        .collect();
+    appeared.sort();
+    let mut expected: Vec<(String, String)> = config
+        .images_for(&config.scope(&[]).unwrap())
+        .into_iter()
+        .map(|i| (i.package, "latest".to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(appeared, expected, "only `latest` appeared");
+    for (k, d) in &before {
+        assert_eq!(after.get(k), Some(d), "{k:?} kept its digest");
+    }
+    for (p, _) in &expected {
+        assert_eq!(
+            after[&(p.clone(), "latest".into())],
+            after[&(p.clone(), "9.1.0".into())]
+        );
+    }
+    let dispatch = world
+        .github
+        .standin
+        .with_world(|w| {
+            w.runs
+                .iter()
+                .find(|r| r.event == "workflow_dispatch")
+                .cloned()
+        })
+        .expect("promote dispatched the workflow");
+    assert_eq!(dispatch.conclusion.as_deref(), Some("success"));
+    assert_eq!(
+        dispatch.inputs.get("publish_latest").map(String::as_str),
+        Some("true")
+    );
 }
