@@ -316,6 +316,19 @@ fn say(msg: impl AsRef<str>) {
     eprintln!("{}", crate::secrets::redact_all(msg.as_ref()));
 }
 
+/// Whether a confirmation prompt is reading the terminal. A blocked read cannot be cancelled,
+/// and the runtime would wait for it on shutdown, so Ctrl-C at the prompt exits at once.
+static PROMPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Handles Ctrl-C: says how to resume; exits at once when a prompt holds the terminal.
+fn interrupted(resume: &str) -> u8 {
+    say(format!("interrupted: rerun `{resume}` to resume"));
+    if PROMPTING.load(std::sync::atomic::Ordering::SeqCst) {
+        std::process::exit(130);
+    }
+    130
+}
+
 /// Asks on the terminal; no terminal is a usage error naming `--yes`.
 async fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
@@ -324,13 +337,16 @@ async fn confirm(question: &str) -> anyhow::Result<bool> {
         ));
     }
     eprint!("{question} [y/N] ");
+    PROMPTING.store(true, std::sync::atomic::Ordering::SeqCst);
     let line = tokio::task::spawn_blocking(|| {
         let mut s = String::new();
         std::io::stdin().read_line(&mut s).map(|_| s)
     })
-    .await
-    .context("reading the answer")?
-    .context("reading the answer")?;
+    .await;
+    PROMPTING.store(false, std::sync::atomic::Ordering::SeqCst);
+    let line = line
+        .context("reading the answer")?
+        .context("reading the answer")?;
     Ok(matches!(
         line.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"
@@ -342,10 +358,10 @@ pub async fn release(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<u8
     let version = opts.request.version.to_string();
     tokio::select! {
         r = release_steps(ws, opts) => r,
-        _ = tokio::signal::ctrl_c() => {
-            say(format!("interrupted: rerun `cargo xtask release {version}{}` to resume", if opts.request.latest { " --latest" } else { "" }));
-            Ok(130)
-        }
+        _ = tokio::signal::ctrl_c() => Ok(interrupted(&format!(
+            "cargo xtask release {version}{}",
+            if opts.request.latest { " --latest" } else { "" }
+        ))),
     }
 }
 
@@ -1088,10 +1104,8 @@ pub async fn promote(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8
     let version = opts.version.to_string();
     tokio::select! {
         r = promote_steps(ws, opts) => r,
-        _ = tokio::signal::ctrl_c() => {
-            say(format!("interrupted: rerun `cargo xtask promote {version}` to finish (a promoted release is detected and left alone)"));
-            Ok(130)
-        }
+        // A promoted release is detected and left alone, so rerunning is safe.
+        _ = tokio::signal::ctrl_c() => Ok(interrupted(&format!("cargo xtask promote {version}"))),
     }
 }
 
