@@ -20,6 +20,11 @@ use crate::workspace::Global;
 impl flags::Release {
     /// Typed options for `execute::release`.
     pub fn options(&self) -> anyhow::Result<ReleaseOptions> {
+        if self.format == flags::Format::Sarif {
+            return Err(crate::exit::usage(
+                "--format sarif is for check reports; the release plan prints as `human` or `json`",
+            ));
+        }
         crate::preflight::validate_only(&self.skip_checks)
             .map_err(|e| crate::exit::usage(format!("--skip-checks: {e:#}")))?;
         Ok(ReleaseOptions {
