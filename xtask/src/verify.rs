@@ -366,7 +366,10 @@ pub async fn verify(
         for (img, probe) in images.iter().zip(probes) {
             empirical.push((img.clone(), probe?));
         }
-        report.extend(visibility_outcomes(None, &empirical, "the Packages API half is added when the GitHub client is wired in (it needs a GitHub token with read:packages)"));
+        match packages_api_visibility(config).await {
+            Ok(api) => report.extend(visibility_outcomes(Some(&api), &empirical, "")),
+            Err(why) => report.extend(visibility_outcomes(None, &empirical, &why)),
+        }
     }
 
     if wants(CheckId::VerifyPublicMetadataClean) {
@@ -695,6 +698,44 @@ fn latest_outcome(p: &PackageState, plan: &TagPlan, latest_tag: &str, before: &B
             ev,
         ),
     }
+}
+
+/// Package visibility as the Packages API reports it (`GET /orgs/{org}/packages?package_type=container`),
+/// or why it could not be read (no token, no `read:packages`, GitHub unreachable). The API
+/// half is a cross-check; the anonymous pull stays the proof, so a missing API is reported,
+/// not fatal.
+pub async fn packages_api_visibility(
+    config: &crate::config::Config,
+) -> Result<BTreeMap<String, Visibility>, String> {
+    let gh = crate::effects::github::Github::from_config(config)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    if !gh.has_token() {
+        return Err(
+            "no GitHub token: run `gh auth login` (scope read:packages) or set GITHUB_TOKEN".into(),
+        );
+    }
+    let packages = gh
+        .org_packages(config.org(), "container")
+        .await
+        .map_err(|e| {
+            format!(
+                "reading the org's packages failed: {}",
+                crate::secrets::redact_all(&format!("{e:#}"))
+            )
+        })?;
+    Ok(packages
+        .into_iter()
+        .map(|p| {
+            // `internal` (Enterprise orgs) is not anonymous-readable: treat it as private.
+            let vis = if p.visibility == "public" {
+                Visibility::Public
+            } else {
+                Visibility::Private
+            };
+            (p.name, vis)
+        })
+        .collect())
 }
 
 /// Package visibility from an anonymous pull attempt (the proof) and, when available, the

@@ -57,9 +57,27 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
 
     let version = match &ctx.release {
         Some(v) => v.to_string(),
-        None => workspace_version(&ctx.ws.root)?,
+        None => {
+            workspace_version(&ctx.ws.root).map_err(|e| crate::exit::usage(format!("{e:#}")))?
+        }
     };
-    let head = crate::effects::gitinfo::head(&ctx.ws.root)?;
+    // Without a commit nothing can be built that says which commit it is: every selected
+    // build check fails with the reason, and the other areas still run.
+    let head = match crate::effects::git::head_info(&ctx.ws.root) {
+        Ok(h) => h,
+        Err(e) => {
+            for id in IDS {
+                if ctx.wants(*id) && !outcomes.iter().any(|o| o.id == *id) {
+                    outcomes.push(Outcome::fail(
+                        *id,
+                        "no commit to build images from",
+                        vec![Evidence::note(format!("{e:#}"))],
+                    ));
+                }
+            }
+            return Ok(outcomes);
+        }
+    };
     let mut source_note = format!("built from commit {} with version {version}", head.commit);
     if head.dirty {
         source_note.push_str(
@@ -371,5 +389,44 @@ async fn metadata_outcome(
             format!("{} metadata problem(s): {}", problems.len(), problems[0]),
             evidence,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effects::docker::ImageFacts;
+    use std::collections::HashMap;
+
+    #[test]
+    fn forbidden_strings_are_found_in_labels_env_and_config() {
+        let forbidden = vec![
+            "github.com/aisopsflow/aisopsflow-enterprise".to_string(),
+            "licensing.aisopsflow.io".to_string(),
+        ];
+        let clean = ImageFacts {
+            id: "sha256:x".into(),
+            labels: HashMap::from([("io.aisopsflow.edition".into(), "public".into())]),
+            env: vec!["PATH=/usr/bin".into()],
+            config_json: r#"{"Config":{"Cmd":["serve"]}}"#.into(),
+        };
+        assert!(forbidden_in(&clean, &forbidden).is_empty());
+
+        let mut label = clean.clone();
+        label.labels.insert(
+            "org.opencontainers.image.source".into(),
+            "https://GitHub.com/aisopsflow/aisopsflow-enterprise".into(),
+        );
+        assert_eq!(forbidden_in(&label, &forbidden).len(), 1);
+
+        let mut env = clean.clone();
+        env.env
+            .push("LICENSE_URL=https://licensing.aisopsflow.io/v1".into());
+        assert!(forbidden_in(&env, &forbidden)[0].starts_with("env "));
+
+        let mut config = clean;
+        config.config_json =
+            r#"{"Config":{"Cmd":["--license","https://licensing.aisopsflow.io"]}}"#.into();
+        assert!(forbidden_in(&config, &forbidden)[0].contains("image config"));
     }
 }

@@ -252,3 +252,43 @@ pub fn tag_date(root: &Path, tag: &str) -> anyhow::Result<Option<u64>> {
         .filter(|(ty, _)| *ty == "tag")
         .and_then(|(_, d)| d.trim().parse::<u64>().ok()))
 }
+
+/// HEAD of a checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadInfo {
+    /// The full 40-hex commit id.
+    pub commit: String,
+    /// The committer date in strict ISO 8601, used as the image's `created` so that the same
+    /// commit always gives the same labels.
+    pub time: String,
+    /// Whether tracked files differ from HEAD.
+    pub dirty: bool,
+}
+
+/// HEAD, its commit time and whether tracked files differ: what image builds embed.
+pub fn head_info(root: &Path) -> anyhow::Result<HeadInfo> {
+    let sh = xshell::Shell::new().context("starting a shell for git")?;
+    sh.change_dir(root);
+    let commit = xshell::cmd!(sh, "git rev-parse HEAD")
+        .quiet()
+        .read()
+        .with_context(|| {
+            format!(
+                "reading HEAD of {} (is it a git checkout with a commit? run `git log -1` there)",
+                root.display()
+            )
+        })?;
+    let time = xshell::cmd!(sh, "git show -s --format=%cI HEAD")
+        .quiet()
+        .read()
+        .context("reading the commit time of HEAD")?;
+    let status = xshell::cmd!(sh, "git status --porcelain --untracked-files=no")
+        .quiet()
+        .read()
+        .context("reading git status")?;
+    Ok(HeadInfo {
+        commit: commit.trim().to_string(),
+        time: time.trim().to_string(),
+        dirty: !status.trim().is_empty(),
+    })
+}

@@ -6,5 +6,4 @@
 pub mod docker;
 pub mod git;
 pub mod github;
-pub mod gitinfo;
 pub mod registry;

@@ -42,7 +42,7 @@ pub struct BuiltImage {
     pub spec: ImageSpec,
     /// The engine's image id (`sha256:...`).
     pub id: String,
-    /// The local tag, `<package>:xtask-<key16>`.
+    /// The local tag, `<package>:xtask-<checkout id>-<build key>`.
     pub tag: String,
     /// The hash of the context tar sent (or that would have been sent).
     pub context_hash: String,
@@ -152,7 +152,7 @@ pub async fn build_images(
     progress: &Progress,
 ) -> anyhow::Result<Vec<BuiltImage>> {
     let docker = Docker::connect().await?;
-    let created = crate::effects::gitinfo::head(&ws.root)
+    let created = crate::effects::git::head_info(&ws.root)
         .map(|h| h.time)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string());
     let mut out = Vec::new();
@@ -304,7 +304,8 @@ async fn build_one(
     let mut labels = extra_labels(ws, spec);
     let key = build_key(&context_hash, &args, &labels);
     labels.insert(BUILD_KEY_LABEL.to_string(), key.clone());
-    let tag = format!("{}:xtask-{}", spec.package, &key[..16]);
+    let scope = local_scope(ws);
+    let tag = format!("{}:xtask-{scope}-{}", spec.package, &key[..16]);
     if let Some(existing) = docker.image(&tag).await?
         && existing.labels.get(BUILD_KEY_LABEL) == Some(&key)
     {
@@ -330,7 +331,7 @@ async fn build_one(
     match result {
         Ok(id) => {
             bar.finish_with_message(format!("built {tag}"));
-            prune(docker, &spec.package, &tag).await;
+            prune(docker, &format!("{}:xtask-{scope}-", spec.package), &tag).await;
             Ok(BuiltImage {
                 spec: spec.clone(),
                 id,
@@ -355,14 +356,22 @@ async fn build_one(
 /// the local image store does not grow without bound.
 const KEEP_PER_PACKAGE: usize = 4;
 
-/// Untags the oldest `<package>:xtask-*` builds beyond `KEEP_PER_PACKAGE`, never `current`.
-/// An image tagged elsewhere too (e.g. for a push) only loses this tag. Failures only warn:
-/// pruning is housekeeping, not part of the build.
-async fn prune(docker: &Docker, package: &str, current: &str) {
-    let tags = match docker.local_tags(&format!("{package}:xtask-*")).await {
+/// A short id of the checkout, part of every local tag. Checkouts share one engine (worktrees,
+/// CI runners with a shared daemon), and each prunes only its own builds, never another's.
+pub fn local_scope(ws: &Workspace) -> String {
+    let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
+    let digest = Sha256::digest(root.to_string_lossy().as_bytes());
+    format!("{digest:x}")[..8].to_string()
+}
+
+/// Untags the oldest builds whose tag starts with `prefix` (`<package>:xtask-<scope>-`)
+/// beyond `KEEP_PER_PACKAGE`, never `current`. An image tagged elsewhere too (e.g. for a push)
+/// only loses this tag. Failures only warn: pruning is housekeeping, not part of the build.
+async fn prune(docker: &Docker, prefix: &str, current: &str) {
+    let tags = match docker.local_tags(&format!("{prefix}*")).await {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("warning: not pruning old {package} builds: {e:#}");
+            eprintln!("warning: not pruning old {prefix}* builds: {e:#}");
             return;
         }
     };

@@ -483,3 +483,41 @@ async fn push_returns_the_digest_the_registry_stored() {
         docker.remove_image(&t).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_console_is_skipped_when_console_is_out_of_scope() {
+    use xtask::checks::{CheckId, Ctx, Status};
+    let ws = Global {
+        repo: Some(root()),
+        verbose: 0,
+    }
+    .workspace()
+    .unwrap();
+    let components = ws.config.scope(&[]).unwrap();
+    assert!(!components.contains(&"console".to_string()));
+    let ctx = Ctx {
+        ws,
+        components,
+        only: vec!["build-console".to_string()],
+        offline: true,
+        release: None,
+    };
+    let outcomes = xtask::checks::build::run(&ctx).await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, CheckId::BuildConsole);
+    assert_eq!(outcomes[0].status, Status::Skip);
+    assert!(
+        outcomes[0]
+            .message
+            .contains("console not in scope; to run it: pass --components core,runner,console"),
+        "{}",
+        outcomes[0].message
+    );
+
+    // And an area with none of its ids selected does nothing at all.
+    let ctx = Ctx {
+        only: vec!["workflow".to_string()],
+        ..ctx
+    };
+    assert!(xtask::checks::build::run(&ctx).await.unwrap().is_empty());
+}

@@ -731,6 +731,9 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// 0.9.0 (holding `latest`) and 1.4.0.
 pub struct Fixture {
     pub h: RegistryHarness,
+    /// A GitHub stand-in for the Packages API half of verify-visibility, seeded compliant
+    /// and accepting the registry password as a token.
+    pub gh: xtask::standin::github::StandInHandle,
     pub dir: tempfile::TempDir,
     pub sha7: String,
     pub previous: BTreeMap<String, String>,
@@ -754,8 +757,13 @@ impl Fixture {
         let sha7 = git(root, &["rev-parse", "--short=7", "HEAD"]);
         let previous = seed_previous_latest(&h).await;
         let digests = seed_release(&h, &sha7, git_tag.starts_with("release-")).await;
+        let mut world = xtask::standin::github::World::compliant(ORG, "aisopsflow-enterprise", ORG);
+        let admin = world.tokens[xtask::standin::github::ADMIN_TOKEN].clone();
+        world.tokens.insert(h.password.expose().to_string(), admin);
+        let gh = xtask::standin::github::start(world).await.unwrap();
         let fx = Fixture {
             h,
+            gh,
             dir,
             sha7,
             previous,
@@ -828,6 +836,7 @@ impl Fixture {
         .args(args)
         .env("AISOPSFLOW_REGISTRY", &self.h.host)
         .env("GITHUB_TOKEN", self.h.password.expose())
+        .env("GITHUB_API_URL", &self.gh.base_url)
         .env_remove("GH_TOKEN")
         .env_remove("GITHUB_ACTOR")
         .env("DOCKER_CONFIG", docker_config);
@@ -1012,6 +1021,24 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         "{ev}"
     );
     h.set_public(&format!("{ORG}/aisopsflow-runner-commercial"), false);
+
+    // The Packages API says a commercial package is public (anonymous pulls still denied):
+    // the API half of the same check fails, with the API field as evidence.
+    fx.gh
+        .with_world(|w| w.set_package_visibility("aisopsflow-core-commercial", "public"));
+    let (code, json, _) = fx.verify(&[]);
+    assert_eq!(
+        (code, ids_with(&json, "fail")),
+        (1, set(&["verify-visibility"])),
+        "{json:#}"
+    );
+    let ev = evidence_of(&json, "verify-visibility");
+    assert!(
+        ev.contains("packages/container/aisopsflow-core-commercial") && ev.contains("public"),
+        "{ev}"
+    );
+    fx.gh
+        .with_world(|w| w.set_package_visibility("aisopsflow-core-commercial", "private"));
 
     // A public image labelled with the enterprise repository (docs updated to its digest, so
     // only the metadata check can see the problem).
