@@ -1069,6 +1069,38 @@ async fn refusals_change_nothing() {
     );
     unchanged(&env);
 
+    // The human plan, with the commit and the registry address redacted.
+    let (code, out) = env.xtask(&["release", "2.0.0", "--dry-run"]).await;
+    assert_eq!(code, 0, "{out}");
+    let head = env.head();
+    let got = out
+        .replace(&head, "<HEAD>")
+        .replace(&head[..12], "<HEAD12>")
+        .replace(&head[..7], "<SHA7>")
+        .replace(&env.reg.host, "<REGISTRY>");
+    assert_eq!(
+        got.trim(),
+        r#"Release 2.0.0 as tag v2.0.0 at commit <HEAD>
+Components: core, runner
+`latest` stays: tag v2.0.0 matches v{semver}, which never moves it
+Packages:
+  <REGISTRY>/aisopsflow/aisopsflow-core (public): tags 2.0.0, sha-<SHA7>; latest now none
+  <REGISTRY>/aisopsflow/aisopsflow-core-commercial (private): tags 2.0.0, sha-<SHA7>; latest now none
+  <REGISTRY>/aisopsflow/aisopsflow-runner (public): tags 2.0.0, sha-<SHA7>; latest now none
+  <REGISTRY>/aisopsflow/aisopsflow-runner-commercial (private): tags 2.0.0, sha-<SHA7>; latest now none
+Steps:
+  1. run the preflight gate (every error-severity check must pass)
+  2. create annotated tag v2.0.0 at <HEAD>
+  3. push exactly one tag, v2.0.0, to origin
+  4. find the publish-images.yml run for push v2.0.0 at <HEAD12>
+  5. wait for the run to complete successfully
+  6. verify tags, digests, `latest` and visibility in the registry
+  7. write docs/releases/2.0.0.md and the customer variant
+`latest` read from <REGISTRY> (GITHUB_TOKEN): 0 of 4 packages have one"#,
+        "\n--- got ---\n{got}"
+    );
+    unchanged(&env);
+
     // A dirty tree.
     std::fs::write(env.work.join("core/uncommitted.txt"), "x").unwrap();
     let (code, out) = env.release("2.0.0", &[]).await;
