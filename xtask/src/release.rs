@@ -79,7 +79,7 @@ async fn rehearse(
     // rehearsal's publish runs share (`standin::rehearsal`) keeps it from compiling every
     // dependency again.
     if std::env::var_os("AISOPSFLOW_IMAGES_TARGET_DIR").is_none() {
-        let cache = ws.root.join("target").join("images");
+        let cache = crate::images::compile::default_target_dir(&ws.root);
         // SAFETY: set before any client or build reads the environment, like `apply_env`.
         unsafe { std::env::set_var("AISOPSFLOW_IMAGES_TARGET_DIR", cache) };
     }
