@@ -118,6 +118,22 @@ pub struct TagRules {
     pub prerelease_moves_latest: bool,
 }
 
+impl TagRules {
+    /// The checklist's rules (what release.toml ships): `v{semver}`, `release-v{semver}`,
+    /// image tags `{semver}` and `sha-{sha7}`, `latest` moved by `publish_latest`. For tests
+    /// and fuzz targets that need rules without a file.
+    pub fn checklist() -> TagRules {
+        TagRules {
+            release: "v{semver}".into(),
+            release_latest: "release-v{semver}".into(),
+            image_tags: vec!["{semver}".into(), "sha-{sha7}".into()],
+            latest: "latest".into(),
+            dispatch_input: "publish_latest".into(),
+            prerelease_moves_latest: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Packages {

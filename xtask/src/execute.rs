@@ -1,1 +1,1384 @@
-//! (placeholder: owned by the issue that implements it)
+//! Executing a release: observing the world, walking the plan's steps, waiting for the
+//! publish run, verifying and writing the notes; and `promote`, which moves `latest` to an
+//! existing release through the publish workflow's manual dispatch.
+//!
+//! `observe` reads everything planning needs through the adapters (git, the registry, the notes
+//! directory) into a `plan::World`; `plan::plan` decides. `release` then walks the steps, and
+//! each step first checks whether its work is already done, so a rerun after an interruption
+//! (Ctrl-C, a lost connection, a timeout) continues where the last run stopped. What a rerun
+//! cannot observe after the tag is pushed, namely what `latest` was before the publish run
+//! moved it and when the tag was pushed, lives in a resume record,
+//! `<notes dir>/.<version>.state.json`, written atomically before the push and removed once
+//! the notes are written.
+//!
+//! Waiting polls the run and its jobs with conditional requests: the GitHub client sends the
+//! ETag it has, an unchanged run answers 304, and a 304 does not count against the primary
+//! rate limit. The interval starts at 2 s, grows to 10 s while nothing changes, drops back on
+//! any change, and stretches further when the rate-limit headers say the budget is low.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::checks::manual::Attestations;
+use crate::checks::{Ctx, Report};
+use crate::config::Config;
+use crate::effects::git;
+use crate::effects::github::{
+    Github, Job, RunFilter, WorkflowRun, now_epoch, parse_rfc3339, rfc3339,
+};
+use crate::effects::registry::{Credentials, RegistryClient};
+use crate::exit::{Kind, external, kind_of, policy, usage};
+use crate::flags::Format;
+use crate::notes::{self, AttestationLine, CheckLine, NotesInput, PackageNotes};
+use crate::plan::{self, Plan, Request, StepKind, World};
+use crate::policy::{self as tags, TagKind};
+use crate::report::{self, Gate};
+use crate::workspace::Workspace;
+
+/// How far a run's `created_at` may precede our own clock's push time and still be the run
+/// of our push (GitHub's clock and ours disagree by a little).
+pub const CLOCK_SKEW_SECS: u64 = 30;
+
+/// How often to poll GitHub while waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct Poll {
+    /// The interval after a change (and at the start).
+    pub initial: Duration,
+    /// The longest interval while nothing changes.
+    pub max: Duration,
+}
+
+impl Default for Poll {
+    fn default() -> Self {
+        Poll {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything `release` needs besides the workspace.
+#[derive(Debug, Clone)]
+pub struct ReleaseOptions {
+    pub request: Request,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub format: Format,
+    /// The bound on finding and waiting for the publish run.
+    pub timeout: Duration,
+    pub attestations: Attestations,
+    /// Gate check-id prefixes to skip (recorded as skipped in the notes).
+    pub skip_checks: Vec<String>,
+    pub poll: Poll,
+}
+
+/// What a release records before pushing its tag, so that a rerun after the push knows what
+/// it can no longer observe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeRecord {
+    pub version: String,
+    pub tag: String,
+    pub commit: String,
+    pub moves_latest: bool,
+    pub components: Vec<String>,
+    /// `latest` per package before the push (`None`: the package had no `latest`).
+    pub latest_before: BTreeMap<String, Option<String>>,
+    /// Epoch seconds just before the push: the publish run of this push starts after it.
+    pub pushed_at: u64,
+    /// The preflight gate's outcomes, for the notes.
+    pub gate: Vec<CheckLine>,
+    pub attestations: Vec<AttestationLine>,
+}
+
+/// `<notes dir>/.<version>.state.json`.
+pub fn state_path(config: &Config, version: &str) -> PathBuf {
+    config.notes_dir().join(format!(".{version}.state.json"))
+}
+
+/// Reads a resume record; a missing or unreadable one is `None` (the rerun then falls back to
+/// what it can observe).
+pub fn read_state(config: &Config, version: &str) -> Option<ResumeRecord> {
+    let text = std::fs::read_to_string(state_path(config, version)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_state(config: &Config, record: &ResumeRecord) -> anyhow::Result<()> {
+    let path = state_path(config, &record.version);
+    let text = serde_json::to_string_pretty(record)? + "\n";
+    crate::fsx::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("writing the resume record {}", path.display()))
+}
+
+/// What `observe` saw, besides the planning `World`.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub world: World,
+    pub resume: Option<ResumeRecord>,
+    /// `Some(why)` when the registry could not be read: `latest` is then unknown.
+    pub registry_unreachable: Option<String>,
+    /// One line for people about where `latest` was read.
+    pub latest_note: String,
+}
+
+/// A registry client for the configured host with discovered credentials; no credentials is a
+/// usage error naming GITHUB_TOKEN (a release reads private packages).
+pub fn registry_client(config: &Config) -> anyhow::Result<RegistryClient> {
+    let host = config.registry_host();
+    let creds = Credentials::discover(&host)?;
+    if matches!(creds, Credentials::Anonymous) {
+        return Err(usage(format!(
+            "no registry credentials for {host}: set GITHUB_TOKEN (or GH_TOKEN) to a token with read:packages, or `docker login {host}`"
+        )));
+    }
+    RegistryClient::new(&host, creds)
+}
+
+/// A GitHub client for the configured API; no token is a usage error naming GITHUB_TOKEN.
+pub async fn github_client(config: &Config) -> anyhow::Result<Github> {
+    let gh = Github::from_config(config).await?;
+    if !gh.has_token() {
+        return Err(usage(
+            "no GitHub token: set GITHUB_TOKEN (or GH_TOKEN), or run `gh auth login`; the release needs Actions read and Contents write on the repository",
+        ));
+    }
+    Ok(gh)
+}
+
+/// The digests `latest` has now for `packages`, read concurrently. An unreachable registry is
+/// `Err(why)` in the second slot, not an error: the plan can still be shown.
+pub async fn read_latest(
+    config: &Config,
+    registry: &RegistryClient,
+    packages: &[String],
+) -> anyhow::Result<(BTreeMap<String, Option<String>>, Option<String>)> {
+    let refs: Vec<(String, String)> = packages
+        .iter()
+        .map(|p| {
+            (
+                format!("{}/{p}", config.org()),
+                config.raw.tags.latest.clone(),
+            )
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for (p, r) in packages.iter().zip(registry.resolve_all(&refs).await) {
+        match r {
+            Ok(r) => {
+                out.insert(p.clone(), r.map(|r| r.digest));
+            }
+            Err(e) if kind_of(&e) == Some(Kind::External) => {
+                return Ok((BTreeMap::new(), Some(format!("{e:#}"))));
+            }
+            Err(e) => return Err(e.context(format!("reading {p}:latest"))),
+        }
+    }
+    Ok((out, None))
+}
+
+fn notes_rel(config: &Config) -> String {
+    config.raw.notes.dir.trim_end_matches('/').to_string()
+}
+
+/// `git status --porcelain` lines outside the notes directory (the release's own output).
+fn dirty_outside_notes(config: &Config, lines: Vec<String>) -> Vec<String> {
+    let prefix = format!("{}/", notes_rel(config));
+    lines
+        .into_iter()
+        .filter(|l| {
+            let path = l.get(3..).unwrap_or("");
+            let path = path.trim_matches('"');
+            // A rename shows `old -> new`; both sides must be inside the notes directory.
+            !path
+                .split(" -> ")
+                .all(|p| p.trim_matches('"').starts_with(&prefix))
+        })
+        .collect()
+}
+
+/// Reads the world through the adapters: git state and the remote's refs, `latest` now, the
+/// notes and the resume record.
+pub async fn observe(
+    ws: &Workspace,
+    req: &Request,
+    registry: &RegistryClient,
+) -> anyhow::Result<Observation> {
+    let config = &ws.config;
+    let root = &ws.root;
+    let rules = &config.raw.tags;
+    let remote = &config.raw.repository.remote;
+    let branch_name = &config.raw.repository.default_branch;
+    let kind = if req.latest {
+        TagKind::ReleaseLatest
+    } else {
+        TagKind::Release
+    };
+    let tag = tags::git_tag(rules, &req.version, kind);
+    let candidates = [
+        tags::git_tag(rules, &req.version, TagKind::Release),
+        tags::git_tag(rules, &req.version, TagKind::ReleaseLatest),
+    ];
+
+    let head = git::head(root).context("reading HEAD")?;
+    let branch = git::branch(root)?;
+    let dirty = dirty_outside_notes(config, git::status(root)?);
+    let mut patterns = vec![format!("refs/heads/{branch_name}")];
+    patterns.extend(candidates.iter().map(|t| format!("refs/tags/{t}")));
+    let refs = git::ls_remote(root, remote, &patterns)
+        .with_context(|| format!("reading the refs of `{remote}`"))?;
+    let remote_default = refs.get(&format!("refs/heads/{branch_name}")).cloned();
+    let mut remote_tags = BTreeMap::new();
+    let mut local_tags = BTreeMap::new();
+    for t in &candidates {
+        if let Some(sha) = refs.get(&format!("refs/tags/{t}")) {
+            remote_tags.insert(t.clone(), sha.clone());
+        }
+        if let Some(sha) = git::try_rev_parse(root, &format!("refs/tags/{t}"))? {
+            local_tags.insert(t.clone(), sha);
+        }
+    }
+
+    let components = config.scope(&req.components)?;
+    let packages: Vec<String> = config
+        .images_for(&components)
+        .into_iter()
+        .map(|i| i.package)
+        .collect();
+    let (latest_now, unreachable) = read_latest(config, registry, &packages).await?;
+    let latest_note = match &unreachable {
+        None => {
+            let with = latest_now.values().filter(|d| d.is_some()).count();
+            format!(
+                "`{}` read from {} ({}): {with} of {} packages have one",
+                rules.latest,
+                registry.host(),
+                registry.credentials_source(),
+                latest_now.len()
+            )
+        }
+        Some(why) => format!(
+            "could not read `{}` from {}: {why}; `latest now` below is unknown, not absent",
+            rules.latest,
+            registry.host()
+        ),
+    };
+
+    let notes_path = notes::internal_path(config, &req.version.to_string());
+    let notes_exist = std::fs::read_to_string(&notes_path)
+        .map(|text| {
+            let r = notes::parse_recorded(&text);
+            r.tag.as_deref() == Some(tag.as_str()) && r.commit.as_deref() == Some(head.as_str())
+        })
+        .unwrap_or(false);
+    let resume =
+        read_state(config, &req.version.to_string()).filter(|r| r.tag == tag && r.commit == head);
+    let recorded_latest_before = resume
+        .as_ref()
+        .map(|r| r.latest_before.clone())
+        .unwrap_or_default();
+
+    Ok(Observation {
+        world: World {
+            head,
+            branch,
+            dirty,
+            remote_default,
+            local_tags,
+            remote_tags,
+            latest_now,
+            notes_exist,
+            recorded_latest_before,
+        },
+        resume,
+        registry_unreachable: unreachable,
+        latest_note,
+    })
+}
+
+/// The annotated tag's message. `publish` reads the `components:` line
+/// (`publish::components_from_tag_message`).
+pub fn tag_message(plan: &Plan) -> String {
+    format!(
+        "aisopsflow {version}\n\nversion: {version}\ncomponents: {}\ncommit: {}\nlatest: {}\n",
+        plan.components.join(","),
+        plan.commit,
+        if plan.moves_latest { "moves" } else { "stays" },
+        version = plan.version,
+    )
+}
+
+/// Prints a progress line (stderr, so stdout stays the plan and the result).
+fn say(msg: impl AsRef<str>) {
+    eprintln!("{}", crate::secrets::redact_all(msg.as_ref()));
+}
+
+/// Whether a confirmation prompt is reading the terminal. A blocked read cannot be cancelled,
+/// and the runtime would wait for it on shutdown, so Ctrl-C at the prompt exits at once.
+static PROMPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Handles Ctrl-C: says how to resume; exits at once when a prompt holds the terminal.
+fn interrupted(resume: &str) -> u8 {
+    say(format!("interrupted: rerun `{resume}` to resume"));
+    if PROMPTING.load(std::sync::atomic::Ordering::SeqCst) {
+        std::process::exit(130);
+    }
+    130
+}
+
+/// Asks on the terminal; no terminal is a usage error naming `--yes`.
+async fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "no terminal to ask for confirmation on; rerun with --yes to proceed without asking",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    PROMPTING.store(true, std::sync::atomic::Ordering::SeqCst);
+    let line = tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s).map(|_| s)
+    })
+    .await;
+    PROMPTING.store(false, std::sync::atomic::Ordering::SeqCst);
+    let line = line
+        .context("reading the answer")?
+        .context("reading the answer")?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// `cargo xtask release`: Ctrl-C at any point exits 130 with the command that resumes.
+pub async fn release(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<u8> {
+    let version = opts.request.version.to_string();
+    tokio::select! {
+        r = release_steps(ws, opts) => r,
+        _ = tokio::signal::ctrl_c() => Ok(interrupted(&format!(
+            "cargo xtask release {version}{}",
+            if opts.request.latest { " --latest" } else { "" }
+        ))),
+    }
+}
+
+async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<u8> {
+    let config = &ws.config;
+    let req = &opts.request;
+    let version = req.version.to_string();
+    let rerun = format!(
+        "cargo xtask release {version}{}",
+        if req.latest { " --latest" } else { "" }
+    );
+    let registry = registry_client(config)?;
+    let obs = observe(ws, req, &registry).await?;
+    let plan = plan::plan(config, req, &obs.world)?;
+
+    match opts.format {
+        Format::Json => {
+            let mut v = serde_json::to_value(&plan)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("latest_read".into(), serde_json::json!(obs.latest_note));
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        _ => {
+            print!("{}", crate::secrets::redact_all(&plan::render_human(&plan)));
+            println!("{}", crate::secrets::redact_all(&obs.latest_note));
+        }
+    }
+    if opts.dry_run {
+        return Ok(crate::exit::OK);
+    }
+    if obs.world.notes_exist {
+        // Everything up to the notes was done when they were written; only the optional
+        // draft release may remain, and it is idempotent.
+        let _ = std::fs::remove_file(state_path(config, &version));
+        if req.draft_release {
+            let gh = github_client(config).await?;
+            let body =
+                std::fs::read_to_string(notes::customer_path(config, &version)).unwrap_or_default();
+            draft_release(&gh, config, &plan, &body).await?;
+        }
+        say(format!(
+            "release {version} is complete: {} records it",
+            notes::internal_path(config, &version).display()
+        ));
+        return Ok(crate::exit::OK);
+    }
+    let pushed = plan
+        .step(StepKind::PushTag)
+        .is_some_and(|s| s.done.is_some());
+    if !pushed {
+        if let Some(why) = &obs.registry_unreachable {
+            return Err(external(format!(
+                "cannot record what `latest` is before the release, so nothing was tagged: {why}"
+            )));
+        }
+    }
+    if !opts.yes && !confirm(&format!("release {version} as {}?", plan.tag)).await? {
+        say("not confirmed; nothing was changed");
+        return Ok(crate::exit::POLICY);
+    }
+    let gh = github_client(config).await?;
+    let root = &ws.root;
+    let remote = &config.raw.repository.remote;
+
+    // 1. The preflight gate, unless the tag is already pushed (the gate ran before it).
+    let mut gate_lines = obs
+        .resume
+        .as_ref()
+        .map(|r| r.gate.clone())
+        .unwrap_or_default();
+    if plan
+        .step(StepKind::Preflight)
+        .is_some_and(|s| s.done.is_none())
+    {
+        say("preflight gate: running every preflight check");
+        let report = run_gate(ws, &plan, req, opts).await?;
+        let gate = Gate {
+            deny_warnings: false,
+            require_attestations: true,
+        };
+        if report::exit_code(&report, gate) != crate::exit::OK {
+            print!(
+                "{}",
+                crate::secrets::redact_all(&report::render(
+                    &report,
+                    Format::Human,
+                    gate,
+                    "release gate",
+                    &crate::preflight::help_base(config),
+                ))
+            );
+            say(format!(
+                "preflight gate failed: nothing was tagged; fix the failing checks above and rerun `{rerun}`"
+            ));
+            return Ok(crate::exit::POLICY);
+        }
+        say(format!("preflight gate passed ({})", summary(&report)));
+        gate_lines = check_lines(&report);
+    }
+
+    // 2. The annotated tag.
+    if plan
+        .step(StepKind::CreateTag)
+        .is_some_and(|s| s.done.is_none())
+    {
+        git::create_annotated_tag(root, &plan.tag, &plan.commit, &tag_message(&plan))?;
+        say(format!("created tag {} at {}", plan.tag, plan.commit));
+    } else if git::try_rev_parse(root, &format!("refs/tags/{}", plan.tag))?.is_none() {
+        // Pushed from another clone: verify and the notes read the local tag.
+        git::fetch_tag(root, remote, &plan.tag)?;
+    }
+
+    // 3. The resume record, then the push of exactly one tag.
+    let mut attestations = obs
+        .resume
+        .as_ref()
+        .map(|r| r.attestations.clone())
+        .unwrap_or_default();
+    for a in &opts.attestations.entries {
+        if !attestations.iter().any(|x| x.id == a.id.id()) {
+            attestations.push(AttestationLine {
+                id: a.id.id().to_string(),
+                by: a.by.clone(),
+                note: a.note.clone().unwrap_or_default(),
+            });
+        }
+    }
+    let not_before = if !pushed {
+        let record = ResumeRecord {
+            version: version.clone(),
+            tag: plan.tag.clone(),
+            commit: plan.commit.clone(),
+            moves_latest: plan.moves_latest,
+            components: plan.components.clone(),
+            latest_before: plan
+                .packages
+                .iter()
+                .map(|p| (p.package.clone(), p.latest_before.clone()))
+                .collect(),
+            pushed_at: now_epoch(),
+            gate: gate_lines.clone(),
+            attestations: attestations.clone(),
+        };
+        write_state(config, &record)?;
+        git::push_tag(root, remote, &plan.tag)?;
+        let refs = git::ls_remote(root, remote, &[format!("refs/tags/{}", plan.tag)])?;
+        match refs.get(&format!("refs/tags/{}", plan.tag)) {
+            Some(sha) if sha == &plan.commit => {}
+            other => {
+                return Err(policy(format!(
+                    "after the push, {remote}'s tag {} peels to {}, not {}; inspect it with `git ls-remote {remote} refs/tags/{}` before rerunning",
+                    plan.tag,
+                    other.map(String::as_str).unwrap_or("nothing"),
+                    plan.commit,
+                    plan.tag
+                )));
+            }
+        }
+        say(format!(
+            "pushed tag {} to {remote}; it peels to {}",
+            plan.tag, plan.commit
+        ));
+        record.pushed_at
+    } else {
+        match &obs.resume {
+            Some(r) => r.pushed_at,
+            None => {
+                let at = git::tag_date(root, &plan.tag)?.unwrap_or(0);
+                say(format!(
+                    "no resume record for {} (it was pushed from elsewhere): looking for runs created after the tag's date ({}); `latest` before is what the registry showed just now",
+                    plan.tag,
+                    rfc3339(at)
+                ));
+                at
+            }
+        }
+    };
+
+    // 4. The publish run for this push, and 5. the wait.
+    let (owner, name) = config.repo_owner_name();
+    let deadline = Instant::now() + opts.timeout;
+    let filter = RunFilter {
+        event: Some("push".into()),
+        head_sha: Some(plan.commit.clone()),
+        created: Some(format!(
+            ">={}",
+            rfc3339(not_before.saturating_sub(CLOCK_SKEW_SECS))
+        )),
+        per_page: Some(20),
+        ..RunFilter::default()
+    };
+    say(format!(
+        "waiting for the {} run of push {} at {}",
+        config.workflow_file_name(),
+        plan.tag,
+        &plan.commit[..12]
+    ));
+    let run = find_run(
+        &gh,
+        (owner, name),
+        config.workflow_file_name(),
+        &filter,
+        Some(&plan.tag),
+        not_before,
+        deadline,
+        opts.poll,
+    )
+    .await
+    .map_err(|e| match e {
+        FindError::Timeout => policy(format!(
+            "no publish run appeared for tag {} at commit {} within {} s (--timeout): Actions may be disabled or the workflow's triggers may not match the tag; check `cargo xtask preflight --only actions-enabled --only workflow-triggers`, then rerun `{rerun}` to keep waiting",
+            plan.tag,
+            plan.commit,
+            opts.timeout.as_secs()
+        )),
+        FindError::Other(e) => e,
+    })?;
+    say(format!("found run {}: {}", run.id, run.html_url));
+    let (run, jobs) = wait_run(&gh, (owner, name), run.id, deadline, opts.poll)
+        .await
+        .map_err(|e| match e {
+            FindError::Timeout => policy(format!(
+                "timed out after {} s (--timeout) waiting for publish run {} ({}); rerun `{rerun}` to resume the wait, or raise --timeout",
+                opts.timeout.as_secs(),
+                run.id,
+                run.html_url
+            )),
+            FindError::Other(e) => e,
+        })?;
+    if !run.succeeded() {
+        return Err(policy(format!(
+            "{}; no notes were written; read the run log, fix the cause, re-run the workflow run on GitHub, then rerun `{rerun}` (it finds the newest run for the tag)",
+            failure_message(&run, &jobs)
+        )));
+    }
+    say(format!("run {} succeeded", run.id));
+
+    // 6. Verify against the registry, with the recorded `latest` before.
+    let input = crate::verify::VerifyInput {
+        version: version.clone(),
+        components: req.components.clone(),
+        only: Vec::new(),
+        latest_before: Some(latest_before_flag(&plan)),
+        expect_latest: Some(plan.moves_latest),
+        delivery: false,
+    };
+    let verified = crate::verify::verify(ws, &registry, &input).await?;
+    if verified.failed() {
+        print!(
+            "{}",
+            crate::secrets::redact_all(&crate::verify::render(
+                &verified,
+                Format::Human,
+                &crate::preflight::help_base(config)
+            ))
+        );
+        return Err(policy(format!(
+            "verify failed after a successful publish run ({}); no notes were written; follow the failed checks' fixes above, then rerun `{rerun}` to verify again and write the notes",
+            run.html_url
+        )));
+    }
+    say(format!("verify passed ({})", summary(&verified.report)));
+
+    // 7. The notes: the customer variant first, so the internal notes (the "done" marker)
+    //    never exist without it.
+    let mut checks = gate_lines;
+    checks.extend(check_lines(&verified.report));
+    let by_pkg: BTreeMap<&str, &crate::verify::PackageState> = verified
+        .packages
+        .iter()
+        .map(|p| (p.image.package.as_str(), p))
+        .collect();
+    let mut packages = Vec::new();
+    for p in &plan.packages {
+        let state = by_pkg.get(p.package.as_str()).ok_or_else(|| {
+            policy(format!(
+                "verify did not report {}; rerun `{rerun}`",
+                p.package
+            ))
+        })?;
+        let digest = state
+            .semver
+            .as_ref()
+            .map(|r| r.digest.clone())
+            .ok_or_else(|| {
+                policy(format!(
+                    "{}:{version} is missing from the registry; rerun `{rerun}`",
+                    p.repository
+                ))
+            })?;
+        packages.push(PackageNotes {
+            package: p.package.clone(),
+            component: p.component.clone(),
+            edition: p.edition.clone(),
+            visibility: p.visibility,
+            repository: p.repository.clone(),
+            tags: p.tags.clone(),
+            digest,
+            latest_before: p.latest_before.clone(),
+            latest_after: state.latest.as_ref().map(|r| r.digest.clone()),
+        });
+    }
+    let input = NotesInput {
+        version: version.clone(),
+        tag: plan.tag.clone(),
+        commit: plan.commit.clone(),
+        run_url: Some(run.html_url.clone()),
+        written_at: rfc3339(now_epoch()),
+        moves_latest: plan.moves_latest,
+        latest_reason: plan.latest_reason.clone(),
+        packages,
+        checks,
+        attestations,
+        sdk_repository: config.raw.customer.sdk_repository.clone(),
+        catalog_repository: config.raw.customer.catalog_repository.clone(),
+    };
+    let customer = notes::customer_path(config, &version);
+    let internal = notes::internal_path(config, &version);
+    crate::fsx::write_atomic(&customer, notes::render_customer(&input).as_bytes()).with_context(
+        || {
+            format!(
+                "writing {}; rerun `{rerun}` to write the notes",
+                customer.display()
+            )
+        },
+    )?;
+    crate::fsx::write_atomic(&internal, notes::render_internal(&input).as_bytes()).with_context(
+        || {
+            format!(
+                "writing {}; rerun `{rerun}` to write the notes",
+                internal.display()
+            )
+        },
+    )?;
+    let _ = std::fs::remove_file(state_path(config, &version));
+
+    // 8. Optionally, the GitHub release as a draft.
+    if req.draft_release {
+        draft_release(&gh, config, &plan, &notes::render_customer(&input)).await?;
+    }
+
+    println!("released {version} as {} ({})", plan.tag, run.html_url);
+    for p in &input.packages {
+        println!("  {}", p.reference(&version));
+    }
+    println!(
+        "notes: {} and {}; commit them through review",
+        internal.display(),
+        customer.display()
+    );
+    Ok(crate::exit::OK)
+}
+
+async fn draft_release(
+    gh: &Github,
+    config: &Config,
+    plan: &Plan,
+    body: &str,
+) -> anyhow::Result<()> {
+    let (owner, name) = config.repo_owner_name();
+    let new = crate::effects::github::NewRelease {
+        tag_name: plan.tag.clone(),
+        target_commitish: Some(plan.commit.clone()),
+        name: Some(format!("aisopsflow {}", plan.version)),
+        body: Some(body.to_string()),
+        draft: true,
+        prerelease: plan.version.contains('-'),
+        make_latest: None,
+    };
+    match gh.create_release(owner, name, &new).await {
+        Ok(r) => {
+            say(format!(
+                "created draft release {} ({})",
+                r.tag_name, r.html_url
+            ));
+            Ok(())
+        }
+        Err(e) => match crate::effects::github::GithubError::find(&e) {
+            Some(crate::effects::github::GithubError::Validation { codes, .. })
+                if codes.iter().any(|c| c == "already_exists") =>
+            {
+                say(format!("the GitHub release {} already exists", plan.tag));
+                Ok(())
+            }
+            _ => Err(e.context(format!("creating the draft release {}", plan.tag))),
+        },
+    }
+}
+
+/// The preflight gate for this release. Checks skipped with `--skip-checks` are not run at
+/// all (an area with no selected id does no work) and appear as skips that say so.
+async fn run_gate(
+    ws: &Workspace,
+    plan: &Plan,
+    req: &Request,
+    opts: &ReleaseOptions,
+) -> anyhow::Result<Report> {
+    let skipped = |id: crate::checks::CheckId| {
+        opts.skip_checks
+            .iter()
+            .find(|p| id.id().starts_with(p.as_str()))
+    };
+    let run: Vec<crate::checks::CheckId> = crate::checks::ALL
+        .iter()
+        .copied()
+        .filter(|id| crate::preflight::runs(*id) && skipped(*id).is_none())
+        .collect();
+    let ctx = Ctx {
+        ws: ws.clone(),
+        components: plan.components.clone(),
+        // Every check unless something is skipped: then exactly the others, by full id.
+        only: if opts.skip_checks.is_empty() {
+            Vec::new()
+        } else {
+            run.iter().map(|id| id.id().to_string()).collect()
+        },
+        offline: false,
+        release: Some(req.version.clone()),
+    };
+    let mut report = crate::preflight::gate(&ctx, &opts.attestations).await?;
+    report.outcomes.retain(|o| skipped(o.id).is_none());
+    for id in crate::checks::ALL.iter().copied() {
+        if let Some(prefix) = skipped(id).filter(|_| crate::preflight::runs(id)) {
+            report.push(crate::checks::Outcome::skip(
+                id,
+                format!("the operator passed --skip-checks {prefix}"),
+                "release without --skip-checks, or run `cargo xtask preflight` for these checks",
+            ));
+        }
+    }
+    Ok(report)
+}
+
+/// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.
+pub fn latest_before_flag(plan: &Plan) -> String {
+    plan.packages
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p.package,
+                p.latest_before.as_deref().unwrap_or("none")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn check_lines(report: &Report) -> Vec<CheckLine> {
+    report
+        .outcomes
+        .iter()
+        .map(|o| CheckLine {
+            id: o.id.id().to_string(),
+            status: report::status_str(o.status).to_string(),
+            message: o.message.clone(),
+        })
+        .collect()
+}
+
+fn summary(report: &Report) -> String {
+    report::counts(report)
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a wait ended without its answer.
+#[derive(Debug)]
+pub enum FindError {
+    /// The deadline passed.
+    Timeout,
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for FindError {
+    fn from(e: anyhow::Error) -> Self {
+        FindError::Other(e)
+    }
+}
+
+/// The interval to sleep next: back to `initial` after a change, else 1.5× up to `max`, and
+/// never faster than the remaining rate-limit budget allows.
+pub fn next_interval(gh: &Github, current: Duration, changed: bool, poll: Poll) -> Duration {
+    interval_after(
+        current,
+        changed,
+        poll,
+        gh.stats().last_rate.as_ref(),
+        now_epoch(),
+    )
+}
+
+/// `next_interval` with the rate-limit headers and the clock passed in.
+pub fn interval_after(
+    current: Duration,
+    changed: bool,
+    poll: Poll,
+    rate: Option<&crate::effects::github::RateLimit>,
+    now: u64,
+) -> Duration {
+    let mut next = if changed {
+        poll.initial
+    } else {
+        current.mul_f32(1.5).clamp(poll.initial, poll.max)
+    };
+    if let Some((Some(remaining), Some(reset))) = rate.map(|r| (r.remaining, r.reset)) {
+        // Spread what is left of the window over the time until it resets, keeping the
+        // budget from running dry while a long run is watched.
+        if remaining < 100 {
+            let left = reset.saturating_sub(now).max(1);
+            next = next.max(Duration::from_secs(left / remaining.max(1)));
+        }
+    }
+    next
+}
+
+async fn sleep_until_or_deadline(interval: Duration, deadline: Instant) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    tokio::time::sleep(interval.min(deadline - now)).await;
+    true
+}
+
+/// Polls the runs of `workflow` matching `filter` until one is the run of this push: its
+/// `head_sha` is the commit, its `head_branch` (when set) is `tag`, and it was created at or
+/// after `not_before` (less the clock-skew allowance). The newest such run wins; an earlier
+/// run is never taken.
+#[allow(clippy::too_many_arguments)]
+pub async fn find_run(
+    gh: &Github,
+    (owner, repo): (&str, &str),
+    workflow: &str,
+    filter: &RunFilter,
+    tag: Option<&str>,
+    not_before: u64,
+    deadline: Instant,
+    poll: Poll,
+) -> Result<WorkflowRun, FindError> {
+    let mut interval = poll.initial;
+    let earliest = not_before.saturating_sub(CLOCK_SKEW_SECS);
+    loop {
+        let runs = gh
+            .workflow_runs_first_page(owner, repo, workflow, filter)
+            .await?;
+        let best = runs
+            .into_iter()
+            .filter(|r| {
+                filter.head_sha.as_deref().is_none_or(|s| r.head_sha == s)
+                    && filter.event.as_deref().is_none_or(|e| r.event == e)
+                    && match (tag, r.head_branch.as_deref()) {
+                        (Some(t), Some(b)) => b == t || b == format!("refs/tags/{t}"),
+                        _ => true,
+                    }
+                    && parse_rfc3339(&r.created_at).is_some_and(|c| c >= earliest)
+            })
+            .max_by_key(|r| (parse_rfc3339(&r.created_at).unwrap_or(0), r.id));
+        if let Some(run) = best {
+            return Ok(run);
+        }
+        interval = next_interval(gh, interval, false, poll);
+        if !sleep_until_or_deadline(interval, deadline).await {
+            return Err(FindError::Timeout);
+        }
+    }
+}
+
+/// Waits for run `id` to complete, showing its jobs and steps as they change (a spinner on a
+/// terminal, one line per change otherwise). Both the run and its jobs are read with ETags,
+/// so polls of an unchanged run cost no rate limit.
+pub async fn wait_run(
+    gh: &Github,
+    (owner, repo): (&str, &str),
+    id: u64,
+    deadline: Instant,
+    poll: Poll,
+) -> Result<(WorkflowRun, Vec<Job>), FindError> {
+    let mut view = LiveView::new(std::io::stderr().is_terminal());
+    let mut interval = poll.initial;
+    loop {
+        let run = gh.workflow_run(owner, repo, id).await?;
+        let jobs = gh.run_jobs(owner, repo, id).await?;
+        let changed = view.update(&run, &jobs);
+        if run.is_completed() {
+            view.finish();
+            return Ok((run, jobs));
+        }
+        interval = next_interval(gh, interval, changed, poll);
+        if !sleep_until_or_deadline(interval, deadline).await {
+            view.finish();
+            return Err(FindError::Timeout);
+        }
+    }
+}
+
+/// Names the failed job and step of a completed run, with its URL.
+pub fn failure_message(run: &WorkflowRun, jobs: &[Job]) -> String {
+    let bad = |c: Option<&str>| matches!(c, Some(c) if c != "success" && c != "skipped" && c != "neutral");
+    let job = jobs.iter().find(|j| bad(j.conclusion.as_deref()));
+    let step = job.and_then(|j| j.steps.iter().find(|s| bad(s.conclusion.as_deref())));
+    format!(
+        "publish run {} {} at job `{}`, step `{}`: {}",
+        run.id,
+        match run.conclusion.as_deref() {
+            Some("cancelled") => "was cancelled".to_string(),
+            Some("failure") | None => "failed".to_string(),
+            Some(c) => format!("failed ({c})"),
+        },
+        job.map(|j| j.name.as_str()).unwrap_or("(none reported)"),
+        step.map(|s| s.name.as_str()).unwrap_or("(none reported)"),
+        run.html_url
+    )
+}
+
+/// The live view of a run.
+struct LiveView {
+    bar: Option<indicatif::ProgressBar>,
+    seen: BTreeMap<String, String>,
+}
+
+impl LiveView {
+    fn new(terminal: bool) -> LiveView {
+        let bar = terminal.then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        LiveView {
+            bar,
+            seen: BTreeMap::new(),
+        }
+    }
+
+    fn state(status: &str, conclusion: Option<&str>) -> String {
+        match conclusion {
+            Some(c) => format!("{status} ({c})"),
+            None => status.to_string(),
+        }
+    }
+
+    /// Records the new state; prints what changed. Returns whether anything did.
+    fn update(&mut self, run: &WorkflowRun, jobs: &[Job]) -> bool {
+        let mut items = vec![(
+            format!("run {}", run.id),
+            Self::state(
+                run.status.as_deref().unwrap_or("unknown"),
+                run.conclusion.as_deref(),
+            ),
+        )];
+        for j in jobs {
+            items.push((
+                format!("job {}", j.name),
+                Self::state(&j.status, j.conclusion.as_deref()),
+            ));
+            for s in &j.steps {
+                items.push((
+                    format!("job {} step {} {}", j.name, s.number, s.name),
+                    Self::state(&s.status, s.conclusion.as_deref()),
+                ));
+            }
+        }
+        let mut changed = false;
+        let mut current = None;
+        for (k, v) in items {
+            if v.starts_with("in_progress") {
+                current = Some(format!("{k}: {v}"));
+            }
+            if self.seen.get(&k) != Some(&v) {
+                changed = true;
+                let line = format!("  {k}: {v}");
+                match &self.bar {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                }
+                self.seen.insert(k, v);
+            }
+        }
+        if let (Some(b), Some(c)) = (&self.bar, current) {
+            b.set_message(c);
+        }
+        changed
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// What `promote` needs besides the workspace.
+#[derive(Debug, Clone)]
+pub struct PromoteOptions {
+    pub version: semver::Version,
+    pub components: Vec<String>,
+    pub yes: bool,
+    pub timeout: Duration,
+    pub poll: Poll,
+}
+
+/// Every tag of every package: `(package, tag) -> digest`. Packages that do not exist are
+/// absent.
+pub async fn snapshot_tags(
+    config: &Config,
+    registry: &RegistryClient,
+) -> anyhow::Result<BTreeMap<(String, String), String>> {
+    let mut refs = Vec::new();
+    for img in config.all_images() {
+        let repo = format!("{}/{}", config.org(), img.package);
+        if let Some(list) = registry
+            .list_tags(&repo)
+            .await
+            .with_context(|| format!("listing the tags of {repo}"))?
+        {
+            for t in list {
+                refs.push((img.package.clone(), repo.clone(), t));
+            }
+        }
+    }
+    let pairs: Vec<(String, String)> = refs
+        .iter()
+        .map(|(_, r, t)| (r.clone(), t.clone()))
+        .collect();
+    let mut out = BTreeMap::new();
+    for ((pkg, _, tag), res) in refs.into_iter().zip(registry.resolve_all(&pairs).await) {
+        if let Some(r) = res.with_context(|| format!("resolving {pkg}:{tag}"))? {
+            out.insert((pkg, tag), r.digest);
+        }
+    }
+    Ok(out)
+}
+
+/// `cargo xtask promote`: Ctrl-C exits 130; rerunning is safe (a promoted release is detected).
+pub async fn promote(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8> {
+    let version = opts.version.to_string();
+    tokio::select! {
+        r = promote_steps(ws, opts) => r,
+        // A promoted release is detected and left alone, so rerunning is safe.
+        _ = tokio::signal::ctrl_c() => Ok(interrupted(&format!("cargo xtask promote {version}"))),
+    }
+}
+
+async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8> {
+    let config = &ws.config;
+    let rules = &config.raw.tags;
+    let version = opts.version.to_string();
+    let remote = &config.raw.repository.remote;
+    let candidates = [
+        tags::git_tag(rules, &opts.version, TagKind::ReleaseLatest),
+        tags::git_tag(rules, &opts.version, TagKind::Release),
+    ];
+    let patterns: Vec<String> = candidates
+        .iter()
+        .map(|t| format!("refs/tags/{t}"))
+        .collect();
+    let refs = git::ls_remote(&ws.root, remote, &patterns)
+        .with_context(|| format!("reading the release tags of `{remote}`"))?;
+    let Some((tag, commit)) = candidates.iter().find_map(|t| {
+        refs.get(&format!("refs/tags/{t}"))
+            .map(|c| (t.clone(), c.clone()))
+    }) else {
+        return Err(usage(format!(
+            "neither {} nor {} exists on `{remote}`: promote moves `latest` to an existing release; release it first with `cargo xtask release {version}`",
+            candidates[1], candidates[0]
+        )));
+    };
+    let components = config.scope(&opts.components)?;
+    let in_scope: Vec<String> = config
+        .images_for(&components)
+        .into_iter()
+        .map(|i| i.package)
+        .collect();
+    let latest = rules.latest.clone();
+    let registry = registry_client(config)?;
+
+    // Record every tag of every package first: afterwards nothing but `latest` may differ.
+    let before = snapshot_tags(config, &registry).await?;
+    let mut release_digest = BTreeMap::new();
+    for p in &in_scope {
+        let d = before.get(&(p.clone(), version.clone())).ok_or_else(|| {
+            policy(format!(
+                "{}:{version} does not exist, so there is nothing to promote; finish the release first (`cargo xtask release {version}` resumes it)",
+                config.image_repository(p)
+            ))
+        })?;
+        release_digest.insert(p.clone(), d.clone());
+    }
+    println!("promote {version} ({tag} at {commit}): move `{latest}` to this release");
+    for p in &in_scope {
+        println!(
+            "  {}: {latest} {} -> {}",
+            config.image_repository(p),
+            before
+                .get(&(p.clone(), latest.clone()))
+                .map(String::as_str)
+                .unwrap_or("none"),
+            release_digest[p]
+        );
+    }
+    if in_scope
+        .iter()
+        .all(|p| before.get(&(p.clone(), latest.clone())) == Some(&release_digest[p]))
+    {
+        println!("`{latest}` already points at {version} for every package; nothing to do");
+        return Ok(crate::exit::OK);
+    }
+    if !opts.yes
+        && !confirm(&format!(
+            "dispatch the publish workflow on {tag} with {}=true?",
+            rules.dispatch_input
+        ))
+        .await?
+    {
+        say("not confirmed; nothing was changed");
+        return Ok(crate::exit::POLICY);
+    }
+
+    let gh = github_client(config).await?;
+    let (owner, name) = config.repo_owner_name();
+    let workflow = config.workflow_file_name().to_string();
+    let mut inputs = serde_json::Map::new();
+    inputs.insert(
+        rules.dispatch_input.clone(),
+        serde_json::Value::String("true".into()),
+    );
+    let dispatched_at = now_epoch();
+    let deadline = Instant::now() + opts.timeout;
+    let dispatched = gh
+        .dispatch(owner, name, &workflow, &tag, &inputs, true)
+        .await
+        .with_context(|| format!("dispatching {workflow} on {tag}"))?;
+    let run_id = match dispatched {
+        Some(d) => d.workflow_run_id,
+        None => {
+            let filter = RunFilter {
+                event: Some("workflow_dispatch".into()),
+                head_sha: Some(commit.clone()),
+                created: Some(format!(
+                    ">={}",
+                    rfc3339(dispatched_at.saturating_sub(CLOCK_SKEW_SECS))
+                )),
+                per_page: Some(20),
+                ..RunFilter::default()
+            };
+            find_run(&gh, (owner, name), &workflow, &filter, None, dispatched_at, deadline, opts.poll)
+                .await
+                .map_err(|e| match e {
+                    FindError::Timeout => policy(format!(
+                        "no run appeared for the dispatch of {workflow} on {tag} within {} s (--timeout); check `actions-enabled` and that the workflow has a workflow_dispatch trigger, then rerun `cargo xtask promote {version}`",
+                        opts.timeout.as_secs()
+                    )),
+                    FindError::Other(e) => e,
+                })?
+                .id
+        }
+    };
+    say(format!("dispatched {workflow} on {tag}: run {run_id}"));
+    let (run, jobs) = wait_run(&gh, (owner, name), run_id, deadline, opts.poll)
+        .await
+        .map_err(|e| match e {
+            FindError::Timeout => policy(format!(
+                "timed out after {} s (--timeout) waiting for run {run_id}; raise --timeout, and rerun `cargo xtask promote {version}` once the run finished (a promoted release is detected)",
+                opts.timeout.as_secs()
+            )),
+            FindError::Other(e) => e,
+        })?;
+    if !run.succeeded() {
+        return Err(policy(format!(
+            "{}; `{latest}` was not verified as moved; fix the cause and rerun `cargo xtask promote {version}`",
+            failure_message(&run, &jobs)
+        )));
+    }
+
+    // Verify: `latest` is the release's digest, and nothing else moved.
+    let after = snapshot_tags(config, &registry).await?;
+    let mut problems = Vec::new();
+    for p in &in_scope {
+        let now = after.get(&(p.clone(), latest.clone()));
+        if now != Some(&release_digest[p]) {
+            problems.push(format!(
+                "{}:{latest} is {}, not {version}'s {}",
+                config.image_repository(p),
+                now.map(String::as_str).unwrap_or("absent"),
+                release_digest[p]
+            ));
+        }
+    }
+    for ((p, t), d) in &before {
+        let allowed = t == &latest && in_scope.contains(p);
+        if allowed {
+            continue;
+        }
+        match after.get(&(p.clone(), t.clone())) {
+            Some(a) if a == d => {}
+            a => problems.push(format!(
+                "{}:{t} moved: it was {d}, it is {}",
+                config.image_repository(p),
+                a.map(String::as_str).unwrap_or("absent")
+            )),
+        }
+    }
+    for (p, t) in after.keys() {
+        let expected =
+            before.contains_key(&(p.clone(), t.clone())) || (t == &latest && in_scope.contains(p));
+        if !expected {
+            problems.push(format!("{}:{t} appeared", config.image_repository(p)));
+        }
+    }
+    if !problems.is_empty() {
+        for line in &problems {
+            println!("  FAIL {line}");
+        }
+        return Err(policy(format!(
+            "promote {version}: run {} succeeded, but the registry is not as planned ({} problem(s) above); inspect the run {} and the packages",
+            run.id,
+            problems.len(),
+            run.html_url
+        )));
+    }
+    println!(
+        "promoted {version}: `{latest}` now points at it for {} packages, and the other {} tags kept their digests ({})",
+        in_scope.len(),
+        before.len()
+            - before
+                .keys()
+                .filter(|(p, t)| t == &latest && in_scope.contains(p))
+                .count(),
+        run.html_url
+    );
+    Ok(crate::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        Config::load(root).unwrap()
+    }
+
+    #[test]
+    fn dirty_lines_in_the_notes_dir_are_ours() {
+        let lines = vec![
+            "?? docs/releases/.1.2.3.state.json".to_string(),
+            " M docs/releases/1.2.2.md".to_string(),
+            " M core/src/main.rs".to_string(),
+            "R  docs/releases/a.md -> core/a.md".to_string(),
+        ];
+        assert_eq!(
+            dirty_outside_notes(&config(), lines),
+            vec![
+                " M core/src/main.rs".to_string(),
+                "R  docs/releases/a.md -> core/a.md".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn polls_back_off_while_unchanged_and_respect_the_budget() {
+        let poll = Poll::default();
+        let mut i = poll.initial;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            i = interval_after(i, false, poll, None, 0);
+            seen.push(i.as_millis());
+        }
+        assert_eq!(seen, [3000, 4500, 6750, 10000, 10000, 10000]);
+        assert_eq!(interval_after(i, true, poll, None, 0), poll.initial);
+        let low = crate::effects::github::RateLimit {
+            remaining: Some(10),
+            reset: Some(1_000 + 600),
+            ..Default::default()
+        };
+        assert_eq!(
+            interval_after(poll.initial, true, poll, Some(&low), 1_000),
+            Duration::from_secs(60),
+            "10 requests left for 600 s: one a minute"
+        );
+        let plenty = crate::effects::github::RateLimit {
+            remaining: Some(4_000),
+            reset: Some(1_600),
+            ..Default::default()
+        };
+        assert_eq!(
+            interval_after(poll.initial, true, poll, Some(&plenty), 1_000),
+            poll.initial
+        );
+    }
+
+    #[test]
+    fn failure_names_job_step_and_url() {
+        let run: WorkflowRun = serde_json::from_value(serde_json::json!({
+            "id": 7, "workflow_id": 1, "event": "push", "head_sha": "x",
+            "status": "completed", "conclusion": "failure",
+            "html_url": "https://github.com/o/r/actions/runs/7"
+        }))
+        .unwrap();
+        let jobs: Vec<Job> = serde_json::from_value(serde_json::json!([{
+            "id": 1, "run_id": 7, "name": "publish", "status": "completed", "conclusion": "failure",
+            "steps": [
+                {"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1},
+                {"name": "Publish images", "status": "completed", "conclusion": "failure", "number": 2},
+                {"name": "Complete job", "status": "completed", "conclusion": "skipped", "number": 3}
+            ]
+        }]))
+        .unwrap();
+        assert_eq!(
+            failure_message(&run, &jobs),
+            "publish run 7 failed at job `publish`, step `Publish images`: https://github.com/o/r/actions/runs/7"
+        );
+    }
+}

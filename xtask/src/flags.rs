@@ -140,6 +140,10 @@ pub struct Release {
     /// A TOML file of attestations.
     #[arg(long, value_name = "FILE")]
     pub attestations: Option<PathBuf>,
+    /// Skip the gate's checks whose id starts with PREFIX (repeatable), e.g. `--skip-checks
+    /// build` where no image can be built; each is recorded as skipped in the release notes.
+    #[arg(long, value_name = "PREFIX")]
+    pub skip_checks: Vec<String>,
 }
 
 #[derive(Debug, Args)]

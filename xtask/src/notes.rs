@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Visibility};
 
@@ -46,7 +46,7 @@ impl PackageNotes {
 }
 
 /// A check result as summarised in the notes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckLine {
     pub id: String,
     pub status: String,
@@ -54,7 +54,7 @@ pub struct CheckLine {
 }
 
 /// A recorded operator attestation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttestationLine {
     pub id: String,
     pub by: String,

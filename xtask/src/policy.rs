@@ -274,14 +274,7 @@ mod tests {
     use super::*;
 
     fn rules() -> TagRules {
-        TagRules {
-            release: "v{semver}".into(),
-            release_latest: "release-v{semver}".into(),
-            image_tags: vec!["{semver}".into(), "sha-{sha7}".into()],
-            latest: "latest".into(),
-            dispatch_input: "publish_latest".into(),
-            prerelease_moves_latest: false,
-        }
+        TagRules::checklist()
     }
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -418,6 +411,15 @@ mod tests {
             parse_version("1.3.0-rc.1").unwrap().to_string(),
             "1.3.0-rc.1"
         );
+    }
+
+    #[test]
+    fn checklist_rules_are_release_tomls() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let config = crate::config::Config::load(root).unwrap();
+        assert_eq!(format!("{:?}", config.raw.tags), format!("{:?}", rules()));
     }
 
     #[test]

@@ -434,14 +434,7 @@ mod tests {
     use crate::config::TagRules;
 
     fn rules() -> TagRules {
-        TagRules {
-            release: "v{semver}".into(),
-            release_latest: "release-v{semver}".into(),
-            image_tags: vec!["{semver}".into(), "sha-{sha7}".into()],
-            latest: "latest".into(),
-            dispatch_input: "publish_latest".into(),
-            prerelease_moves_latest: false,
-        }
+        TagRules::checklist()
     }
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 

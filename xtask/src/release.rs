@@ -1,19 +1,161 @@
-//! `cargo xtask release` and `cargo xtask promote`.
+//! `cargo xtask release` and `cargo xtask promote`: flags to typed options, then `execute`.
+//!
+//! `--rehearse` runs the very same code path against a rehearsal world on this machine
+//! (`standin::rehearsal`): a throwaway bare remote and work clone, the GitHub stand-in whose
+//! runs execute `cargo xtask publish` for real, and the GHCR-like registry harness. Only the
+//! workspace root and the environment (API URL, token, registry host) differ.
 
-use crate::exit::usage;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::checks::manual::{Attestation, Attestations};
+use crate::execute::{self, Poll, PromoteOptions, ReleaseOptions};
 use crate::flags;
+use crate::plan::Request;
+use crate::policy::parse_version;
+use crate::standin::rehearsal::{Rehearsal, RehearsalOptions};
 use crate::workspace::Global;
 
 impl flags::Release {
-    pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
-        let _ws = g.workspace()?;
-        Err(usage("release is not implemented yet"))
+    /// Typed options for `execute::release`.
+    pub fn options(&self) -> anyhow::Result<ReleaseOptions> {
+        if self.format == flags::Format::Sarif {
+            return Err(crate::exit::usage(
+                "--format sarif is for check reports; the release plan prints as `human` or `json`",
+            ));
+        }
+        crate::preflight::validate_only(&self.skip_checks)
+            .map_err(|e| crate::exit::usage(format!("--skip-checks: {e:#}")))?;
+        Ok(ReleaseOptions {
+            request: Request {
+                version: parse_version(&self.version)?,
+                latest: self.latest,
+                components: self.scope.components.clone(),
+                draft_release: self.draft_release,
+            },
+            yes: self.yes,
+            dry_run: self.dry_run,
+            format: self.format,
+            timeout: Duration::from_secs(self.timeout),
+            attestations: Attestations::load(&self.attest, self.attestations.as_deref())?,
+            skip_checks: self.skip_checks.clone(),
+            poll: Poll::default(),
+        })
     }
+
+    pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
+        let opts = self.options()?;
+        if self.rehearse {
+            return rehearse(self, g, opts).await;
+        }
+        let ws = g.workspace()?;
+        execute::release(&ws, &opts).await
+    }
+}
+
+/// Runs the release in a rehearsal world: the same `execute::release`, with the work clone as
+/// the workspace and the stand-ins' addresses in the environment, read by the clients exactly
+/// as real ones are.
+async fn rehearse(
+    flags: flags::Release,
+    g: &Global,
+    mut opts: ReleaseOptions,
+) -> anyhow::Result<u8> {
+    let ws = g.workspace()?;
+    let world = Rehearsal::start(
+        &ws,
+        RehearsalOptions {
+            keep: flags.keep,
+            ..RehearsalOptions::default()
+        },
+    )
+    .await
+    .context("starting the rehearsal world")?;
+    // Set before any client exists: config, the GitHub client and the registry credentials
+    // read these variables.
+    world.apply_env();
+    // The gate builds the images in the work clone; pointing it at the cargo target dir the
+    // rehearsal's publish runs share (`standin::rehearsal`) keeps it from compiling every
+    // dependency again.
+    if std::env::var_os("AISOPSFLOW_IMAGES_TARGET_DIR").is_none() {
+        let cache = crate::images::compile::default_target_dir(&ws.root);
+        // SAFETY: set before any client or build reads the environment, like `apply_env`.
+        unsafe { std::env::set_var("AISOPSFLOW_IMAGES_TARGET_DIR", cache) };
+    }
+    eprintln!(
+        "rehearsal: releasing {} from the work clone {} (GitHub stand-in {}, registry {})",
+        opts.request.version,
+        world.work_dir.display(),
+        world.github.base_url,
+        world.registry.host
+    );
+    // The stand-in world has no settings to check by hand, so its manual lines are attested
+    // by the rehearsal itself; a real release still needs the operator's attestations.
+    for id in crate::checks::manual::manual_ids() {
+        if opts.attestations.get(id).is_none() {
+            opts.attestations.entries.push(Attestation {
+                id,
+                by: "the rehearsal".into(),
+                note: Some("stand-in world: nothing to check by hand".into()),
+                source: "--rehearse".into(),
+            });
+        }
+    }
+    let rg = Global {
+        repo: Some(world.work_dir.clone()),
+        verbose: g.verbose,
+    };
+    let result = match rg.workspace() {
+        Ok(rws) => {
+            let r = execute::release(&rws, &opts).await;
+            // The notes live in the throwaway clone, so show them here: they are what the
+            // rehearsal proves.
+            if matches!(r, Ok(crate::exit::OK)) && !opts.dry_run {
+                let path =
+                    crate::notes::internal_path(&rws.config, &opts.request.version.to_string());
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    println!("\n--- {} (rehearsal) ---\n{text}", path.display());
+                }
+            }
+            r
+        }
+        Err(e) => Err(e),
+    };
+    if flags.keep {
+        // The error is printed now, before the wait, with the code it would have had.
+        let code = match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {}", crate::secrets::redact_all(&format!("{e:#}")));
+                crate::exit::code_for(&e)
+            }
+        };
+        println!("{}", world.describe());
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        eprintln!("stopping the rehearsal world");
+        return Ok(code);
+    }
+    if result.as_ref().map_or(true, |c| *c != crate::exit::OK) {
+        eprintln!(
+            "rehearsal: the stand-ins and run logs are removed now; rerun with --keep to inspect them"
+        );
+    }
+    result
 }
 
 impl flags::Promote {
     pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
-        let _ws = g.workspace()?;
-        Err(usage("promote is not implemented yet"))
+        let ws = g.workspace()?;
+        let opts = PromoteOptions {
+            version: parse_version(&self.version)?,
+            components: self.scope.components.clone(),
+            yes: self.yes,
+            timeout: Duration::from_secs(self.timeout),
+            poll: Poll::default(),
+        };
+        execute::promote(&ws, &opts).await
     }
 }

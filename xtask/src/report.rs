@@ -257,7 +257,9 @@ pub fn sarif(report: &Report, gate: Gate, help_base: &str) -> Value {
             let m = c.meta();
             json!({
                 "id": m.id,
-                "name": m.id,
+                // SARIF wants `name` to be a readable identifier distinct from the opaque
+                // `id`: `repo-private` becomes `RepoPrivate`.
+                "name": pascal_case(m.id),
                 "shortDescription": { "text": m.summary },
                 "fullDescription": { "text": format!("{} {}", m.summary, m.why) },
                 "help": {
@@ -339,12 +341,26 @@ pub fn sarif(report: &Report, gate: Gate, help_base: &str) -> Value {
         "runs": [{
             "tool": { "driver": {
                 "name": "cargo-xtask",
+                "version": env!("CARGO_PKG_VERSION"),
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
                 "informationUri": help_base,
                 "rules": rules,
             } },
             "results": results,
         }],
     })
+}
+
+/// `repo-private` → `RepoPrivate`.
+fn pascal_case(id: &str) -> String {
+    id.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Renders `report` in `format` for `command`.

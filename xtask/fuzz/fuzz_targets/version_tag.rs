@@ -6,14 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else { return };
-    let rules = xtask::config::TagRules {
-        release: "v{semver}".into(),
-        release_latest: "release-v{semver}".into(),
-        image_tags: vec!["{semver}".into(), "sha-{sha7}".into()],
-        latest: "latest".into(),
-        dispatch_input: "publish_latest".into(),
-        prerelease_moves_latest: false,
-    };
+    let rules = xtask::config::TagRules::checklist();
     let _ = xtask::policy::parse_version(s);
     if let Ok((kind, v)) = xtask::policy::parse_git_tag(&rules, s) {
         let tag = xtask::policy::git_tag(&rules, &v, kind);

@@ -7,14 +7,7 @@ use xtask::checks::{CheckId, Status};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let rules = xtask::config::TagRules {
-        release: "v{semver}".into(),
-        release_latest: "release-v{semver}".into(),
-        image_tags: vec!["{semver}".into(), "sha-{sha7}".into()],
-        latest: "latest".into(),
-        dispatch_input: "publish_latest".into(),
-        prerelease_moves_latest: false,
-    };
+    let rules = xtask::config::TagRules::checklist();
     let out = xtask::checks::workflow::check_text(text, std::path::Path::new("wf.yml"), &rules);
     let present = out.iter().find(|o| o.id == CheckId::WorkflowPresent).expect("workflow-present always reports");
     if present.status == Status::Fail {

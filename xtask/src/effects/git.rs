@@ -222,6 +222,37 @@ pub fn push_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fetches exactly one tag from `remote` into the local repository (a resumed release whose
+/// tag was pushed from another clone needs it locally for verify and the notes).
+pub fn fetch_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
+    let sh = shell(root)?;
+    let refspec = format!("refs/tags/{tag}:refs/tags/{tag}");
+    cmd!(sh, "git fetch --quiet --no-tags {remote} {refspec}").quiet().run().map_err(|e| {
+        crate::exit::external(format!(
+            "fetching tag {tag} from `{remote}` failed: {e}; check `git remote -v` and your credentials (git fetch {remote} should work)"
+        ))
+    })?;
+    Ok(())
+}
+
+/// The tagger date of an annotated tag, as epoch seconds; `None` for a lightweight or missing
+/// tag. A resumed release uses it as the earliest time its publish run can have started.
+pub fn tag_date(root: &Path, tag: &str) -> anyhow::Result<Option<u64>> {
+    let sh = shell(root)?;
+    let refname = format!("refs/tags/{tag}");
+    let out = cmd!(
+        sh,
+        "git for-each-ref --format=%(objecttype)%00%(taggerdate:unix) {refname}"
+    )
+    .quiet()
+    .read()?;
+    Ok(out
+        .trim()
+        .split_once('\0')
+        .filter(|(ty, _)| *ty == "tag")
+        .and_then(|(_, d)| d.trim().parse::<u64>().ok()))
+}
+
 /// HEAD of a checkout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadInfo {

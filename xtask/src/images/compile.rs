@@ -10,7 +10,7 @@
 //! inputs they were built from: when the inputs are unchanged, cargo is not run at all.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -26,13 +26,19 @@ pub fn images_dir(ws: &Workspace) -> PathBuf {
 }
 
 /// The cargo target dir of image builds, shared by the editions.
+/// The cargo target dir image builds use in the workspace at `root`, unless
+/// AISOPSFLOW_IMAGES_TARGET_DIR names another.
+pub fn default_target_dir(root: &Path) -> PathBuf {
+    root.join("target").join("images").join("cargo")
+}
+
 pub fn target_dir(ws: &Workspace) -> PathBuf {
     // A rehearsal's publish runs build in fresh checkouts; pointing them at the operator's
     // cargo target dir (AISOPSFLOW_IMAGES_TARGET_DIR) saves compiling every dependency again.
     if let Some(dir) = std::env::var_os("AISOPSFLOW_IMAGES_TARGET_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    images_dir(ws).join("cargo")
+    default_target_dir(&ws.root)
 }
 
 /// Where one edition's binaries are kept, with the stamp of their inputs.

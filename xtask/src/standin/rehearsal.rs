@@ -138,7 +138,6 @@ impl Rehearsal {
         }
         let github = gh::start(world).await?;
 
-        let images_target = ws.root.join("target");
         let mut env = BTreeMap::new();
         env.insert(
             crate::config::ENV_REGISTRY.to_string(),
@@ -148,7 +147,9 @@ impl Rehearsal {
         // target directory keeps a rehearsal from compiling everything from scratch.
         env.insert(
             "AISOPSFLOW_IMAGES_TARGET_DIR".to_string(),
-            images_target.join("images").display().to_string(),
+            crate::images::compile::default_target_dir(&ws.root)
+                .display()
+                .to_string(),
         );
         let exec_cfg = ExecutorConfig {
             bare_repo: remote.clone(),

@@ -28,6 +28,7 @@ mod preflight;
 mod publish;
 mod registry;
 mod rehearsal;
+mod release;
 mod reliability;
 mod secrets;
 mod workflow_corpus;
