@@ -2141,8 +2141,10 @@ async fn github_faults_are_retried_or_reported_and_the_rerun_completes() {
             &[403],
         ),
         (
-            "GitHub: primary limit exhausted, resets in 1 s",
-            |h| h.exhaust_primary(429, Duration::from_secs(1)),
+            // Six seconds, not one: the reset must still be ahead when the binary's first
+            // request arrives on a loaded machine, or the fault never fires.
+            "GitHub: primary limit exhausted, resets in 6 s",
+            |h| h.exhaust_primary(429, Duration::from_secs(6)),
             &[429],
         ),
     ];
