@@ -3009,3 +3009,170 @@ async fn release_faults_then_the_rerun_completes() {
         );
     }
 }
+
+/// Faults while `promote` dispatches and waits: a dispatch answered 502 is not repeated (a POST
+/// may have taken effect) and ends in exit 3 with `latest` where it was; the rerun dispatches
+/// once and moves only `latest`. GitHub failing while promote waits ends in exit 3 too, and
+/// the rerun completes without a second dispatch when the first one's run finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_faults_then_the_rerun_completes() {
+    let Some(env) = crate::release::Env::start().await else {
+        return;
+    };
+    let reg = env.reg.host.clone();
+    let run = release_through(&env, "5.0.0", &reg, &["--latest"]).await;
+    expect(
+        "promote setup: release-v5.0.0",
+        &run,
+        0,
+        &["released 5.0.0"],
+    );
+    env.commit_and_push("core/CHANGE.txt", "a fix\n");
+    let run = release_through(&env, "5.1.0", &reg, &[]).await;
+    expect("promote setup: v5.1.0", &run, 0, &["released 5.1.0"]);
+    let before = env.all_tags().await;
+    let dispatches = || {
+        env.gh.with_world(|w| {
+            w.runs
+                .iter()
+                .filter(|r| r.event == "workflow_dispatch")
+                .count()
+        })
+    };
+
+    // The dispatch itself answered 502: not repeated, exit 3, nothing moved.
+    env.gh.inject(
+        "/repos/aisopsflow/aisopsflow-enterprise/actions/workflows/publish-images.yml/dispatches",
+        1,
+        FaultAction::Status(502),
+    );
+    let run = xtask_async(
+        env.work.clone(),
+        strings(&[
+            "--repo",
+            env.work.to_str().unwrap(),
+            "promote",
+            "5.1.0",
+            "--yes",
+        ]),
+        envs(&[
+            ("GITHUB_API_URL", &env.gh.base_url),
+            ("GITHUB_TOKEN", ADMIN_TOKEN),
+            ("AISOPSFLOW_REGISTRY", &reg),
+        ]),
+    )
+    .await;
+    expect("promote: dispatch answered 502", &run, 3, &["502"]);
+    let posts = env
+        .gh
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/dispatches"))
+        .count();
+    assert_eq!(
+        posts, 1,
+        "a dispatch that may have taken effect was repeated"
+    );
+    assert_eq!(dispatches(), 0);
+    assert_eq!(
+        env.all_tags().await,
+        before,
+        "a failed dispatch moved a tag"
+    );
+
+    // The rerun dispatches once and moves exactly `latest` to 5.1.0.
+    let run = xtask_async(
+        env.work.clone(),
+        strings(&[
+            "--repo",
+            env.work.to_str().unwrap(),
+            "promote",
+            "5.1.0",
+            "--yes",
+        ]),
+        envs(&[
+            ("GITHUB_API_URL", &env.gh.base_url),
+            ("GITHUB_TOKEN", ADMIN_TOKEN),
+            ("AISOPSFLOW_REGISTRY", &reg),
+        ]),
+    )
+    .await;
+    expect(
+        "promote: dispatch answered 502 (rerun)",
+        &run,
+        0,
+        &["5.1.0"],
+    );
+    assert_eq!(dispatches(), 1);
+    let after = env.all_tags().await;
+    for (k, d) in &after {
+        if k.1 == "latest" {
+            assert_eq!(
+                Some(d),
+                after.get(&(k.0.clone(), "5.1.0".to_string())),
+                "{k:?}"
+            );
+        } else {
+            assert_eq!(before.get(k), Some(d), "{k:?} moved");
+        }
+    }
+
+    // GitHub fails while promote waits for the run of its dispatch: exit 3. The run still
+    // finishes; the rerun sees `latest` already on 5.0.0 and dispatches nothing more.
+    let waits = "/repos/aisopsflow/aisopsflow-enterprise/actions/workflows/publish-images.yml/runs";
+    env.gh.inject(waits, 1000, FaultAction::Status(503));
+    env.gh.inject(
+        "/repos/aisopsflow/aisopsflow-enterprise/actions/runs/",
+        1000,
+        FaultAction::Status(503),
+    );
+    let promote = |v: &'static str| {
+        xtask_async(
+            env.work.clone(),
+            strings(&["--repo", env.work.to_str().unwrap(), "promote", v, "--yes"]),
+            envs(&[
+                ("GITHUB_API_URL", &env.gh.base_url),
+                ("GITHUB_TOKEN", ADMIN_TOKEN),
+                ("AISOPSFLOW_REGISTRY", &reg),
+            ]),
+        )
+    };
+    let run = promote("5.0.0").await;
+    expect(
+        "promote: GitHub 503 while waiting",
+        &run,
+        3,
+        &["503", "retry later"],
+    );
+    assert_eq!(dispatches(), 2);
+    env.gh.clear_faults();
+    // The dispatched run completes on its own (the stand-in plays it); wait for it, bounded.
+    for _ in 0..300 {
+        let done = env.gh.with_world(|w| {
+            w.runs
+                .iter()
+                .filter(|r| r.event == "workflow_dispatch")
+                .all(|r| r.status == "completed")
+        });
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = promote("5.0.0").await;
+    expect(
+        "promote: GitHub 503 while waiting (rerun)",
+        &run,
+        0,
+        &["nothing to do"],
+    );
+    assert_eq!(dispatches(), 2, "the rerun dispatched again");
+    let last = env.all_tags().await;
+    for p in env.packages() {
+        assert_eq!(
+            last.get(&(p.clone(), "latest".to_string())),
+            last.get(&(p.clone(), "5.0.0".to_string())),
+            "{p}: latest is not on 5.0.0"
+        );
+    }
+}
