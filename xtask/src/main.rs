@@ -6,7 +6,19 @@ use clap::Parser;
 use xtask::flags::{Cmd, Xtask};
 use xtask::workspace::Global;
 
+unsafe extern "C" {
+    /// `signal(2)` from the C library std already links; no crate is needed for one call.
+    fn signal(signum: i32, handler: usize) -> usize;
+}
+
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `cargo xtask preflight | head` would make every later print
+    // fail and panic. Restoring the default makes a closed pipe end the process quietly, as
+    // for any other command-line tool.
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: called first thing in main, before any thread exists.
+    unsafe { signal(SIGPIPE, SIG_DFL) };
     let flags = match Xtask::try_parse() {
         Ok(flags) => flags,
         Err(e) => {

@@ -368,7 +368,19 @@ pub async fn verify(
         }
         match packages_api_visibility(config).await {
             Ok(api) => report.extend(visibility_outcomes(Some(&api), &empirical, "")),
-            Err(why) => report.extend(visibility_outcomes(None, &empirical, &why)),
+            Err(ApiMissing::NoToken(why)) => {
+                report.extend(visibility_outcomes(None, &empirical, &why))
+            }
+            Err(ApiMissing::Failed(why)) => {
+                // The anonymous pull still proves visibility, but an operator who gave a token
+                // expects the API cross-check: say plainly that it did not happen.
+                report.extend(visibility_outcomes(None, &empirical, &why));
+                report.push(Outcome::warn(
+                    CheckId::VerifyVisibility,
+                    "the Packages API half of this check could not run; visibility rests on the anonymous pull alone",
+                    vec![Evidence::note(why)],
+                ));
+            }
         }
     }
 
@@ -700,29 +712,38 @@ fn latest_outcome(p: &PackageState, plan: &TagPlan, latest_tag: &str, before: &B
     }
 }
 
+/// Why the Packages API half of `verify-visibility` is missing.
+#[derive(Debug, Clone)]
+pub enum ApiMissing {
+    /// No token was given: the half is skipped, as documented.
+    NoToken(String),
+    /// A token was given but the API could not be read (unreachable, no `read:packages`).
+    Failed(String),
+}
+
 /// Package visibility as the Packages API reports it (`GET /orgs/{org}/packages?package_type=container`),
 /// or why it could not be read (no token, no `read:packages`, GitHub unreachable). The API
 /// half is a cross-check; the anonymous pull stays the proof, so a missing API is reported,
 /// not fatal.
 pub async fn packages_api_visibility(
     config: &crate::config::Config,
-) -> Result<BTreeMap<String, Visibility>, String> {
+) -> Result<BTreeMap<String, Visibility>, ApiMissing> {
     let gh = crate::effects::github::Github::from_config(config)
         .await
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| ApiMissing::Failed(format!("{e:#}")))?;
     if !gh.has_token() {
-        return Err(
+        return Err(ApiMissing::NoToken(
             "no GitHub token: run `gh auth login` (scope read:packages) or set GITHUB_TOKEN".into(),
-        );
+        ));
     }
     let packages = gh
         .org_packages(config.org(), "container")
         .await
         .map_err(|e| {
-            format!(
+            ApiMissing::Failed(format!(
                 "reading the org's packages failed: {}",
                 crate::secrets::redact_all(&format!("{e:#}"))
-            )
+            ))
         })?;
     Ok(packages
         .into_iter()
