@@ -159,6 +159,9 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// The OCI label holding the version an image was built as.
+pub const VERSION_LABEL: &str = "org.opencontainers.image.version";
+
 /// What publishing a package must do, given what the registry already holds for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PackageAction {
@@ -319,7 +322,20 @@ impl crate::flags::Publish {
                     r.with_context(|| format!("reading {}/{repo}:{tag} before publishing", host))?;
                 existing.insert(tag.clone(), r.map(|r| r.digest));
             }
-            actions.push(decide(&plan, &img.package, &existing)?);
+            let action = decide(&plan, &img.package, &existing)?;
+            if let PackageAction::Retag { digest, .. } = &action {
+                // The sha tag names one image per commit. If it already holds another
+                // version's image (a second version released from the same commit), retagging
+                // would publish that image under this version: refuse instead.
+                let labels = registry.image_metadata(&repo, digest).await?.labels;
+                if let Some(built) = labels.get(VERSION_LABEL).filter(|v| **v != plan.version) {
+                    return Err(usage(format!(
+                        "{}: commit {} was already published as version {built} ({digest}); one commit gives one image, so release {} from a new commit",
+                        img.package, plan.commit, plan.version
+                    )));
+                }
+            }
+            actions.push(action);
         }
         let to_build: Vec<crate::config::ImageSpec> = images
             .iter()

@@ -93,6 +93,18 @@ fn new_commit(r: &Rehearsal, msg: &str) -> String {
 /// Waits (bounded) for the newest run of `event` at `sha` to complete, through the runs API,
 /// and asserts it succeeded.
 async fn run_succeeds(r: &Rehearsal, sha: &str, event: &str) -> u64 {
+    run_concludes(r, sha, event, None, true).await
+}
+
+/// Waits (bounded) for the newest run of `event` at `sha` (and `branch`, the tag) to complete,
+/// and asserts whether it succeeded.
+async fn run_concludes(
+    r: &Rehearsal,
+    sha: &str,
+    event: &str,
+    branch: Option<&str>,
+    success: bool,
+) -> u64 {
     let gh = Github::new(
         r.github.base_url.clone(),
         "2022-11-28",
@@ -102,6 +114,7 @@ async fn run_succeeds(r: &Rehearsal, sha: &str, event: &str) -> u64 {
     let filter = xtask::effects::github::RunFilter {
         event: Some(event.into()),
         head_sha: Some(sha.into()),
+        branch: branch.map(String::from),
         ..Default::default()
     };
     let start = Instant::now();
@@ -124,8 +137,9 @@ async fn run_succeeds(r: &Rehearsal, sha: &str, event: &str) -> u64 {
                         .join("\n---\n")
                 })
                 .unwrap_or_default();
-            assert!(
+            assert_eq!(
                 run.succeeded(),
+                success,
                 "run {} for {sha} concluded {:?}\n{logs}",
                 run.id,
                 run.conclusion
@@ -227,6 +241,16 @@ async fn pushes_and_dispatches_publish_exactly_the_policys_tags() {
             "{p}: skopeo disagrees"
         );
     }
+
+    // A second version from the same commit is refused: its sha tag already names 0.1.0's
+    // image, and retagging would publish that image as 0.1.5.
+    push_tag(&r, "v0.1.5");
+    run_concludes(&r, &c1, "push", Some("v0.1.5"), false).await;
+    assert_eq!(
+        registry_state(&r).await,
+        s1,
+        "a refused publish changed the registry"
+    );
 
     // release-v0.1.1 on a new commit: latest appears, at 0.1.1's digest.
     let c2 = new_commit(&r, "second");
