@@ -608,6 +608,7 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         latest_before: Some(latest_before_flag(&plan)),
         expect_latest: Some(plan.moves_latest),
         delivery: false,
+        offline: false,
     };
     let verified = crate::verify::verify(ws, &registry, &input).await?;
     if verified.failed() {

@@ -167,6 +167,9 @@ pub struct Verify {
     /// Whether this release was meant to move `latest` (default: from the git tag that exists).
     #[arg(long)]
     pub expect_latest: Option<bool>,
+    /// Skip the GitHub Packages API cross-check (the registry is still read), saying so.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]

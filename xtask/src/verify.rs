@@ -43,6 +43,8 @@ pub struct VerifyInput {
     pub latest_before: Option<String>,
     pub expect_latest: Option<bool>,
     pub delivery: bool,
+    /// Skip the Packages API cross-check (`--offline`).
+    pub offline: bool,
 }
 
 /// One package's tags as the registry reports them.
@@ -85,6 +87,7 @@ impl flags::Verify {
             latest_before: self.latest_before,
             expect_latest: self.expect_latest,
             delivery: self.delivery,
+            offline: self.offline,
         };
         let host = ws.config.registry_host();
         let client = RegistryClient::for_host(&host)?;
@@ -366,7 +369,12 @@ pub async fn verify(
         for (img, probe) in images.iter().zip(probes) {
             empirical.push((img.clone(), probe?));
         }
-        match packages_api_visibility(config).await {
+        let api = if input.offline {
+            Err(ApiMissing::NoToken("--offline: the Packages API was not asked; run without --offline and with a GitHub token to cross-check".into()))
+        } else {
+            packages_api_visibility(config).await
+        };
+        match api {
             Ok(api) => report.extend(visibility_outcomes(Some(&api), &empirical, "")),
             Err(ApiMissing::NoToken(why)) => {
                 report.extend(visibility_outcomes(None, &empirical, &why))

@@ -1037,6 +1037,27 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         ev.contains("packages/container/aisopsflow-core-commercial") && ev.contains("public"),
         "{ev}"
     );
+    // With --offline the API is not asked (the stand-in sees no request) and the anonymous
+    // pull alone decides, saying so.
+    let asked_before = fx.gh.requests().len();
+    let (code, json, _) = fx.verify(&["--offline"]);
+    assert_eq!((code, ids_with(&json, "fail")), (0, set(&[])), "{json:#}");
+    let vis: Vec<String> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"] == "verify-visibility")
+        .map(|o| o.to_string())
+        .collect();
+    assert!(
+        !vis.is_empty() && vis.iter().all(|o| o.contains("--offline")),
+        "{vis:#?}"
+    );
+    assert_eq!(
+        fx.gh.requests().len(),
+        asked_before,
+        "--offline still called the GitHub API"
+    );
     fx.gh
         .with_world(|w| w.set_package_visibility("aisopsflow-core-commercial", "private"));
 
