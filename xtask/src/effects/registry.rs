@@ -525,22 +525,38 @@ impl RegistryClient {
         .cloned()
     }
 
-    /// Resolves `repo:reference` to its digest with one HEAD. `None` when the tag (or the
-    /// repository) does not exist. For an index, also reads its entries once per digest.
-    pub async fn resolve(&self, repo: &str, reference: &str) -> anyhow::Result<Option<Resolved>> {
+    /// Sends `method` for `repo:reference`'s manifest with the full Accept list and the
+    /// repository's pull token.
+    async fn manifest_request(
+        &self,
+        method: reqwest::Method,
+        repo: &str,
+        reference: &str,
+    ) -> anyhow::Result<reqwest::Response> {
         let token = self.token(repo).await?;
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let mut req = self
             .http
-            .head(&url)
+            .request(method.clone(), &url)
             .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT.join(", "));
         if let Some(t) = &token {
             req = req.bearer_auth(t.expose());
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| net_err(&self.host, &format!("HEAD {repo}:{reference}"), e))?;
+        req.send().await.map_err(|e| {
+            net_err(
+                &self.host,
+                &format!("{method} manifest {repo}:{reference}"),
+                e,
+            )
+        })
+    }
+
+    /// Resolves `repo:reference` to its digest with one HEAD. `None` when the tag (or the
+    /// repository) does not exist. For an index, also reads its entries once per digest.
+    pub async fn resolve(&self, repo: &str, reference: &str) -> anyhow::Result<Option<Resolved>> {
+        let res = self
+            .manifest_request(reqwest::Method::HEAD, repo, reference)
+            .await?;
         let status = res.status();
         if status.as_u16() == 404 {
             return Ok(None);
@@ -607,19 +623,9 @@ impl RegistryClient {
         repo: &str,
         reference: &str,
     ) -> anyhow::Result<(bytes::Bytes, String, String)> {
-        let token = self.token(repo).await?;
-        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
-        let mut req = self
-            .http
-            .get(&url)
-            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT.join(", "));
-        if let Some(t) = &token {
-            req = req.bearer_auth(t.expose());
-        }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| net_err(&self.host, &format!("GET manifest {repo}:{reference}"), e))?;
+        let res = self
+            .manifest_request(reqwest::Method::GET, repo, reference)
+            .await?;
         let status = res.status();
         if status.as_u16() == 404 {
             return Err(crate::exit::policy(format!(
