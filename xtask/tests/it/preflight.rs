@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::git;
 use xtask::checks::{ALL, CheckId};
 use xtask::config::Config;
 
@@ -34,19 +35,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.test")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.test")
-        .output()
-        .expect("git is installed (apt-get install git)");
-    assert!(out.status.success(), "git {args:?}: {}", text(&out));
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::git;
 use xtask::effects::github::Github;
 use xtask::effects::registry::{Credentials, RegistryClient};
 use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
@@ -22,20 +23,6 @@ const ALL: [&str; 6] = [
     "aisopsflow-runner-commercial",
     "aisopsflow-console-commercial",
 ];
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 async fn world() -> Rehearsal {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::git;
 use xtask::effects::registry::{Credentials, RegistryClient, sha256_digest};
 use xtask::secrets::Secret;
 use xtask::standin::registry::{HarnessOptions, RegistryHarness};
@@ -706,24 +707,6 @@ async fn client_rejects_a_body_that_does_not_match_its_digest() {
 
 pub fn xtask_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_xtask"))
-}
-
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// A release workspace for the binary: a git repo with release.toml, tag `v1.4.0` (or

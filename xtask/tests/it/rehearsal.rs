@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::git;
 use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
 use xtask::workspace::Global;
 
@@ -19,20 +20,6 @@ fn workspace() -> xtask::workspace::Workspace {
     }
     .workspace()
     .unwrap()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Waits (bounded) until the stand-in has a completed run for `sha`, and returns it.

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::git;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use xtask::config::Config;
 use xtask::policy::{self, Event};
@@ -63,31 +64,6 @@ fn skip() -> bool {
         );
     }
     false
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .envs(git_identity())
-        .output()
-        .expect("git is installed (apt-get install git)");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn git_identity() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("GIT_AUTHOR_NAME", "release tester"),
-        ("GIT_AUTHOR_EMAIL", "tester@example.test"),
-        ("GIT_COMMITTER_NAME", "release tester"),
-        ("GIT_COMMITTER_EMAIL", "tester@example.test"),
-    ]
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -421,7 +397,7 @@ impl Env {
             .env("AISOPSFLOW_REGISTRY", &self.reg.host)
             .env_remove("GH_TOKEN")
             .env_remove("GITHUB_ACTOR")
-            .envs(git_identity())
+            .envs(crate::git_identity())
             .stdin(Stdio::null())
             .kill_on_drop(true);
         c
@@ -1301,7 +1277,7 @@ async fn rehearsal_releases_through_the_real_publish_workflow() {
             .env_remove("GITHUB_TOKEN")
             .env_remove("GH_TOKEN")
             .env_remove("AISOPSFLOW_REGISTRY")
-            .envs(git_identity())
+            .envs(crate::git_identity())
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output(),
@@ -1421,7 +1397,7 @@ async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() 
             .envs(world.env.iter().map(|(k, v)| (k.clone(), v.clone())))
             .env("NO_COLOR", "1")
             .env_remove("GH_TOKEN")
-            .envs(git_identity())
+            .envs(crate::git_identity())
             .stdin(Stdio::null())
             .kill_on_drop(true);
         async move {

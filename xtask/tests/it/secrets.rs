@@ -12,7 +12,8 @@ use xtask::secrets::Secret;
 use xtask::standin::github::{self as standin, Role, TokenSeed, World};
 use xtask::standin::registry::{HarnessOptions, RegistryHarness};
 
-use crate::reliability::{Repo, Run, git, xtask_async};
+use crate::git;
+use crate::reliability::{Repo, Run, xtask_async};
 
 /// The fake token. Its middle part is searched for too, in case something prints a slice.
 const FAKE: &str = "ghp_FAKE0000SECRET1111TOKEN";
