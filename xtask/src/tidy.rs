@@ -107,3 +107,151 @@ fn generated_checks_doc_is_current() {
         crate::checkdocs::REGENERATE
     );
 }
+
+/// Whether `text` names the crate `ident` as a path root (`ident::`, `use ident`,
+/// `extern crate ident`) or a macro (`ident!`), not as part of a longer word (`string::`).
+fn names_crate(text: &str, ident: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = text[from..].find(ident) {
+        let start = from + at;
+        let end = start + ident.len();
+        from = end;
+        let before_ok = start == 0 || {
+            let b = bytes[start - 1];
+            !(b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+        };
+        let after = &text[end..];
+        let after_ok = after.starts_with("::") || after.starts_with('!') || {
+            let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+            let head = text[line_start..start].trim_start();
+            (head.starts_with("use ") || head.starts_with("pub use ") || head == "extern crate ")
+                && after.starts_with([';', ' ', ':'])
+        };
+        if before_ok && after_ok {
+            return true;
+        }
+    }
+    false
+}
+
+/// The names in one `[dependencies]`-like table of a manifest.
+fn dependency_names(manifest: &toml::Value, table: &str) -> Vec<String> {
+    manifest
+        .get(table)
+        .and_then(|t| t.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_declared_dependency_is_used() {
+    // Every dependency costs every cold build (the publish workflow's included), so one that
+    // no source names is dead weight. `[dependencies]` must be named in the package's `src/`
+    // (code only tests use belongs in `[dev-dependencies]`), dev-dependencies in `src/`,
+    // `tests/` or `benches/`.
+    let root = root();
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+    let members: Vec<String> = manifest["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string())
+        .collect();
+    let all = files(&root);
+    let mut bad = Vec::new();
+    for member in &members {
+        let path = format!("{member}/Cargo.toml");
+        let text = std::fs::read_to_string(root.join(&path)).unwrap();
+        let pkg: toml::Value = toml::from_str(&text).unwrap();
+        let sources = |dirs: &[&str]| -> String {
+            all.iter()
+                .filter(|f| {
+                    f.ends_with(".rs")
+                        && dirs
+                            .iter()
+                            .any(|d| f.starts_with(&format!("{member}/{d}/")))
+                })
+                .map(|f| std::fs::read_to_string(root.join(f)).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let src = sources(&["src"]);
+        let dev = sources(&["src", "tests", "benches"]);
+        for (table, text_to_search) in [("dependencies", &src), ("dev-dependencies", &dev)] {
+            for name in dependency_names(&pkg, table) {
+                let ident = name.replace('-', "_");
+                if !names_crate(text_to_search, &ident) {
+                    let line = text
+                        .lines()
+                        .position(|l| l.trim_start().starts_with(&format!("{name}")))
+                        .map_or(1, |i| i + 1);
+                    bad.push(format!(
+                        "{path}:{line}: `{name}` is in [{table}] but no source names `{ident}`; remove it (and from [workspace.dependencies] if nothing else uses it)"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "unused dependencies:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn crate_name_matcher_needs_a_path_or_use() {
+    assert!(names_crate("let k = ring::signature::X;", "ring"));
+    assert!(names_crate("use tokio_util::io;\n", "tokio_util"));
+    assert!(names_crate("    use base64::Engine;", "base64"));
+    assert!(names_crate("anyhow!(\"x\")", "anyhow"));
+    assert!(!names_crate("let s: std::string::String;", "ring"));
+    assert!(!names_crate("my_ring::x()", "ring"));
+    assert!(!names_crate("// ring is the provider", "ring"));
+    assert!(!names_crate("crate::tokio_util::x", "tokio_util"));
+}
+
+#[test]
+fn one_crypto_provider_in_the_lockfile() {
+    // ring is the one provider (rustls, rcgen, the stand-ins' token signatures). aws-lc-sys
+    // alone cost 33 s to 85 s of every cold build; keep it (and any second provider) out.
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&lock).unwrap();
+    let names: Vec<&str> = lock["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
+        .collect();
+    for banned in ["aws-lc-sys", "aws-lc-rs", "openssl-sys", "native-tls"] {
+        assert!(
+            !names.contains(&banned),
+            "Cargo.lock:1: `{banned}` is in the lockfile; build rustls users with their `*-no-provider` feature and ring (see `cargo tree -i {banned}`)"
+        );
+    }
+    assert!(names.contains(&"ring"), "Cargo.lock: ring is the provider");
+}
+
+#[test]
+fn http_clients_come_from_the_one_builder() {
+    // reqwest is built without a default crypto provider: a client made any other way than
+    // `effects::http::{builder, client}` panics unless something else installed ring first.
+    let root = root();
+    let needles = [
+        format!("reqwest::Client::{}()", "new"),
+        format!("reqwest::Client::{}()", "builder"),
+    ];
+    let mut bad = Vec::new();
+    for f in files(&root).into_iter().filter(|f| {
+        f.ends_with(".rs") && f.starts_with("xtask/") && f != "xtask/src/effects/http.rs"
+    }) {
+        let text = std::fs::read_to_string(root.join(&f)).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            if needles.iter().any(|n| line.contains(n.as_str())) {
+                bad.push(format!(
+                    "{f}:{}: use `xtask::effects::http::client()` or `::builder()` (they install the ring provider)",
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

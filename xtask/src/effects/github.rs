@@ -366,7 +366,7 @@ impl Github {
         token: Option<Secret>,
     ) -> anyhow::Result<Github> {
         let retry = RetryPolicy::default();
-        let http = reqwest::Client::builder()
+        let http = crate::effects::http::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(10))
             .build()

@@ -6,4 +6,5 @@
 pub mod docker;
 pub mod git;
 pub mod github;
+pub mod http;
 pub mod registry;

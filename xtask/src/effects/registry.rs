@@ -332,7 +332,7 @@ fn net_err(host: &str, what: &str, e: reqwest::Error) -> anyhow::Error {
 impl RegistryClient {
     pub fn new(host: &str, creds: Credentials) -> anyhow::Result<RegistryClient> {
         let loopback = is_loopback(host);
-        let http = reqwest::Client::builder()
+        let http = crate::effects::http::builder()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("aisopsflow-xtask/", env!("CARGO_PKG_VERSION")))

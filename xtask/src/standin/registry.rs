@@ -90,7 +90,8 @@ struct TokenState {
     service: String,
     password: Secret,
     kid: String,
-    key: jsonwebtoken::EncodingKey,
+    /// The ES256 signing key (ring; the JWS signature is the fixed-width `r || s`).
+    key: ring::signature::EcdsaKeyPair,
     inner: Mutex<Mutable>,
 }
 
@@ -149,8 +150,12 @@ impl RegistryHarness {
         let cert_path = dir.path().join("signer.crt");
         std::fs::write(&cert_path, cert.pem()).context("writing signer.crt")?;
         let kid = libtrust_kid(&rcgen::PublicKeyData::subject_public_key_info(&kp));
-        let key = jsonwebtoken::EncodingKey::from_ec_pem(kp.serialize_pem().as_bytes())
-            .context("loading the token signing key")?;
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &kp.serialize_der(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .map_err(|e| anyhow::anyhow!("loading the token signing key: {e}"))?;
 
         let password = opts.password.clone().unwrap_or_else(random_password);
         let state = Arc::new(TokenState {
@@ -425,8 +430,7 @@ fn mint(state: &TokenState, sub: &str, access: Vec<Access>) -> anyhow::Result<St
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some(state.kid.clone());
+    let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "kid": state.kid});
     let claims = Claims {
         iss: &state.issuer,
         sub,
@@ -437,7 +441,18 @@ fn mint(state: &TokenState, sub: &str, access: Vec<Access>) -> anyhow::Result<St
         jti: random_hex(12),
         access,
     };
-    jsonwebtoken::encode(&header, &claims, &state.key).context("signing a registry token")
+    // A compact JWS (RFC 7515 §7.1): base64url(header) . base64url(claims) . base64url(sig).
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let signing_input = format!(
+        "{}.{}",
+        b64(&serde_json::to_vec(&header)?),
+        b64(&serde_json::to_vec(&claims)?)
+    );
+    let sig = state
+        .key
+        .sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes())
+        .map_err(|e| anyhow::anyhow!("signing a registry token: {e}"))?;
+    Ok(format!("{signing_input}.{}", b64(sig.as_ref())))
 }
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {

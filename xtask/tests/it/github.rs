@@ -125,7 +125,7 @@ async fn pagination_follows_link_headers_with_absolute_urls() {
     );
 
     // Raw: default page size 30, absolute links that repeat per_page, none on the last page.
-    let http = reqwest::Client::new();
+    let http = xtask::effects::http::client();
     let url = format!(
         "{}/orgs/aisopsflow/packages?package_type=container",
         h.base_url
@@ -485,7 +485,7 @@ async fn permission_errors_name_what_is_missing() {
     );
 
     // Retired tag protection API: 404.
-    let http = reqwest::Client::new();
+    let http = xtask::effects::http::client();
     let r = http
         .get(format!(
             "{}/repos/{OWNER}/{REPO}/tags/protection",
@@ -809,7 +809,7 @@ async fn refs_releases_and_packages_model() {
         versions.iter().any(|v| v.tags().is_empty()),
         "untagged child versions are listed"
     );
-    let http = reqwest::Client::new();
+    let http = xtask::effects::http::client();
     let unencoded = http
         .get(format!(
             "{}/orgs/{OWNER}/packages/container/app/worker",

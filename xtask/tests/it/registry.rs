@@ -57,7 +57,7 @@ pub async fn start() -> Option<RegistryHarness> {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    xtask::effects::http::client()
 }
 
 fn tar_with(name: &str, content: &[u8]) -> Vec<u8> {
@@ -1158,7 +1158,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         &fx.digests["aisopsflow-console-commercial"],
         &fx.previous["aisopsflow-console-commercial"],
     ] {
-        let res = reqwest::Client::new()
+        let res = xtask::effects::http::client()
             .delete(format!("http://{}/v2/{cc}/manifests/{d}", h.host))
             .bearer_auth(tok.expose())
             .send()
@@ -1380,7 +1380,7 @@ async fn verify_fails_metadata_check_when_a_manifest_body_does_not_match_its_dig
             move |method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
                 let (upstream, wrong) = (upstream.clone(), wrong.clone());
                 async move {
-                    let mut req = reqwest::Client::new().request(
+                    let mut req = xtask::effects::http::client().request(
                         reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
                         format!("http://{upstream}{uri}"),
                     );

@@ -586,7 +586,7 @@ pub async fn all_tags(
     reg: &RegistryHarness,
     config: &Config,
 ) -> BTreeMap<(String, String), String> {
-    let http = reqwest::Client::new();
+    let http = xtask::effects::http::client();
     let mut out = BTreeMap::new();
     for img in config.all_images() {
         let repo = format!("{}/{}", config.org(), img.package);
@@ -1205,7 +1205,7 @@ async fn bench_release_wait() {
     .await;
 
     let id = h.create_run(new_run()).unwrap();
-    let http = reqwest::Client::new();
+    let http = xtask::effects::http::client();
     let base = h.base_url.clone();
     let naive = measure(&h, id, secs, async {
         loop {

@@ -1589,7 +1589,7 @@ impl FaultProxy {
                         } else {
                             format!("http://{upstream}{path}")
                         };
-                        let mut req = reqwest::Client::new().request(
+                        let mut req = xtask::effects::http::client().request(
                             reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
                             url,
                         );
