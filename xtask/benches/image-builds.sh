@@ -14,7 +14,7 @@ runs=${RUNS:-15}
 ours='cargo xtask preflight --offline --only build'
 script='xtask/benches/sequential-build.sh'
 
-cargo build --quiet -p xtask
+cargo build --quiet --locked -p xtask
 if [ "${COLD:-0}" = 1 ]; then
   docker images -q --filter label=io.aisopsflow.build-key | sort -u | xargs -r docker rmi -f >/dev/null
   docker images --format '{{.Repository}}:{{.Tag}}' | grep ':bench$' | xargs -r docker rmi -f >/dev/null

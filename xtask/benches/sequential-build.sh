@@ -30,7 +30,7 @@ for edition in public commercial; do
   if [ ${#features[@]} -gt 0 ]; then feature_args=(--features "$(IFS=,; echo "${features[*]}")"); fi
   AISOPSFLOW_VERSION="$version" AISOPSFLOW_COMMIT="$commit" \
     CARGO_ENCODED_RUSTFLAGS="-Ctarget-feature=+crt-static" \
-    cargo build --quiet --release --target "$target" --target-dir "$out" "${packages[@]}" "${feature_args[@]}"
+    cargo build --quiet --release --locked --target "$target" --target-dir "$out" "${packages[@]}" "${feature_args[@]}"
 
   for c in "${components[@]}"; do
     package="aisopsflow-$c"

@@ -3,7 +3,8 @@
 //! `main` parses flags (`flags`) and calls one `run` per subcommand. Planning and checks only
 //! read; every side effect on Docker, git, GitHub or a registry goes through `effects`. The
 //! in-process stand-ins for GitHub and the registry live in `standin`, used by tests and by
-//! `cargo xtask release --rehearse`. See ARCHITECTURE.md for the codemap.
+//! `cargo xtask release --rehearse`, behind the default-on `rehearse` cargo feature (the
+//! publish workflow builds without it). See ARCHITECTURE.md for the codemap.
 
 pub mod checkdocs;
 pub mod checks;
@@ -22,6 +23,7 @@ pub mod publish;
 pub mod release;
 pub mod report;
 pub mod secrets;
+#[cfg(feature = "rehearse")]
 pub mod standin;
 pub mod verify;
 pub mod workspace;

@@ -7,13 +7,17 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "rehearse")]
 use anyhow::Context;
 
-use crate::checks::manual::{Attestation, Attestations};
+#[cfg(feature = "rehearse")]
+use crate::checks::manual::Attestation;
+use crate::checks::manual::Attestations;
 use crate::execute::{self, Poll, PromoteOptions, ReleaseOptions};
 use crate::flags;
 use crate::plan::Request;
 use crate::policy::parse_version;
+#[cfg(feature = "rehearse")]
 use crate::standin::rehearsal::{Rehearsal, RehearsalOptions};
 use crate::workspace::Global;
 
@@ -54,9 +58,18 @@ impl flags::Release {
     }
 }
 
+/// The message when `--rehearse` is asked of a build without the stand-ins.
+pub const NO_REHEARSE_FEATURE: &str = "--rehearse needs the `rehearse` cargo feature, which this xtask was built without (`--no-default-features`, as the publish workflow builds it); run `cargo xtask release --rehearse` from a checkout with the default features, or build with `--features rehearse`";
+
+#[cfg(not(feature = "rehearse"))]
+async fn rehearse(_: flags::Release, _: &Global, _: ReleaseOptions) -> anyhow::Result<u8> {
+    Err(crate::exit::usage(NO_REHEARSE_FEATURE))
+}
+
 /// Runs the release in a rehearsal world: the same `execute::release`, with the work clone as
 /// the workspace and the stand-ins' addresses in the environment, read by the clients exactly
 /// as real ones are.
+#[cfg(feature = "rehearse")]
 async fn rehearse(
     flags: flags::Release,
     g: &Global,

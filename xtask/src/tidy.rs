@@ -255,3 +255,156 @@ fn http_clients_come_from_the_one_builder() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+fn cargo(args: &[&str]) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(&cargo)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("running cargo");
+    assert!(
+        out.status.success(),
+        "cargo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn version_tuple(v: &str) -> (u64, u64, u64) {
+    let mut it = v.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
+}
+
+#[test]
+fn declared_rust_version_is_what_the_locked_dependencies_need() {
+    // `rust-version` promises that this compiler builds the workspace. Only the toolchain in
+    // rust-toolchain.toml is installed here, so the promise is checked against the graph: it
+    // must be at least the highest `rust-version` any locked package (built for our target)
+    // declares.
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
+    let declared = manifest["workspace"]["package"]["rust-version"]
+        .as_str()
+        .expect("Cargo.toml: [workspace.package] rust-version");
+    let meta: serde_json::Value = serde_json::from_str(&cargo(&[
+        "metadata",
+        "--format-version",
+        "1",
+        "--locked",
+        "--offline",
+        "--filter-platform",
+        crate::images::compile::TARGET,
+    ]))
+    .unwrap();
+    let built: std::collections::BTreeSet<&str> = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    let needed = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| built.contains(id)))
+        .filter_map(|p| {
+            let rv = p["rust_version"].as_str()?;
+            Some((
+                version_tuple(rv),
+                format!(
+                    "{} {} needs {rv}",
+                    p["name"].as_str()?,
+                    p["version"].as_str()?
+                ),
+            ))
+        })
+        .max()
+        .expect("some locked package declares a rust-version");
+    assert!(
+        version_tuple(declared) >= needed.0,
+        "Cargo.toml: rust-version = \"{declared}\" but {}; raise rust-version (or drop the crate that forces it up)",
+        needed.1
+    );
+    let toolchain: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("rust-toolchain.toml")).unwrap())
+            .unwrap();
+    let channel = toolchain["toolchain"]["channel"].as_str().unwrap();
+    assert!(
+        channel.split('.').count() == 3 && channel.split('.').all(|p| p.parse::<u64>().is_ok()),
+        "rust-toolchain.toml: channel = \"{channel}\"; pin an exact release such as 1.95.0"
+    );
+    assert!(
+        version_tuple(channel) >= version_tuple(declared),
+        "rust-toolchain.toml: {channel} is older than rust-version {declared}"
+    );
+}
+
+#[test]
+fn what_ships_builds_from_the_lockfile_and_the_pinned_toolchain() {
+    let root = root();
+    let alias = std::fs::read_to_string(root.join(".cargo/config.toml")).unwrap();
+    let alias: toml::Value = toml::from_str(&alias).unwrap();
+    let xtask = alias["alias"]["xtask"].as_str().unwrap();
+    assert!(
+        xtask.split_whitespace().any(|a| a == "--locked"),
+        ".cargo/config.toml: the xtask alias `{xtask}` lacks --locked"
+    );
+    let wf = std::fs::read_to_string(root.join(".github/workflows/publish-images.yml")).unwrap();
+    let doc = &yaml_rust2::YamlLoader::load_from_str(&wf).unwrap()[0];
+    let steps = doc["jobs"]["publish"]["steps"].as_vec().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(
+        runs.iter()
+            .any(|r| r.lines().any(|l| l.trim() == "rustup toolchain install")),
+        "publish-images.yml: no step runs `rustup toolchain install` (the toolchain of rust-toolchain.toml)"
+    );
+    assert!(
+        !wf.contains("toolchain: stable"),
+        "publish-images.yml: installs `stable`, not the toolchain of rust-toolchain.toml"
+    );
+    let publish = steps
+        .iter()
+        .find(|s| {
+            s["run"]
+                .as_str()
+                .is_some_and(|r| r.trim() == "cargo xtask publish")
+        })
+        .expect("publish-images.yml: a `cargo xtask publish` step");
+    let built = publish["env"]["CARGO_ALIAS_XTASK"].as_str().unwrap_or("");
+    for flag in ["--locked", "--no-default-features", "--package xtask"] {
+        assert!(
+            built.contains(flag),
+            "publish-images.yml: the publish step's CARGO_ALIAS_XTASK (`{built}`) lacks {flag}"
+        );
+    }
+}
+
+#[test]
+fn the_publish_build_has_no_stand_ins() {
+    // What the publish workflow builds (`--no-default-features`): no HTTP server, no
+    // certificate or token minting.
+    let tree = cargo(&[
+        "tree",
+        "-p",
+        "xtask",
+        "--no-default-features",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "--locked",
+        "--offline",
+    ]);
+    for banned in ["axum ", "rcgen ", "jsonwebtoken "] {
+        assert!(
+            !tree.lines().any(|l| l.starts_with(banned)),
+            "`cargo tree -p xtask --no-default-features -e normal` lists {banned}; put it behind the `rehearse` feature"
+        );
+    }
+    assert!(tree.lines().any(|l| l.starts_with("reqwest ")), "{tree}");
+}

@@ -230,6 +230,11 @@ fn collect_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> anyhow::Resul
     Ok(())
 }
 
+/// The image build's cargo arguments. `--locked`: the binaries in customers' images come only
+/// from the reviewed Cargo.lock (and the toolchain in rust-toolchain.toml, which cargo picks up
+/// in the workspace root).
+pub const CARGO_BUILD: [&str; 5] = ["build", "--release", "--locked", "--target", TARGET];
+
 async fn cargo_build(
     ws: &Workspace,
     specs: &[&ImageSpec],
@@ -239,7 +244,8 @@ async fn cargo_build(
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = tokio::process::Command::new(&cargo);
     cmd.current_dir(&ws.root)
-        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .args(CARGO_BUILD)
+        .arg("--target-dir")
         .arg(target_dir(ws));
     let mut features = Vec::new();
     for spec in specs {
@@ -258,7 +264,8 @@ async fn cargo_build(
         .env("AISOPSFLOW_COMMIT", commit)
         .kill_on_drop(true);
     let shown = format!(
-        "AISOPSFLOW_VERSION={version} AISOPSFLOW_COMMIT={commit} CARGO_ENCODED_RUSTFLAGS=-Ctarget-feature=+crt-static cargo build --release --target {TARGET} --target-dir target/images/cargo {}{}",
+        "AISOPSFLOW_VERSION={version} AISOPSFLOW_COMMIT={commit} CARGO_ENCODED_RUSTFLAGS=-Ctarget-feature=+crt-static cargo {} --target-dir target/images/cargo {}{}",
+        CARGO_BUILD.join(" "),
         specs
             .iter()
             .map(|s| format!("-p {} ", s.krate))
@@ -293,6 +300,12 @@ async fn cargo_build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_binaries_build_from_the_lockfile() {
+        assert!(CARGO_BUILD.contains(&"--locked"), "{CARGO_BUILD:?}");
+        assert!(CARGO_BUILD.contains(&"--release"), "{CARGO_BUILD:?}");
+    }
 
     #[test]
     fn source_hash_sees_member_sources_and_ignores_target_and_xtask() {
