@@ -302,9 +302,13 @@ impl fmt::Display for TokenSource {
     }
 }
 
-/// Finds a token: `GITHUB_TOKEN`, then `GH_TOKEN`, then `gh auth token` when gh is installed.
+/// The environment variables that hold a GitHub token, in gh's order: `GH_TOKEN` wins over
+/// `GITHUB_TOKEN` (`gh help environment`: "GH_TOKEN, GITHUB_TOKEN (in order of precedence)").
+pub const TOKEN_VARS: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
+
+/// Finds a token: `GH_TOKEN`, then `GITHUB_TOKEN`, then `gh auth token` when gh is installed.
 pub async fn discover_token() -> Option<(Secret, TokenSource)> {
-    for name in ["GITHUB_TOKEN", "GH_TOKEN"] {
+    for name in TOKEN_VARS {
         if let Ok(v) = std::env::var(name) {
             let v = v.trim().to_string();
             if !v.is_empty() {
@@ -473,7 +477,12 @@ impl Github {
                 .timeout(self.retry.timeout)
                 .header("accept", "application/vnd.github+json")
                 .header("x-github-api-version", self.api_version.as_str());
-            if let Some(token) = &self.token {
+            // The token goes to the configured API origin only, whatever URL an answer named.
+            if let Some(token) = self
+                .token
+                .as_ref()
+                .filter(|_| same_origin(url.as_str(), &self.base))
+            {
                 let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| {
                         exit::usage(

@@ -55,12 +55,13 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Finds credentials for `host`: `GITHUB_TOKEN` or `GH_TOKEN` (the password; the user name
-    /// is `GITHUB_ACTOR` or any non-empty string, which ghcr.io does not check), else the
-    /// docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`: `auths`,
-    /// `credHelpers`, `credsStore`), else anonymous.
+    /// Finds credentials for `host`, which must be the configured registry (`[registry] host`
+    /// in release.toml, or AISOPSFLOW_REGISTRY): `GH_TOKEN`, then `GITHUB_TOKEN` (gh's order;
+    /// the password, with user `GITHUB_ACTOR` or any non-empty name, which ghcr.io does not
+    /// check), else the docker config for `host` ([`docker_config_credentials`]), else
+    /// anonymous. The client then sends them only to that host and its token service there.
     pub fn discover(host: &str) -> anyhow::Result<Credentials> {
-        for var in ["GITHUB_TOKEN", "GH_TOKEN"] {
+        for var in crate::effects::github::TOKEN_VARS {
             if let Ok(token) = std::env::var(var) {
                 if !token.trim().is_empty() {
                     let user = std::env::var("GITHUB_ACTOR")
@@ -75,6 +76,12 @@ impl Credentials {
                 }
             }
         }
+        Credentials::from_docker_config(host)
+    }
+
+    /// The docker config's credentials for `host` (`$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`), else anonymous.
+    pub fn from_docker_config(host: &str) -> anyhow::Result<Credentials> {
         let dir = std::env::var_os("DOCKER_CONFIG")
             .map(std::path::PathBuf::from)
             .or_else(|| {
@@ -106,64 +113,131 @@ impl Credentials {
     }
 }
 
-/// Reads one host's credentials from a docker `config.json`.
+/// Reads one host's credentials from a docker `config.json`, in the docker CLI's order
+/// (docker/cli `cli/config/configfile/file.go` `GetCredentialsStore` and
+/// `getConfiguredCredentialStore`, `cli/config/credentials/{native,file}_store.go`):
+/// 1. `credHelpers[host]` (the key exactly as given), through `docker-credential-<helper>`;
+/// 2. else `credsStore`, through its helper. "Credentials not found" there is anonymous: the
+///    native store never falls back to `auths` for the secret (only for the e-mail);
+/// 3. else `auths`: the key `host` exactly, else a key whose hostname (`ConvertToHostname`:
+///    scheme and path stripped) is `host`; `auth` (base64 `user:password`) wins over
+///    `username`/`password`.
+///
+/// docker.io and index.docker.io are keyed as `https://index.docker.io/v1/` (`getAuthConfigKey`).
 pub fn docker_config_credentials(
     text: &str,
     host: &str,
     path: &str,
 ) -> anyhow::Result<Credentials> {
+    docker_config_credentials_with(text, host, path, credential_helper)
+}
+
+/// [`docker_config_credentials`] with `helper(name, server)` standing for running
+/// `docker-credential-<name> get` (tests pass their own).
+pub fn docker_config_credentials_with(
+    text: &str,
+    host: &str,
+    path: &str,
+    helper: impl Fn(&str, &str) -> anyhow::Result<Credentials>,
+) -> anyhow::Result<Credentials> {
     let json: serde_json::Value = serde_json::from_str(text).with_context(|| {
         format!("reading docker config {path}; fix its JSON or unset DOCKER_CONFIG")
     })?;
-    let matches = |key: &str| {
-        let k = key
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        let k = k.split('/').next().unwrap_or(k);
-        k == host
+    let key = match host {
+        "docker.io" | "index.docker.io" => "https://index.docker.io/v1/",
+        other => other,
     };
-    if let Some(helper) = json
+    let configured_helper = json
         .get("credHelpers")
-        .and_then(|h| h.as_object())
-        .and_then(|h| h.iter().find(|(k, _)| matches(k)).map(|(_, v)| v.clone()))
-        .and_then(|v| v.as_str().map(str::to_string))
-    {
-        return credential_helper(&helper, host);
+        .and_then(|h| h.get(key))
+        .and_then(|v| v.as_str())
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            json.get("credsStore")
+                .and_then(|s| s.as_str())
+                .filter(|s| !s.is_empty())
+        });
+    if let Some(name) = configured_helper {
+        return helper(name, key);
     }
-    if let Some(entry) = json
-        .get("auths")
-        .and_then(|a| a.as_object())
-        .and_then(|a| a.iter().find(|(k, _)| matches(k)).map(|(_, v)| v.clone()))
+    let Some(auths) = json.get("auths").and_then(|a| a.as_object()) else {
+        return Ok(Credentials::Anonymous);
+    };
+    let entry = auths.get(key).or_else(|| {
+        auths
+            .iter()
+            .find(|(k, _)| convert_to_hostname(k) == key)
+            .map(|(_, v)| v)
+    });
+    let Some(entry) = entry else {
+        return Ok(Credentials::Anonymous);
+    };
+    let source = format!("{path} auths");
+    if let Some(auth) = entry
+        .get("auth")
+        .and_then(|a| a.as_str())
+        .filter(|a| !a.is_empty())
     {
-        if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(auth.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| usage(format!("{path}: auths.{host}.auth is not base64 user:password; run `docker login {host}` again")))?;
-            if let Some((user, pw)) = decoded.split_once(':') {
-                return Ok(Credentials::Basic {
-                    user: user.to_string(),
-                    password: Secret::new(pw),
-                    source: format!("{path} auths"),
-                });
-            }
-        }
-        if let (Some(user), Some(pw)) = (
-            entry.get("username").and_then(|v| v.as_str()),
-            entry.get("password").and_then(|v| v.as_str()),
-        ) {
-            return Ok(Credentials::Basic {
-                user: user.to_string(),
-                password: Secret::new(pw),
-                source: format!("{path} auths"),
-            });
-        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|d| {
+                d.split_once(':')
+                    .filter(|(u, _)| !u.is_empty())
+                    .map(|(u, p)| (u.to_string(), p.to_string()))
+            })
+            .ok_or_else(|| usage(format!("{path}: auths.{host}.auth is not base64 user:password; run `docker login {host}` again")))?;
+        return Ok(Credentials::Basic {
+            user: decoded.0,
+            password: Secret::new(decoded.1),
+            source,
+        });
     }
-    if let Some(store) = json.get("credsStore").and_then(|s| s.as_str()) {
-        return credential_helper(store, host);
+    if let (Some(user), Some(pw)) = (
+        entry.get("username").and_then(|v| v.as_str()),
+        entry.get("password").and_then(|v| v.as_str()),
+    ) {
+        return Ok(Credentials::Basic {
+            user: user.to_string(),
+            password: Secret::new(pw),
+            source,
+        });
     }
     Ok(Credentials::Anonymous)
+}
+
+/// docker/cli `credentials.ConvertToHostname` (cli/config/credentials/file_store.go): the
+/// hostname and port of a legacy `auths` key. `https://ghcr.io/v2/` -> `ghcr.io`,
+/// `https://::1:6555/v2/` -> `[::1]:6555`, `127.0.0.1:5000` -> `127.0.0.1:5000`.
+pub fn convert_to_hostname(key: &str) -> String {
+    if let Some((_, rest)) = key.split_once("://") {
+        let host = rest.split('/').next().unwrap_or("");
+        // url.Parse's Hostname() drops any userinfo.
+        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        if !host.is_empty() {
+            if let Some(inner) = host.strip_prefix('[') {
+                // `[::1]` alone is the hostname `::1`; with a port it stays bracketed.
+                return match inner.split_once(']') {
+                    Some((addr, "")) => addr.to_string(),
+                    _ => host.to_string(),
+                };
+            }
+            // hostFromURLFallback: an unbracketed IPv6 literal with a port.
+            if host.matches(':').count() > 1 {
+                if let Some((addr, port)) = host.rsplit_once(':') {
+                    if !addr.is_empty()
+                        && !port.is_empty()
+                        && port.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        return format!("[{addr}]:{port}");
+                    }
+                }
+            }
+            return host.to_string();
+        }
+    }
+    key.split('/').next().unwrap_or(key).to_string()
 }
 
 /// `docker-credential-<helper> get` with the host on stdin. "credentials not found" is not an
@@ -205,6 +279,13 @@ fn credential_helper(helper: &str, host: &str) -> anyhow::Result<Credentials> {
     let secret = v.get("Secret").and_then(|u| u.as_str()).unwrap_or("");
     if secret.is_empty() {
         return Ok(Credentials::Anonymous);
+    }
+    if user == "<token>" {
+        // docker/cli native_store.go: user `<token>` marks an identity (OAuth refresh) token,
+        // which is exchanged at the token service, never sent as a password.
+        return Err(usage(format!(
+            "{program} holds an identity token for {host}, which xtask cannot use as a password; fix: `docker login {host}` with a personal access token (read:packages), or set GH_TOKEN"
+        )));
     }
     Ok(Credentials::Basic {
         user: if user.is_empty() {
@@ -321,6 +402,18 @@ pub fn sha256_digest(body: &[u8]) -> String {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+/// Whether two URLs name the same host (the port may differ: the local token service listens
+/// beside the registry on loopback).
+fn same_hostname(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a
+            .host_str()
+            .zip(b.host_str())
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b)),
+        _ => false,
+    }
 }
 
 fn net_err(host: &str, what: &str, e: reqwest::Error) -> anyhow::Error {
@@ -440,6 +533,17 @@ impl RegistryClient {
         }
         req = req.query(&query);
         if let (false, Credentials::Basic { user, password, .. }) = (anonymous, &self.creds) {
+            // Credentials go to the registry's own host only: a challenge naming a token
+            // service elsewhere would otherwise collect the GitHub token (ghcr.io's realm is
+            // https://ghcr.io/token). Stricter than docker, which follows any realm.
+            if !same_hostname(&ch.realm, &self.url("/")) {
+                return Err(usage(format!(
+                    "the registry {} names its token service at {}, another host; refusing to send the credentials from {} there; fix: check AISOPSFLOW_REGISTRY and `[registry] host` in release.toml name the registry itself",
+                    self.host,
+                    ch.realm,
+                    self.creds.source()
+                )));
+            }
             req = req.basic_auth(user, Some(password.expose()));
         }
         let res = req
@@ -1061,5 +1165,36 @@ mod tests {
         assert!(is_loopback("127.0.0.1:5000"));
         assert!(is_loopback("localhost:5000"));
         assert!(!is_loopback("ghcr.io"));
+    }
+
+    /// docker/cli cli/config/credentials/file_store_test.go `TestConvertToHostname`, the whole
+    /// table (including the cases its FIXMEs question: we match what docker does today).
+    #[test]
+    fn convert_to_hostname_matches_docker_cli() {
+        let table = [
+            ("127.0.0.1", "127.0.0.1"),
+            ("::1", "::1"),
+            ("[::1]", "[::1]"),
+            ("example.com", "example.com"),
+            ("http://example.com", "example.com"),
+            ("https://example.com", "example.com"),
+            ("https://example.com/", "example.com"),
+            ("https://example.com/v2/", "example.com"),
+            ("unix:///var/run/docker.sock", "unix:"),
+            ("ftp://example.com", "example.com"),
+            ("127.0.0.1:6556", "127.0.0.1:6556"),
+            ("::1:6556", "::1:6556"),
+            ("[::1]:6556", "[::1]:6556"),
+            ("example.com:6555", "example.com:6555"),
+            ("https://127.0.0.1:6555/v2/", "127.0.0.1:6555"),
+            ("https://::1:6555/v2/", "[::1]:6555"),
+            ("https://[::1]:6555/v2/", "[::1]:6555"),
+            ("http://example.com:6555", "example.com:6555"),
+            ("https://example.com:6555", "example.com:6555"),
+            ("https://example.com:6555/v2/", "example.com:6555"),
+        ];
+        for (input, want) in table {
+            assert_eq!(convert_to_hostname(input), want, "{input}");
+        }
     }
 }
