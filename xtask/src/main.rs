@@ -32,6 +32,12 @@ fn main() -> ExitCode {
         }
     };
     xtask::secrets::install_panic_hook();
+    // Unattended runs must fail rather than wait for a git credential prompt.
+    if matches!(&flags.cmd, Cmd::Release(r) if r.yes)
+        || matches!(&flags.cmd, Cmd::Promote(p) if p.yes)
+    {
+        xtask::effects::git::set_non_interactive();
+    }
     let global = Global {
         repo: flags.repo,
         verbose: flags.verbose,

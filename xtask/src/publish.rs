@@ -72,6 +72,51 @@ pub fn components_from_tag_message(message: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether a tag message carries the `components:` line.
+pub fn has_components_line(message: &str) -> bool {
+    message.lines().any(|l| l.trim().starts_with("components:"))
+}
+
+/// The message of the annotated release tag, which names the components it releases. A CI
+/// checkout often holds only a lightweight tag of that name (actions/checkout fetches the
+/// tagged commit as `refs/tags/<tag>`), so a lightweight or missing tag is first replaced by
+/// the remote's; if it is still not an annotated tag with a `components:` line, publishing
+/// refuses instead of falling back to the default components.
+pub fn release_tag_message(ws: &crate::workspace::Workspace, tag: &str) -> anyhow::Result<String> {
+    use crate::effects::git::{self, Tag};
+    let root = &ws.root;
+    let remote = &ws.config.raw.repository.remote;
+    let mut state = git::tag(root, tag)?;
+    let mut fetch_error = None;
+    if !matches!(state, Tag::Annotated(_)) {
+        match git::fetch_tag_with(root, remote, tag, true) {
+            Ok(()) => state = git::tag(root, tag)?,
+            Err(e) => fetch_error = Some(format!("{e:#}")),
+        }
+    }
+    let fix = "release with `cargo xtask release`, which pushes an annotated tag naming its components, or pass --components to publish an explicit list";
+    match state {
+        Tag::Annotated(message) if has_components_line(&message) => Ok(message),
+        Tag::Annotated(_) => Err(usage(format!(
+            "tag {tag} is annotated but its message has no `components:` line, so which components it releases is unknown; {fix}"
+        ))),
+        other => {
+            let what = if other == Tag::Missing {
+                "does not exist in this checkout"
+            } else {
+                "is a lightweight tag here"
+            };
+            let remote_said = match fetch_error {
+                Some(e) => format!("fetching it from `{remote}` failed ({e})"),
+                None => format!("`{remote}` holds no annotated tag of that name either"),
+            };
+            Err(usage(format!(
+                "tag {tag} {what} and {remote_said}, so which components it releases is unknown; {fix}"
+            )))
+        }
+    }
+}
+
 /// One package's published state.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PublishedPackage {
@@ -263,9 +308,12 @@ impl crate::flags::Publish {
             &trigger.sha,
             trigger.publish_latest.as_deref(),
         )?;
-        let message =
-            crate::effects::git::tag_message(&ws.root, &plan.git_tag)?.unwrap_or_default();
-        let components = scope(&ws.config, &self.scope.components, &message)?;
+        let components = if self.scope.components.is_empty() {
+            let message = release_tag_message(&ws, &plan.git_tag)?;
+            scope(&ws.config, &[], &message)?
+        } else {
+            ws.config.scope(&self.scope.components)?
+        };
         let images = ws.config.images_for(&components);
         eprintln!(
             "publish {} at {}: {} ({})",

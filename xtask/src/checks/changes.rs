@@ -103,7 +103,17 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         return Vec::new();
     }
     let root = &ctx.ws.root;
-    if !git::is_repo(root) {
+    let repo = match git::is_repo(root) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![Outcome::fail(
+                id,
+                format!("{e:#}"),
+                vec![Evidence::note("git refused to read the repository")],
+            )];
+        }
+    };
+    if !repo {
         return vec![Outcome::skip(
             id,
             format!("{} is not a git work tree", root.display()),

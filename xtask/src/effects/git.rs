@@ -1,48 +1,181 @@
-//! The git adapter, through the `git` CLI (via xshell): reads for checks and planning, and the
-//! two writes a release makes (an annotated tag, and a push of exactly that tag).
+//! The git adapter, through the `git` CLI: reads for checks and planning, and the two writes a
+//! release makes (an annotated tag, and a push of exactly that tag).
 //!
 //! We shell out instead of linking libgit2 (git2) to save ~100 s of cold build, and because
 //! the operator's git already knows their configuration: credentials, SSH and tag signing
 //! work as they do on the command line.
+//!
+//! The same configuration can change what git prints, so every call goes through [`command`],
+//! which pins what we parse whatever the operator's (or the repository's) config says:
+//! no colour, no columns, no pager, no signature text in `log`/`show` output, unquoted paths,
+//! the C locale, and no diff paths relative to a subdirectory. Paths are read with `-z`, tags
+//! with `for-each-ref`, and tags are created with `--cleanup=verbatim` so that no
+//! `core.commentChar` can strip a line of the message. Under `--yes` or in CI git never waits
+//! for a terminal prompt (`GIT_TERMINAL_PROMPT=0`). A repository git refuses for dubious
+//! ownership is reported with the `safe.directory` command that admits it.
 
+use std::io::Write as _;
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use xshell::{Shell, cmd};
 
 use crate::exit::usage;
 
-fn shell(root: &Path) -> anyhow::Result<Shell> {
-    let sh = Shell::new().context("starting a shell for git")?;
-    sh.change_dir(root);
-    Ok(sh)
+/// Configuration that overrides whatever changes the output we parse. Command-line `-c`
+/// wins over every config file (system, global, repository, worktree, includes).
+pub const PINNED_CONFIG: &[&str] = &[
+    "color.ui=never",
+    "color.diff=never",
+    "color.status=never",
+    "color.branch=never",
+    "column.ui=never",
+    "column.tag=never",
+    "column.status=never",
+    "log.showSignature=false",
+    "core.quotepath=off",
+    "core.pager=cat",
+    "diff.relative=false",
+    "status.relativePaths=false",
+    "i18n.logOutputEncoding=UTF-8",
+];
+
+static NON_INTERACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Declares the run unattended (`--yes`): git must fail instead of prompting for credentials.
+pub fn set_non_interactive() {
+    NON_INTERACTIVE.store(true, Ordering::Relaxed);
 }
 
-/// Whether `root` is inside a git work tree.
-pub fn is_repo(root: &Path) -> bool {
-    let Ok(sh) = shell(root) else { return false };
-    cmd!(sh, "git rev-parse --is-inside-work-tree")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .is_ok_and(|s| s.trim() == "true")
+/// Whether git may prompt: never under `--yes` or in CI (`CI` set and not `false`).
+pub fn non_interactive() -> bool {
+    NON_INTERACTIVE.load(Ordering::Relaxed)
+        || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+        || std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+}
+
+/// A `git` command in `root` with the pinned configuration and environment. Every git call
+/// of the product is built here.
+pub fn command(root: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(root).arg("--no-pager");
+    for kv in PINNED_CONFIG {
+        c.arg("-c").arg(kv);
+    }
+    c.args(args)
+        .env("LC_ALL", "C")
+        .env("LANG", "C")
+        .env_remove("LANGUAGE")
+        .env("GIT_PAGER", "cat")
+        .env("PAGER", "cat")
+        .env_remove("GIT_EXTERNAL_DIFF")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(Stdio::null());
+    if non_interactive() {
+        // An askpass program or credential helper still answers; only the terminal prompt,
+        // which would hang an unattended run, is refused.
+        c.env("GIT_TERMINAL_PROMPT", "0")
+            .env("GCM_INTERACTIVE", "never");
+    }
+    c
+}
+
+/// What one git call gave.
+struct Ran {
+    ok: bool,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+fn run_raw(root: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Ran> {
+    let mut c = command(root, args);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if stdin.is_some() {
+        c.stdin(Stdio::piped());
+    }
+    let mut child = c
+        .spawn()
+        .context("running git (is it installed? apt-get install git)")?;
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(input.as_bytes())
+            .context("writing to git's stdin")?;
+    }
+    let out = child.wait_with_output().context("waiting for git")?;
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if !out.status.success() {
+        refused_ownership(root, &stderr)?;
+    }
+    Ok(Ran {
+        ok: out.status.success(),
+        stdout: out.stdout,
+        stderr,
+    })
+}
+
+/// The `safe.directory` error, when git refused the repository for dubious ownership.
+fn refused_ownership(root: &Path, stderr: &str) -> anyhow::Result<()> {
+    if !stderr.contains("dubious ownership") {
+        return Ok(());
+    }
+    // git names the directory it refuses in its own advice; fall back to the root we ran in.
+    let dir = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("git config --global --add safe.directory ")
+        })
+        .map(|d| d.trim().to_string())
+        .unwrap_or_else(|| root.display().to_string());
+    Err(usage(format!(
+        "git refuses the repository at {dir}: it is owned by another user (\"dubious ownership\"); if you trust it, run `git config --global --add safe.directory {dir}` and rerun"
+    )))
+}
+
+/// Runs git and returns stdout; a failure carries git's stderr and `what`.
+fn read(root: &Path, args: &[&str], what: &str) -> anyhow::Result<Vec<u8>> {
+    let r = run_raw(root, args, None)?;
+    if !r.ok {
+        anyhow::bail!(
+            "{what} in {}: git {}: {}",
+            root.display(),
+            args.join(" "),
+            r.stderr
+        );
+    }
+    Ok(r.stdout)
+}
+
+/// stdout as text (lossy), for output that holds no paths.
+fn read_text(root: &Path, args: &[&str], what: &str) -> anyhow::Result<String> {
+    Ok(String::from_utf8_lossy(&read(root, args, what)?).into_owned())
+}
+
+/// NUL-separated records of `-z` output.
+fn split_z(out: &[u8]) -> Vec<String> {
+    out.split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+/// Whether `root` is inside a git work tree. A repository git refuses (dubious ownership) is
+/// an error naming the `safe.directory` fix, not "not a repository".
+pub fn is_repo(root: &Path) -> anyhow::Result<bool> {
+    let r = run_raw(root, &["rev-parse", "--is-inside-work-tree"], None)?;
+    Ok(r.ok && String::from_utf8_lossy(&r.stdout).trim() == "true")
 }
 
 /// The full 40-hex commit of `rev` (e.g. `HEAD`).
 pub fn rev_parse(root: &Path, rev: &str) -> anyhow::Result<String> {
-    let sh = shell(root)?;
-    let spec = format!("{rev}^{{commit}}");
-    let out = cmd!(sh, "git rev-parse --verify --quiet {spec}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .map_err(|e| {
-            usage(format!(
-                "resolving `{rev}` in {}: {e}; run inside a git checkout with at least one commit",
-                root.display()
-            ))
-        })?;
-    Ok(out.trim().to_string())
+    match try_rev_parse(root, rev)? {
+        Some(sha) => Ok(sha),
+        None => Err(usage(format!(
+            "resolving `{rev}` in {}: no such commit; run inside a git checkout with at least one commit",
+            root.display()
+        ))),
+    }
 }
 
 /// HEAD's full commit.
@@ -50,92 +183,119 @@ pub fn head(root: &Path) -> anyhow::Result<String> {
     rev_parse(root, "HEAD")
 }
 
-/// Tags whose commits are ancestors of (or equal to) HEAD.
+/// Tags whose commits are ancestors of (or equal to) HEAD, read with `for-each-ref` (one NUL
+/// per name) rather than `git tag --merged`, whose listing `column.ui` can reflow.
 pub fn tags_merged_into_head(root: &Path) -> anyhow::Result<Vec<String>> {
-    let sh = shell(root)?;
-    let out = cmd!(sh, "git tag --merged HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .with_context(|| format!("listing tags merged into HEAD in {}", root.display()))?;
-    Ok(out
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
+    let out = read(
+        root,
+        &[
+            "for-each-ref",
+            "--merged=HEAD",
+            "--format=%(refname)%00",
+            "refs/tags/",
+        ],
+        "listing tags merged into HEAD",
+    )?;
+    Ok(split_z(&out)
+        .into_iter()
+        .filter_map(|r| r.trim().strip_prefix("refs/tags/").map(String::from))
         .collect())
 }
 
-/// Files changed between `from` and `to` (commits or tags), as paths relative to the root.
-pub fn changed_files(root: &Path, from: &str, to: &str) -> anyhow::Result<Vec<String>> {
-    let sh = shell(root)?;
-    let range = format!("{from}..{to}");
-    let out = cmd!(sh, "git diff --name-only --no-renames {range}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .with_context(|| format!("diffing {range} in {}", root.display()))?;
-    Ok(out
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
+/// Every tag name in the repository (`refs/tags/*`).
+pub fn tags(root: &Path) -> anyhow::Result<Vec<String>> {
+    let out = read(
+        root,
+        &["for-each-ref", "--format=%(refname)%00", "refs/tags/"],
+        "listing tags",
+    )?;
+    Ok(split_z(&out)
+        .into_iter()
+        .filter_map(|r| r.trim().strip_prefix("refs/tags/").map(String::from))
         .collect())
+}
+
+/// Whether the repository is a shallow clone (history cut off at a depth).
+pub fn is_shallow(root: &Path) -> anyhow::Result<bool> {
+    let out = read_text(
+        root,
+        &["rev-parse", "--is-shallow-repository"],
+        "asking whether the clone is shallow",
+    )?;
+    Ok(out.trim() == "true")
+}
+
+/// Files changed between `from` and `to` (commits or tags), as paths relative to the root,
+/// read with `-z` so no path is quoted or escaped.
+pub fn changed_files(root: &Path, from: &str, to: &str) -> anyhow::Result<Vec<String>> {
+    let range = format!("{from}..{to}");
+    let out = read(
+        root,
+        &[
+            "diff",
+            "-z",
+            "--name-only",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-relative",
+            &range,
+            "--",
+        ],
+        &format!("diffing {range}"),
+    )?;
+    Ok(split_z(&out))
 }
 
 /// Files git tracks (for tidy checks); `None` when `root` is not a git work tree.
 pub fn ls_files(root: &Path) -> Option<Vec<String>> {
-    let sh = shell(root).ok()?;
-    let out = cmd!(sh, "git ls-files -z")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()?;
-    Some(
-        out.split('\0')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-    )
+    let r = run_raw(root, &["ls-files", "-z"], None).ok()?;
+    r.ok.then(|| split_z(&r.stdout))
 }
 
 /// The full commit of `rev`, or `None` when it does not resolve.
 pub fn try_rev_parse(root: &Path, rev: &str) -> anyhow::Result<Option<String>> {
-    let sh = shell(root)?;
     let spec = format!("{rev}^{{commit}}");
-    let out = cmd!(sh, "git rev-parse --verify --quiet {spec}")
-        .quiet()
-        .ignore_stderr()
-        .ignore_status()
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Ok((out.status.success() && text.len() == 40).then_some(text))
+    let r = run_raw(root, &["rev-parse", "--verify", "--quiet", &spec], None)?;
+    let text = String::from_utf8_lossy(&r.stdout).trim().to_string();
+    Ok((r.ok && text.len() == 40).then_some(text))
 }
 
 /// The current branch, or `None` when HEAD is detached.
 pub fn branch(root: &Path) -> anyhow::Result<Option<String>> {
-    let sh = shell(root)?;
-    let out = cmd!(sh, "git symbolic-ref --quiet --short HEAD")
-        .quiet()
-        .ignore_stderr()
-        .ignore_status()
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Ok((out.status.success() && !text.is_empty()).then_some(text))
+    let r = run_raw(root, &["symbolic-ref", "--quiet", "--short", "HEAD"], None)?;
+    let text = String::from_utf8_lossy(&r.stdout).trim().to_string();
+    Ok((r.ok && !text.is_empty()).then_some(text))
 }
 
-/// `git status --porcelain` lines (untracked files included).
+/// `git status --porcelain` entries (untracked files included), one `XY path` per entry
+/// (`XY old -> new` for a rename), read with `-z` so paths are never quoted.
 pub fn status(root: &Path) -> anyhow::Result<Vec<String>> {
-    let sh = shell(root)?;
-    let out = cmd!(sh, "git status --porcelain --untracked-files=all")
-        .quiet()
-        .read()
-        .with_context(|| format!("reading git status in {}", root.display()))?;
-    Ok(out
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(String::from)
-        .collect())
+    let out = read(
+        root,
+        &["status", "--porcelain", "-z", "--untracked-files=all"],
+        "reading git status",
+    )?;
+    Ok(porcelain_z(&out))
+}
+
+/// Parses `status --porcelain -z`: a rename or copy (`R`/`C` in either column) is followed by
+/// its source path as the next record.
+fn porcelain_z(out: &[u8]) -> Vec<String> {
+    let mut records = split_z(out).into_iter();
+    let mut lines = Vec::new();
+    while let Some(rec) = records.next() {
+        let xy = rec.get(..2).unwrap_or_default();
+        if xy.contains(['R', 'C']) {
+            let from = records.next().unwrap_or_default();
+            lines.push(format!(
+                "{xy} {from} -> {}",
+                rec.get(3..).unwrap_or_default()
+            ));
+        } else {
+            lines.push(rec);
+        }
+    }
+    lines
 }
 
 /// Refs on `remote` matching `patterns`, with annotated tags peeled to their commits
@@ -145,18 +305,22 @@ pub fn ls_remote(
     remote: &str,
     patterns: &[String],
 ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    let sh = shell(root)?;
     // An exact pattern (`refs/tags/v1.2.3`) does not match the peeled line
     // (`refs/tags/v1.2.3^{}`), so ask for that line too.
     let patterns: Vec<String> = patterns
         .iter()
         .flat_map(|p| [p.clone(), format!("{p}^{{}}")])
         .collect();
-    let out = cmd!(sh, "git ls-remote {remote} {patterns...}").quiet().read().map_err(|e| {
-        crate::exit::external(format!(
-            "listing refs of remote `{remote}` failed: {e}; check `git remote -v` and your credentials (git fetch {remote} should work)"
-        ))
-    })?;
+    let mut args = vec!["ls-remote", "--end-of-options", remote];
+    args.extend(patterns.iter().map(String::as_str));
+    let r = run_raw(root, &args, None)?;
+    if !r.ok {
+        return Err(crate::exit::external(format!(
+            "listing refs of remote `{remote}` failed: {}; check `git remote -v` and your credentials (git fetch {remote} should work)",
+            r.stderr
+        )));
+    }
+    let out = String::from_utf8_lossy(&r.stdout);
     let mut refs = std::collections::BTreeMap::new();
     let mut peeled = std::collections::BTreeMap::new();
     for line in out.lines() {
@@ -178,74 +342,166 @@ pub fn ls_remote(
     Ok(refs)
 }
 
-/// The message of an annotated tag, or `None` for a lightweight or missing tag.
-pub fn tag_message(root: &Path, tag: &str) -> anyhow::Result<Option<String>> {
-    let sh = shell(root)?;
+/// What a tag name holds locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tag {
+    /// No such tag.
+    Missing,
+    /// A lightweight tag (a ref straight to a commit): it carries no message.
+    Lightweight,
+    /// An annotated tag and its whole message.
+    Annotated(String),
+}
+
+/// What `refs/tags/<tag>` is: missing, lightweight, or annotated with its message.
+pub fn tag(root: &Path, tag: &str) -> anyhow::Result<Tag> {
     let refname = format!("refs/tags/{tag}");
-    let out = cmd!(
-        sh,
-        "git for-each-ref --format=%(objecttype)%00%(contents) {refname}"
-    )
-    .quiet()
-    .read()?;
-    Ok(out
-        .split_once('\0')
-        .filter(|(ty, _)| *ty == "tag")
-        .map(|(_, msg)| msg.to_string()))
+    let out = read(
+        root,
+        &[
+            "for-each-ref",
+            "--format=%(objecttype)%00%(contents)",
+            &refname,
+        ],
+        &format!("reading tag {tag}"),
+    )?;
+    if out.is_empty() {
+        return Ok(Tag::Missing);
+    }
+    let text = String::from_utf8_lossy(&out);
+    Ok(match text.split_once('\0') {
+        Some(("tag", msg)) => Tag::Annotated(msg.to_string()),
+        _ => Tag::Lightweight,
+    })
+}
+
+/// The message of an annotated tag, or `None` for a lightweight or missing tag.
+pub fn tag_message(root: &Path, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(match tag(root, name)? {
+        Tag::Annotated(m) => Some(m),
+        _ => None,
+    })
 }
 
 /// Creates an annotated tag at `commit`. Signing follows the operator's `tag.gpgSign` setting.
+/// The message is kept verbatim: the default clean-up would drop every line that starts with
+/// the operator's `core.commentChar` (e.g. `c` strips `components:`).
 pub fn create_annotated_tag(
     root: &Path,
     tag: &str,
     commit: &str,
     message: &str,
 ) -> anyhow::Result<()> {
-    let sh = shell(root)?;
-    cmd!(sh, "git tag --annotate --file=- {tag} {commit}")
-        .stdin(message)
-        .quiet()
-        .run()
-        .with_context(|| format!("creating tag {tag} at {commit}"))?;
+    let r = run_raw(
+        root,
+        &[
+            "tag",
+            "--annotate",
+            "--cleanup=verbatim",
+            "--file=-",
+            "--end-of-options",
+            tag,
+            commit,
+        ],
+        Some(message),
+    )?;
+    if !r.ok {
+        anyhow::bail!("creating tag {tag} at {commit}: {}", r.stderr);
+    }
     Ok(())
 }
 
 /// Pushes exactly one tag to `remote` (never `--tags`, which would push every local tag).
 pub fn push_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
-    let sh = shell(root)?;
     let refspec = format!("refs/tags/{tag}:refs/tags/{tag}");
-    cmd!(sh, "git push --quiet --no-verify {remote} {refspec}").quiet().run().map_err(|e| {
-        crate::exit::external(format!(
-            "pushing tag {tag} to `{remote}` failed: {e}; if the remote rejected it (a tag ruleset), ask a release operator; otherwise check your credentials and rerun"
-        ))
-    })?;
+    let r = run_raw(
+        root,
+        &[
+            "push",
+            "--quiet",
+            "--no-verify",
+            "--end-of-options",
+            remote,
+            &refspec,
+        ],
+        None,
+    )?;
+    if !r.ok {
+        return Err(crate::exit::external(format!(
+            "pushing tag {tag} to `{remote}` failed: {}; if the remote rejected it (a tag ruleset), ask a release operator; otherwise check your credentials and rerun",
+            r.stderr
+        )));
+    }
     Ok(())
 }
 
 /// Fetches exactly one tag from `remote` into the local repository (a resumed release whose
-/// tag was pushed from another clone needs it locally for verify and the notes).
+/// tag was pushed from another clone needs it locally for verify and the notes). With `force`
+/// the remote's tag replaces a local one of the same name (actions/checkout leaves a
+/// lightweight tag where the remote has the annotated one).
 pub fn fetch_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
-    let sh = shell(root)?;
-    let refspec = format!("refs/tags/{tag}:refs/tags/{tag}");
-    cmd!(sh, "git fetch --quiet --no-tags {remote} {refspec}").quiet().run().map_err(|e| {
-        crate::exit::external(format!(
-            "fetching tag {tag} from `{remote}` failed: {e}; check `git remote -v` and your credentials (git fetch {remote} should work)"
-        ))
-    })?;
+    fetch_tag_with(root, remote, tag, false)
+}
+
+/// [`fetch_tag`], optionally replacing a local tag of the same name.
+pub fn fetch_tag_with(root: &Path, remote: &str, tag: &str, force: bool) -> anyhow::Result<()> {
+    let refspec = format!(
+        "{}refs/tags/{tag}:refs/tags/{tag}",
+        if force { "+" } else { "" }
+    );
+    let r = run_raw(
+        root,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--end-of-options",
+            remote,
+            &refspec,
+        ],
+        None,
+    )?;
+    if !r.ok {
+        return Err(crate::exit::external(format!(
+            "fetching tag {tag} from `{remote}` failed: {}; check `git remote -v` and your credentials (git fetch {remote} should work)",
+            r.stderr
+        )));
+    }
+    Ok(())
+}
+
+/// Fetches every tag of `remote` (and, in a shallow clone, the whole history with
+/// `--unshallow`), so that change detection sees every earlier release.
+pub fn fetch_tags(root: &Path, remote: &str, unshallow: bool) -> anyhow::Result<()> {
+    let mut args = vec!["fetch", "--quiet", "--tags"];
+    if unshallow {
+        args.push("--unshallow");
+    }
+    args.extend(["--end-of-options", remote]);
+    let r = run_raw(root, &args, None)?;
+    if !r.ok {
+        return Err(crate::exit::external(format!(
+            "`git fetch --tags{} {remote}` failed: {}; check `git remote -v` and your credentials",
+            if unshallow { " --unshallow" } else { "" },
+            r.stderr
+        )));
+    }
     Ok(())
 }
 
 /// The tagger date of an annotated tag, as epoch seconds; `None` for a lightweight or missing
 /// tag. A resumed release uses it as the earliest time its publish run can have started.
 pub fn tag_date(root: &Path, tag: &str) -> anyhow::Result<Option<u64>> {
-    let sh = shell(root)?;
     let refname = format!("refs/tags/{tag}");
-    let out = cmd!(
-        sh,
-        "git for-each-ref --format=%(objecttype)%00%(taggerdate:unix) {refname}"
-    )
-    .quiet()
-    .read()?;
+    let out = read_text(
+        root,
+        &[
+            "for-each-ref",
+            "--format=%(objecttype)%00%(taggerdate:unix)",
+            &refname,
+        ],
+        &format!("reading the date of tag {tag}"),
+    )?;
     Ok(out
         .trim()
         .split_once('\0')
@@ -267,28 +523,88 @@ pub struct HeadInfo {
 
 /// HEAD, its commit time and whether tracked files differ: what image builds embed.
 pub fn head_info(root: &Path) -> anyhow::Result<HeadInfo> {
-    let sh = xshell::Shell::new().context("starting a shell for git")?;
-    sh.change_dir(root);
-    let commit = xshell::cmd!(sh, "git rev-parse HEAD")
-        .quiet()
-        .read()
-        .with_context(|| {
-            format!(
-                "reading HEAD of {} (is it a git checkout with a commit? run `git log -1` there)",
-                root.display()
-            )
-        })?;
-    let time = xshell::cmd!(sh, "git show -s --format=%cI HEAD")
-        .quiet()
-        .read()
-        .context("reading the commit time of HEAD")?;
-    let status = xshell::cmd!(sh, "git status --porcelain --untracked-files=no")
-        .quiet()
-        .read()
-        .context("reading git status")?;
+    let commit = try_rev_parse(root, "HEAD")?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "reading HEAD of {} (is it a git checkout with a commit? run `git log -1` there)",
+            root.display()
+        )
+    })?;
+    // `log.showSignature` would print the signature check before the date; the pinned config
+    // turns it off and `--no-show-signature` says so again for this call.
+    let time = read_text(
+        root,
+        &["show", "-s", "--no-show-signature", "--format=%cI", &commit],
+        "reading the commit time of HEAD",
+    )?;
+    let status = read(
+        root,
+        &["status", "--porcelain", "-z", "--untracked-files=no"],
+        "reading git status",
+    )?;
     Ok(HeadInfo {
-        commit: commit.trim().to_string(),
+        commit,
         time: time.trim().to_string(),
-        dirty: !status.trim().is_empty(),
+        dirty: !status.is_empty(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn porcelain_z_keeps_renames_and_odd_paths() {
+        let out = b"R  new name\0old\0?? caf\xc3\xa9 \"x\"\0 M a\tb\0";
+        assert_eq!(
+            porcelain_z(out),
+            vec![
+                "R  old -> new name".to_string(),
+                "?? café \"x\"".to_string(),
+                " M a\tb".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn every_call_pins_the_output_config() {
+        let c = command(Path::new("."), &["status"]);
+        let args: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for kv in [
+            "color.ui=never",
+            "column.ui=never",
+            "log.showSignature=false",
+            "core.quotepath=off",
+        ] {
+            assert!(args.iter().any(|a| a == kv), "{kv} missing from {args:?}");
+        }
+        assert_eq!(args[0], "--no-pager");
+        assert_eq!(args.last().map(String::as_str), Some("status"));
+        let env: Vec<(String, Option<String>)> = c
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        assert!(
+            env.contains(&("LC_ALL".into(), Some("C".into()))),
+            "{env:?}"
+        );
+    }
+
+    #[test]
+    fn unattended_runs_never_prompt() {
+        set_non_interactive();
+        let c = command(Path::new("."), &["fetch"]);
+        assert!(
+            c.get_envs()
+                .any(|(k, v)| k == "GIT_TERMINAL_PROMPT" && v == Some("0".as_ref())),
+            "GIT_TERMINAL_PROMPT=0 under --yes"
+        );
+    }
 }

@@ -53,6 +53,7 @@ pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
 
 mod credentials;
 mod github;
+mod hostile_git;
 mod images;
 mod preflight;
 mod publish;

@@ -95,7 +95,16 @@ async fn the_token_never_appears_in_output_or_files() {
 
     let repo = Repo::new();
     let work = repo.work();
-    git(&work, &["tag", "-a", "-m", "release 1.4.0", "v1.4.0"]);
+    git(
+        &work,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            "release 1.4.0\n\ncomponents: core,runner",
+            "v1.4.0",
+        ],
+    );
     // On the remote too, so promote goes as far as dispatching with the token.
     git(&work, &["push", "-q", "origin", "v1.4.0"]);
     let sha7 = git(&work, &["rev-parse", "--short=7", "HEAD"]);
