@@ -17,6 +17,7 @@ use crate::workspace::Workspace;
 
 pub mod build;
 pub mod changes;
+pub mod credentials;
 pub mod docs;
 pub mod manual;
 pub mod notes;

@@ -6,12 +6,13 @@
 //! registry login only with GITHUB_TOKEN, release-tag and dispatch triggers that match the tag
 //! policy, actions pinned by commit SHA, and no template injection into `run:` scripts.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::{CheckId, Ctx, Evidence, Outcome};
+use super::{CheckId, Ctx, Evidence, Outcome, credentials};
 
 /// Every id this area reports.
 pub const IDS: &[CheckId] = &[
@@ -186,11 +187,6 @@ pub fn expressions(s: &str) -> Vec<(usize, &str)> {
     out
 }
 
-/// Whether an expression is exactly the workflow's own token.
-fn is_github_token(expr: &str) -> bool {
-    matches!(expr, "secrets.GITHUB_TOKEN" | "github.token")
-}
-
 /// The glob a tag rule like `v{semver}` allows, e.g. `v*`.
 pub fn trigger_glob(rule: &str) -> String {
     rule.replace("{semver}", "*")
@@ -304,7 +300,14 @@ pub fn check_text(text: &str, rel: &Path, tags: &crate::config::TagRules) -> Vec
     out.push(top_level(&root, &ev, rel));
     out.push(triggers(&root, tags, &ev, rel));
     out.extend(pinned_and_injection(jobs, &ev));
-    out.extend(secrets(&root, jobs, &ev, rel));
+    let wf = Workflow {
+        rel: rel.to_path_buf(),
+        text: text.clone(),
+        root: root.clone(),
+    };
+    let mut r = Routes::default();
+    routes(&wf, &BTreeSet::new(), true, &mut r);
+    out.extend(secrets_outcomes(&r, rel, jobs.line()));
     out
 }
 
@@ -637,121 +640,336 @@ fn is_hex(s: &str, len: usize) -> bool {
             .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
 }
 
-fn secrets(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -> Vec<Outcome> {
-    let mut out = Vec::new();
-    // Every secrets.* reference anywhere in the file.
-    let mut others = Vec::new();
-    root.walk(None, &mut |_, n| {
-        if let Node::Scalar { value, .. } = n {
-            for (off, expr) in expressions(value) {
-                let mut rest = expr;
-                while let Some(i) = rest.find("secrets.") {
-                    let name: String = rest[i + 8..]
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-                        .collect();
-                    if name != "GITHUB_TOKEN" {
-                        others.push((line_in_scalar(n, off), name.clone()));
-                    }
-                    rest = &rest[i + 8..];
-                }
+/// What the credential and push routes of one or more workflow files gave.
+#[derive(Default)]
+pub struct Routes {
+    /// `secrets-no-long-lived-pat` findings.
+    pub pat: Vec<(Vec<Evidence>, String)>,
+    /// `secrets-github-token` findings: a login or a pushing step with another credential.
+    pub token_bad: Vec<(Vec<Evidence>, String)>,
+    /// Logins and pushing steps that use GITHUB_TOKEN.
+    pub token_good: Vec<Evidence>,
+    /// Steps that push to a registry or move a tag.
+    pub pushes: Vec<(Vec<Evidence>, String)>,
+}
+
+/// One workflow file as read.
+pub struct Workflow {
+    pub rel: PathBuf,
+    pub text: String,
+    pub root: Node,
+}
+
+impl Workflow {
+    pub fn ev(&self, line: u32) -> Evidence {
+        Evidence::file_excerpt(&self.rel, Some(line), excerpt(&self.text, line))
+    }
+}
+
+fn steps_of(job: &Node) -> &[Node] {
+    match job.get("steps") {
+        Some(Node::Seq { items, .. }) => items,
+        _ => &[],
+    }
+}
+
+/// The called workflow's secret names that a caller job sets to GITHUB_TOKEN.
+pub fn token_aliases(job: &Node) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if let Some(Node::Map { entries, .. }) = job.get("secrets") {
+        for (k, _, v) in entries {
+            let exprs = expressions(v.as_str().unwrap_or_default());
+            if exprs.len() == 1 && credentials::is_token_expr(exprs[0].1) {
+                out.insert(k.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Reads every credential and push route of `wf`. `publish` is true for the publish workflow
+/// and the reusable workflows it calls: there, any secret other than GITHUB_TOKEN anywhere is
+/// a finding; in other workflows only the routes to a login or a push are.
+pub fn routes(wf: &Workflow, aliases: &BTreeSet<String>, publish: bool, r: &mut Routes) {
+    use credentials::{Cred, SecretRef, Source};
+    let root = &wf.root;
+    let alias = |n: &str| {
+        n.eq_ignore_ascii_case("GITHUB_TOKEN") || aliases.iter().any(|a| a.eq_ignore_ascii_case(n))
+    };
+    // Every reference to the secrets context, and every literal with a token's shape.
+    root.walk(None, &mut |key, n| {
+        let Node::Scalar { value, .. } = n else {
+            return;
+        };
+        if credentials::looks_like_token(value) {
+            let off = value
+                .find(|c: char| c == 'g' || c == 'd')
+                .unwrap_or_default();
+            r.pat.push((
+                vec![wf.ev(line_in_scalar(n, off))],
+                "a hard-coded token is written into the workflow; remove it, revoke it, and publish with GITHUB_TOKEN".into(),
+            ));
+        }
+        if !publish {
+            return;
+        }
+        let mut exprs: Vec<(usize, &str)> = expressions(value);
+        // `if:` conditions are expressions without `${{ }}`.
+        if key == Some("if") && exprs.is_empty() {
+            exprs.push((0, value.as_str()));
+        }
+        for (off, expr) in exprs {
+            for s in credentials::secret_refs(expr) {
+                let msg = match s {
+                    SecretRef::Named(n) if alias(&n) => continue,
+                    SecretRef::Named(n) => format!("the workflow uses `secrets.{n}`; publish with GITHUB_TOKEN instead of a long-lived token"),
+                    SecretRef::Dynamic(e) => format!("`{e}` picks a secret at run time, so any secret can reach this step; name only secrets.GITHUB_TOKEN"),
+                    SecretRef::Whole(e) => format!("`{e}` hands every secret of the repository to this step; pass only secrets.GITHUB_TOKEN"),
+                };
+                r.pat.push((vec![wf.ev(line_in_scalar(n, off))], msg));
             }
         }
     });
-    if others.is_empty() {
+    let Some(jobs) = root.get("jobs") else {
+        return;
+    };
+    let top_env = root.get("env");
+    for (job_name, job_line, job) in jobs.entries() {
+        // A called workflow that gets every secret.
+        if let Some((l, s)) = job.entry("secrets")
+            && s.as_str().is_some_and(|v| v.trim() == "inherit")
+        {
+            let uses = job.get("uses").and_then(Node::as_str).unwrap_or("?");
+            r.pat.push((
+                vec![wf.ev(l)],
+                format!("job `{job_name}` passes `secrets: inherit` to `{uses}`, which hands it every repository and organisation secret; pass `secrets: {{ token: ${{{{ secrets.GITHUB_TOKEN }}}} }}` or nothing"),
+            ));
+        }
+        let _ = job_line;
+        let job_env = job.get("env");
+        let mut logged_in = false;
+        for step in steps_of(job) {
+            let step_env = step.get("env");
+            let scope = credentials::Scope {
+                envs: [step_env, job_env, top_env],
+                token_aliases: aliases,
+            };
+            let uses = step.get("uses").and_then(Node::as_str).unwrap_or_default();
+            let with = step.get("with");
+            let mut pushes = false;
+            if !uses.is_empty() {
+                if credentials::action_logs_in(uses) {
+                    let mut creds = 0;
+                    for (k, l, v) in with.map(Node::entries).unwrap_or_default() {
+                        if !credentials::credential_key(k) {
+                            continue;
+                        }
+                        creds += 1;
+                        match credentials::classify_value(v.as_str().unwrap_or_default(), &scope, 0) {
+                            Cred::GithubToken => {
+                                logged_in = true;
+                                r.token_good.push(wf.ev(*l));
+                            }
+                            c => r.token_bad.push((
+                                vec![wf.ev(*l)],
+                                format!("{} input `{k}` is {}, not GITHUB_TOKEN; log in with `{k}: ${{{{ secrets.GITHUB_TOKEN }}}}`", action_name(uses), c.describe()),
+                            )),
+                        }
+                    }
+                    if creds == 0 {
+                        r.token_bad.push((
+                            vec![wf.ev(step.line())],
+                            format!("{} has no password input; log in with `password: ${{{{ secrets.GITHUB_TOKEN }}}}`", action_name(uses)),
+                        ));
+                    }
+                }
+                if credentials::action_pushes(uses, with) {
+                    pushes = true;
+                    r.pushes.push((
+                        vec![wf.ev(step.get("uses").map_or(step.line(), Node::line))],
+                        format!("`uses: {uses}` pushes to a registry"),
+                    ));
+                    for (k, l, v) in with.map(Node::entries).unwrap_or_default() {
+                        if !credentials::credential_key(k) {
+                            continue;
+                        }
+                        match credentials::classify_value(v.as_str().unwrap_or_default(), &scope, 0)
+                        {
+                            Cred::GithubToken => r.token_good.push(wf.ev(*l)),
+                            c => r.token_bad.push((
+                                vec![wf.ev(*l)],
+                                format!(
+                                    "input `{k}` of a pushing action is {}, not GITHUB_TOKEN",
+                                    c.describe()
+                                ),
+                            )),
+                        }
+                    }
+                }
+            }
+            let run_node = step.get("run");
+            let script = run_node.and_then(Node::as_str).unwrap_or_default();
+            let at = |i: usize| match run_node {
+                Some(n @ Node::Scalar { value, .. }) => {
+                    let off = value
+                        .match_indices('\n')
+                        .nth(i.wrapping_sub(1))
+                        .map_or(0, |(o, _)| if i == 0 { 0 } else { o + 1 });
+                    line_in_scalar(n, off)
+                }
+                _ => step.line(),
+            };
+            if !script.is_empty() {
+                let assigned = credentials::script_assignments(script);
+                for login in credentials::shell_logins(script) {
+                    let login_line = at(login.line);
+                    if login.sources.is_empty() {
+                        r.token_bad.push((
+                            vec![wf.ev(login_line)],
+                            format!("`{} login` gets no credential this check can trace to GITHUB_TOKEN; pipe it in: `echo \"$REGISTRY_TOKEN\" | {} login ghcr.io -u \"$GITHUB_ACTOR\" --password-stdin` with env `REGISTRY_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}`", login.tool, login.tool),
+                        ));
+                        continue;
+                    }
+                    let mut all_token = true;
+                    for (sl, src) in &login.sources {
+                        let mut ev = vec![wf.ev(login_line)];
+                        if at(*sl) != login_line {
+                            ev.push(wf.ev(at(*sl)));
+                        }
+                        let cred = match src {
+                            Source::Expr(e) => credentials::classify_expr(e, &scope, 0),
+                            Source::Literal => Cred::Literal,
+                            Source::Opaque(d) => Cred::Unknown(d.clone()),
+                            Source::Var(v) => {
+                                if let Some(vals) = assigned.get(v) {
+                                    let mut worst = Cred::GithubToken;
+                                    for (al, val) in vals {
+                                        ev.push(wf.ev(at(*al)));
+                                        let c = credentials::classify_value(val, &scope, 0);
+                                        let c = if c == Cred::Literal && val.contains('$') {
+                                            Cred::Unknown(format!("${v}"))
+                                        } else {
+                                            c
+                                        };
+                                        if !c.is_token() {
+                                            worst = c;
+                                        }
+                                    }
+                                    worst
+                                } else if let Some((el, val)) = scope.env(v, false) {
+                                    ev.push(wf.ev(el));
+                                    credentials::classify_value(
+                                        val.as_str().unwrap_or_default(),
+                                        &scope,
+                                        0,
+                                    )
+                                } else {
+                                    Cred::Unknown(format!(
+                                        "${v}, which no env: of this step, job or workflow sets"
+                                    ))
+                                }
+                            }
+                        };
+                        if !cred.is_token() {
+                            all_token = false;
+                            r.token_bad.push((
+                                ev,
+                                format!("`{} login` gets its credential from {}, not GITHUB_TOKEN; log in with secrets.GITHUB_TOKEN", login.tool, cred.describe()),
+                            ));
+                        }
+                    }
+                    if all_token {
+                        logged_in = true;
+                        r.token_good.push(wf.ev(login_line));
+                    }
+                }
+                for p in credentials::shell_pushes(script) {
+                    pushes = true;
+                    r.pushes.push((
+                        vec![wf.ev(at(p.line))],
+                        format!("`{}` writes to a registry", p.what),
+                    ));
+                }
+            }
+            if pushes {
+                // Every env value a pushing step sees, from the step, the job and the workflow.
+                let mut token_env = false;
+                for env in [step_env, job_env, top_env].into_iter().flatten() {
+                    for (k, l, v) in env.entries() {
+                        let value = v.as_str().unwrap_or_default();
+                        match credentials::classify_value(value, &scope, 0) {
+                            Cred::GithubToken => {
+                                token_env = true;
+                                r.token_good.push(wf.ev(*l));
+                            }
+                            c @ (Cred::Secret(_) | Cred::AnySecret(_)) => r.token_bad.push((
+                                vec![wf.ev(*l)],
+                                format!("env `{k}` hands {} to a step that pushes; use GITHUB_TOKEN", c.describe()),
+                            )),
+                            Cred::Literal if credentials::credential_key(k) || credentials::looks_like_token(value) => r.token_bad.push((
+                                vec![wf.ev(*l)],
+                                format!("env `{k}` is a hard-coded credential of a step that pushes; use GITHUB_TOKEN"),
+                            )),
+                            _ => {}
+                        }
+                    }
+                }
+                if publish
+                    && script.contains("xtask publish")
+                    && !token_env
+                    && !logged_in
+                    && !expressions(script)
+                        .iter()
+                        .any(|(_, e)| credentials::is_token_expr(e))
+                {
+                    r.token_bad.push((vec![wf.ev(step.line())], "this publish step gets no GITHUB_TOKEN (e.g. env `REGISTRY_TOKEN: ${{ secrets.GITHUB_TOKEN }}`) and no earlier login used it".to_string()));
+                }
+            }
+        }
+    }
+}
+
+fn action_name(uses: &str) -> &str {
+    uses.split('@').next().unwrap_or(uses)
+}
+
+/// The `secrets-*` outcomes from the routes of the publish workflow (and what it calls).
+fn secrets_outcomes(r: &Routes, rel: &Path, jobs_line: u32) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    if r.pat.is_empty() {
         out.push(Outcome::pass(
             CheckId::SecretsNoLongLivedPat,
             "the workflow references no secret other than GITHUB_TOKEN",
             vec![Evidence::file(rel, None)],
         ));
     } else {
-        for (l, name) in others {
+        for (ev, m) in &r.pat {
             out.push(Outcome::fail(
                 CheckId::SecretsNoLongLivedPat,
-                format!("the workflow uses `secrets.{name}`; publish with GITHUB_TOKEN instead of a long-lived token"),
-                vec![ev(l)],
+                m.clone(),
+                ev.clone(),
             ));
         }
     }
-    // Registry logins: docker/login-action `password:`, or the env of `cargo xtask publish`.
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
-    let top_env = root.get("env");
-    for (_, _, job) in jobs.entries() {
-        let steps: &[Node] = match job.get("steps") {
-            Some(Node::Seq { items, .. }) => items,
-            _ => &[],
-        };
-        // A docker/login-action step with GITHUB_TOKEN logs the whole job in, so later
-        // publish steps need no token of their own.
-        let mut logged_in = false;
-        for step in steps {
-            let uses = step.get("uses").and_then(Node::as_str).unwrap_or_default();
-            if uses.starts_with("docker/login-action") {
-                match step.get("with").and_then(|w| w.get("password")) {
-                    Some(p) => {
-                        let exprs = expressions(p.as_str().unwrap_or_default());
-                        if exprs.len() == 1 && is_github_token(exprs[0].1) {
-                            logged_in = true;
-                            good.push(ev(p.line()));
-                        } else {
-                            bad.push((
-                                p.line(),
-                                "docker/login-action password is not GITHUB_TOKEN".to_string(),
-                            ));
-                        }
-                    }
-                    None => bad.push((
-                        step.line(),
-                        "docker/login-action has no password".to_string(),
-                    )),
-                }
-            }
-            let run = step.get("run").and_then(Node::as_str).unwrap_or_default();
-            if run.contains("cargo xtask publish") || run.contains("docker login") {
-                let mut found = expressions(run).iter().any(|(_, e)| is_github_token(e));
-                for env in [step.get("env"), job.get("env"), top_env]
-                    .into_iter()
-                    .flatten()
-                {
-                    for (k, l, v) in env.entries() {
-                        let value = v.as_str().unwrap_or_default();
-                        let exprs = expressions(value);
-                        let token_like = k.contains("TOKEN") || k.contains("PASSWORD");
-                        if exprs.len() == 1 && is_github_token(exprs[0].1) {
-                            found = true;
-                            good.push(ev(*l));
-                        } else if token_like && exprs.iter().any(|(_, e)| e.contains("secrets.")) {
-                            bad.push((*l, format!("`{k}` is not GITHUB_TOKEN")));
-                        } else if token_like && exprs.is_empty() && !value.trim().is_empty() {
-                            bad.push((
-                                *l,
-                                format!("`{k}` is a hard-coded credential; use GITHUB_TOKEN"),
-                            ));
-                        }
-                    }
-                }
-                if !found && !logged_in {
-                    bad.push((step.line(), "this publish step gets no GITHUB_TOKEN (e.g. env `REGISTRY_TOKEN: ${{ secrets.GITHUB_TOKEN }}`) and no earlier docker/login-action logged in with it".to_string()));
-                }
-            }
-        }
-    }
-    if bad.is_empty() && !good.is_empty() {
+    if r.token_bad.is_empty() && !r.token_good.is_empty() {
         out.push(Outcome::pass(
             CheckId::SecretsGithubToken,
-            "the registry login uses GITHUB_TOKEN",
-            good,
+            "every registry login and pushing step uses GITHUB_TOKEN",
+            r.token_good.clone(),
         ));
-    } else if bad.is_empty() {
+    } else if r.token_bad.is_empty() {
         out.push(Outcome::fail(
             CheckId::SecretsGithubToken,
-            "no registry login found (docker/login-action or a `cargo xtask publish` step with GITHUB_TOKEN in env)",
-            vec![Evidence::file(rel, Some(jobs.line()))],
+            "no registry login found (a login action or command, or a `cargo xtask publish` step with GITHUB_TOKEN in env)",
+            vec![Evidence::file(rel, Some(jobs_line))],
         ));
     } else {
-        for (l, m) in bad {
-            out.push(Outcome::fail(CheckId::SecretsGithubToken, m, vec![ev(l)]));
+        for (ev, m) in &r.token_bad {
+            out.push(Outcome::fail(
+                CheckId::SecretsGithubToken,
+                m.clone(),
+                ev.clone(),
+            ));
         }
     }
     out

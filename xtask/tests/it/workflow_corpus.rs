@@ -9,20 +9,20 @@ use xtask::checks::workflow::{IDS, check_file};
 use xtask::checks::{CheckId, Evidence, Outcome, Status};
 use xtask::config::Config;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
 }
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/workflows")
         .join(name)
 }
 
-fn run(name: &str) -> Vec<Outcome> {
+pub(crate) fn run(name: &str) -> Vec<Outcome> {
     let root = root();
     let text = std::fs::read_to_string(root.join("release.toml")).unwrap();
     let cfg = Config::parse(&text, &root.join("release.toml"), &root).unwrap();
@@ -30,7 +30,7 @@ fn run(name: &str) -> Vec<Outcome> {
 }
 
 /// The 1-based line of the first occurrence of `needle` in the fixture.
-fn line_of(name: &str, needle: &str) -> u32 {
+pub(crate) fn line_of(name: &str, needle: &str) -> u32 {
     let text = std::fs::read_to_string(fixture(name)).unwrap();
     text.lines()
         .position(|l| l.contains(needle))
@@ -38,7 +38,7 @@ fn line_of(name: &str, needle: &str) -> u32 {
         + 1
 }
 
-fn lines(o: &Outcome) -> Vec<u32> {
+pub(crate) fn lines(o: &Outcome) -> Vec<u32> {
     o.evidence
         .iter()
         .filter_map(|e| match e {
@@ -48,7 +48,7 @@ fn lines(o: &Outcome) -> Vec<u32> {
         .collect()
 }
 
-fn assert_flagged(name: &str, id: CheckId, status: Status, needle: &str) {
+pub(crate) fn assert_flagged(name: &str, id: CheckId, status: Status, needle: &str) {
     let out = run(name);
     let want = line_of(name, needle);
     let hit = out
