@@ -501,9 +501,9 @@ fn command_of(cmd: &[Word]) -> Option<(String, Vec<&Word>)> {
     loop {
         let first = rest.first()?;
         let t = first.text.as_str();
-        if t == "sudo" || t == "env" || t == "command" || t == "exec" {
-            rest.remove(0);
-        } else if t.contains('=') && !t.starts_with('-') && !t.starts_with('$') {
+        let wrapper = matches!(t, "sudo" | "env" | "command" | "exec");
+        let assignment = t.contains('=') && !t.starts_with('-') && !t.starts_with('$');
+        if wrapper || assignment {
             rest.remove(0);
         } else {
             break;

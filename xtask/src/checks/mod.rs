@@ -259,6 +259,13 @@ registry! {
         why: "Expanded expressions are template injection: a crafted input runs shell commands with the job's token.",
         fix: "Pass the value through `env:` (e.g. `PUBLISH_LATEST: ${{ inputs.publish_latest }}`) and read \"$PUBLISH_LATEST\" in the script.",
     },
+    WorkflowSinglePublisher => {
+        id: "workflow-single-publisher", section: ActionsPermissions, phase: Preflight, kind: Automated, severity: Error,
+        checklist: "Do not grant broader permissions unless a release workflow actually needs them",
+        summary: "No workflow other than the publish workflow (and the reusable workflows it calls) pushes to a registry, moves a tag such as `latest`, or grants `packages: write`; every workflow under .github/workflows is read.",
+        why: "Every other path to the registry bypasses the release gate, the tag policy and the checks on the publish workflow.",
+        fix: "Remove the push (docker/podman/buildah push, buildx --push, skopeo copy, crane/oras push or tag, cargo xtask publish) and the `packages: write` grant from the named workflow; publish only through the publish workflow.",
+    },
     // GHCR package settings.
     PackagesAllowlist => {
         id: "packages-allowlist", section: PackageSettings, phase: Preflight, kind: Automated, severity: Error,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::{CheckId, Ctx, Evidence, Outcome, credentials};
+use super::{CheckId, Ctx, Evidence, Outcome, Status, credentials};
 
 /// Every id this area reports.
 pub const IDS: &[CheckId] = &[
@@ -25,6 +25,9 @@ pub const IDS: &[CheckId] = &[
     CheckId::SecretsGithubToken,
     CheckId::SecretsNoLongLivedPat,
 ];
+
+/// Ids reported only when the whole repository is read (`check_repo`).
+pub const REPO_IDS: &[CheckId] = &[CheckId::WorkflowSinglePublisher];
 
 /// A YAML node with the (1-based) line where it starts.
 #[derive(Debug, Clone)]
@@ -194,13 +197,12 @@ pub fn trigger_glob(rule: &str) -> String {
 
 /// Runs the workflow checks selected by `--only`.
 pub fn run(ctx: &Ctx) -> Vec<Outcome> {
-    if !ctx.wants_any(IDS) {
+    if !ctx.wants_any(IDS) && !ctx.wants_any(REPO_IDS) {
         return Vec::new();
     }
     let cfg = &ctx.ws.config;
-    let path = cfg.workflow_path();
     let rel = cfg.raw.repository.publish_workflow.clone();
-    let mut out = check_file(&path, Path::new(&rel), &cfg.raw.tags);
+    let mut out = check_repo(&ctx.ws.root, Path::new(&rel), &cfg.raw.tags);
     out.retain(|o| ctx.wants(o.id));
     out
 }
@@ -232,11 +234,30 @@ pub fn check_file(path: &Path, rel: &Path, tags: &crate::config::TagRules) -> Ve
             return out;
         }
     };
-    check_text(&text, rel, tags)
+    check_text_in(&text, rel, tags, None)
+}
+
+/// Checks the publish workflow at `repo/rel`, following the local reusable workflows it calls.
+fn check_path(repo: &Path, rel: &Path, tags: &crate::config::TagRules) -> Vec<Outcome> {
+    match std::fs::read_to_string(repo.join(rel)) {
+        Ok(text) => check_text_in(&text, rel, tags, Some(repo)),
+        Err(_) => check_file(&repo.join(rel), rel, tags),
+    }
 }
 
 /// Checks workflow text (the fuzz target's entry point; `check_file` reads the file first).
 pub fn check_text(text: &str, rel: &Path, tags: &crate::config::TagRules) -> Vec<Outcome> {
+    check_text_in(text, rel, tags, None)
+}
+
+/// [`check_text`]; with `repo`, the local reusable workflows the jobs call are read from it
+/// and checked as part of the publish workflow.
+fn check_text_in(
+    text: &str,
+    rel: &Path,
+    tags: &crate::config::TagRules,
+    repo: Option<&Path>,
+) -> Vec<Outcome> {
     let text = text.to_string();
     let skip_rest = |why: String| -> Vec<Outcome> {
         IDS[1..]
@@ -296,7 +317,7 @@ pub fn check_text(text: &str, rel: &Path, tags: &crate::config::TagRules) -> Vec
         ),
         vec![Evidence::file(rel, Some(jobs.line()))],
     )];
-    out.extend(permissions(&root, jobs, &ev));
+    out.extend(permissions(&root, jobs, &ev, None));
     out.push(top_level(&root, &ev, rel));
     out.push(triggers(&root, tags, &ev, rel));
     out.extend(pinned_and_injection(jobs, &ev));
@@ -307,8 +328,12 @@ pub fn check_text(text: &str, rel: &Path, tags: &crate::config::TagRules) -> Vec
     };
     let mut r = Routes::default();
     routes(&wf, &BTreeSet::new(), true, &mut r);
+    if let Some(repo) = repo {
+        let mut seen = BTreeSet::new();
+        follow_calls(repo, &wf, true, 1, &mut seen, &mut out, &mut r);
+    }
     out.extend(secrets_outcomes(&r, rel, jobs.line()));
-    out
+    settle(out)
 }
 
 fn excerpt(text: &str, line: u32) -> String {
@@ -352,8 +377,13 @@ fn permission_problems(perm: &Node) -> Vec<(u32, String)> {
     p
 }
 
-fn permissions(root: &Node, jobs: &Node, ev: &dyn Fn(u32) -> Evidence) -> Vec<Outcome> {
-    let top = root.get("permissions");
+fn permissions(
+    root: &Node,
+    jobs: &Node,
+    ev: &dyn Fn(u32) -> Evidence,
+    inherited: Option<&Node>,
+) -> Vec<Outcome> {
+    let top = root.get("permissions").or(inherited);
     let mut out = Vec::new();
     let mut evidence = Vec::new();
     for (job, jline, body) in jobs.entries() {
@@ -703,7 +733,7 @@ pub fn routes(wf: &Workflow, aliases: &BTreeSet<String>, publish: bool, r: &mut 
         };
         if credentials::looks_like_token(value) {
             let off = value
-                .find(|c: char| c == 'g' || c == 'd')
+                .find(['g', 'd'])
                 .unwrap_or_default();
             r.pat.push((
                 vec![wf.ev(line_in_scalar(n, off))],
@@ -973,6 +1003,243 @@ fn secrets_outcomes(r: &Routes, rel: &Path, jobs_line: u32) -> Vec<Outcome> {
         }
     }
     out
+}
+
+/// A local reusable workflow a job calls (`uses: ./.github/workflows/x.yml`).
+fn local_call(job: &Node) -> Option<(&str, u32)> {
+    let u = job.get("uses")?;
+    let s = u.as_str()?;
+    s.starts_with("./").then_some((s, u.line()))
+}
+
+/// Reads and parses a workflow file; `Err` is the reason it cannot be read.
+fn load(repo: &Path, rel: &Path) -> Result<Workflow, String> {
+    let text = std::fs::read_to_string(repo.join(rel)).map_err(|e| e.to_string())?;
+    match parse_yaml(&text) {
+        Ok(docs) if docs.len() == 1 => Ok(Workflow {
+            rel: rel.to_path_buf(),
+            root: docs.into_iter().next().expect("one document"),
+            text,
+        }),
+        Ok(docs) => Err(format!("expected one YAML document, found {}", docs.len())),
+        Err((line, msg)) => Err(format!("not valid YAML at line {line}: {msg}")),
+    }
+}
+
+/// Follows the local reusable workflows `wf` calls (up to GitHub's nesting limit), checking
+/// each with the calling job's permissions and the secrets it passes. Returns the files read.
+#[allow(clippy::too_many_arguments)]
+fn follow_calls(
+    repo: &Path,
+    wf: &Workflow,
+    publish: bool,
+    depth: u8,
+    seen: &mut BTreeSet<PathBuf>,
+    out: &mut Vec<Outcome>,
+    r: &mut Routes,
+) {
+    let Some(jobs) = wf.root.get("jobs") else {
+        return;
+    };
+    for (job_name, _, job) in jobs.entries() {
+        let Some((uses, line)) = local_call(job) else {
+            continue;
+        };
+        let rel = PathBuf::from(uses.trim_start_matches("./"));
+        if depth >= 10 {
+            out.push(Outcome::fail(
+                CheckId::WorkflowPresent,
+                format!("job `{job_name}` nests reusable workflows deeper than GitHub allows (10 levels)"),
+                vec![wf.ev(line)],
+            ));
+            continue;
+        }
+        let callee = match load(repo, &rel) {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(Outcome::fail(
+                    CheckId::WorkflowPresent,
+                    format!("job `{job_name}` calls `{uses}`, which cannot be read ({e}); the run would fail"),
+                    vec![wf.ev(line)],
+                ));
+                continue;
+            }
+        };
+        if !seen.insert(rel.clone()) {
+            continue;
+        }
+        // The caller job's grant is what the called jobs get unless they narrow it.
+        let caller_perm = job.get("permissions").or(wf.root.get("permissions"));
+        let aliases = token_aliases(job);
+        if let Some(cjobs) = callee.root.get("jobs") {
+            let ev = |l: u32| callee.ev(l);
+            if publish {
+                out.extend(permissions(&callee.root, cjobs, &ev, caller_perm));
+            }
+            let pinned = pinned_and_injection(cjobs, &ev);
+            out.extend(
+                pinned
+                    .into_iter()
+                    .filter(|o| publish || o.status != Status::Pass),
+            );
+        }
+        routes(&callee, &aliases, publish, r);
+        follow_calls(repo, &callee, publish, depth + 1, seen, out, r);
+    }
+}
+
+/// Keeps, for each id with a finding, only the findings: one file's pass must not sit next to
+/// another file's failure of the same check.
+fn settle(out: Vec<Outcome>) -> Vec<Outcome> {
+    let failing: BTreeSet<CheckId> = out
+        .iter()
+        .filter(|o| o.status != Status::Pass)
+        .map(|o| o.id)
+        .collect();
+    out.into_iter()
+        .filter(|o| o.status != Status::Pass || !failing.contains(&o.id))
+        .collect()
+}
+
+/// Whether a permissions value grants `packages: write` (or every scope).
+fn grants_packages_write(perm: &Node) -> Option<u32> {
+    match perm {
+        Node::Scalar { value, line, .. } if value == "write-all" => Some(*line),
+        Node::Map { entries, .. } => entries
+            .iter()
+            .find(|(k, _, v)| k == "packages" && v.as_str() == Some("write"))
+            .map(|(_, l, _)| *l),
+        _ => None,
+    }
+}
+
+/// Every workflow in the repository's `.github/workflows` that is not the publish workflow
+/// nor called by it: none may push to the registry, move a tag, or grant `packages: write`,
+/// and its logins, remote reusable workflows and `secrets: inherit` are held to the same
+/// rules.
+fn other_workflows(repo: &Path, publish_rel: &Path, called: &BTreeSet<PathBuf>) -> Vec<Outcome> {
+    let id = CheckId::WorkflowSinglePublisher;
+    let dir = repo.join(".github/workflows");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .filter_map(|p| p.strip_prefix(repo).ok().map(Path::to_path_buf))
+        .filter(|p| p != publish_rel && !called.contains(p))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    let mut r = Routes::default();
+    let mut read = Vec::new();
+    for rel in &files {
+        let wf = match load(repo, rel) {
+            Ok(w) => w,
+            Err(e) => {
+                out.push(Outcome::warn(
+                    id,
+                    format!("{} cannot be read ({e}), so whether it pushes is unknown; GitHub would reject it too", rel.display()),
+                    vec![Evidence::file(rel, None)],
+                ));
+                continue;
+            }
+        };
+        read.push(Evidence::file(rel, None));
+        let mut perms: Vec<&Node> = wf.root.get("permissions").into_iter().collect();
+        if let Some(jobs) = wf.root.get("jobs") {
+            perms.extend(
+                jobs.entries()
+                    .iter()
+                    .filter_map(|(_, _, j)| j.get("permissions")),
+            );
+            // Remote reusable workflows and actions must be pinned here too.
+            let ev = |l: u32| wf.ev(l);
+            out.extend(
+                pinned_and_injection(jobs, &ev)
+                    .into_iter()
+                    .filter(|o| o.id == CheckId::WorkflowActionsPinned && o.status != Status::Pass),
+            );
+        }
+        for p in perms {
+            if let Some(l) = grants_packages_write(p) {
+                out.push(Outcome::fail(
+                    id,
+                    format!("{} grants `packages: write`; only the publish workflow ({}) may write packages", rel.display(), publish_rel.display()),
+                    vec![wf.ev(l)],
+                ));
+            }
+        }
+        let before = r.pushes.len();
+        routes(&wf, &BTreeSet::new(), false, &mut r);
+        let mut seen = BTreeSet::new();
+        let mut nested = Vec::new();
+        follow_calls(repo, &wf, false, 1, &mut seen, &mut nested, &mut r);
+        out.extend(nested);
+        for (ev, what) in r.pushes.drain(before..) {
+            out.push(Outcome::fail(
+                id,
+                format!(
+                    "{what} in {}; only the publish workflow ({}) may push images or move `latest`",
+                    rel.display(),
+                    publish_rel.display()
+                ),
+                ev,
+            ));
+        }
+    }
+    for (ev, m) in r.pat {
+        out.push(Outcome::fail(CheckId::SecretsNoLongLivedPat, m, ev));
+    }
+    for (ev, m) in r.token_bad {
+        out.push(Outcome::fail(CheckId::SecretsGithubToken, m, ev));
+    }
+    if !out.iter().any(|o| o.id == id) {
+        out.push(Outcome::pass(
+            id,
+            format!(
+                "{} other workflow file(s) in .github/workflows read; none pushes to a registry, moves a tag or grants packages: write",
+                files.len()
+            ),
+            if read.is_empty() {
+                vec![Evidence::note("no other workflow files")]
+            } else {
+                read
+            },
+        ));
+    }
+    out
+}
+
+/// Every workflow check over a repository: the publish workflow `publish_rel`, the local
+/// reusable workflows it calls (followed, with the caller's permissions and secrets), and
+/// every other workflow under `.github/workflows`. Public so the corpus tests can run
+/// fixture repositories through the same code.
+pub fn check_repo(repo: &Path, publish_rel: &Path, tags: &crate::config::TagRules) -> Vec<Outcome> {
+    let mut out = check_path(repo, publish_rel, tags);
+    let mut called = BTreeSet::new();
+    if let Ok(wf) = load(repo, publish_rel) {
+        collect_called(repo, &wf, 0, &mut called);
+    }
+    out.extend(other_workflows(repo, publish_rel, &called));
+    settle(out)
+}
+
+fn collect_called(repo: &Path, wf: &Workflow, depth: u8, called: &mut BTreeSet<PathBuf>) {
+    let Some(jobs) = wf.root.get("jobs") else {
+        return;
+    };
+    for (_, _, job) in jobs.entries() {
+        if let Some((uses, _)) = local_call(job) {
+            let rel = PathBuf::from(uses.trim_start_matches("./"));
+            if depth < 10
+                && called.insert(rel.clone())
+                && let Ok(c) = load(repo, &rel)
+            {
+                collect_called(repo, &c, depth + 1, called);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

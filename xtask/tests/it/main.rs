@@ -64,3 +64,4 @@ mod release;
 mod reliability;
 mod secrets;
 mod workflow_corpus;
+mod workflow_repos;
