@@ -54,6 +54,9 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     if specs.is_empty() {
         return Ok(outcomes);
     }
+    // A `.dockerignore` pattern the docker CLI refuses is a configuration error (exit 2)
+    // naming the file and line, found before anything compiles.
+    images::check_dockerignores(&ctx.ws, &specs)?;
 
     let version = match &ctx.release {
         Some(v) => v.to_string(),

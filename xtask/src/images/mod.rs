@@ -28,6 +28,7 @@ use crate::workspace::Workspace;
 pub mod compile;
 pub mod context;
 pub mod dockerignore;
+pub mod goregexp;
 pub mod smoke;
 pub mod stage;
 
@@ -143,6 +144,16 @@ pub fn build_key(
     format!("{:x}", h.finalize())
 }
 
+/// Reads the `.dockerignore` of every image's component folder (the one staged into its
+/// context) with the docker CLI's rules. A pattern the CLI refuses is a configuration error
+/// (exit 2) naming the file and line.
+pub fn check_dockerignores(ws: &Workspace, images: &[ImageSpec]) -> anyhow::Result<()> {
+    for spec in images {
+        dockerignore::Matcher::read_file(&ws.root.join(&spec.dir).join(".dockerignore"))?;
+    }
+    Ok(())
+}
+
 /// Builds `images` (all concurrently), failing if any fails. For the publish command.
 pub async fn build_images(
     ws: &Workspace,
@@ -151,6 +162,7 @@ pub async fn build_images(
     commit: &str,
     progress: &Progress,
 ) -> anyhow::Result<Vec<BuiltImage>> {
+    check_dockerignores(ws, images)?;
     let docker = Docker::connect().await?;
     let created = crate::effects::git::head_info(&ws.root)
         .map(|h| h.time)
