@@ -548,6 +548,39 @@ pub fn head_info(root: &Path) -> anyhow::Result<HeadInfo> {
     })
 }
 
+/// The files under `dirs` (relative to `root`) that git does not ignore: tracked ones and
+/// untracked ones outside `.gitignore`, `.git/info/exclude` and `core.excludesFile`.
+/// `None` when `root` is not a git work tree (or git fails), so callers fall back to every
+/// file.
+pub fn files_not_ignored(root: &Path, dirs: &[String]) -> Option<Vec<std::path::PathBuf>> {
+    if dirs.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut args = vec![
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "--",
+    ];
+    args.extend(dirs.iter().map(String::as_str));
+    let out = command(root, &args).stderr(Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        out.stdout
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                use std::os::unix::ffi::OsStrExt;
+                std::path::PathBuf::from(std::ffi::OsStr::from_bytes(s))
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

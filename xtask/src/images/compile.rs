@@ -68,6 +68,7 @@ pub async fn compile_and_stage_edition(
     specs: &[ImageSpec],
     version: &str,
     commit: &str,
+    sources: &str,
 ) -> anyhow::Result<HashMap<String, PathBuf>> {
     let Some(edition) = specs.first().map(|s| s.edition.clone()) else {
         return Ok(HashMap::new());
@@ -76,7 +77,7 @@ pub async fn compile_and_stage_edition(
     let started = std::time::Instant::now();
     let bins = bin_dir(ws, &edition);
     let stamp = bins.join("inputs.sha256");
-    let fingerprint = inputs_fingerprint(ws, &specs, version, commit).await?;
+    let fingerprint = inputs_fingerprint(ws, &specs, version, commit, sources).await?;
     let fresh = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
         && specs.iter().all(|s| bins.join(&s.krate).is_file());
     if fresh {
@@ -126,9 +127,8 @@ pub async fn compile_and_stage_edition(
     Ok(out)
 }
 
-/// A hash of everything the edition's binaries are built from: the sources of every workspace
-/// member except xtask, the root `Cargo.toml`, `Cargo.lock`, `.cargo/config.toml` and any
-/// `rust-toolchain` file, the compiler (`rustc -vV`), and the version, commit, features and
+/// A hash of everything the edition's binaries are built from: `sources` (`source_digest`,
+/// computed once for all editions), the compiler (`rustc -vV`), and the version, commit, features and
 /// flags. When it matches the stamp of the last successful build, cargo is not run at all.
 /// (A path dependency outside the workspace members would not be seen; there is none.)
 pub async fn inputs_fingerprint(
@@ -136,6 +136,7 @@ pub async fn inputs_fingerprint(
     specs: &[&ImageSpec],
     version: &str,
     commit: &str,
+    sources: &str,
 ) -> anyhow::Result<String> {
     let rustc = tokio::process::Command::new("rustc")
         .arg("-vV")
@@ -154,14 +155,24 @@ pub async fn inputs_fingerprint(
             s.features.join(",")
         ));
     }
-    let root = ws.root.clone();
-    tokio::task::spawn_blocking(move || hash_sources(&root, &head))
-        .await
-        .context("the fingerprint task failed")?
+    combine(&head, sources)
 }
 
-fn hash_sources(root: &std::path::Path, head: &str) -> anyhow::Result<String> {
+/// The digest of the sources the binaries are built from, computed once per build for all
+/// editions (`build_each_then` passes it to every edition): the root `Cargo.toml`,
+/// `Cargo.lock`, `.cargo/config*` and `rust-toolchain*`, and the files of every workspace
+/// member except xtask. Files the workspace's ignore rules skip (git's: `.gitignore`,
+/// `.git/info/exclude`, `core.excludesFile`) are never opened, nor anything under a `target`
+/// or `.git` directory; each file is streamed through the hash in 64 KiB reads, so memory
+/// stays bounded whatever the file sizes. Outside a git work tree every file is hashed.
+///
+/// The image's `.dockerignore` is deliberately not applied here: it is written for the staged
+/// context (`*` then `!Dockerfile`, `!<binary>`, `!rootfs`), so applied to a component's
+/// sources it would skip `src/` and a changed source would never rebuild the binary. It
+/// governs the context hash (`context::hash`), which never opens an excluded file.
+pub fn source_digest(root: &std::path::Path) -> anyhow::Result<String> {
     use sha2::{Digest, Sha256};
+    use std::io::Read;
     let manifest =
         std::fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
     let value: toml::Value = toml::from_str(&manifest).context("parsing Cargo.toml")?;
@@ -172,6 +183,7 @@ fn hash_sources(root: &std::path::Path, head: &str) -> anyhow::Result<String> {
         .map(|a| {
             a.iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
+                .filter(|m| m != "xtask")
                 .collect()
         })
         .unwrap_or_default();
@@ -189,22 +201,82 @@ fn hash_sources(root: &std::path::Path, head: &str) -> anyhow::Result<String> {
             files.push(p);
         }
     }
-    for member in members.iter().filter(|m| m.as_str() != "xtask") {
-        collect_files(&root.join(member), &mut files)?;
+    match crate::effects::git::files_not_ignored(root, &members) {
+        Some(listed) => {
+            for rel in listed {
+                let skipped = rel
+                    .components()
+                    .any(|part| part.as_os_str() == "target" || part.as_os_str() == ".git");
+                let p = root.join(&rel);
+                // A tracked file deleted from the work tree is simply not there to hash.
+                if !skipped && std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
+                    files.push(p);
+                }
+            }
+        }
+        None => {
+            for member in &members {
+                collect_files(&root.join(member), &mut files)?;
+            }
+        }
     }
     files.sort();
+    files.dedup();
     let mut h = Sha256::new();
-    h.update(head.as_bytes());
+    let mut buf = vec![0u8; 64 * 1024];
     for f in files {
         let rel = f
             .strip_prefix(root)
             .unwrap_or(&f)
             .to_string_lossy()
             .into_owned();
-        let bytes = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
-        h.update(format!("\n{rel} {}\n", bytes.len()).as_bytes());
-        h.update(&bytes);
+        let file = std::fs::File::open(&f).with_context(|| format!("opening {}", f.display()))?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("reading {}", f.display()))?
+            .len();
+        h.update(format!("\n{rel} {len}\n").as_bytes());
+        let mut reader = file.take(len);
+        let mut seen = 0u64;
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .with_context(|| format!("reading {}", f.display()))?;
+            if n == 0 {
+                break;
+            }
+            seen += n as u64;
+            h.update(&buf[..n]);
+        }
+        if seen != len {
+            anyhow::bail!(
+                "{} changed while it was hashed ({len} bytes listed, {seen} read); rerun when nothing writes to the sources",
+                f.display()
+            );
+        }
     }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// The source digest of the workspace `ws`, off the async runtime.
+pub async fn source_digest_of(ws: &Workspace) -> anyhow::Result<String> {
+    let root = ws.root.clone();
+    tokio::task::spawn_blocking(move || source_digest(&root))
+        .await
+        .context("the source hashing task failed")?
+}
+
+#[cfg(test)]
+fn hash_sources(root: &std::path::Path, head: &str) -> anyhow::Result<String> {
+    combine(head, &source_digest(root)?)
+}
+
+fn combine(head: &str, sources: &str) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(head.as_bytes());
+    h.update(b"\nsources ");
+    h.update(sources.as_bytes());
     Ok(format!("{:x}", h.finalize()))
 }
 
@@ -334,5 +406,123 @@ mod tests {
         let second = hash_sources(root, "head").unwrap();
         write("Cargo.lock", "# lock 2\n");
         assert_ne!(hash_sources(root, "head").unwrap(), second);
+    }
+
+    fn git_in(root: &std::path::Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.test")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.test")
+            .output()
+            .expect("git is installed");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A multi-GB file the workspace ignores in a component folder is never read: its content
+    /// does not reach the hash (a sparse 4 GiB file whose last byte changes).
+    #[test]
+    fn source_hash_skips_what_git_ignores_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"xtask\", \"core\"]\n",
+        );
+        write("core/src/main.rs", "fn main() {}\n");
+        write(".gitignore", "/target\ncore/*.bin\n");
+        git_in(root, &["init", "-q"]);
+        git_in(root, &["add", "."]);
+        git_in(root, &["commit", "-qm", "initial"]);
+        let big = root.join("core/huge.bin");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(4 << 30).unwrap();
+        drop(f);
+        let first = source_digest(root).unwrap();
+        {
+            use std::io::{Seek, SeekFrom, Write};
+            let mut f = std::fs::OpenOptions::new().write(true).open(&big).unwrap();
+            f.seek(SeekFrom::End(-1)).unwrap();
+            f.write_all(b"x").unwrap();
+        }
+        assert_eq!(
+            source_digest(root).unwrap(),
+            first,
+            "the ignored file was hashed"
+        );
+        // An untracked file git does not ignore is a source, and so is a tracked one.
+        write("core/src/new.rs", "// new\n");
+        let second = source_digest(root).unwrap();
+        assert_ne!(second, first);
+        write("core/src/main.rs", "fn main() { }\n");
+        assert_ne!(source_digest(root).unwrap(), second);
+    }
+
+    fn vm_hwm_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/self/status")
+    }
+
+    /// A 512 MiB source file (sparse) is streamed: the peak RSS of a process that does nothing
+    /// else grows by far less than the file. Measured in a child process running only this
+    /// test, so other tests' memory is not counted.
+    #[test]
+    fn source_hash_streams_in_bounded_memory() {
+        const CHILD: &str = "AISOPSFLOW_TEST_HWM_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "images::compile::tests::source_hash_streams_in_bounded_memory",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{text}");
+            assert!(text.contains("peak RSS grew by"), "{text}");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"core\"]\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("core/assets")).unwrap();
+        let f = std::fs::File::create(root.join("core/assets/blob.bin")).unwrap();
+        f.set_len(512 << 20).unwrap();
+        drop(f);
+        let before = vm_hwm_kib();
+        source_digest(root).unwrap();
+        let grew = vm_hwm_kib().saturating_sub(before);
+        println!("peak RSS grew by {grew} KiB hashing a 512 MiB file");
+        assert!(
+            grew < 32 * 1024,
+            "hashing held the file in memory: +{grew} KiB"
+        );
     }
 }

@@ -227,6 +227,11 @@ where
 
     let (tx, mut rx) =
         tokio::sync::mpsc::unbounded_channel::<(ImageSpec, anyhow::Result<std::path::PathBuf>)>();
+    // The sources are hashed once for every edition, not once per edition at the same time.
+    let sources = compile::source_digest_of(ws)
+        .await
+        .map_err(|e| format!("hashing the sources: {e:#}"));
+    let sources = &sources;
     // The editions are started together: their input fingerprints are computed at once, and
     // an edition that needs cargo waits for the compile lock. Its images go to the consumer as
     // soon as its compile and staging finish.
@@ -239,7 +244,14 @@ where
                     .filter(|s| s.edition == edition)
                     .cloned()
                     .collect();
-                match compile::compile_and_stage_edition(ws, &specs, version, commit).await {
+                let staged = match sources {
+                    Ok(sources) => {
+                        compile::compile_and_stage_edition(ws, &specs, version, commit, sources)
+                            .await
+                    }
+                    Err(e) => Err(anyhow::anyhow!("{e}")),
+                };
+                match staged {
                     Ok(mut dirs) => {
                         for spec in specs {
                             let dir = dirs.remove(&spec.package).ok_or_else(|| {

@@ -51,6 +51,7 @@ pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+mod context;
 mod credential_routes;
 mod credentials;
 mod github;

@@ -1,0 +1,505 @@
+//! The build context against the real docker CLI on this machine.
+//!
+//! Generated `.dockerignore` files and trees (seeded, bounded, shrunk on a difference) go
+//! through `docker build DIR` (the CLI's own walk: here docker/cli 28.2.2 without buildx, so the
+//! legacy builder, which is what the CLI does for a Dockerfile build on this machine) and
+//! through our tar (`context::collect` + `context::stream` to the engine API); the files in the
+//! two resulting images must be the same. A pattern the CLI refuses must be refused by us too,
+//! with exit 2 naming the line. `cargo test` runs a fixed handful of seeds; the long run is
+//!
+//! ```text
+//! AISOPSFLOW_CONTEXT_DIFF_CASES=400 AISOPSFLOW_CONTEXT_DIFF_SEED=1 \
+//!   cargo test -p xtask --test it context::long_differential_run -- --ignored --nocapture
+//! ```
+//!
+//! and its figures are in docs/reliability.md. Images are tagged `h15ctx-diff-<pid>-<n>` and
+//! removed after each case (the engine is shared).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use xtask::effects::docker::{BuildRequest, Docker};
+use xtask::images::context;
+
+/// A small, seeded generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// One generated case: files (relative paths; their directories are implied), empty
+/// directories, and the `.dockerignore` lines (bytes: they need not be UTF-8).
+#[derive(Debug, Clone)]
+struct Case {
+    files: Vec<String>,
+    empty_dirs: Vec<String>,
+    ignore: Vec<Vec<u8>>,
+}
+
+const NAMES: &[&str] = &[
+    "a",
+    "b",
+    "c.key",
+    "d.txt",
+    "keep.tmp",
+    ".env",
+    "dir",
+    "sub",
+    "x y",
+    "[x]",
+    "é",
+    "^n",
+    "a*b",
+    "#h",
+    "!b",
+    "q?",
+    "A1",
+    "dist",
+    "node_modules",
+    "b\\c",
+];
+
+fn generate(seed: u64) -> Case {
+    let mut rng = Rng(seed);
+    let mut files: Vec<String> = Vec::new();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    for _ in 0..1 + rng.below(12) {
+        let depth = 1 + rng.below(3);
+        let parts: Vec<&str> = (0..depth).map(|_| *rng.pick(NAMES)).collect();
+        let path = parts.join("/");
+        // A path cannot be both a file and a directory.
+        let prefixes: Vec<String> = (1..parts.len()).map(|i| parts[..i].join("/")).collect();
+        if prefixes.iter().any(|p| files.contains(p))
+            || dirs.contains(&path)
+            || files.contains(&path)
+            || path == "Dockerfile"
+            || path == ".dockerignore"
+        {
+            continue;
+        }
+        dirs.extend(prefixes);
+        files.push(path);
+    }
+    let mut empty_dirs = Vec::new();
+    if rng.chance(30) {
+        let d = format!("{}/empty", rng.pick(NAMES));
+        if !files
+            .iter()
+            .any(|f| f == d.split('/').next().unwrap_or_default())
+        {
+            empty_dirs.push(d);
+        }
+    }
+    let all: Vec<String> = files.iter().chain(dirs.iter()).cloned().collect();
+    let mut ignore = Vec::new();
+    for _ in 0..1 + rng.below(6) {
+        ignore.push(pattern(&mut rng, &all));
+    }
+    Case {
+        files,
+        empty_dirs,
+        ignore,
+    }
+}
+
+/// A pattern built from a path in the tree, with wildcards, classes, escapes and the CLI's
+/// syntax around it; sometimes one the CLI refuses.
+fn pattern(rng: &mut Rng, paths: &[String]) -> Vec<u8> {
+    const FIXED: &[&str] = &[
+        "**",
+        "*",
+        "**/*.key",
+        "!**/keep.tmp",
+        "**/dir",
+        "dir/**",
+        "*/*.tmp",
+        ".*",
+        "# comment",
+        "",
+        "^*",
+        "\\d*",
+        "[[:alpha:]]*",
+        "**/[^a]*",
+        "a\\*b",
+        "[a*]",
+        "x^*",
+    ];
+    // Patterns the CLI refuses: filepath.Match's syntax errors, then Go regexp's.
+    const BAD: &[&str] = &[
+        "[x-]",
+        "[-x]",
+        "[]a]",
+        "[a-b-c]",
+        "[",
+        "a\\",
+        "!",
+        "[z-a]*",
+        "\\q*",
+        "[[:foo:]]",
+    ];
+    if rng.chance(3) {
+        return rng.pick(BAD).as_bytes().to_vec();
+    }
+    if paths.is_empty() || rng.chance(18) {
+        let mut p = rng.pick(FIXED).as_bytes().to_vec();
+        if rng.chance(5) {
+            p.extend_from_slice(b"\xe9");
+        }
+        return p;
+    }
+    let path = rng.pick(paths);
+    let parts: Vec<&str> = path.split('/').collect();
+    let keep = 1 + rng.below(parts.len());
+    let mut out: Vec<String> = Vec::new();
+    for part in &parts[..keep] {
+        let p = match rng.below(12) {
+            0 => "*".to_string(),
+            1 => "**".to_string(),
+            2 if !part.is_empty() => {
+                let mut c: Vec<char> = part.chars().collect();
+                let i = rng.below(c.len());
+                c[i] = '?';
+                c.into_iter().collect()
+            }
+            3 if !part.is_empty() => {
+                let c: Vec<char> = part.chars().collect();
+                let i = rng.below(c.len());
+                let class = match rng.below(4) {
+                    0 => format!("[{}]", c[i]),
+                    1 => "[^z]".to_string(),
+                    2 => format!("[{}-z]", c[i]),
+                    _ => "[[:alnum:]]".to_string(),
+                };
+                c[..i].iter().collect::<String>() + &class + &c[i + 1..].iter().collect::<String>()
+            }
+            4 => format!("{part}*"),
+            5 => format!("*{part}"),
+            6 if !part.is_empty() => format!("\\{part}"),
+            _ => part.to_string(),
+        };
+        out.push(p);
+    }
+    let mut p = out.join("/");
+    if rng.chance(10) {
+        p = format!("/{p}");
+    }
+    if rng.chance(10) {
+        p = format!("./{p}");
+    }
+    if rng.chance(10) {
+        p.push('/');
+    }
+    if rng.chance(35) {
+        p = format!("!{p}");
+    }
+    if rng.chance(10) {
+        p = format!("  {p} ");
+    }
+    p.into_bytes()
+}
+
+fn write_case(dir: &Path, case: &Case) {
+    fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY . /ctx/\n").unwrap();
+    for f in &case.files {
+        let p = dir.join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, f).unwrap();
+    }
+    for d in &case.empty_dirs {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let mut text = Vec::new();
+    for l in &case.ignore {
+        text.extend_from_slice(l);
+        text.push(b'\n');
+    }
+    fs::write(dir.join(".dockerignore"), text).unwrap();
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Both built, with the same files.
+    Same(usize),
+    /// Both refused the `.dockerignore`.
+    BothRefused,
+    /// We refused a pattern Go's regexp refuses, where the CLI never compiled it (it
+    /// compiles a pattern only when a path reaches it).
+    Stricter,
+    Differs(String),
+}
+
+fn files_under_ctx(files: Vec<String>) -> BTreeSet<String> {
+    files
+        .into_iter()
+        .filter_map(|f| f.strip_prefix("ctx/").map(str::to_string))
+        // The daemon decides about these two on both sides alike.
+        .filter(|f| f != "Dockerfile" && f != ".dockerignore")
+        .collect()
+}
+
+async fn run_case(docker: &Docker, case: &Case, n: u64) -> Verdict {
+    let dir = tempfile::tempdir().unwrap();
+    write_case(dir.path(), case);
+    let base = format!("h15ctx-diff-{}-{n}", std::process::id());
+    let cli_tag = format!("{base}:cli");
+    let ours_tag = format!("{base}:ours");
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", &cli_tag])
+        .arg(dir.path())
+        .env_remove("DOCKER_BUILDKIT")
+        .output()
+        .expect("running the docker CLI (apt-get install docker.io)");
+    let cli_err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let ours = context::collect(dir.path());
+    let verdict = match (out.status.success(), ours) {
+        (false, Err(e)) => {
+            let refused = cli_err.contains("syntax error in pattern")
+                || cli_err.contains("illegal exclusion pattern");
+            if refused && xtask::exit::code_for(&e) == xtask::exit::USAGE {
+                Verdict::BothRefused
+            } else {
+                Verdict::Differs(format!(
+                    "both failed differently: CLI {cli_err:?}, ours {e:#}"
+                ))
+            }
+        }
+        (true, Err(e)) => {
+            let msg = format!("{e:#}");
+            if msg.contains("Go regular expression") {
+                Verdict::Stricter
+            } else {
+                Verdict::Differs(format!("the CLI built, we refused: {msg}"))
+            }
+        }
+        (false, Ok(_)) => Verdict::Differs(format!("the CLI refused, we did not: {cli_err}")),
+        (true, Ok(entries)) => {
+            let built = docker
+                .build(
+                    &BuildRequest {
+                        tag: ours_tag.clone(),
+                        ..Default::default()
+                    },
+                    context::stream(entries),
+                    |_| {},
+                )
+                .await;
+            match built {
+                Err(e) => Verdict::Differs(format!("our build failed: {e:#}")),
+                Ok(_) => {
+                    let cli_files = files_under_ctx(docker.list_files(&cli_tag).await.unwrap());
+                    let our_files = files_under_ctx(docker.list_files(&ours_tag).await.unwrap());
+                    if cli_files == our_files {
+                        Verdict::Same(cli_files.len())
+                    } else {
+                        let only_cli: Vec<_> = cli_files.difference(&our_files).collect();
+                        let only_ours: Vec<_> = our_files.difference(&cli_files).collect();
+                        Verdict::Differs(format!(
+                            "only the CLI sent {only_cli:?}; only we sent {only_ours:?}"
+                        ))
+                    }
+                }
+            }
+        }
+    };
+    for t in [&cli_tag, &ours_tag] {
+        let _ = docker.remove_image(t).await;
+    }
+    verdict
+}
+
+/// Drops `.dockerignore` lines, then files, while the difference stays.
+async fn shrink(docker: &Docker, mut case: Case, n: u64) -> Case {
+    let mut i = 0;
+    while i < case.ignore.len() {
+        let mut smaller = case.clone();
+        smaller.ignore.remove(i);
+        if matches!(run_case(docker, &smaller, n).await, Verdict::Differs(_)) {
+            case = smaller;
+        } else {
+            i += 1;
+        }
+    }
+    let mut i = 0;
+    while i < case.files.len() {
+        let mut smaller = case.clone();
+        smaller.files.remove(i);
+        if matches!(run_case(docker, &smaller, n).await, Verdict::Differs(_)) {
+            case = smaller;
+        } else {
+            i += 1;
+        }
+    }
+    case
+}
+
+fn show(case: &Case) -> String {
+    let lines: Vec<String> = case
+        .ignore
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    format!(
+        ".dockerignore {lines:?}, files {:?}, empty dirs {:?}",
+        case.files, case.empty_dirs
+    )
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    same: usize,
+    both_refused: usize,
+    stricter: usize,
+    files_compared: usize,
+    differences: Vec<String>,
+}
+
+async fn differential(docker: &Docker, seed: u64, cases: u64) -> Tally {
+    let mut t = Tally::default();
+    for i in 0..cases {
+        let n = seed.wrapping_mul(1_000_003).wrapping_add(i);
+        let case = generate(n);
+        match run_case(docker, &case, n).await {
+            Verdict::Same(files) => {
+                t.same += 1;
+                t.files_compared += files;
+            }
+            Verdict::BothRefused => t.both_refused += 1,
+            Verdict::Stricter => t.stricter += 1,
+            Verdict::Differs(_) => {
+                let small = shrink(docker, case, n).await;
+                let why = match run_case(docker, &small, n).await {
+                    Verdict::Differs(w) => w,
+                    other => format!("{other:?}"),
+                };
+                t.differences
+                    .push(format!("case {n}: {} => {why}", show(&small)));
+            }
+        }
+    }
+    t
+}
+
+fn docker_cli_present() -> bool {
+    Command::new("docker")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A fixed handful of generated cases, plus the leak the issue reports, in every `cargo test`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_against_the_docker_cli() {
+    crate::docker_required!();
+    assert!(
+        docker_cli_present(),
+        "the docker CLI is needed: apt-get install docker.io"
+    );
+    let docker = Docker::connect().await.unwrap();
+    let leak = Case {
+        files: vec![
+            "config/tls.key".into(),
+            "config/app.toml".into(),
+            "top.key".into(),
+            "build/keep.tmp".into(),
+        ],
+        empty_dirs: vec![],
+        ignore: vec![
+            b"**/*.key".to_vec(),
+            b"!config".to_vec(),
+            b"build".to_vec(),
+            b"!**/keep.tmp".to_vec(),
+        ],
+    };
+    assert_eq!(run_case(&docker, &leak, 0).await, Verdict::Same(2));
+    let t = differential(&docker, 7, 8).await;
+    println!("{t:?}");
+    assert!(t.differences.is_empty(), "{:#?}", t.differences);
+    assert!(t.same > 0, "no case built on both sides: {t:?}");
+}
+
+/// The long run (see the module comment for the command); prints its figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: runs hundreds of docker builds; see docs/reliability.md"]
+async fn long_differential_run() {
+    crate::docker_required!();
+    let docker = Docker::connect().await.unwrap();
+    let cases: u64 = std::env::var("AISOPSFLOW_CONTEXT_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let seed: u64 = std::env::var("AISOPSFLOW_CONTEXT_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let started = std::time::Instant::now();
+    let t = differential(&docker, seed, cases).await;
+    println!(
+        "differential run: seed {seed}, {cases} cases in {:.0} s: {} same ({} files compared), {} refused by both, {} refused only by us (pattern never compiled by the CLI), {} differences",
+        started.elapsed().as_secs_f64(),
+        t.same,
+        t.files_compared,
+        t.both_refused,
+        t.stricter,
+        t.differences.len()
+    );
+    for d in &t.differences {
+        println!("DIFFERENCE {d}");
+    }
+    assert!(t.differences.is_empty());
+}
+
+/// A refused pattern stops `preflight --only build-core` with exit 2 naming file and line,
+/// before anything compiles.
+#[test]
+fn refused_pattern_is_a_configuration_error_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    fs::copy(repo.join("release.toml"), root.join("release.toml")).unwrap();
+    for c in ["core", "runner", "console"] {
+        fs::create_dir_all(root.join(c)).unwrap();
+        fs::write(root.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
+    }
+    fs::write(
+        root.join("core/.dockerignore"),
+        "# ok\n*\n!Dockerfile\n[x-]\n",
+    )
+    .unwrap();
+    crate::git(root, &["init", "-q", "-b", "main"]);
+    crate::git(root, &["add", "."]);
+    crate::git(root, &["commit", "-qm", "initial"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--repo")
+        .arg(root)
+        .args(["preflight", "--offline", "--only", "build-core"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("core/.dockerignore:4"), "{text}");
+    assert!(text.contains("[x-]"), "{text}");
+    assert!(text.contains("syntax error in pattern"), "{text}");
+}
