@@ -8,6 +8,11 @@ use libfuzzer_sys::fuzz_target;
 use xtask::images::dockerignore::{Matcher, clean};
 
 fuzz_target!(|data: &[u8]| {
+    // Any bytes: read as the docker CLI reads a `.dockerignore`, never a panic.
+    if let Ok(m) = Matcher::parse_bytes(data) {
+        let _ = m.matches_or_parent_matches(data);
+        let _ = m.matches_using_parent_results(data, None);
+    }
     let Ok(s) = std::str::from_utf8(data) else { return };
     let (ignore, paths) = s.split_once('\0').unwrap_or((s, ""));
     let empty = Matcher::default();
@@ -20,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
             && !c.starts_with('/')
             && !c.starts_with('!')
             && !c.starts_with("..")
-            && !c.contains(['*', '?', '[', '\\'])
+            // `]` makes the pattern a Go regexp, where `^` is an anchor: `a^]` matches nothing
+            // in Docker either.
+            && !c.contains(['*', '?', '[', '\\', ']', '^'])
             && c.trim() == c;
         if literal {
             let m = Matcher::new(&[c.clone()]).expect("a literal pattern compiles");

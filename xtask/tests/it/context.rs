@@ -241,7 +241,8 @@ enum Verdict {
     /// Both refused the `.dockerignore`.
     BothRefused,
     /// We refused a pattern Go's regexp refuses, where the CLI never compiled it (it
-    /// compiles a pattern only when a path reaches it).
+    /// compiles a pattern only when a path reaches it); a probe confirmed the CLI refuses it
+    /// once a path does.
     Stricter,
     Differs(String),
 }
@@ -284,7 +285,7 @@ async fn run_case(docker: &Docker, case: &Case, n: u64) -> Verdict {
         (true, Err(e)) => {
             let msg = format!("{e:#}");
             if msg.contains("Go regular expression") {
-                Verdict::Stricter
+                confirm_refusal(case, n)
             } else {
                 Verdict::Differs(format!("the CLI built, we refused: {msg}"))
             }
@@ -323,6 +324,55 @@ async fn run_case(docker: &Docker, case: &Case, n: u64) -> Verdict {
         let _ = docker.remove_image(t).await;
     }
     verdict
+}
+
+/// We refused a pattern that the CLI, building this tree, never compiled. Proves the CLI
+/// refuses it too once a path reaches it: the first line we refuse, alone (after `*` if it is
+/// an exception, so that it is consulted), must stop `docker build` with "syntax error in
+/// pattern". Otherwise our regexp reading is wrong, and that is a difference.
+fn confirm_refusal(case: &Case, n: u64) -> Verdict {
+    use xtask::images::dockerignore::Matcher;
+    let Some(line) = case
+        .ignore
+        .iter()
+        .find(|l| Matcher::parse_bytes(&[l.as_slice(), b"\n"].concat()).is_err())
+    else {
+        return Verdict::Differs("we refused the file but no single line".into());
+    };
+    let probe = Case {
+        files: vec!["probe".into()],
+        empty_dirs: vec![],
+        ignore: if xtask::images::dockerignore::trim_space(line).starts_with(b"!") {
+            vec![b"*".to_vec(), line.clone()]
+        } else {
+            vec![line.clone()]
+        },
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_case(dir.path(), &probe);
+    let tag = format!("h15ctx-diff-{}-{n}:probe", std::process::id());
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", &tag])
+        .arg(dir.path())
+        .env_remove("DOCKER_BUILDKIT")
+        .output()
+        .expect("running the docker CLI");
+    if out.status.success() {
+        let _ = Command::new("docker").args(["rmi", &tag]).output();
+        return Verdict::Differs(format!(
+            "we refuse {:?}, which the CLI accepts when a path reaches it",
+            String::from_utf8_lossy(line)
+        ));
+    }
+    if String::from_utf8_lossy(&out.stderr).contains("syntax error in pattern") {
+        Verdict::Stricter
+    } else {
+        Verdict::Differs(format!(
+            "the probe for {:?} failed otherwise: {}",
+            String::from_utf8_lossy(line),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// Drops `.dockerignore` lines, then files, while the difference stays.
