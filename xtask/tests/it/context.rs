@@ -217,7 +217,21 @@ fn pattern(rng: &mut Rng, paths: &[String]) -> Vec<u8> {
 }
 
 fn write_case(dir: &Path, case: &Case) {
-    fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY . /ctx/\n").unwrap();
+    // The label makes every case's build its own: without it, two cases (or two processes
+    // on the shared engine) that send the same files share the legacy builder's cached COPY
+    // layer, and one removing its image can pull that layer from under the other's build.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM scratch\nLABEL h15ctx.case={}-{nanos}\nCOPY . /ctx/\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
     for f in &case.files {
         let p = dir.join(f);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -433,14 +447,17 @@ async fn differential(docker: &Docker, seed: u64, cases: u64) -> Tally {
             }
             Verdict::BothRefused => t.both_refused += 1,
             Verdict::Stricter => t.stricter += 1,
-            Verdict::Differs(_) => {
-                let small = shrink(docker, case, n).await;
+            Verdict::Differs(first) => {
+                let small = shrink(docker, case.clone(), n).await;
                 let why = match run_case(docker, &small, n).await {
                     Verdict::Differs(w) => w,
-                    other => format!("{other:?}"),
+                    other => format!("{other:?} when run again"),
                 };
-                t.differences
-                    .push(format!("case {n}: {} => {why}", show(&small)));
+                t.differences.push(format!(
+                    "case {n}: {} => {first}; shrunk to {} => {why}",
+                    show(&case),
+                    show(&small)
+                ));
             }
         }
     }
