@@ -46,6 +46,49 @@ pub enum Cmd {
     Promote(Promote),
     /// Generate docs/checks.md from the check registry.
     DocsChecks(DocsChecks),
+    /// Rehearse a whole release on this machine: `release VERSION --rehearse --yes`, after
+    /// finding or bringing up the engine and the registry.
+    Rehearse(Rehearse),
+    /// Find or bring up what the tests need, then run `cargo test --workspace --locked ARGS`.
+    Test(Test),
+}
+
+/// How setup may provision the local parts (`setup.rs`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct Provision {
+    /// Install nothing (also AISOPSFLOW_NO_INSTALL=1): exit 3 saying what would be installed.
+    #[arg(long)]
+    pub no_install: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Rehearse {
+    /// The version to rehearse.
+    #[arg(default_value = "0.1.0")]
+    pub version: String,
+    /// Leave the stand-ins (and an engine setup started) running; print how to reach them.
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub provision: Provision,
+}
+
+#[derive(Debug, Args)]
+pub struct Test {
+    /// Leave an engine setup started running after the tests.
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub provision: Provision,
+    /// Passed to `cargo test` (e.g. `-p xtask --test it setup -- --nocapture`); `--workspace`
+    /// is added unless they choose packages. Test-binary arguments alone need two dashes:
+    /// `cargo xtask test -- -- --nocapture`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CARGO_TEST_ARGS"
+    )]
+    pub args: Vec<String>,
 }
 
 /// The components a release covers.
@@ -128,6 +171,10 @@ pub struct Release {
     /// With --rehearse: leave the stand-ins running and print how to reach and stop them.
     #[arg(long, requires = "rehearse")]
     pub keep: bool,
+    /// With --rehearse: install nothing (also AISOPSFLOW_NO_INSTALL=1); exit 3 saying what
+    /// would be installed.
+    #[arg(long, requires = "rehearse")]
+    pub no_install: bool,
     /// Seconds to wait for the publish workflow run.
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub timeout: u64,
@@ -215,4 +262,11 @@ pub struct DocsChecks {
     /// Fail if docs/checks.md is not current instead of writing it.
     #[arg(long)]
     pub check: bool,
+}
+
+impl Test {
+    /// `--no-install` (the environment variable is read by `setup`).
+    pub fn no_install(&self) -> bool {
+        self.provision.no_install
+    }
 }

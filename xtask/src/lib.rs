@@ -23,6 +23,7 @@ pub mod publish;
 pub mod release;
 pub mod report;
 pub mod secrets;
+pub mod setup;
 #[cfg(feature = "rehearse")]
 pub mod standin;
 pub mod verify;

@@ -60,6 +60,8 @@ fn main() -> ExitCode {
             Cmd::Publish(cmd) => cmd.run(&global).await,
             Cmd::Promote(cmd) => cmd.run(&global).await,
             Cmd::DocsChecks(cmd) => cmd.run(&global),
+            Cmd::Rehearse(cmd) => cmd.run(&global).await,
+            Cmd::Test(cmd) => cmd.run(&global).await,
         }
     });
     match result {

@@ -76,6 +76,16 @@ async fn rehearse(
     mut opts: ReleaseOptions,
 ) -> anyhow::Result<u8> {
     let ws = g.workspace()?;
+    // A fresh machine has neither engine nor registry: find or bring them up first. The guard
+    // stops an engine it started when the rehearsal ends.
+    let _parts = crate::setup::provision(
+        crate::setup::Needs::REHEARSAL,
+        crate::setup::Options {
+            no_install: flags.no_install,
+            keep: flags.keep,
+        },
+    )
+    .await?;
     let world = Rehearsal::start(
         &ws,
         RehearsalOptions {
@@ -157,6 +167,30 @@ async fn rehearse(
         );
     }
     result
+}
+
+impl flags::Rehearse {
+    /// `cargo xtask rehearse [VERSION]`: the long form `release VERSION --rehearse --yes`.
+    pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
+        flags::Release {
+            version: self.version,
+            latest: false,
+            scope: flags::Scope::default(),
+            yes: true,
+            dry_run: false,
+            format: flags::Format::Human,
+            rehearse: true,
+            keep: self.keep,
+            no_install: self.provision.no_install,
+            timeout: 1800,
+            draft_release: false,
+            attest: Vec::new(),
+            attestations: None,
+            skip_checks: Vec::new(),
+        }
+        .run(g)
+        .await
+    }
 }
 
 impl flags::Promote {

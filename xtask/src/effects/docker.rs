@@ -199,6 +199,17 @@ impl Docker {
         &self.host
     }
 
+    /// The engine's version, e.g. `20.10.24` (a cheap call that proves the engine answers).
+    pub async fn server_version(&self) -> anyhow::Result<String> {
+        let v = self
+            .inner
+            .version()
+            .await
+            .map_err(|e| anyhow!(describe(&e)))
+            .with_context(|| format!("asking the engine at {} for its version", self.host))?;
+        Ok(v.version.unwrap_or_else(|| "unknown".into()))
+    }
+
     /// The negotiated API version, e.g. `1.41`.
     pub fn api_version(&self) -> String {
         self.inner.client_version().to_string()

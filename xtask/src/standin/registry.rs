@@ -44,6 +44,9 @@ pub struct HarnessOptions {
     pub service: String,
     /// The `docker-registry` binary; found on `PATH` when `None`.
     pub binary: Option<PathBuf>,
+    /// Run the registry as this image in a container instead (`registry:2`); when `None` and
+    /// no binary is found, `AISOPSFLOW_REGISTRY_IMAGE` (see `container`).
+    pub image: Option<String>,
 }
 
 impl Default for HarnessOptions {
@@ -54,6 +57,7 @@ impl Default for HarnessOptions {
             public: Vec::new(),
             service: "aisopsflow-registry".into(),
             binary: None,
+            image: None,
         }
     }
 }
@@ -114,6 +118,8 @@ pub struct RegistryHarness {
     pub service: String,
     state: Arc<TokenState>,
     child: Option<Child>,
+    /// The container the registry runs in, when it runs as an image (`container`).
+    container: Option<String>,
     server: tokio::task::JoinHandle<()>,
     dir: tempfile::TempDir,
 }
@@ -126,14 +132,7 @@ impl RegistryHarness {
     /// `docker-registry` binary is missing, and with the registry's log when it does not start.
     /// Call it inside a tokio runtime: the token service is a task on it.
     pub async fn start(opts: HarnessOptions) -> anyhow::Result<RegistryHarness> {
-        let binary = match opts.binary.clone() {
-            Some(b) => b,
-            None => find_on_path("docker-registry").ok_or_else(|| {
-                usage(
-                    "the `docker-registry` binary (CNCF distribution) is not on PATH; install it with `apt-get install docker-registry`",
-                )
-            })?,
-        };
+        let runtime = container::Runtime::choose(&opts)?;
         let dir = tempfile::Builder::new()
             .prefix("aisopsflow-registry.")
             .tempdir()
@@ -183,11 +182,12 @@ impl RegistryHarness {
         let token_url = format!("http://{token_addr}/token");
 
         let config = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\nauth:\n  token:\n    realm: {token_url}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {cert}\n",
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\nauth:\n  token:\n    realm: {token_url}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {cert}\n",
             data = dir.path().join("data").display(),
             service = state.service,
             issuer = state.issuer,
             cert = cert_path.display(),
+            addr = runtime.listen_addr(),
         );
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).context("writing the registry config.yml")?;
@@ -195,6 +195,30 @@ impl RegistryHarness {
         let access = std::fs::File::create(dir.path().join("access.log"))?;
         let log_path = dir.path().join("registry.log");
         let log = std::fs::File::create(&log_path)?;
+        let binary = match &runtime {
+            container::Runtime::Binary(b) => b.clone(),
+            container::Runtime::Image(image) => {
+                let (child, id, host) =
+                    container::start(image, dir.path(), &config_path, access, log).await?;
+                let mut harness = RegistryHarness {
+                    host: String::new(),
+                    token_url,
+                    user: opts.user,
+                    password,
+                    service: opts.service,
+                    state,
+                    child: Some(child),
+                    container: Some(id),
+                    server,
+                    dir,
+                };
+                harness
+                    .wait_listening(Duration::from_secs(30), Some(&host))
+                    .await?;
+                harness.host = host;
+                return Ok(harness);
+            }
+        };
         // A clean environment: any inherited REGISTRY_* variable would override config.yml.
         let child = Command::new(&binary)
             .arg("serve")
@@ -219,15 +243,23 @@ impl RegistryHarness {
             service: opts.service,
             state,
             child: Some(child),
+            container: None,
             server,
             dir,
         };
-        harness.host = harness.wait_listening(Duration::from_secs(10)).await?;
+        harness.host = harness
+            .wait_listening(Duration::from_secs(10), None)
+            .await?;
         Ok(harness)
     }
 
-    /// Polls registry.log for `listening on 127.0.0.1:PORT`.
-    async fn wait_listening(&mut self, timeout: Duration) -> anyhow::Result<String> {
+    /// Polls registry.log for `listening on 127.0.0.1:PORT`; in a container, for any
+    /// `listening on`, and the address is the published port `mapped`.
+    async fn wait_listening(
+        &mut self,
+        timeout: Duration,
+        mapped: Option<&str>,
+    ) -> anyhow::Result<String> {
         let log_path = self.dir.path().join("registry.log");
         let deadline = Instant::now() + timeout;
         loop {
@@ -238,8 +270,11 @@ impl RegistryHarness {
                     .chars()
                     .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
                     .collect();
-                (addr.starts_with("127.0.0.1:")).then_some(addr)
+                (addr.starts_with("127.0.0.1:") || mapped.is_some()).then_some(addr)
             }) {
+                if let Some(host) = mapped {
+                    return Ok(host.to_string());
+                }
                 return Ok(addr);
             }
             let exited = self
@@ -357,6 +392,9 @@ impl RegistryHarness {
 impl Drop for RegistryHarness {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(id) = self.container.take() {
+            container::remove(&id);
+        }
         if let Some(mut child) = self.child.take() {
             // SIGTERM lets the registry close its files; SIGKILL only if it ignores it.
             let _ = Command::new("kill")
@@ -663,6 +701,8 @@ fn random_hex(n: usize) -> String {
 fn random_password() -> Secret {
     Secret::new(format!("ghp_{}", random_hex(18)))
 }
+
+mod container;
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

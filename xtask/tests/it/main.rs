@@ -2,7 +2,9 @@
 //! distribution registry, git with bare remotes, and the in-process GitHub stand-in).
 
 /// Returns from the test when `AISOPSFLOW_SKIP_DOCKER=1` (loudly), and otherwise fails with
-/// how to get what is missing: a Docker engine and the distribution registry.
+/// how to get what is missing: a Docker engine and the distribution registry. The README's test
+/// command, `cargo xtask test`, provisions them first (`xtask/src/setup.rs`), so this fails only
+/// under a bare `cargo test` on a machine that lacks them.
 #[macro_export]
 macro_rules! docker_required {
     () => {
@@ -12,12 +14,12 @@ macro_rules! docker_required {
         }
         for tool in ["docker-registry", "skopeo", "git"] {
             let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-            assert!(found, "`{tool}` is not on PATH: apt-get install docker.io docker-registry skopeo git (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)");
+            assert!(found, "`{tool}` is not on PATH: run the tests with `cargo xtask test`, which installs it (as root on Debian/Ubuntu) or names the install command (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)");
         }
         let engine = std::process::Command::new("docker").arg("info").output();
         assert!(
             engine.is_ok_and(|o| o.status.success()),
-            "no Docker engine answers: apt-get install docker.io, then start `dockerd` (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
+            "no Docker engine answers: run the tests with `cargo xtask test`, which starts one (as root) or names the install command (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
         );
     };
 }
@@ -64,5 +66,6 @@ mod rehearsal;
 mod release;
 mod reliability;
 mod secrets;
+mod setup;
 mod workflow_corpus;
 mod workflow_repos;

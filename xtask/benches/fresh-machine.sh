@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The fresh-machine check (docs/benchmarks.md, "A fresh machine"): builds a fresh Debian 12
+# root file system, gives it only what any Rust project presumes (git, gcc, libc6-dev,
+# ca-certificates and the Rust toolchain), clones this checkout's HEAD into it and runs the
+# README's two commands there, as root, printing each one's exit code and time.
+#
+#   sudo xtask/benches/fresh-machine.sh              # the whole check
+#   sudo ROOT_ONLY=1 xtask/benches/fresh-machine.sh  # only build and enter the root, then stop
+#   sudo KEEP=1 xtask/benches/fresh-machine.sh       # leave the root directory for inspection
+#
+# Needs root, debootstrap (`apt-get install debootstrap`) and a Debian mirror (read from
+# /etc/apt/sources.list.d or /etc/apt/sources.list; override with MIRROR=URL). The root lives
+# under /var/tmp (override with WORK=DIR). It runs in a chroot with /proc, /sys and /dev
+# mounted: a privileged container cannot be used here ("unable to apply caps"). Every mount
+# it makes and every process left in the root is undone on exit, also on error and Ctrl-C.
+set -euo pipefail
+
+repo=$(git rev-parse --show-toplevel)
+commit=$(git -C "$repo" rev-parse HEAD)
+[ "$(id -u)" = 0 ] || { echo "fresh-machine.sh: run as root (it runs debootstrap and chroot)" >&2; exit 2; }
+command -v debootstrap >/dev/null || { echo "fresh-machine.sh: install debootstrap: apt-get install -y debootstrap" >&2; exit 3; }
+
+mirror=${MIRROR:-}
+if [ -z "$mirror" ]; then
+  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+fi
+if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
+  mirror=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
+fi
+[ -n "$mirror" ] || { echo "fresh-machine.sh: no Debian mirror found; set MIRROR=http://deb.debian.org/debian" >&2; exit 2; }
+
+work=$(mktemp -d "${WORK:-/var/tmp}/aisopsflow-fresh.XXXXXX")
+root=$work/root
+log=$work/debootstrap.log
+
+cleanup() {
+  local rc=$?
+  set +e
+  # Processes whose root is the fresh root were all started by this script (the commands, and
+  # any dockerd or registry they left): TERM, then KILL, each by its id.
+  local pids
+  pids=$(for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
+  done)
+  if [ -n "$pids" ]; then
+    echo "cleanup: stopping processes left in the root: $(echo $pids)"
+    kill -TERM $pids 2>/dev/null
+    for _ in $(seq 1 40); do
+      alive=""; for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+      [ -z "$alive" ] && break
+      sleep 0.25
+    done
+    [ -n "${alive:-}" ] && kill -KILL $alive 2>/dev/null
+  fi
+  # Every mount under the root, deepest first (dockerd leaves nsfs and overlay mounts too).
+  awk -v r="$root" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  if awk -v r="$root" '$5 == r || index($5, r "/") == 1 {f=1} END {exit !f}' /proc/self/mountinfo; then
+    echo "cleanup: mounts remain under $root; not removing it" >&2
+  elif [ "${KEEP:-0}" = 1 ]; then
+    echo "cleanup: kept $work"
+  else
+    rm -rf "$work"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+
+echo "fresh-machine: commit $commit, mirror $mirror, root $root"
+t=$(now)
+debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1 ||
+  { tail -n 30 "$log" >&2; echo "debootstrap failed" >&2; exit 3; }
+echo "debootstrap: $(secs "$t" "$(now)") s"
+
+mount -t proc proc "$root/proc"
+mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
+mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+cp /etc/hosts "$root/etc/hosts"
+# This machine reaches the network through a proxy whose CA is trusted locally; a fresh machine
+# on it needs the same extra CA certificates, or neither apt (https) nor cargo can fetch.
+mkdir -p "$root/usr/local/share/ca-certificates"
+cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+[ -f /etc/apt/apt.conf.d/99artifact-registry ] && cp /etc/apt/apt.conf.d/99artifact-registry "$root/etc/apt/apt.conf.d/"
+
+in_root() {
+  chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+    PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    bash -c "$1"
+}
+
+t=$(now)
+in_root 'export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends git gcc libc6-dev ca-certificates >/dev/null &&
+  update-ca-certificates >/dev/null'
+echo "base packages (git gcc libc6-dev ca-certificates): $(secs "$t" "$(now)") s"
+
+# The Rust toolchain, as rustup installs it: ~/.rustup (hard links: the toolchains are only
+# read) and ~/.cargo without its registry cache, so crates are fetched as on a new machine.
+t=$(now)
+cp -al /root/.rustup "$root/root/.rustup" 2>/dev/null || cp -a /root/.rustup "$root/root/.rustup"
+mkdir -p "$root/root/.cargo"
+for f in /root/.cargo/*; do
+  case "$(basename "$f")" in registry|git|.package-cache*) ;; *) cp -a "$f" "$root/root/.cargo/" ;; esac
+done
+git clone --quiet --no-local "$repo" "$root/root/aisopsflow-enterprise"
+git -C "$root/root/aisopsflow-enterprise" checkout --quiet --detach "$commit"
+echo "toolchain and clone: $(secs "$t" "$(now)") s ($(in_root 'cargo --version'))"
+in_root 'command -v docker dockerd docker-registry skopeo || true' | sed 's/^/present before the commands: /'
+
+if [ "${ROOT_ONLY:-0}" = 1 ]; then
+  in_root 'cd /root/aisopsflow-enterprise && git log --oneline -1 && gcc --version | head -1'
+  echo "ROOT_ONLY=1: stopping before the README's commands"
+  exit 0
+fi
+
+# The README's two commands, exactly (see "Two commands on a fresh machine").
+commands=("cargo xtask rehearse" "cargo xtask test")
+codes=()
+times=()
+for c in "${commands[@]}"; do
+  echo "=== $c"
+  t=$(now)
+  set +e
+  in_root "cd /root/aisopsflow-enterprise && $c" 2>&1 | tee "$work/$(echo "$c" | tr ' ' '-').log" |
+    grep -E --line-buffered '^(setup|rehearsal|test result|error|FAILED|failures|---- |thread .* panicked)' 
+  code=${PIPESTATUS[0]}
+  set -e
+  codes+=("$code"); times+=("$(secs "$t" "$(now)")")
+  echo "=== $c: exit $code in ${times[-1]} s"
+  [ "$code" = 0 ] || tail -n 60 "$work/$(echo "$c" | tr ' ' '-').log"
+done
+
+echo
+echo "fresh-machine summary (commit ${commit:0:12}):"
+for i in "${!commands[@]}"; do
+  printf '  %-24s exit %s  %8s s\n' "${commands[$i]}" "${codes[$i]}" "${times[$i]}"
+done
+for c in "${codes[@]}"; do [ "$c" = 0 ] || exit 1; done
