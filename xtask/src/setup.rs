@@ -6,11 +6,13 @@
 //!
 //! - An engine that answers at `DOCKER_HOST` (or the default socket) is used as it is.
 //! - Else, when `dockerd` is installed and we are root, a `dockerd` is started as a child on
-//!   that unix socket, waited for, and stopped when the command ends (unless `--keep`). It runs
-//!   with no default bridge and no firewall changes (`--bridge=none --iptables=false`): our
-//!   builds need no network, smoke runs use none or the host's, and it must not disturb another
-//!   engine on the same machine. On a socket other than the default one it gets its own data
-//!   root, exec root and pidfile beside the socket (`<socket>.d/`).
+//!   that unix socket, waited for, and stopped when the command ends (unless `--keep`). It makes
+//!   no firewall or sysctl changes (`--iptables=false --ip-forward=false`): our builds need no
+//!   network, smoke runs use none or the host's, and it must not disturb another engine on the
+//!   same machine. It keeps the default bridge: `--bridge=none` would make dockerd delete an
+//!   existing `docker0`, another engine's. On a socket other than the default one it gets its
+//!   own data root, exec root, pidfile and containerd namespaces beside the socket
+//!   (`<socket>.d/`).
 //! - What is missing is installed with apt-get on Debian or Ubuntu as root, each command
 //!   printed before it runs; never without root, never silently, and never with
 //!   `--no-install` or `AISOPSFLOW_NO_INSTALL=1`, which exit 3 saying what would be installed.
@@ -577,10 +579,11 @@ impl StartedEngine {
         let mut cmd = Command::new(dockerd);
         cmd.arg("-H")
             .arg(&host)
-            // A private engine for this command: no default bridge and no firewall rules, so
-            // it cannot disturb another engine on this machine. Nothing we run needs either.
-            .arg("--bridge=none")
-            .arg("--iptables=false");
+            // No firewall rules and no sysctl changes, so it cannot disturb another engine on
+            // this machine; nothing we run needs them. NOT `--bridge=none`: with it, dockerd
+            // deletes an existing `docker0` at start, breaking another engine's default network.
+            .arg("--iptables=false")
+            .arg("--ip-forward=false");
         let (log, own_dir) = if default {
             let log =
                 std::env::temp_dir().join(format!("aisopsflow-dockerd.{}.log", std::process::id()));

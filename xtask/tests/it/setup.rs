@@ -56,6 +56,9 @@ fn with_no_engine_the_rehearsal_starts_one_and_stops_it() {
         .unwrap();
     let socket = scratch.path().join("docker.sock");
     let host = format!("unix://{}", socket.display());
+    // The shared engine's default bridge: a second dockerd must leave it alone (with
+    // `--bridge=none`, dockerd deletes it).
+    let bridge_before = Path::new("/sys/class/net/docker0").exists();
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--repo")
@@ -108,6 +111,11 @@ fn with_no_engine_the_rehearsal_starts_one_and_stops_it() {
         xtask::setup::mounts_under(scratch.path()).is_empty(),
         "mounts left: {:?}",
         xtask::setup::mounts_under(scratch.path())
+    );
+    assert_eq!(
+        Path::new("/sys/class/net/docker0").exists(),
+        bridge_before,
+        "the other engine's docker0 is as it was"
     );
     // The shared engine still answers: setup never touched it.
     let shared = Command::new("docker")
@@ -187,4 +195,168 @@ fn the_test_command_names_what_it_cannot_get() {
         "{text}"
     );
     assert!(!text.contains("setup: tests: running"), "{text}");
+}
+
+/// An image of Debian's `docker-registry` (CNCF distribution 2.8, the program `registry:2`
+/// runs) with the libraries it links, built here because this machine cannot pull `registry:2`.
+/// Its entrypoint is the binary, so `serve CONFIG` reaches it as it reaches `registry:2`'s.
+fn local_registry_image() -> String {
+    let tag = "aisopsflow-it/registry:setup-fallback".to_string();
+    let ctx = tempfile::tempdir().unwrap();
+    let bin = which("docker-registry");
+    let ldd = Command::new("ldd").arg(&bin).output().unwrap();
+    let mut files = vec![bin.clone()];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        if let Some(p) = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(PathBuf::from)
+        {
+            files.push(p);
+        }
+    }
+    for f in &files {
+        let dst = ctx.path().join(f.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(f, &dst).unwrap();
+    }
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY . /\nENTRYPOINT [\"{}\"]\n",
+            bin.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args(["build", "--quiet", "--tag", &tag])
+        .arg(ctx.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    tag
+}
+
+fn which(tool: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{tool}` is on PATH"))
+}
+
+/// The laptop fallback: the registry as a container, behind the same token service, on a
+/// published loopback port; removed when the harness is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_runs_as_a_container_behind_the_same_token_service() {
+    crate::docker_required!();
+    use xtask::standin::registry::{HarnessOptions, RegistryHarness};
+    let image = local_registry_image();
+    let h = RegistryHarness::start(HarnessOptions {
+        image: Some(image.clone()),
+        public: vec!["aisopsflow/aisopsflow-core".into()],
+        ..HarnessOptions::default()
+    })
+    .await
+    .expect("the registry container starts");
+    assert!(h.host.starts_with("127.0.0.1:"), "{}", h.host);
+    let http = xtask::effects::http::client();
+    let v2 = http
+        .get(format!("http://{}/v2/", h.host))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v2.status(), 401);
+    let challenge = v2.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains(&format!("realm=\"{}\"", h.token_url)),
+        "{challenge}"
+    );
+    // Anonymous callers are refused a private repository, as by ghcr.io.
+    let anon = http
+        .get(&h.token_url)
+        .query(&[
+            ("service", h.service.as_str()),
+            (
+                "scope",
+                "repository:aisopsflow/aisopsflow-core-commercial:pull",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    // Credentials get a token the registry in the container accepts.
+    let tok: serde_json::Value = http
+        .get(&h.token_url)
+        .basic_auth(&h.user, Some(h.password.expose()))
+        .query(&[
+            ("service", h.service.as_str()),
+            ("scope", "repository:aisopsflow/aisopsflow-core:pull,push"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ok = http
+        .get(format!(
+            "http://{}/v2/aisopsflow/aisopsflow-core/tags/list",
+            h.host
+        ))
+        .bearer_auth(tok["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Authorised; the repository is unknown until something is pushed.
+    assert_eq!(ok.status(), 404, "{}", h.registry_log());
+    // The container's logs are the harness's access log.
+    let counts = h.requests_since(0);
+    assert!(counts.kind("GET /v2/") >= 1, "{counts:?}");
+    assert!(counts.kind("GET tags/list") >= 1, "{counts:?}");
+    let name_filter = format!("label={}", xtask::effects::docker::CONTAINER_LABEL);
+    let before = Command::new("docker")
+        .args(["ps", "-q", "--filter", &name_filter, "--filter"])
+        .arg(format!("ancestor={image}"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&before.stdout).trim().is_empty());
+    drop(h);
+    let after = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &name_filter, "--filter"])
+        .arg(format!("ancestor={image}"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&after.stdout).trim().is_empty(),
+        "the registry container is removed with the harness"
+    );
+}
+
+/// Where the image is neither in the engine nor pullable (this machine has no internet), the
+/// harness fails with exit 3 naming both ways out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpullable_registry_image_fails_naming_the_install_command() {
+    crate::docker_required!();
+    use xtask::standin::registry::{HarnessOptions, RegistryHarness};
+    let image = "registry.invalid/aisopsflow/registry:absent";
+    let err = match RegistryHarness::start(HarnessOptions {
+        image: Some(image.into()),
+        ..HarnessOptions::default()
+    })
+    .await
+    {
+        Ok(_) => panic!("{image} cannot be pulled here"),
+        Err(e) => e,
+    };
+    assert_eq!(xtask::exit::code_for(&err), xtask::exit::EXTERNAL);
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("apt-get install docker-registry")
+            && msg.contains(&format!("docker pull {image}")),
+        "{msg}"
+    );
 }
