@@ -76,6 +76,12 @@ debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1 ||
   { tail -n 30 "$log" >&2; echo "debootstrap failed" >&2; exit 3; }
 echo "debootstrap: $(secs "$t" "$(now)") s"
 
+# A chroot has no init system: like a container image, it denies service starts, so installing
+# docker.io starts no dockerd of its own (on a real machine systemd would; setup then uses it).
+printf '#!/bin/sh\n# fresh-machine.sh: no init system in this chroot; 101 = action denied\nexit 101\n' \
+  >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
+
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
 mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"
@@ -110,7 +116,8 @@ done
 git clone --quiet --no-local "$repo" "$root/root/aisopsflow-enterprise"
 git -C "$root/root/aisopsflow-enterprise" checkout --quiet --detach "$commit"
 echo "toolchain and clone: $(secs "$t" "$(now)") s ($(in_root 'cargo --version'))"
-in_root 'command -v docker dockerd docker-registry skopeo || true' | sed 's/^/present before the commands: /'
+present=$(in_root 'command -v docker dockerd docker-registry skopeo' | tr '\n' ' ' || true)
+echo "present before the commands: ${present:-none of docker, dockerd, docker-registry, skopeo}"
 
 if [ "${ROOT_ONLY:-0}" = 1 ]; then
   in_root 'cd /root/aisopsflow-enterprise && git log --oneline -1 && gcc --version | head -1'

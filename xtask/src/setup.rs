@@ -663,12 +663,7 @@ impl StartedEngine {
     /// undo the mounts it leaves in an exec root of ours.
     fn stop(&mut self) {
         let pid = self.child.id();
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        signal(pid, SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             match self.child.try_wait() {
@@ -700,6 +695,22 @@ impl Drop for StartedEngine {
             self.stop();
         }
     }
+}
+
+pub const SIGINT: i32 = 2;
+pub const SIGTERM: i32 = 15;
+
+/// Sends `sig` (`SIGTERM`, `SIGINT`) to `pid`; false when there is no such process. Through the
+/// C library, not the `kill` program: a minimal system (Debian minbase) has no procps.
+pub fn signal(pid: u32, sig: i32) -> bool {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) has no memory preconditions; a positive pid names one process.
+    pid > 0 && unsafe { kill(pid, sig) } == 0
 }
 
 /// Mount points at or under `dir`, deepest first, from /proc/self/mountinfo.

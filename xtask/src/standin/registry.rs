@@ -397,12 +397,7 @@ impl Drop for RegistryHarness {
         }
         if let Some(mut child) = self.child.take() {
             // SIGTERM lets the registry close its files; SIGKILL only if it ignores it.
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            crate::setup::signal(child.id(), crate::setup::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(3);
             loop {
                 match child.try_wait() {

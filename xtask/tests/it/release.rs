@@ -468,12 +468,8 @@ impl Env {
         .await
         .unwrap_or(false);
         assert!(found, "never saw `{marker}`:\n{seen}");
-        let pid = child.id().unwrap().to_string();
-        let st = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let pid = child.id().unwrap();
+        assert!(xtask::setup::signal(pid, xtask::setup::SIGINT));
         let mut rest = String::new();
         while let Ok(Some(line)) = stderr.next_line().await {
             rest.push_str(&line);

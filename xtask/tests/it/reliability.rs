@@ -2256,11 +2256,7 @@ async fn interrupt_when(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    assert!(xtask::setup::signal(child.id(), xtask::setup::SIGINT));
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut stderr);
