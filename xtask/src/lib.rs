@@ -20,6 +20,7 @@ pub mod plan;
 pub mod policy;
 pub mod preflight;
 pub mod publish;
+pub mod reference;
 pub mod release;
 pub mod report;
 pub mod secrets;

@@ -97,6 +97,58 @@ pub fn previous_release_tag(ctx: &Ctx) -> anyhow::Result<Option<(String, semver:
     Ok(best)
 }
 
+/// What the remote's release tags say about this clone's.
+enum RemoteTags {
+    /// Release tags the remote has and this clone lacks (or has at another commit).
+    Missing(Vec<String>),
+    /// Every release tag is here; the note says what was compared.
+    AllHere(String),
+}
+
+/// Compares the remote's release tags with the local ones (read-only: `git ls-remote`).
+/// Offline, or without a configured remote, the local tags are all there is.
+fn remote_tags_missing(ctx: &Ctx) -> anyhow::Result<RemoteTags> {
+    let root = &ctx.ws.root;
+    let remote = &ctx.ws.config.raw.repository.remote;
+    if ctx.offline {
+        return Ok(RemoteTags::AllHere(format!(
+            "offline: the release tags of `{remote}` were not compared with this clone's"
+        )));
+    }
+    if git::remote_url(root, remote)?.is_none() {
+        return Ok(RemoteTags::AllHere(format!(
+            "no `{remote}` remote is configured: the local tags are all there are"
+        )));
+    }
+    let refs = git::ls_remote(root, remote, &["refs/tags/*".to_string()])?;
+    let rules = &ctx.ws.config.raw.tags;
+    let mut missing = Vec::new();
+    let mut compared = 0;
+    for (name, commit) in &refs {
+        let Some(tag) = name.strip_prefix("refs/tags/") else {
+            continue;
+        };
+        let Ok((_, v)) = policy::parse_git_tag(rules, tag) else {
+            continue;
+        };
+        // The release being made may already be on the remote (a resumed release).
+        if ctx.release.as_ref() == Some(&v) {
+            continue;
+        }
+        compared += 1;
+        if git::try_rev_parse(root, &format!("refs/tags/{tag}"))?.as_deref() != Some(commit) {
+            missing.push(tag.to_string());
+        }
+    }
+    Ok(if missing.is_empty() {
+        RemoteTags::AllHere(format!(
+            "all {compared} release tag(s) of `{remote}` are in this clone"
+        ))
+    } else {
+        RemoteTags::Missing(missing)
+    })
+}
+
 pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     let id = CheckId::ChangesMatchRelease;
     if !ctx.wants(id) {
@@ -120,6 +172,71 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
             "run in a git checkout of the repository",
         )];
     }
+    // A shallow clone has neither the earlier release tags nor the history to diff against.
+    match git::is_shallow(root) {
+        Ok(true) => {
+            return vec![Outcome::fail(
+                id,
+                "this clone is shallow, so earlier release tags and the history since them are missing and every image would look new; run `git fetch --tags --unshallow` (in CI: actions/checkout with `fetch-depth: 0`)",
+                vec![Evidence::note(
+                    "git rev-parse --is-shallow-repository: true",
+                )],
+            )];
+        }
+        Ok(false) => {}
+        Err(e) => {
+            return vec![Outcome::fail(
+                id,
+                format!("{e:#}"),
+                vec![Evidence::note("git refused to read the repository")],
+            )];
+        }
+    }
+    // A clone without tags (`--no-tags`, or an old clone) sees no earlier release: compare
+    // with the remote's release tags before believing "first release".
+    let remote_note = match remote_tags_missing(ctx) {
+        Ok(RemoteTags::Missing(missing)) => {
+            let remote = &ctx.ws.config.raw.repository.remote;
+            return vec![Outcome::fail(
+                id,
+                format!(
+                    "{} release tag(s) of `{remote}` are not in this clone ({}), so the previous release is unknown; run `git fetch --tags {remote}`",
+                    missing.len(),
+                    missing
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                missing
+                    .iter()
+                    .take(20)
+                    .map(|t| {
+                        Evidence::note(format!("{remote} has refs/tags/{t}; this clone does not"))
+                    })
+                    .collect(),
+            )];
+        }
+        Ok(RemoteTags::AllHere(note)) => note,
+        Err(e) => {
+            let local_tags = git::tags(root).unwrap_or_default();
+            let rules = &ctx.ws.config.raw.tags;
+            if !local_tags
+                .iter()
+                .any(|t| policy::parse_git_tag(rules, t).is_ok())
+            {
+                return vec![Outcome::skip(
+                    id,
+                    format!(
+                        "this clone has no release tag and the remote cannot be read ({e:#}), so a first release cannot be told from a clone without tags"
+                    ),
+                    "run `git fetch --tags` where the remote is reachable, then rerun",
+                )];
+            }
+            format!("the remote's tags were not compared ({e:#})")
+        }
+    };
     let prev = match previous_release_tag(ctx) {
         Ok(p) => p,
         Err(e) => {
@@ -134,7 +251,12 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         return vec![Outcome::pass(
             id,
             "first release: no earlier release tag is an ancestor of HEAD, so every image in scope is new",
-            vec![Evidence::note("git tag --merged HEAD lists no release tag")],
+            vec![
+                Evidence::note(
+                    "no release tag is merged into HEAD (git for-each-ref --merged HEAD refs/tags/)",
+                ),
+                Evidence::note(remote_note),
+            ],
         )];
     };
     let changed = match git::changed_files(root, &tag, "HEAD") {

@@ -69,6 +69,8 @@ pub struct Reference {
     pub text: String,
     pub package: String,
     pub pinned: bool,
+    /// Why docker would refuse the reference, when it would.
+    pub invalid: Option<String>,
 }
 
 fn is_name_char(c: char) -> bool {
@@ -79,15 +81,33 @@ fn is_ref_char(c: char) -> bool {
     is_name_char(c) || matches!(c, '/' | ':' | '@')
 }
 
-/// Whether `s` contains `@sha256:` followed by 64 lower-case hex digits.
+/// Whether `s` contains a sha256 digest docker accepts: `sha256:` and exactly 64 lower-case
+/// hex digits, not followed by more of the same (a 65-digit "digest" is not one).
 pub fn has_digest(s: &str) -> bool {
     s.match_indices("sha256:").any(|(i, _)| {
+        let before = s[..i].chars().next_back();
         let hex: String = s[i + 7..].chars().take(64).collect();
-        hex.len() == 64
-            && hex
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        let after = s[i + 7..].chars().nth(64);
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && crate::reference::validate_digest(&format!("sha256:{hex}")).is_ok()
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
     })
+}
+
+/// Whether a YAML `digest:` (or `tag: X@sha256:...`) value is a digest docker accepts.
+fn digest_value(v: &str) -> bool {
+    let v = v.trim().trim_matches(['"', '\'']);
+    let d = v.rsplit_once('@').map_or(v, |(_, d)| d);
+    crate::reference::validate_digest(d).is_ok()
+}
+
+/// Whether an image reference is pinned by a digest; `Err` says why docker itself would refuse
+/// the reference (parsed by the distribution reference grammar, `crate::reference`).
+pub fn pin(text: &str) -> Result<bool, String> {
+    let t = text.strip_prefix("docker://").unwrap_or(text);
+    crate::reference::parse_normalized(t)
+        .map(|r| r.digest.is_some())
+        .map_err(|e| e.to_string())
 }
 
 /// Image references to `packages` in one line of text. A bare package name counts only when
@@ -146,9 +166,11 @@ pub fn references_in_line(line: &str, lineno: u32, packages: &[String]) -> Vec<R
             if out.iter().any(|r| r.text == text) {
                 continue;
             }
+            let verdict = pin(&text);
             out.push(Reference {
                 line: lineno,
-                pinned: has_digest(&text),
+                pinned: verdict == Ok(true),
+                invalid: verdict.err(),
                 text,
                 package: pkg.clone(),
             });
@@ -186,6 +208,7 @@ fn visit(
                             text: v.to_string(),
                             package: p.clone(),
                             pinned: false,
+                            invalid: None,
                         });
                     }
                 }
@@ -194,7 +217,8 @@ fn visit(
                         if let Some(parent) = parent {
                             let sib =
                                 |k: &str| parent.get(k).and_then(Node::as_str).unwrap_or_default();
-                            r.pinned = has_digest(sib("digest")) || has_digest(sib("tag"));
+                            r.pinned = digest_value(sib("digest"))
+                                || (sib("tag").contains('@') && digest_value(sib("tag")));
                         }
                     }
                     out.push(r);
@@ -293,12 +317,14 @@ pub fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<O
             if r.pinned {
                 pinned.push(Evidence::file_excerpt(rel, Some(r.line), r.text));
             } else {
-                let why = if r.text.ends_with(":latest") {
-                    "uses the moving `latest` tag"
+                let why = if let Some(e) = &r.invalid {
+                    format!("is not an image reference docker accepts ({e})")
+                } else if r.text.ends_with(":latest") {
+                    "uses the moving `latest` tag".to_string()
                 } else if r.text.contains(':') {
-                    "is pinned by tag only"
+                    "is pinned by tag only".to_string()
                 } else {
-                    "has no tag and no digest"
+                    "has no tag and no digest".to_string()
                 };
                 out.push(Outcome::fail(
                     CheckId::DocsDigestPinning,
@@ -329,11 +355,175 @@ pub fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<O
     out
 }
 
+/// `line` with the encodings a URL or a document can carry a name in undone: percent-encoding
+/// (repeatedly, so `%252F` is `/` too), HTML character references (`&#47;`, `&#x2F;`,
+/// `&sol;`, ...) and JSON/JavaScript escapes (`\/`, `\u002F`, `\x2f`); then lower-cased,
+/// because GitHub compares owner and repository names without regard to case.
+pub fn decoded_lower(line: &str) -> String {
+    let mut s = line.to_string();
+    for _ in 0..4 {
+        let next = unescape_js(&unescape_html(&percent_decode(&s)));
+        if next == s {
+            break;
+        }
+        s = next;
+    }
+    s.to_lowercase()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), b.get(i + 2).and_then(|c| hex_val(*c)))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn unescape_html(s: &str) -> String {
+    const NAMED: &[(&str, char)] = &[
+        ("&sol;", '/'),
+        ("&colon;", ':'),
+        ("&period;", '.'),
+        ("&hyphen;", '-'),
+        ("&dash;", '-'),
+        ("&lowbar;", '_'),
+        ("&commat;", '@'),
+        ("&amp;", '&'),
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let lower = tail
+            .get(..tail.len().min(12))
+            .unwrap_or(tail)
+            .to_ascii_lowercase();
+        if let Some((name, c)) = NAMED.iter().find(|(n, _)| lower.starts_with(n)) {
+            out.push(*c);
+            rest = &tail[name.len()..];
+            continue;
+        }
+        if let Some(num) = tail.strip_prefix("&#") {
+            let (radix, digits) = match num.strip_prefix(['x', 'X']) {
+                Some(h) => (16, h),
+                None => (10, num),
+            };
+            let len = digits.chars().take_while(|c| c.is_digit(radix)).count();
+            if len > 0
+                && digits[len..].starts_with(';')
+                && let Some(c) = u32::from_str_radix(&digits[..len], radix)
+                    .ok()
+                    .and_then(char::from_u32)
+            {
+                out.push(c);
+                rest = &digits[len + 1..];
+                continue;
+            }
+        }
+        out.push('&');
+        rest = &tail[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn unescape_js(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        let code = |n: usize, from: &str| {
+            from.get(..n)
+                .filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+        };
+        if let Some(c) = tail.strip_prefix(['u', 'U']).and_then(|h| code(4, h)) {
+            out.push(c);
+            rest = &tail[5..];
+        } else if let Some(c) = tail.strip_prefix(['x', 'X']).and_then(|h| code(2, h)) {
+            out.push(c);
+            rest = &tail[3..];
+        } else if let Some(c) = tail
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '/' | ':' | '.' | '-'))
+        {
+            out.push(c);
+            rest = &tail[1..];
+        } else {
+            out.push('\\');
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `line` names the GitHub repository `owner/name`, the way GitHub resolves it: in any
+/// letter case, in any of the encodings [`decoded_lower`] undoes, as a bare `owner/name` or
+/// inside any URL form (`https://github.com/...`, `git@github.com:...`, `ssh://...`,
+/// `api.github.com/repos/...`), with or without a `.git` (or `.wiki`) suffix. A longer name
+/// (`owner/name-docs`, `other-owner/name`) is another repository.
+pub fn names_repository(line: &str, repo: &str) -> bool {
+    let hay = decoded_lower(line);
+    let needle = repo.to_lowercase();
+    let owner_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+    hay.match_indices(&needle).any(|(i, _)| {
+        if hay[..i].chars().next_back().is_some_and(owner_char) {
+            return false;
+        }
+        let mut after = &hay[i + needle.len()..];
+        // `.git` and `.wiki` (the repository's wiki) name the same repository.
+        while let Some(r) = [".git", ".wiki"].iter().find_map(|s| after.strip_prefix(s)) {
+            after = r;
+        }
+        match after.chars().next() {
+            None => true,
+            Some(c) if name_char(c) => false,
+            // `.` ends a sentence; `.x` continues another repository's name.
+            Some('.') => !after[1..]
+                .chars()
+                .next()
+                .is_some_and(|c| name_char(c) || c == '.'),
+            Some(_) => true,
+        }
+    })
+}
+
 pub fn no_enterprise_repo(texts: &[(PathBuf, String)], markers: &[String]) -> Vec<Outcome> {
     let mut out = Vec::new();
+    // `github.com/owner/name` and `owner/name` markers are matched as repository names;
+    // anything else as case-insensitive text after decoding.
+    let matches = |line: &str, m: &str| {
+        let bare = m.strip_prefix("github.com/").unwrap_or(m);
+        if bare.matches('/').count() == 1 {
+            names_repository(line, bare)
+        } else {
+            decoded_lower(line).contains(&m.to_lowercase())
+        }
+    };
     for (rel, text) in texts {
         for (i, line) in text.lines().enumerate() {
-            if let Some(m) = markers.iter().find(|m| line.contains(m.as_str())) {
+            if let Some(m) = markers.iter().find(|m| matches(line, m)) {
                 out.push(Outcome::fail(
                     CheckId::DeliveryNoEnterpriseRepo,
                     format!("customer-facing document names the enterprise repository (`{m}`)"),
@@ -460,6 +650,95 @@ mod tests {
         assert_eq!((r[1].line, r[1].pinned), (5, false));
         // A digest that is not 64 hex digits is not a pin.
         assert!(!has_digest("aisopsflow-core@sha256:<digest>"));
+    }
+
+    #[test]
+    fn pins_docker_would_refuse_are_not_pins() {
+        let hex = &D[7..];
+        for bad in [
+            format!(
+                "ghcr.io/aisopsflow/aisopsflow-core:1.0.0@sha256:{}",
+                hex.to_uppercase()
+            ),
+            format!(
+                "ghcr.io/aisopsflow/aisopsflow-core:1.0.0@sha256:{}",
+                &hex[..63]
+            ),
+            format!("ghcr.io/aisopsflow/aisopsflow-core:1.0.0@sha256:{hex}0"),
+            format!("ghcr.io/AisOpsFlow/aisopsflow-core:1.0.0@{D}"),
+            format!("ghcr.io/aisopsflow/aisopsflow-core:-1.0@{D}"),
+            format!("ghcr.io/aisopsflow/aisopsflow-core@sha512:{hex}{hex}"),
+            format!("ghcr.io/aisopsflow//aisopsflow-core@{D}"),
+            format!("ghcr.io/aisopsflow/aisopsflow-core@@{D}"),
+        ] {
+            let r = references_in_line(&format!("image: {bad}"), 1, &pk());
+            assert_eq!(r.len(), 1, "{bad}: {r:?}");
+            assert!(!r[0].pinned, "{bad}");
+        }
+        let r = references_in_line(
+            &format!(
+                "image: ghcr.io/aisopsflow/aisopsflow-core:1.0.0@sha256:{}",
+                hex.to_uppercase()
+            ),
+            1,
+            &pk(),
+        );
+        assert!(r[0].invalid.as_deref().unwrap().contains("digest"), "{r:?}");
+        for good in [
+            format!("ghcr.io/aisopsflow/aisopsflow-core:1.0.0@{D}"),
+            format!("ghcr.io/aisopsflow/aisopsflow-core@{D}"),
+            format!("localhost:5000/aisopsflow/aisopsflow-core@{D}"),
+            format!("docker://ghcr.io/aisopsflow/aisopsflow-core@{D}"),
+        ] {
+            let r = references_in_line(&format!("pull {good}"), 1, &pk());
+            assert!(r.len() == 1 && r[0].pinned, "{good}: {r:?}");
+        }
+        // Helm-style siblings are held to the same digest rule.
+        let bad = format!(
+            "image:\n  repository: ghcr.io/aisopsflow/aisopsflow-core\n  digest: sha256:{}\n",
+            hex.to_uppercase()
+        );
+        assert!(!references_in_file(Path::new("v.yaml"), &bad, &pk())[0].pinned);
+        assert!(!has_digest(&format!("x@sha256:{hex}f")));
+    }
+
+    #[test]
+    fn enterprise_repository_in_every_spelling() {
+        let repo = "aisopsflow/aisopsflow-enterprise";
+        for yes in [
+            "see aisopsflow/aisopsflow-enterprise for details",
+            "https://github.com/aisopsflow/aisopsflow-enterprise",
+            "https://GitHub.com/AisOpsFlow/AisOpsFlow-Enterprise.git",
+            "git clone git@github.com:aisopsflow/aisopsflow-enterprise.git",
+            "ssh://git@github.com/aisopsflow/aisopsflow-enterprise",
+            "https://api.github.com/repos/aisopsflow/aisopsflow-enterprise/releases",
+            "https://github.com/aisopsflow/aisopsflow-enterprise/tree/main/docs",
+            "https://github.com/aisopsflow/aisopsflow-enterprise.wiki.git",
+            "?repo=aisopsflow%2Faisopsflow-enterprise",
+            "?repo=aisopsflow%2faisopsflow-enterprise",
+            "?repo=aisopsflow%252Faisopsflow-enterprise",
+            "%61isopsflow/aisopsflow%2Denterprise",
+            "aisopsflow&#47;aisopsflow-enterprise",
+            "aisopsflow&#x2F;aisopsflow-enterprise",
+            "aisopsflow&sol;aisopsflow-enterprise",
+            r#"{"url": "https:\/\/github.com\/aisopsflow\/aisopsflow-enterprise"}"#,
+            r"aisopsflow\u002Faisopsflow-enterprise",
+            "It lives in aisopsflow/aisopsflow-enterprise.",
+            "(aisopsflow/AISOPSFLOW-ENTERPRISE)",
+        ] {
+            assert!(names_repository(yes, repo), "{yes}");
+        }
+        for no in [
+            "aisopsflow/aisopsflow-enterprise-docs",
+            "aisopsflow/aisopsflow-enterprise_x",
+            "aisopsflow/aisopsflow-enterprise.io",
+            "notaisopsflow/aisopsflow-enterprise",
+            "https://github.com/aisopsflow/aisopsflow-sdk",
+            "aisopsflow / aisopsflow enterprise",
+            "100%2 of aisopsflow",
+        ] {
+            assert!(!names_repository(no, repo), "{no}");
+        }
     }
 
     #[test]

@@ -225,6 +225,17 @@ pub fn is_shallow(root: &Path) -> anyhow::Result<bool> {
     Ok(out.trim() == "true")
 }
 
+/// The URL of `remote`, or `None` when no such remote is configured.
+pub fn remote_url(root: &Path, remote: &str) -> anyhow::Result<Option<String>> {
+    let r = run_raw(
+        root,
+        &["remote", "get-url", "--end-of-options", remote],
+        None,
+    )?;
+    let url = String::from_utf8_lossy(&r.stdout).trim().to_string();
+    Ok((r.ok && !url.is_empty()).then_some(url))
+}
+
 /// Files changed between `from` and `to` (commits or tags), as paths relative to the root,
 /// read with `-z` so no path is quoted or escaped.
 pub fn changed_files(root: &Path, from: &str, to: &str) -> anyhow::Result<Vec<String>> {

@@ -17,7 +17,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// A committed workspace layout: release.toml and one Dockerfile per component.
-fn workspace() -> tempfile::TempDir {
+pub(crate) fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::copy(repo_root().join("release.toml"), root.join("release.toml")).unwrap();
@@ -31,7 +31,7 @@ fn workspace() -> tempfile::TempDir {
     dir
 }
 
-fn xtask(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn xtask(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--repo")
         .arg(root)
@@ -45,7 +45,7 @@ fn xtask(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("running the xtask binary")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

@@ -53,9 +53,11 @@ pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+mod change_inputs;
 mod context;
 mod credential_routes;
 mod credentials;
+mod doc_inputs;
 mod github;
 mod hostile_git;
 mod images;
