@@ -609,6 +609,10 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         expect_latest: Some(plan.moves_latest),
         delivery: false,
         offline: false,
+        // What the registry's bytes are, too: every image runs and holds only its files.
+        deep: true,
+        skip: opts.skip_checks.clone(),
+        recorded: None,
     };
     let verified = crate::verify::verify(ws, &registry, &input).await?;
     if verified.failed() {
@@ -629,8 +633,12 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
 
     // 7. The notes: the customer variant first, so the internal notes (the "done" marker)
     //    never exist without it.
+    let verify_lines = check_lines(&verified.report);
+    let mut record_checks = crate::record::checks("gate", &gate_lines);
+    record_checks.extend(crate::record::checks("verify", &verify_lines));
     let mut checks = gate_lines;
-    checks.extend(check_lines(&verified.report));
+    checks.extend(verify_lines);
+    let mut record_packages = Vec::new();
     let by_pkg: BTreeMap<&str, &crate::verify::PackageState> = verified
         .packages
         .iter()
@@ -654,6 +662,10 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
                     p.repository
                 ))
             })?;
+        record_packages.push(
+            crate::record::package(&registry, state, p.tags.clone(), p.latest_before.clone())
+                .await?,
+        );
         packages.push(PackageNotes {
             package: p.package.clone(),
             component: p.component.clone(),
@@ -682,6 +694,36 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
     };
     let customer = notes::customer_path(config, &version);
     let internal = notes::internal_path(config, &version);
+    let record_path = crate::record::path(config, &version);
+    let record = crate::record::ReleaseRecord {
+        schema: crate::record::SCHEMA.into(),
+        schema_version: crate::record::SCHEMA_VERSION,
+        version: version.clone(),
+        tag: plan.tag.clone(),
+        commit: plan.commit.clone(),
+        run_url: input.run_url.clone(),
+        written_at: input.written_at.clone(),
+        registry: config.registry_host(),
+        org: config.org().to_string(),
+        components: plan.components.clone(),
+        moves_latest: plan.moves_latest,
+        latest_reason: plan.latest_reason.clone(),
+        latest_tag: config.raw.tags.latest.clone(),
+        verify_skipped: verified
+            .report
+            .outcomes
+            .iter()
+            .filter(|o| {
+                crate::verify::DEEP.contains(&o.id) && o.status == crate::checks::Status::Skip
+            })
+            .map(|o| o.id.id().to_string())
+            .collect(),
+        packages: record_packages,
+        checks: record_checks,
+        attestations: input.attestations.clone(),
+        release_toml: std::fs::read_to_string(&config.path)
+            .with_context(|| format!("reading {} for the release record", config.path.display()))?,
+    };
     crate::fsx::write_atomic(&customer, notes::render_customer(&input).as_bytes()).with_context(
         || {
             format!(
@@ -690,6 +732,13 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
             )
         },
     )?;
+    // The record before the internal notes, which mark the release done.
+    crate::fsx::write_atomic(&record_path, record.to_json().as_bytes()).with_context(|| {
+        format!(
+            "writing {}; rerun `{rerun}` to write the notes",
+            record_path.display()
+        )
+    })?;
     crate::fsx::write_atomic(&internal, notes::render_internal(&input).as_bytes()).with_context(
         || {
             format!(
@@ -710,9 +759,10 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         println!("  {}", p.reference(&version));
     }
     println!(
-        "notes: {} and {}; commit them through review",
+        "notes: {}, {} and the record {}; commit them through review",
         internal.display(),
-        customer.display()
+        customer.display(),
+        record_path.display()
     );
     Ok(crate::exit::OK)
 }

@@ -189,14 +189,16 @@ pub struct Release {
     pub attestations: Option<PathBuf>,
     /// Skip the gate's checks whose id starts with PREFIX (repeatable), e.g. `--skip-checks
     /// build` where no image can be built; each is recorded as skipped in the release notes.
+    /// `verify-runs` and `verify-contents` skip those checks of the release's verify.
     #[arg(long, value_name = "PREFIX")]
     pub skip_checks: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct Verify {
-    /// The released version, e.g. 1.2.3.
-    pub version: String,
+    /// The released version, e.g. 1.2.3 (not needed with --from-notes).
+    #[arg(required_unless_present = "from_notes")]
+    pub version: Option<String>,
     #[command(flatten)]
     pub scope: Scope,
     /// Print customer-ready references (by digest) and the public SDK and catalog links.
@@ -217,6 +219,14 @@ pub struct Verify {
     /// Skip the GitHub Packages API cross-check (the registry is still read), saying so.
     #[arg(long)]
     pub offline: bool,
+    /// Also pull each image by digest and run it (verify-runs) and read its layers
+    /// (verify-contents); needs a Docker engine.
+    #[arg(long)]
+    pub deep: bool,
+    /// Re-prove a past release from its record (docs/releases/VERSION.json) alone: no
+    /// workspace, git tags or resume state needed.
+    #[arg(long, visible_alias = "record", value_name = "FILE", conflicts_with_all = ["version", "components", "latest_before", "expect_latest"])]
+    pub from_notes: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod preflight;
 pub mod publish;
 pub mod reference;
+pub mod record;
 pub mod release;
 pub mod report;
 pub mod secrets;

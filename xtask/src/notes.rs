@@ -256,10 +256,50 @@ pub fn render_customer(n: &NotesInput) -> String {
         let _ = writeln!(s, "```");
         let _ = writeln!(s);
     }
+    s.push_str(&customer_proof(n));
     let _ = writeln!(s, "## Plugin developers");
     let _ = writeln!(s);
     let _ = writeln!(s, "- SDK: {}", n.sdk_repository);
     let _ = writeln!(s, "- Catalog: {}", n.catalog_repository);
+    s
+}
+
+/// The heading of the customer's own proof in the customer notes.
+pub const PROOF_HEADING: &str = "## Check what you pull";
+
+/// Commands a customer runs with tools they already have to confirm every digest: `docker
+/// pull` by digest (the engine refuses content that does not hash to it) and `skopeo inspect
+/// --raw` of the version tag, whose manifest bytes must hash to the same digest. Each
+/// `sha256sum` line is followed by `# expect: <hex>  -`, what it must print.
+pub fn customer_proof(n: &NotesInput) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{PROOF_HEADING}");
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Confirm that what you run is what was released, with tools you already have. `docker pull` by digest refuses content that does not match the digest; `skopeo inspect --raw` prints the manifest the version tag points at, and its SHA-256 is the digest. For commercial images, log in first (`docker login`, `skopeo login`) with your read-only credentials."
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "```sh");
+    for p in &n.packages {
+        let hex = p.digest.strip_prefix("sha256:").unwrap_or(&p.digest);
+        let _ = writeln!(s, "docker pull {}@{}", p.repository, p.digest);
+        // A loopback registry (a rehearsal) speaks plain HTTP, which skopeo must be told.
+        let host = p.repository.split('/').next().unwrap_or_default();
+        let tls = if crate::effects::registry::is_loopback(host) {
+            "--tls-verify=false "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            s,
+            "skopeo inspect {tls}--raw docker://{}:{} | sha256sum",
+            p.repository, n.version
+        );
+        let _ = writeln!(s, "# expect: {hex}  -");
+    }
+    let _ = writeln!(s, "```");
+    let _ = writeln!(s);
     s
 }
 
@@ -427,6 +467,36 @@ mod tests {
         assert_eq!(r.latest_after["aisopsflow-core-commercial"], None);
         assert!(text.contains("ghcr.io/aisopsflow/aisopsflow-core:1.2.3@sha256:"));
         assert!(text.contains("`manual-package-inheritance` attested by alice"));
+    }
+
+    #[test]
+    fn customer_notes_end_with_commands_that_prove_every_digest() {
+        let n = input();
+        let text = render_customer(&n);
+        let proof = text.split(PROOF_HEADING).nth(1).expect("the proof section");
+        let hex = "a".repeat(64);
+        for p in &n.packages {
+            assert!(
+                proof.contains(&format!("docker pull {}@sha256:{hex}\n", p.repository)),
+                "{proof}"
+            );
+            assert!(
+                proof.contains(&format!(
+                    "skopeo inspect --raw docker://{}:1.2.3 | sha256sum\n# expect: {hex}  -\n",
+                    p.repository
+                )),
+                "{proof}"
+            );
+        }
+        assert!(!proof.contains("tls-verify"), "ghcr.io speaks TLS: {proof}");
+        let mut local = input();
+        for p in &mut local.packages {
+            p.repository = p.repository.replace("ghcr.io", "127.0.0.1:5000");
+        }
+        assert!(
+            render_customer(&local)
+                .contains("skopeo inspect --tls-verify=false --raw docker://127.0.0.1:5000/")
+        );
     }
 
     #[test]

@@ -29,7 +29,19 @@ impl flags::Release {
                 "--format sarif is for check reports; the release plan prints as `human` or `json`",
             ));
         }
-        crate::preflight::validate_only(&self.skip_checks)
+        // A prefix may name preflight checks or the deep verify checks (verify-runs,
+        // verify-contents), which the release's verify then skips, saying so.
+        let gate: Vec<String> = self
+            .skip_checks
+            .iter()
+            .filter(|p| {
+                !crate::verify::DEEP
+                    .iter()
+                    .any(|id| id.id().starts_with(p.as_str()))
+            })
+            .cloned()
+            .collect();
+        crate::preflight::validate_only(&gate)
             .map_err(|e| crate::exit::usage(format!("--skip-checks: {e:#}")))?;
         Ok(ReleaseOptions {
             request: Request {

@@ -14,8 +14,10 @@
 //! package had no `latest`). For a `v*` release, "before" is `--latest-before`, else this
 //! release's `latest-before`, else the previous release's `latest-after`.
 
+pub mod contents;
 pub mod delivery;
 pub mod manifests;
+pub mod runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,7 +47,29 @@ pub struct VerifyInput {
     pub delivery: bool,
     /// Skip the Packages API cross-check (`--offline`).
     pub offline: bool,
+    /// Also run `verify-runs` and `verify-contents` (`--deep`; `release` always asks).
+    pub deep: bool,
+    /// Deep-check prefixes not to run, reported as skips (`release --skip-checks`).
+    pub skip: Vec<String>,
+    /// Set when re-proving a release from its record (`--from-notes`): the tag and commit
+    /// come from the record instead of git, the registry must still hold the recorded
+    /// digests, and checks that need the workspace's files are skipped.
+    pub recorded: Option<RecordedRelease>,
 }
+
+/// What a release record fixes for `verify --from-notes`.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedRelease {
+    pub tag: String,
+    pub commit: String,
+    /// package → the digest the record says the release's tags hold.
+    pub digests: BTreeMap<String, String>,
+    /// Where the record was read, for evidence.
+    pub source: String,
+}
+
+/// The checks `--deep` adds.
+pub const DEEP: [CheckId; 2] = [CheckId::VerifyRuns, CheckId::VerifyContents];
 
 /// One package's tags as the registry reports them.
 #[derive(Debug, Clone, Serialize)]
@@ -79,15 +103,23 @@ impl Verified {
 
 impl flags::Verify {
     pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
+        if let Some(file) = &self.from_notes {
+            return crate::record::verify_from_record(file, &self, g).await;
+        }
         let ws = g.workspace()?;
         let input = VerifyInput {
-            version: self.version,
+            version: self.version.clone().ok_or_else(|| {
+                usage("verify needs the released VERSION (or --from-notes docs/releases/VERSION.json)")
+            })?,
             components: self.scope.components,
             only: self.only,
             latest_before: self.latest_before,
             expect_latest: self.expect_latest,
             delivery: self.delivery,
             offline: self.offline,
+            deep: self.deep,
+            skip: Vec::new(),
+            recorded: None,
         };
         let host = ws.config.registry_host();
         let client = RegistryClient::for_host(&host)?;
@@ -142,7 +174,10 @@ pub async fn verify(
     let version = policy::parse_version(&input.version)?;
     let components = config.scope(&input.components)?;
     let images = config.images_for(&components);
-    let (tag, sha) = release_tag(ws, &version)?;
+    let (tag, sha) = match &input.recorded {
+        Some(r) => (r.tag.clone(), r.commit.clone()),
+        None => release_tag(ws, &version)?,
+    };
     let mut plan = policy::plan_tags(
         &config.raw.tags,
         Event::Push,
@@ -158,7 +193,16 @@ pub async fn verify(
             if expect { "moves" } else { "stays" }
         );
     }
-    let wants = |id: CheckId| id.selected_by(&input.only);
+    let skipped = |id: CheckId| {
+        input
+            .skip
+            .iter()
+            .find(|p| DEEP.contains(&id) && id.id().starts_with(p.as_str()))
+            .cloned()
+    };
+    let wants = |id: CheckId| {
+        id.selected_by(&input.only) && (!DEEP.contains(&id) || input.deep) && skipped(id).is_none()
+    };
     let mut report = Report::default();
 
     let rules = &config.raw.tags;
@@ -191,6 +235,8 @@ pub async fn verify(
         CheckId::VerifyManifestDigestsRecorded,
         CheckId::DeliveryDigestReferences,
         CheckId::DeliveryNoEnterpriseRepo,
+        CheckId::VerifyRuns,
+        CheckId::VerifyContents,
     ];
     if !registry_ids.iter().any(|id| wants(*id)) {
         return Ok(Verified {
@@ -312,6 +358,14 @@ pub async fn verify(
                 }
             });
         }
+    }
+
+    if let Some(rec) = input
+        .recorded
+        .as_ref()
+        .filter(|_| wants(CheckId::VerifySemverTag))
+    {
+        report.extend(recorded_outcomes(rec, &packages, &semver_tag));
     }
 
     if wants(CheckId::VerifyShaTag) {
@@ -458,7 +512,36 @@ pub async fn verify(
     }
 
     if wants(CheckId::VerifyManifestDigestsRecorded) {
-        report.extend(manifests::outcomes(ws, &plan.version, &packages)?);
+        match &input.recorded {
+            Some(r) => report.push(Outcome::skip(
+                CheckId::VerifyManifestDigestsRecorded,
+                format!(
+                    "re-proving from {}: the deployment manifests live in the repository, not in the record",
+                    r.source
+                ),
+                format!("run `cargo xtask verify {} --repo DIR` in a checkout that has them", plan.version),
+            )),
+            None => report.extend(manifests::outcomes(ws, &plan.version, &packages)?),
+        }
+    }
+
+    // Deep evidence: what the registry's bytes are, not just where they are.
+    if wants(CheckId::VerifyRuns) {
+        report.extend(runs::outcomes(client, &packages, &plan.version, &plan.commit).await?);
+    }
+    if wants(CheckId::VerifyContents) {
+        let mut markers = config.enterprise_markers();
+        markers.extend(config.commercial_only_defaults());
+        report.extend(contents::outcomes(client, &packages, &markers).await?);
+    }
+    for id in DEEP {
+        if let Some(prefix) = skipped(id).filter(|_| input.deep && id.selected_by(&input.only)) {
+            report.push(Outcome::skip(
+                id,
+                format!("the operator passed --skip-checks {prefix}"),
+                "release without --skip-checks, or run `cargo xtask verify VERSION --deep`",
+            ));
+        }
     }
 
     let delivery = if input.delivery {
@@ -482,6 +565,52 @@ pub async fn verify(
         delivery,
         report,
     })
+}
+
+/// `verify-semver-tag` against a release record: the semver tag still holds the digest the
+/// record says was released.
+fn recorded_outcomes(
+    rec: &RecordedRelease,
+    packages: &[PackageState],
+    semver_tag: &str,
+) -> Vec<Outcome> {
+    let id = CheckId::VerifySemverTag;
+    let mut out = Vec::new();
+    for p in packages {
+        let reference = format!("{}:{semver_tag}", p.repository);
+        let Some(want) = rec.digests.get(&p.image.package) else {
+            out.push(Outcome::fail(
+                id,
+                format!(
+                    "{} is in scope, but {} records no digest for it",
+                    p.image.package, rec.source
+                ),
+                vec![Evidence::note(format!("record: {}", rec.source))],
+            ));
+            continue;
+        };
+        match &p.semver {
+            Some(r) if r.digest == *want => out.push(Outcome::pass(
+                id,
+                format!("{reference} still holds the digest {} records", rec.source),
+                vec![Evidence::digest(reference.clone(), r.digest.clone())],
+            )),
+            Some(r) => out.push(Outcome::fail(
+                id,
+                format!(
+                    "{reference} now holds {}, but {} records {want}: the tag was moved after the release",
+                    r.digest, rec.source
+                ),
+                vec![
+                    Evidence::digest(reference.clone(), r.digest.clone()),
+                    Evidence::note(format!("recorded: {want}")),
+                ],
+            )),
+            // The missing tag is already a failure of this check.
+            None => {}
+        }
+    }
+    out
 }
 
 fn digest_evidence(reference: &str, r: &Resolved) -> Vec<Evidence> {

@@ -445,6 +445,21 @@ registry! {
         why: "The notes are the audit trail from a running deployment back to a release.",
         fix: "Update the manifests with the digests from `cargo xtask verify VERSION --delivery` and rerun `cargo xtask release VERSION` to rewrite the notes.",
     },
+    // Post-release evidence beyond tags and digests (`verify --deep`, and every `release`).
+    VerifyRuns => {
+        id: "verify-runs", section: PostRelease, phase: PostRelease, kind: Automated, severity: Error,
+        checklist: "image changes match the intended component release",
+        summary: "Each released image, pulled by digest from the registry through the Docker engine, runs and reports this release's version, the tag's commit and its edition; core answers its health probe.",
+        why: "Tags and digests prove where an image is, not what it is: an image built from another commit under this release's tags would pass every other check.",
+        fix: "Read what the image printed in the evidence; if it names another version or commit, find which run pushed that digest under this release's tags, then republish the tag (`cargo xtask release VERSION` resumes) or cut a patch release.",
+    },
+    VerifyContents => {
+        id: "verify-contents", section: PostRelease, phase: PostRelease, kind: Automated, severity: Error,
+        checklist: "do not expose commercial-only defaults in public package metadata",
+        summary: "Each released image's layers, read from the registry, hold exactly the binary, the CA bundle and the user database with owner 0:0 and the expected modes; nothing in a public image names the enterprise repository or a commercial-only default.",
+        why: "A stray file or a string in the binary ships to every customer who pulls; public images are world-readable.",
+        fix: "Remove the stray file or string named in the evidence from the build (Dockerfile, staged context, binary), and publish a new patch release; a leaked commercial default must also be rotated.",
+    },
     // Customer delivery.
     DeliveryDigestReferences => {
         id: "delivery-digest-references", section: CustomerDelivery, phase: Delivery, kind: Automated, severity: Error,

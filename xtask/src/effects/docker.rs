@@ -643,6 +643,47 @@ impl Docker {
         digest.with_context(|| format!("pushing {repository}:{tag}: the engine reported no digest"))
     }
 
+    /// Pulls `repository@digest` (e.g. `ghcr.io/org/pkg@sha256:…`) through the engine, which
+    /// checks what it receives against the digest. `creds` go to the engine as the registry
+    /// auth of this pull only. The engine talks plain HTTP to loopback registries
+    /// (127.0.0.0/8 is an insecure registry by default in dockerd).
+    pub async fn pull_digest(
+        &self,
+        repository: &str,
+        digest: &str,
+        creds: Option<(&str, &Secret)>,
+    ) -> anyhow::Result<()> {
+        let credentials = creds.map(|(user, secret)| bollard::auth::DockerCredentials {
+            username: Some(user.to_string()),
+            password: Some(secret.expose().to_string()),
+            serveraddress: Some(repository.split('/').next().unwrap_or_default().to_string()),
+            ..Default::default()
+        });
+        // As the docker CLI does: the name in fromImage, the digest in tag.
+        let options = bollard::query_parameters::CreateImageOptionsBuilder::default()
+            .from_image(repository)
+            .tag(digest)
+            .build();
+        let mut stream = self.inner.create_image(Some(options), None, credentials);
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                _ = interrupted() => bail!("interrupted (Ctrl-C) while pulling {repository}@{digest}"),
+            };
+            let Some(item) = item else { break };
+            let info = item
+                .map_err(|e| anyhow!(crate::secrets::redact_all(&describe(&e))))
+                .with_context(|| format!("pulling {repository}@{digest} through the engine"))?;
+            if let Some(detail) = info.error_detail {
+                bail!(
+                    "pulling {repository}@{digest} through the engine: {}",
+                    crate::secrets::redact_all(&detail.message.unwrap_or_default())
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Local tags matching `reference` (a `name:tag` glob such as `aisopsflow-core:xtask-*`),
     /// with their image's creation time (seconds since the epoch), newest first.
     pub async fn local_tags(&self, reference: &str) -> anyhow::Result<Vec<(String, i64)>> {

@@ -848,6 +848,53 @@ impl RegistryClient {
         Ok(reported)
     }
 
+    /// The user name and password this client sends, for handing to the Docker engine (which
+    /// does its own token dance) when `verify-runs` pulls; `None` when anonymous.
+    pub fn basic_credentials(&self) -> Option<(String, Secret)> {
+        match &self.creds {
+            Credentials::Anonymous => None,
+            Credentials::Basic { user, password, .. } => Some((user.clone(), password.clone())),
+        }
+    }
+
+    /// Opens a blob as a stream of chunks, without reading it whole (`verify-contents` reads
+    /// layers through a tar reader this way). The caller hashes what it reads and compares it
+    /// with `digest`: the stream itself checks nothing. A missing blob is a policy error (the
+    /// manifest names a blob the registry does not hold).
+    pub async fn blob_stream(
+        &self,
+        repo: &str,
+        digest: &str,
+    ) -> anyhow::Result<impl futures_util::Stream<Item = anyhow::Result<bytes::Bytes>> + use<>>
+    {
+        let token = self.token(repo).await?;
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let mut req = self.http.get(&url);
+        if let Some(t) = &token {
+            req = req.bearer_auth(t.expose());
+        }
+        // Layers can be large: no overall timeout (the client's 30 s would cut a slow but
+        // healthy download); the caller bounds the wait for each chunk.
+        let res = req
+            .timeout(Duration::from_secs(24 * 3600))
+            .send()
+            .await
+            .map_err(|e| net_err(&self.host, &format!("GET blob {repo}@{digest}"), e))?;
+        let status = res.status();
+        if status.as_u16() == 404 {
+            return Err(crate::exit::policy(format!(
+                "blob {}/{repo}@{digest} not found: a manifest names a blob the registry does not hold",
+                self.host
+            )));
+        }
+        check_status(status, &self.host, repo, digest, &self.creds)?;
+        let host = self.host.clone();
+        let what = format!("reading blob {repo}@{digest}");
+        Ok(futures_util::StreamExt::map(res.bytes_stream(), move |r| {
+            r.map_err(|e| net_err(&host, &what, e))
+        }))
+    }
+
     /// Reads a blob through oci-client (which checks it against its digest).
     pub async fn blob(&self, repo: &str, digest: &str) -> anyhow::Result<Vec<u8>> {
         self.token(repo).await?;

@@ -58,6 +58,7 @@ mod context;
 mod credential_routes;
 mod credentials;
 mod doc_inputs;
+mod evidence;
 mod github;
 mod hostile_git;
 mod images;

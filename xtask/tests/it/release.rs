@@ -430,6 +430,11 @@ impl Env {
             &att,
             "--skip-checks",
             "build",
+            // The simulated runs push stand-in images, which do not run.
+            "--skip-checks",
+            "verify-runs",
+            "--skip-checks",
+            "verify-contents",
         ];
         args.extend_from_slice(extra);
         self.xtask(&args).await
@@ -448,6 +453,10 @@ impl Env {
                 att,
                 "--skip-checks",
                 "build",
+                "--skip-checks",
+                "verify-runs",
+                "--skip-checks",
+                "verify-contents",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
