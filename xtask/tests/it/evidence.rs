@@ -111,7 +111,7 @@ async fn verify_json(world: &Rehearsal, args: &[&str]) -> (i32, serde_json::Valu
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::new()
+    xtask::effects::http::client()
 }
 
 /// GET a manifest from the rehearsal registry: (body, media type).
