@@ -53,6 +53,57 @@ pub async fn outcomes(
             ));
             continue;
         }
+        // The engine may answer a pull by digest from its own store without fetching (it did
+        // so for images it pushed itself): tie its copy to the registry's bytes by comparing
+        // its image id with the config digest of the manifest the registry serves.
+        let engine_id = docker
+            .image(&reference)
+            .await?
+            .map(|f| f.id)
+            .unwrap_or_default();
+        let repo = p
+            .repository
+            .split_once('/')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_else(|| p.repository.clone());
+        let config_digest = match client.manifest(&repo, &r.digest).await {
+            Ok((body, _, _)) => serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|m| {
+                    m.pointer("/config/digest")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                }),
+            Err(e) if crate::exit::kind_of(&e) == Some(crate::exit::Kind::Policy) => None,
+            Err(e) => return Err(e),
+        };
+        let same_bytes =
+            engine_id == r.digest || config_digest.as_deref() == Some(engine_id.as_str());
+        if !same_bytes {
+            if !existed {
+                let _ = docker.remove_image(&reference).await;
+            }
+            out.push(Outcome::fail(
+                id,
+                format!(
+                    "{}: the engine's copy of {reference} is not what the registry serves",
+                    p.image.package
+                ),
+                vec![
+                    Evidence::digest(reference.clone(), r.digest.clone()),
+                    Evidence::note(format!(
+                        "engine image id {}, registry config digest {}",
+                        if engine_id.is_empty() {
+                            "(none)"
+                        } else {
+                            &engine_id
+                        },
+                        config_digest.as_deref().unwrap_or("(unreadable)")
+                    )),
+                ],
+            ));
+            continue;
+        }
         let image = BuiltImage {
             spec: p.image.clone(),
             id: String::new(),
@@ -70,6 +121,9 @@ pub async fn outcomes(
             Ok(report) => {
                 let mut ev = vec![
                     Evidence::digest(reference.clone(), r.digest.clone()),
+                    Evidence::note(format!(
+                        "engine image id {engine_id} = the config digest the registry's manifest names"
+                    )),
                     Evidence::note(format!("--version printed `{}`", report.version_line)),
                 ];
                 if let Some(h) = report.health {
@@ -105,7 +159,11 @@ pub async fn outcomes(
                 ],
             )),
         }
-        removed?;
+        if let Err(e) = removed {
+            eprintln!(
+                "verify-runs: could not remove the pulled image {reference}: {e:#}; remove it with `docker rmi {reference}`"
+            );
+        }
     }
     Ok(out)
 }

@@ -75,7 +75,32 @@ async fn release(world: &Rehearsal, version: &str, extra: &[&'static str]) -> St
     }
     args.extend_from_slice(extra);
     let (code, out, err) = xtask(world, &world.work_dir, &args).await;
-    assert_eq!(code, 0, "release {version}:\n{out}\n{err}");
+    if code != 0 {
+        // The publish runs' logs say why a run failed.
+        let mut logs = String::new();
+        for run in std::fs::read_dir(world.dir().join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for step in std::fs::read_dir(run.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if step.file_name().to_string_lossy().ends_with(".log") {
+                    let text = std::fs::read_to_string(step.path()).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                    logs.push_str(&format!("--- {}\n", step.path().display()));
+                    for l in tail.into_iter().rev() {
+                        logs.push_str(l);
+                        logs.push('\n');
+                    }
+                }
+            }
+        }
+        panic!("release {version} exited {code}:\n{out}\n{err}\n{logs}");
+    }
     out + &err
 }
 
@@ -435,7 +460,20 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
         }
     };
     let (plain_ms, plain_req, _) = measure(false).await;
+    let off = world.registry.access_log_offset();
     let (deep_ms, deep_req, _) = measure(true).await;
+    // Who asked: the engine's pulls (user agent `docker/…`) or xtask itself.
+    let mut by_agent: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for line in world.registry.access_log_lines_since(off) {
+        if let Some(kind) = xtask::standin::registry::request_kind(&line) {
+            let agent = if line.contains("\"docker/") {
+                "engine"
+            } else {
+                "xtask"
+            };
+            *by_agent.entry((agent.to_string(), kind)).or_default() += 1;
+        }
+    }
     let (only_ms, only_req, _) = {
         let off = world.registry.access_log_offset();
         let start = Instant::now();
@@ -479,6 +517,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
         "| `verify --from-notes` (deep, from the record) | {} ({:?}) | {from_notes_ms} ms |",
         from_notes_requests.total, from_notes_requests.by_kind
     );
+    println!("\n`--deep`, requests by who sent them: {by_agent:?}");
 
     // 5. An image built from another commit under 0.1.0's tags: a second release from a new
     //    commit, then its core image copied under 0.1.0 and sha-<commit A>.
