@@ -40,9 +40,87 @@ use crate::policy::{self as tags, TagKind};
 use crate::report::{self, Gate};
 use crate::workspace::Workspace;
 
-/// How far a run's `created_at` may precede our own clock's push time and still be the run
-/// of our push (GitHub's clock and ours disagree by a little).
-pub const CLOCK_SKEW_SECS: u64 = 30;
+/// How far before the push a run's `created_at` may be and still be taken for the run of
+/// this push, when the push time is GitHub's own (the `Date` of an answer just before the
+/// push): GitHub's API front end and its Actions service keep GitHub's clocks, so this covers
+/// only their disagreement and the `Date` header's one-second resolution. The operator's
+/// clock plays no part, so no skew of it can break the search.
+pub const GITHUB_CLOCK_TOLERANCE_SECS: u64 = 300;
+
+/// The same, when the push time comes from a clock GitHub does not keep: the tag's own date
+/// (the tagger's clock) or, if GitHub sent no `Date`, this machine's. Wide enough for any
+/// plausibly wrong clock; the run is still matched by commit, event and tag name, so the
+/// bound only keeps out runs of an earlier push of the same tag at the same commit.
+pub const OTHER_CLOCK_TOLERANCE_SECS: u64 = 86_400;
+
+/// Whose clock a push time was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockSource {
+    /// GitHub's `Date` header.
+    Github,
+    /// The tag's own date (its tagger's clock).
+    TagDate,
+    /// This machine's clock.
+    Local,
+}
+
+fn local_clock() -> ClockSource {
+    ClockSource::Local
+}
+
+/// When a push (or dispatch) happened, and by whose clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushClock {
+    pub at: u64,
+    pub source: ClockSource,
+}
+
+impl PushClock {
+    /// GitHub's clock now, from the `Date` of a fresh answer; this machine's clock only when
+    /// GitHub sent no usable `Date`.
+    pub async fn github(gh: &Github, owner: &str, repo: &str) -> anyhow::Result<PushClock> {
+        Ok(match gh.server_time(owner, repo).await? {
+            Some(at) => PushClock {
+                at,
+                source: ClockSource::Github,
+            },
+            None => PushClock {
+                at: now_epoch(),
+                source: ClockSource::Local,
+            },
+        })
+    }
+
+    pub fn tolerance(&self) -> u64 {
+        match self.source {
+            ClockSource::Github => GITHUB_CLOCK_TOLERANCE_SECS,
+            ClockSource::TagDate | ClockSource::Local => OTHER_CLOCK_TOLERANCE_SECS,
+        }
+    }
+
+    /// The earliest `created_at` accepted for the run.
+    pub fn earliest(&self) -> u64 {
+        self.at.saturating_sub(self.tolerance())
+    }
+
+    /// For the wait's first line: which clock, and the bound it gives.
+    pub fn describe(&self) -> String {
+        let whose = match self.source {
+            ClockSource::Github => {
+                "GitHub's clock (the Date header of its answer just before the push; this machine's clock is not used)"
+            }
+            ClockSource::TagDate => "the tag's own date (its tagger's clock)",
+            ClockSource::Local => "this machine's clock (GitHub sent no Date header)",
+        };
+        format!(
+            "runs created from {} on: the push at {} by {whose}, less {} s",
+            rfc3339(self.earliest()),
+            rfc3339(self.at),
+            self.tolerance()
+        )
+    }
+}
 
 /// How often to poll GitHub while waiting.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +168,9 @@ pub struct ResumeRecord {
     pub latest_before: BTreeMap<String, Option<String>>,
     /// Epoch seconds just before the push: the publish run of this push starts after it.
     pub pushed_at: u64,
+    /// Whose clock `pushed_at` is (records written before this field are this machine's).
+    #[serde(default = "local_clock")]
+    pub pushed_at_clock: ClockSource,
     /// The preflight gate's outcomes, for the notes.
     pub gate: Vec<CheckLine>,
     pub attestations: Vec<AttestationLine>,
@@ -490,7 +571,10 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
             });
         }
     }
-    let not_before = if !pushed {
+    let (owner, name) = config.repo_owner_name();
+    let clock = if !pushed {
+        // GitHub's clock just before the push: the run of this push is created after it.
+        let clock = PushClock::github(&gh, owner, name).await?;
         let record = ResumeRecord {
             version: version.clone(),
             tag: plan.tag.clone(),
@@ -502,7 +586,8 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
                 .iter()
                 .map(|p| (p.package.clone(), p.latest_before.clone()))
                 .collect(),
-            pushed_at: now_epoch(),
+            pushed_at: clock.at,
+            pushed_at_clock: clock.source,
             gate: gate_lines.clone(),
             attestations: attestations.clone(),
         };
@@ -525,10 +610,13 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
             "pushed tag {} to {remote}; it peels to {}",
             plan.tag, plan.commit
         ));
-        record.pushed_at
+        clock
     } else {
         match &obs.resume {
-            Some(r) => r.pushed_at,
+            Some(r) => PushClock {
+                at: r.pushed_at,
+                source: r.pushed_at_clock,
+            },
             None => {
                 let at = git::tag_date(root, &plan.tag)?.unwrap_or(0);
                 say(format!(
@@ -536,29 +624,23 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
                     plan.tag,
                     rfc3339(at)
                 ));
-                at
+                PushClock {
+                    at,
+                    source: ClockSource::TagDate,
+                }
             }
         }
     };
 
     // 4. The publish run for this push, and 5. the wait.
-    let (owner, name) = config.repo_owner_name();
     let deadline = Instant::now() + opts.timeout;
-    let filter = RunFilter {
-        event: Some("push".into()),
-        head_sha: Some(plan.commit.clone()),
-        created: Some(format!(
-            ">={}",
-            rfc3339(not_before.saturating_sub(CLOCK_SKEW_SECS))
-        )),
-        per_page: Some(20),
-        ..RunFilter::default()
-    };
+    let filter = push_run_filter(&plan.commit, &clock);
     say(format!(
-        "waiting for the {} run of push {} at {}",
+        "waiting for the {} run of push {} at {}: {}",
         config.workflow_file_name(),
         plan.tag,
-        &plan.commit[..12]
+        &plan.commit[..12],
+        clock.describe()
     ));
     let run = find_run(
         &gh,
@@ -566,7 +648,7 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         config.workflow_file_name(),
         &filter,
         Some(&plan.tag),
-        not_before,
+        clock.earliest(),
         deadline,
         opts.poll,
     )
@@ -942,10 +1024,21 @@ async fn sleep_until_or_deadline(interval: Duration, deadline: Instant) -> bool 
     true
 }
 
+/// The runs-list filter for the publish run of a tag push of `commit` (see `find_run`).
+pub fn push_run_filter(commit: &str, clock: &PushClock) -> RunFilter {
+    RunFilter {
+        event: Some("push".into()),
+        head_sha: Some(commit.to_string()),
+        created: Some(format!(">={}", rfc3339(clock.earliest()))),
+        per_page: Some(20),
+        ..RunFilter::default()
+    }
+}
+
 /// Polls the runs of `workflow` matching `filter` until one is the run of this push: its
 /// `head_sha` is the commit, its `head_branch` (when set) is `tag`, and it was created at or
-/// after `not_before` (less the clock-skew allowance). The newest such run wins; an earlier
-/// run is never taken.
+/// after `earliest` (`PushClock::earliest`: the push time with its clock's tolerance). The
+/// newest such run wins; an earlier run is never taken.
 #[allow(clippy::too_many_arguments)]
 pub async fn find_run(
     gh: &Github,
@@ -953,12 +1046,11 @@ pub async fn find_run(
     workflow: &str,
     filter: &RunFilter,
     tag: Option<&str>,
-    not_before: u64,
+    earliest: u64,
     deadline: Instant,
     poll: Poll,
 ) -> Result<WorkflowRun, FindError> {
     let mut interval = poll.initial;
-    let earliest = not_before.saturating_sub(CLOCK_SKEW_SECS);
     loop {
         let runs = gh
             .workflow_runs_first_page(owner, repo, workflow, filter)
@@ -1243,7 +1335,8 @@ async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<
         rules.dispatch_input.clone(),
         serde_json::Value::String("true".into()),
     );
-    let dispatched_at = now_epoch();
+    // GitHub's clock just before the dispatch, as for a push.
+    let dispatched_at = PushClock::github(&gh, owner, name).await?;
     let deadline = Instant::now() + opts.timeout;
     let dispatched = gh
         .dispatch(owner, name, &workflow, &tag, &inputs, true)
@@ -1255,14 +1348,15 @@ async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<
             let filter = RunFilter {
                 event: Some("workflow_dispatch".into()),
                 head_sha: Some(commit.clone()),
-                created: Some(format!(
-                    ">={}",
-                    rfc3339(dispatched_at.saturating_sub(CLOCK_SKEW_SECS))
-                )),
+                created: Some(format!(">={}", rfc3339(dispatched_at.earliest()))),
                 per_page: Some(20),
                 ..RunFilter::default()
             };
-            find_run(&gh, (owner, name), &workflow, &filter, None, dispatched_at, deadline, opts.poll)
+            say(format!(
+                "waiting for the run of the dispatch of {workflow} on {tag}: {}",
+                dispatched_at.describe()
+            ));
+            find_run(&gh, (owner, name), &workflow, &filter, None, dispatched_at.earliest(), deadline, opts.poll)
                 .await
                 .map_err(|e| match e {
                     FindError::Timeout => policy(format!(

@@ -144,6 +144,10 @@ pub struct Preflight {
     /// The version about to be released (enables the release-notes draft check).
     #[arg(long, value_name = "VERSION")]
     pub release: Option<String>,
+    /// Save every GitHub API answer seen (status, a few headers, body) into DIR, one JSON
+    /// file each, redacted (no tokens or secrets), for replay against the stand-in's tests.
+    #[arg(long, value_name = "DIR")]
+    pub record_github: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -71,6 +71,9 @@ impl flags::Preflight {
     pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
         let ws = g.workspace()?;
         validate_only(&self.checks.only)?;
+        if let Some(dir) = &self.record_github {
+            crate::effects::github::record_all_to(dir)?;
+        }
         let components = ws.config.scope(&self.scope.components)?;
         let release = self
             .release

@@ -22,6 +22,7 @@ pub mod docs;
 pub mod manual;
 pub mod notes;
 pub mod packages;
+pub mod refpattern;
 pub mod settings;
 pub mod workflow;
 
@@ -177,7 +178,7 @@ registry! {
     RepoPrivate => {
         id: "repo-private", section: RepositorySettings, phase: Preflight, kind: Automated, severity: Error,
         checklist: "repository visibility: private",
-        summary: "The enterprise repository is private.",
+        summary: "The enterprise repository is private (an Enterprise `internal` repository is not).",
         why: "The enterprise source and its commercial defaults must never be readable by customers or the public.",
         fix: "Settings > General > Danger Zone > Change visibility > Private (or `gh repo edit OWNER/REPO --visibility private`).",
     },
@@ -191,16 +192,16 @@ registry! {
     RepoTagCreationRestricted => {
         id: "repo-tag-creation-restricted", section: RepositorySettings, phase: Preflight, kind: Automated, severity: Error,
         checklist: "tag creation restricted to release operators",
-        summary: "An active tag ruleset covering release tags has a creation rule, and only the release operators from release.toml may bypass it.",
+        summary: "An active tag ruleset covering release tags (ref patterns read as GitHub's fnmatch) has a creation rule, only the release operators from release.toml may bypass it, and the operator running the check is one who can.",
         why: "Pushing a `v*` or `release-v*` tag publishes images (and may move `latest`); only release operators may do that.",
-        fix: "Settings > Rules > Rulesets > New tag ruleset: include refs/tags/v* and refs/tags/release-v*, rules Restrict creations/updates/deletions, bypass list = repository.release_operators in release.toml.",
+        fix: "Settings > Rules > Rulesets > New tag ruleset: include refs/tags/v* and refs/tags/release-v*, rules Restrict creations/updates/deletions, bypass list = repository.release_operators in release.toml; run preflight and release with a release operator's credentials.",
     },
     ActionsEnabled => {
         id: "actions-enabled", section: RepositorySettings, phase: Preflight, kind: Automated, severity: Error,
         checklist: "GitHub Actions enabled",
-        summary: "GitHub Actions is enabled for the repository.",
-        why: "Images are published only by the publish workflow; with Actions off a release tag publishes nothing.",
-        fix: "Settings > Actions > General > Actions permissions: allow actions (or `gh api -X PUT repos/OWNER/REPO/actions/permissions -F enabled=true`).",
+        summary: "GitHub Actions is enabled for the repository, and its allowed-actions policy lets every `uses:` of the publish workflow run.",
+        why: "Images are published only by the publish workflow; with Actions off, or its actions not allowed, a release tag publishes nothing and the run fails after the tag is pushed.",
+        fix: "Settings > Actions > General > Actions permissions: allow all actions, or allow the publish workflow's actions by pattern (`OWNER/REPO@*`) (or `gh api -X PUT repos/OWNER/REPO/actions/permissions -F enabled=true -f allowed_actions=all`).",
     },
     // GitHub Actions permissions.
     ActionsDefaultPermissionsRead => {

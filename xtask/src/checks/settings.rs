@@ -9,9 +9,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::checks::refpattern::{RefMatch, ruleset_ref_matches};
 use crate::checks::{CheckId, Ctx, Evidence, Outcome};
 use crate::config::{Visibility, parse_actor};
-use crate::effects::github::{Github, GithubError, Package, Ruleset};
+use crate::effects::github::{Github, GithubError, Package, Repo, Ruleset, SelectedActions};
 
 /// The checks this area owns.
 pub const IDS: [CheckId; 10] = [
@@ -56,7 +57,7 @@ const PROTECTIVE_RULES: [&str; 9] = [
     "required_deployments",
 ];
 
-const NO_TOKEN_FIX: &str = "run `gh auth login` or set GITHUB_TOKEN (a classic token with `repo` and `read:packages` from a repository admin)";
+const NO_TOKEN_FIX: &str = "run `gh auth login` or set GITHUB_TOKEN (a classic token with `repo`, `read:packages` and `read:org` from a repository admin who is a release operator)";
 
 /// Runs the selected settings checks against the configured GitHub API.
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
@@ -145,6 +146,31 @@ fn problem(id: CheckId, err: anyhow::Error) -> anyhow::Result<Outcome> {
             format!("{endpoint} answered 401: the GitHub token was rejected"),
             NO_TOKEN_FIX,
         ),
+        // An answer, not an outage: GitHub refused the request as made. The packages list
+        // answers `400 Invalid argument.` to GitHub Actions installation tokens (observed in
+        // cli/cli#9606 and actions/github-script#449; the description lists 400 only for
+        // paging past 10,000 items).
+        GithubError::Validation {
+            status, message, ..
+        } => {
+            let packages = endpoint.contains("/packages");
+            Outcome::skip(
+                id,
+                format!(
+                    "{endpoint} answered {status} {message}{}",
+                    if packages {
+                        ": GitHub gives this answer to GitHub Actions tokens (GITHUB_TOKEN), which cannot list an organisation's packages"
+                    } else {
+                        ""
+                    }
+                ),
+                if packages {
+                    "run preflight with a classic token with `read:packages` (Packages do not support fine-grained or Actions tokens for this list)"
+                } else {
+                    NO_TOKEN_FIX
+                },
+            )
+        }
         _ => return Err(err),
     })
 }
@@ -178,45 +204,52 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
                 repo.visibility.as_deref().unwrap_or("(absent)"),
             ),
         ];
-        out.push(
-            if repo.private && repo.visibility.as_deref() != Some("public") {
-                Outcome::pass(
-                    CheckId::RepoPrivate,
-                    format!("{} is private", repo.full_name),
-                    ev,
-                )
-            } else {
-                Outcome::fail(
-                    CheckId::RepoPrivate,
-                    format!("{} is not private", repo.full_name),
-                    ev,
-                )
-            },
+        // `visibility` is "public, private, or internal" (`full-repository`); an Enterprise
+        // `internal` repository reports `private: true` but is readable by every member of
+        // the enterprise, and the checklist asks for private.
+        let fix = format!(
+            "change the visibility to private: Settings > General > Danger Zone > Change visibility, or `gh repo edit {} --visibility private`",
+            repo.full_name
         );
+        out.push(match repo.visibility.as_deref() {
+            Some("private") if repo.private => Outcome::pass(
+                CheckId::RepoPrivate,
+                format!("{} is private", repo.full_name),
+                ev,
+            ),
+            None if repo.private => Outcome::pass(
+                CheckId::RepoPrivate,
+                format!("{} is private (`visibility` not returned)", repo.full_name),
+                ev,
+            ),
+            Some("internal") => Outcome::fail(
+                CheckId::RepoPrivate,
+                format!(
+                    "{} is internal (visible to every member of the enterprise), not private; {fix}",
+                    repo.full_name
+                ),
+                ev,
+            ),
+            Some(v) => Outcome::fail(
+                CheckId::RepoPrivate,
+                format!("{} is {v}, not private; {fix}", repo.full_name),
+                ev,
+            ),
+            None => Outcome::fail(
+                CheckId::RepoPrivate,
+                format!("{} is not private; {fix}", repo.full_name),
+                ev,
+            ),
+        });
     }
     if ctx.wants(CheckId::RepoDefaultBranchProtected) {
         out.push(default_branch_check(gh, owner, name, &repo.default_branch).await?);
     }
     if ctx.wants(CheckId::RepoTagCreationRestricted) {
-        out.push(tag_ruleset_check(ctx, gh, owner, name).await?);
+        out.push(tag_ruleset_check(ctx, gh, owner, name, &repo).await?);
     }
-    let perms_ep = format!("GET /repos/{owner}/{name}/actions/permissions");
     if ctx.wants(CheckId::ActionsEnabled) {
-        let id = CheckId::ActionsEnabled;
-        out.push(match gh.actions_permissions(owner, name).await {
-            Ok(p) => {
-                let mut ev = vec![Evidence::api(&perms_ep, "enabled", p.enabled)];
-                if let Some(a) = &p.allowed_actions {
-                    ev.push(Evidence::api(&perms_ep, "allowed_actions", a));
-                }
-                if p.enabled {
-                    Outcome::pass(id, "GitHub Actions is enabled", ev)
-                } else {
-                    Outcome::fail(id, "GitHub Actions is disabled for the repository", ev)
-                }
-            }
-            Err(e) => problem(id, e)?,
-        });
+        out.push(actions_enabled_check(ctx, gh, owner, name).await?);
     }
     if ctx.wants_any(&[
         CheckId::ActionsDefaultPermissionsRead,
@@ -276,6 +309,220 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
         }
     }
     Ok(out)
+}
+
+/// `actions-enabled`: Actions is on, and its policy (`allowed_actions`) lets every action the
+/// publish workflow uses run. `all` allows everything; `local_only` ("Allow OWNER actions and
+/// reusable workflows") only actions in the owner's repositories; `selected` also those the
+/// selected-actions policy allows (GitHub-owned, Marketplace verified creators, patterns).
+async fn actions_enabled_check(
+    ctx: &Ctx,
+    gh: &Github,
+    owner: &str,
+    name: &str,
+) -> anyhow::Result<Outcome> {
+    let id = CheckId::ActionsEnabled;
+    let ep = format!("GET /repos/{owner}/{name}/actions/permissions");
+    let p = match gh.actions_permissions(owner, name).await {
+        Ok(p) => p,
+        Err(e) => return problem(id, e),
+    };
+    let mut ev = vec![Evidence::api(&ep, "enabled", p.enabled)];
+    if !p.enabled {
+        return Ok(Outcome::fail(
+            id,
+            "GitHub Actions is disabled for the repository",
+            ev,
+        ));
+    }
+    let policy = p.allowed_actions.clone();
+    ev.push(Evidence::api(
+        &ep,
+        "allowed_actions",
+        policy.as_deref().unwrap_or("(absent)"),
+    ));
+    let selected = match policy.as_deref() {
+        Some("all") => {
+            return Ok(Outcome::pass(
+                id,
+                "GitHub Actions is enabled and allows all actions",
+                ev,
+            ));
+        }
+        Some("local_only") => None,
+        Some("selected") => {
+            let sel_ep = format!("GET /repos/{owner}/{name}/actions/permissions/selected-actions");
+            match gh.selected_actions(owner, name).await {
+                Ok(sa) => {
+                    ev.push(Evidence::api(
+                        &sel_ep,
+                        "github_owned_allowed",
+                        sa.github_owned_allowed,
+                    ));
+                    ev.push(Evidence::api(
+                        &sel_ep,
+                        "verified_allowed",
+                        sa.verified_allowed,
+                    ));
+                    ev.push(Evidence::api(
+                        &sel_ep,
+                        "patterns_allowed",
+                        if sa.patterns_allowed.is_empty() {
+                            "[]".to_string()
+                        } else {
+                            sa.patterns_allowed.join(", ")
+                        },
+                    ));
+                    Some(sa)
+                }
+                Err(e) => return problem(id, e),
+            }
+        }
+        other => {
+            return Ok(Outcome::warn(
+                id,
+                format!(
+                    "GitHub Actions is enabled, but `allowed_actions` is {}: which actions may run is unknown; check Settings > Actions > General",
+                    other
+                        .map(|o| format!("`{o}`"))
+                        .unwrap_or_else(|| "not returned".into())
+                ),
+                ev,
+            ));
+        }
+    };
+    let path = ctx.ws.config.workflow_path();
+    let rel = path
+        .strip_prefix(&ctx.ws.root)
+        .unwrap_or(&path)
+        .to_path_buf();
+    let uses = match workflow_uses(&path) {
+        Ok(u) => u,
+        Err(why) => {
+            return Ok(Outcome::fail(
+                id,
+                format!(
+                    "`allowed_actions` restricts actions, and the publish workflow's actions cannot be read to compare: {why}"
+                ),
+                ev,
+            ));
+        }
+    };
+    let mut blocked = Vec::new();
+    for (line, u) in &uses {
+        if let Err(why) = action_allowed(u, owner, selected.as_ref()) {
+            blocked.push(format!("`{u}` ({why})"));
+            ev.push(Evidence::file(&rel, Some(*line)));
+        }
+    }
+    let what = match &selected {
+        None => format!("`allowed_actions: local_only` (only actions in {owner}'s repositories)"),
+        Some(_) => "`allowed_actions: selected`".to_string(),
+    };
+    if blocked.is_empty() {
+        return Ok(Outcome::pass(
+            id,
+            format!(
+                "GitHub Actions is enabled, and {what} allows all {} action(s) the publish workflow uses",
+                uses.len()
+            ),
+            ev,
+        ));
+    }
+    Ok(Outcome::fail(
+        id,
+        format!(
+            "{what} does not allow what {} uses, so its run would not start after the tag push: {}; fix: allow them under Settings > Actions > General (add them to \"Allow or block specified actions\", e.g. `OWNER/REPO@*`), or set `allowed_actions` to all",
+            rel.display(),
+            blocked.join("; ")
+        ),
+        ev,
+    ))
+}
+
+/// Every `uses:` of the workflow's jobs and steps, with its line.
+fn workflow_uses(path: &std::path::Path) -> Result<Vec<(u32, String)>, String> {
+    use crate::checks::workflow::{Node, parse_yaml};
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let docs = parse_yaml(&text).map_err(|(l, m)| format!("{}:{l}: {m}", path.display()))?;
+    let mut out = Vec::new();
+    for doc in &docs {
+        let Some(jobs) = doc.get("jobs") else {
+            continue;
+        };
+        for (_, _, job) in jobs.entries() {
+            let mut uses: Vec<&Node> = job.get("uses").into_iter().collect();
+            if let Some(Node::Seq { items, .. }) = job.get("steps") {
+                uses.extend(items.iter().filter_map(|s| s.get("uses")));
+            }
+            for u in uses {
+                if let Some(s) = u.as_str() {
+                    out.push((u.line(), s.trim().to_string()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the policy certainly allows `uses`; `Err` says why not (or why it is not certain).
+/// `selected` is `None` for `local_only`.
+fn action_allowed(
+    uses: &str,
+    owner: &str,
+    selected: Option<&SelectedActions>,
+) -> Result<(), String> {
+    if uses.starts_with("./") {
+        return Ok(()); // In this repository.
+    }
+    if uses.starts_with("docker://") {
+        return Err("a container image, which the policy does not certainly allow; use an action in the organisation or allow all actions".into());
+    }
+    let action_owner = uses.split(['/', '@']).next().unwrap_or_default();
+    if action_owner.eq_ignore_ascii_case(owner) {
+        return Ok(()); // "Allow OWNER actions": the owner's own repositories.
+    }
+    let Some(sa) = selected else {
+        return Err(format!("not in {owner}'s repositories"));
+    };
+    // "GitHub-owned actions ... includes the actions in the `actions` organization"; GitHub's
+    // docs name the `actions` and `github` organisations.
+    if sa.github_owned_allowed
+        && (action_owner.eq_ignore_ascii_case("actions")
+            || action_owner.eq_ignore_ascii_case("github"))
+    {
+        return Ok(());
+    }
+    if let Some(p) = sa
+        .patterns_allowed
+        .iter()
+        .find(|p| allow_pattern_matches(p, uses))
+    {
+        let _ = p;
+        return Ok(());
+    }
+    if sa.verified_allowed {
+        // Marketplace verification is not visible through this API (or offline): only what
+        // the policy makes certain counts as allowed.
+        return Err(format!(
+            "allowed only if {action_owner} is a GitHub Marketplace verified creator, which cannot be checked here; add `{}@*` to the allowed patterns to make it certain",
+            uses.split('@').next().unwrap_or(uses)
+        ));
+    }
+    Err("matched by no allowed pattern".into())
+}
+
+/// A `patterns_allowed` entry (`monalisa/octocat@*`, `monalisa/octocat@v2`, `monalisa/*`):
+/// `*` matches any run of characters; owner and repository compare without case.
+fn allow_pattern_matches(pattern: &str, uses: &str) -> bool {
+    fn m(p: &[u8], s: &[u8]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some(b'*') => (0..=s.len()).any(|i| m(&p[1..], &s[i..])),
+            Some(c) => s.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && m(&p[1..], &s[1..]),
+        }
+    }
+    m(pattern.trim().as_bytes(), uses.as_bytes())
 }
 
 /// anyhow errors are not `Clone`; this keeps the typed GitHub error (and the message) so
@@ -399,21 +646,45 @@ async fn resolve_operators(
     ctx: &Ctx,
     gh: &Github,
     owner: &str,
+    repo: &str,
 ) -> anyhow::Result<(Vec<Allowed>, Vec<String>)> {
     let mut ok = Vec::new();
     let mut unresolved = Vec::new();
+    // Teams with access to the repository, read once: that list needs only `repo`, where the
+    // organisation's team endpoint (the fallback) needs `read:org`.
+    let mut repo_teams: Option<Vec<crate::effects::github::TeamSummary>> = None;
     for s in &ctx.ws.config.raw.repository.release_operators {
         let a = parse_actor(s).map_err(crate::exit::usage)?;
         let id = match (a.actor_type.as_str(), a.name.as_deref()) {
             ("OrganizationAdmin", _) | ("DeployKey", _) => None,
-            ("Team", Some(slug)) => match gh.team_id(owner, slug).await {
-                Ok(id) => Some(id),
-                Err(e) if GithubError::find(&e).is_some() => {
-                    unresolved.push(format!("{s} ({})", GithubError::find(&e).map(|g| g.to_string()).unwrap_or_default()));
-                    continue;
+            ("Team", Some(slug)) => {
+                if repo_teams.is_none() {
+                    repo_teams = Some(match gh.repo_teams(owner, repo).await {
+                        Ok(t) => t,
+                        Err(e) if GithubError::find(&e).is_some() => Vec::new(),
+                        Err(e) => return Err(e),
+                    });
                 }
-                Err(e) => return Err(e),
-            },
+                let listed = repo_teams
+                    .as_ref()
+                    .and_then(|ts| ts.iter().find(|t| t.slug.eq_ignore_ascii_case(slug)))
+                    .map(|t| t.id);
+                match listed {
+                    Some(id) => Some(id),
+                    // Not among the repository's teams: ask the organisation.
+                    None => match gh.team_id(owner, slug).await {
+                        Ok(id) => Some(id),
+                        Err(e) if GithubError::find(&e).is_some() => {
+                            unresolved.push(format!(
+                                "{s} (not among the teams with access to the repository, and {})",
+                                GithubError::find(&e).map(|g| g.to_string()).unwrap_or_default()
+                            ));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    },
+                }
+            }
             ("User", Some(login)) => match gh.user_id(login).await {
                 Ok(id) => Some(id),
                 Err(e) if GithubError::find(&e).is_some() => {
@@ -453,8 +724,9 @@ async fn tag_ruleset_check(
     gh: &Github,
     owner: &str,
     name: &str,
+    repo: &Repo,
 ) -> anyhow::Result<Outcome> {
-    let mut o = tag_ruleset_inner(ctx, gh, owner, name).await?;
+    let mut o = tag_ruleset_inner(ctx, gh, owner, name, repo).await?;
     // The list of rulesets is context; the matching ruleset's own fields should lead, since
     // reports show the first few pieces of evidence.
     let is_summary =
@@ -466,11 +738,87 @@ async fn tag_ruleset_check(
     Ok(o)
 }
 
+/// Whether the ruleset's `ref_name` condition covers `tag`. An include pattern GitHub
+/// documents as unsupported does not count as covering; an unsupported exclude pattern
+/// counts as excluding (either way the stricter reading), and both are reported.
+fn ruleset_covers(r: &Ruleset, tag: &str, branch: &str, unsure: &mut BTreeSet<String>) -> bool {
+    let cond = r
+        .conditions
+        .as_ref()
+        .and_then(|c| c.ref_name.clone())
+        .unwrap_or_default();
+    let mut included = false;
+    for p in &cond.include {
+        match ruleset_ref_matches(p, tag, branch) {
+            RefMatch::Yes => included = true,
+            RefMatch::No => {}
+            RefMatch::Unsupported(why) => {
+                unsure.insert(why);
+            }
+        }
+    }
+    if !included {
+        return false;
+    }
+    for p in &cond.exclude {
+        match ruleset_ref_matches(p, tag, branch) {
+            RefMatch::Yes => return false,
+            RefMatch::No => {}
+            RefMatch::Unsupported(why) => {
+                unsure.insert(why);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn actor_text(b: &crate::effects::github::BypassActor, allowed: &[Allowed]) -> String {
+    allowed
+        .iter()
+        .find(|a| a.actor_type == b.actor_type && a.actor_id.is_some() && a.actor_id == b.actor_id)
+        .map(|a| a.label.clone())
+        .unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                b.actor_type,
+                b.actor_id
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "-".into())
+            )
+        })
+}
+
+/// Whether the caller can create a tag the ruleset covers: `current_user_can_bypass` when
+/// GitHub returns it (`always` and `exempt` can; `pull_requests_only` and `never` cannot, as
+/// a tag push is no pull request), else membership of a visible `RepositoryRole` actor.
+fn caller_can_bypass(r: &Ruleset, repo: &Repo) -> Option<bool> {
+    match r.current_user_can_bypass.as_deref() {
+        Some("always") | Some("exempt") => return Some(true),
+        Some(_) => return Some(false),
+        None => {}
+    }
+    let perms = repo.permissions.as_ref()?;
+    let list = r.bypass_actors.as_ref()?;
+    let by_role = list.iter().any(|b| {
+        b.actor_type == "RepositoryRole"
+            && match b.actor_id {
+                Some(5) => perms.admin,
+                Some(2) => perms.maintain || perms.admin,
+                Some(4) => perms.push,
+                _ => false,
+            }
+    });
+    // Without the field, other actor kinds (teams, users) cannot be proven from here.
+    by_role.then_some(true)
+}
+
 async fn tag_ruleset_inner(
     ctx: &Ctx,
     gh: &Github,
     owner: &str,
     name: &str,
+    repo: &Repo,
 ) -> anyhow::Result<Outcome> {
     let id = CheckId::RepoTagCreationRestricted;
     let list_ep = format!("GET /repos/{owner}/{name}/rulesets");
@@ -502,21 +850,7 @@ async fn tag_ruleset_inner(
                 .join(", ")
         },
     )];
-    // Every sample tag must be covered by an active tag ruleset with a creation rule.
-    let covers = |r: &Ruleset, tag: &str| {
-        let cond = r
-            .conditions
-            .as_ref()
-            .and_then(|c| c.ref_name.clone())
-            .unwrap_or_default();
-        cond.include
-            .iter()
-            .any(|p| ruleset_pattern_matches(p, tag, branch))
-            && !cond
-                .exclude
-                .iter()
-                .any(|p| ruleset_pattern_matches(p, tag, branch))
-    };
+    let mut unsure = BTreeSet::new();
     let restricting: Vec<&Ruleset> = full
         .iter()
         .filter(|r| {
@@ -527,7 +861,11 @@ async fn tag_ruleset_inner(
         .collect();
     let uncovered: Vec<String> = samples
         .iter()
-        .filter(|t| !restricting.iter().any(|r| covers(r, t)))
+        .filter(|t| {
+            !restricting
+                .iter()
+                .any(|r| ruleset_covers(r, t, branch, &mut unsure))
+        })
         .cloned()
         .collect();
     for r in &full {
@@ -551,36 +889,68 @@ async fn tag_ruleset_inner(
                 .collect::<Vec<_>>()
                 .join(", "),
         ));
+        if let Some(st) = &r.source_type {
+            ev.push(Evidence::api(&ep, "source_type", st));
+        }
+    }
+    for why in &unsure {
+        ev.push(Evidence::note(why.clone()));
     }
     if !uncovered.is_empty() {
         return Ok(Outcome::fail(
             id,
             format!(
-                "no active tag ruleset with a `creation` rule covers {}",
+                "no active tag ruleset with a `creation` rule covers {}{}",
                 uncovered
                     .iter()
                     .map(|t| t.trim_start_matches("refs/tags/"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                if unsure.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({}; rewrite the pattern with `*`, `**/`, `?` or a plain `[...]` set)",
+                        unsure.iter().cloned().collect::<Vec<_>>().join("; ")
+                    )
+                }
             ),
             ev,
         ));
     }
-    // Bypass lists of the rulesets that cover release tags must name only release operators.
+    // Bypass lists of the rulesets that cover release tags must name only release operators,
+    // and the caller must be able to bypass each of them.
     let relevant: Vec<&Ruleset> = restricting
         .iter()
         .copied()
-        .filter(|r| samples.iter().any(|t| covers(r, t)))
+        .filter(|r| {
+            samples
+                .iter()
+                .any(|t| ruleset_covers(r, t, branch, &mut BTreeSet::new()))
+        })
         .collect();
-    let (allowed, unresolved) = resolve_operators(ctx, gh, owner).await?;
+    let (allowed, unresolved) = resolve_operators(ctx, gh, owner, name).await?;
     let mut strays = Vec::new();
     let mut hidden = Vec::new();
+    let mut parent_hidden = Vec::new();
     let mut empty = Vec::new();
+    let mut cannot = Vec::new();
+    let mut unknown_self = Vec::new();
     for r in &relevant {
         let ep = format!("GET /repos/{owner}/{name}/rulesets/{}", r.id);
+        let from_parent = r.source_type.as_deref().is_some_and(|t| t != "Repository");
+        ev.push(Evidence::api(
+            &ep,
+            "current_user_can_bypass",
+            r.current_user_can_bypass.as_deref().unwrap_or("(absent)"),
+        ));
         match &r.bypass_actors {
             None => {
-                hidden.push(r.name.clone());
+                if from_parent {
+                    parent_hidden.push(r);
+                } else {
+                    hidden.push(r.name.clone());
+                }
                 ev.push(Evidence::api(
                     &ep,
                     "bypass_actors",
@@ -629,15 +999,61 @@ async fn tag_ruleset_inner(
                 }
             }
         }
+        match caller_can_bypass(r, repo) {
+            Some(true) => {}
+            Some(false) => cannot.push(*r),
+            None => unknown_self.push(r.name.clone()),
+        }
     }
     let allowed_labels: BTreeSet<&str> = allowed.iter().map(|a| a.label.as_str()).collect();
+    let operators = allowed_labels
+        .iter()
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if !strays.is_empty() {
         return Ok(Outcome::fail(
             id,
             format!(
-                "the tag ruleset lets actors other than the release operators ({}) bypass tag creation: {}",
-                allowed_labels.into_iter().collect::<Vec<_>>().join(", "),
+                "the tag ruleset lets actors other than the release operators ({operators}) bypass tag creation: {}",
                 strays.join("; ")
+            ),
+            ev,
+        ));
+    }
+    if !cannot.is_empty() {
+        let who: Vec<String> = cannot
+            .iter()
+            .map(|r| match &r.bypass_actors {
+                Some(l) if l.is_empty() => format!("`{}`: nobody", r.name),
+                Some(l) => format!(
+                    "`{}`: {}",
+                    r.name,
+                    l.iter()
+                        .map(|b| actor_text(b, &allowed))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => format!(
+                    "`{}`: its bypass list, which this token cannot see (release.toml names {operators})",
+                    r.name
+                ),
+            })
+            .collect();
+        return Ok(Outcome::fail(
+            id,
+            format!(
+                "these credentials cannot create release tags (current_user_can_bypass: {}): the tag push would be refused after preflight passed; who can bypass {}; fix: run preflight and release as a release operator, or add this operator to the bypass list (the tag is pushed with git's credentials, which should belong to the same operator)",
+                cannot
+                    .iter()
+                    .map(|r| format!(
+                        "{} on `{}`",
+                        r.current_user_can_bypass.as_deref().unwrap_or("never"),
+                        r.name
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                who.join("; ")
             ),
             ev,
         ));
@@ -648,6 +1064,16 @@ async fn tag_ruleset_inner(
             format!(
                 "tag creation is restricted, but the token cannot see who may bypass ruleset(s) {}: GitHub returns bypass_actors only to callers with write access to the ruleset; use a repository admin's token (classic `repo`, or fine-grained Administration: write)",
                 hidden.join(", ")
+            ),
+            ev,
+        ));
+    }
+    if !unknown_self.is_empty() {
+        return Ok(Outcome::warn(
+            id,
+            format!(
+                "tag creation is restricted, but GitHub did not say whether these credentials may bypass ruleset(s) {} (no current_user_can_bypass), so it is not proven that this operator can push a release tag",
+                unknown_self.join(", ")
             ),
             ev,
         ));
@@ -672,9 +1098,17 @@ async fn tag_ruleset_inner(
             ev,
         ));
     }
+    for r in &parent_hidden {
+        ev.push(Evidence::note(format!(
+            "`{}` is a ruleset of {} ({}): GitHub shows its bypass_actors only to those who can edit it there; this operator's own bypass is proven by current_user_can_bypass, and who else may bypass is the organisation owners' to attest",
+            r.name,
+            r.source.as_deref().unwrap_or("the organisation"),
+            r.source_type.as_deref().unwrap_or("Organization")
+        )));
+    }
     Ok(Outcome::pass(
         id,
-        "release tags can only be created by the release operators (an active tag ruleset restricts creation)",
+        "release tags can only be created by the release operators (an active tag ruleset restricts creation), and these credentials can create them",
         ev,
     ))
 }
@@ -838,27 +1272,10 @@ async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> 
     Ok(out)
 }
 
-/// Whether a ruleset `ref_name` pattern matches `full_ref`. Patterns are fnmatch-style with
-/// `*` not crossing `/` and `**` crossing it; `~ALL` matches everything and
-/// `~DEFAULT_BRANCH` matches `refs/heads/<default>`.
+/// Whether a ruleset `ref_name` pattern matches `full_ref`, as GitHub evaluates it (see
+/// `refpattern`); a pattern using a construct GitHub documents as unsupported does not match.
 pub fn ruleset_pattern_matches(pattern: &str, full_ref: &str, default_branch: &str) -> bool {
-    match pattern {
-        "~ALL" => true,
-        "~DEFAULT_BRANCH" => full_ref == format!("refs/heads/{default_branch}"),
-        p => glob(p.as_bytes(), full_ref.as_bytes()),
-    }
-}
-
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    match p.first() {
-        None => s.is_empty(),
-        Some(b'*') if p.get(1) == Some(&b'*') => (0..=s.len()).any(|i| glob(&p[2..], &s[i..])),
-        Some(b'*') => (0..=s.len())
-            .take_while(|&i| i == 0 || s[i - 1] != b'/')
-            .any(|i| glob(&p[1..], &s[i..])),
-        Some(b'?') => !s.is_empty() && s[0] != b'/' && glob(&p[1..], &s[1..]),
-        Some(c) => s.first() == Some(c) && glob(&p[1..], &s[1..]),
-    }
+    ruleset_ref_matches(pattern, full_ref, default_branch).is_yes()
 }
 
 #[cfg(test)]
@@ -873,7 +1290,8 @@ mod tests {
         assert!(!m("refs/tags/v*", "refs/tags/release-v1.2.3"));
         assert!(m("refs/tags/release-v*", "refs/tags/release-v1.2.3"));
         assert!(!m("refs/heads/*", "refs/heads/a/b"));
-        assert!(m("refs/heads/**", "refs/heads/a/b"));
+        assert!(!m("refs/heads/**", "refs/heads/a/b"));
+        assert!(m("refs/heads/**/*", "refs/heads/a/b"));
         assert!(m("refs/tags/v?.*", "refs/tags/v1.2"));
         assert!(m("~ALL", "refs/tags/anything"));
         assert!(m("~DEFAULT_BRANCH", "refs/heads/main"));

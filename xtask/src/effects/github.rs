@@ -238,6 +238,8 @@ pub struct Stats {
     pub retries: u64,
     /// The rate-limit headers of the last answer.
     pub last_rate: Option<RateLimit>,
+    /// GitHub's clock at the last answer (its `Date` header), epoch seconds.
+    pub last_date: Option<u64>,
 }
 
 impl Stats {
@@ -333,6 +335,163 @@ pub async fn discover_token() -> Option<(Secret, TokenSource)> {
     (!v.is_empty()).then(|| (Secret::new(v), TokenSource::GhCli))
 }
 
+/// Where every client records what GitHub answers, when `--record-github DIR` is given.
+static RECORD_ALL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Makes every client created from now on record GitHub's answers into `dir` (see
+/// `Recorder`). Set once, by `cargo xtask preflight --record-github DIR`.
+pub fn record_all_to(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        exit::usage(format!(
+            "--record-github {}: cannot create the directory: {e}",
+            dir.display()
+        ))
+    })?;
+    let _ = RECORD_ALL.set(dir.to_path_buf());
+    Ok(())
+}
+
+/// Saves each answer (status, a few headers, the body) as one JSON file, redacted: no request
+/// headers at all (so no `Authorization`), only an allowlist of response headers, every
+/// registered secret and anything shaped like a GitHub token replaced, and values under keys
+/// that name secrets (`temp_clone_token`, `token`, `password`, ...) blanked. The files are
+/// what a real run saw, for replay against the stand-in's tests.
+#[derive(Debug)]
+pub struct Recorder {
+    dir: std::path::PathBuf,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+/// Response headers worth keeping: none of them carries a credential.
+const RECORDED_HEADERS: [&str; 15] = [
+    "content-type",
+    "date",
+    "etag",
+    "link",
+    "location",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-used",
+    "x-ratelimit-reset",
+    "x-ratelimit-resource",
+    "x-github-api-version-selected",
+    "x-oauth-scopes",
+    "x-accepted-oauth-scopes",
+    "x-accepted-github-permissions",
+];
+
+impl Recorder {
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> anyhow::Result<Recorder> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| exit::usage(format!("cannot create {}: {e}", dir.display())))?;
+        // Continue numbering after what is there, so two clients never overwrite each other.
+        let start = std::fs::read_dir(&dir)
+            .map(|d| d.count() as u64)
+            .unwrap_or(0);
+        Ok(Recorder {
+            dir,
+            seq: std::sync::atomic::AtomicU64::new(start),
+        })
+    }
+
+    fn record(&self, method: &Method, path: &str, status: u16, headers: &HeaderMap, body: &[u8]) {
+        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let mut h = serde_json::Map::new();
+        for k in RECORDED_HEADERS {
+            if let Some(v) = header(headers, k) {
+                h.insert(k.to_string(), serde_json::Value::String(redact_text(&v)));
+            }
+        }
+        let body = if body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(v) => redact_value(v),
+                Err(_) => serde_json::Value::String(redact_text(&String::from_utf8_lossy(body))),
+            }
+        };
+        let doc = serde_json::json!({
+            "method": method.as_str(),
+            "path": redact_text(path),
+            "status": status,
+            "headers": h,
+            "body": body,
+        });
+        let slug: String = path
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(80)
+            .collect();
+        let file = self.dir.join(format!("{n:04}-{method}{slug}.json"));
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+        // Recording must never break the run it records.
+        let _ = crate::fsx::write_atomic(&file, text.as_bytes());
+    }
+}
+
+/// Keys whose values are credentials wherever they appear.
+fn secret_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    k.contains("token") || k.contains("secret") || k.contains("password") || k == "key"
+}
+
+fn redact_value(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(redact_text(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(redact_value).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| {
+                    let v = if secret_key(&k) && !v.is_null() && !v.is_boolean() {
+                        Value::String("[REDACTED]".into())
+                    } else {
+                        redact_value(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Registered secrets, and anything shaped like a GitHub token (`ghp_`, `gho_`, `ghu_`,
+/// `ghs_`, `ghr_`, `github_pat_` prefixes), become `[REDACTED]`.
+pub fn redact_text(s: &str) -> String {
+    let s = crate::secrets::redact_all(s);
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    'outer: while !rest.is_empty() {
+        for prefix in ["github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
+            if rest.starts_with(prefix) {
+                let at_word_start = out
+                    .chars()
+                    .last()
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+                let tail = rest[prefix.len()..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+                if at_word_start && tail >= 8 {
+                    out.push_str("[REDACTED]");
+                    rest = &rest[prefix.len() + tail..];
+                    continue 'outer;
+                }
+            }
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// The GitHub REST client.
 pub struct Github {
     http: reqwest::Client,
@@ -342,6 +501,7 @@ pub struct Github {
     token_source: Option<TokenSource>,
     retry: RetryPolicy,
     state: Mutex<State>,
+    recorder: Option<std::sync::Arc<Recorder>>,
 }
 
 impl fmt::Debug for Github {
@@ -360,6 +520,8 @@ struct Answer {
     body: Bytes,
     link: Option<String>,
     status: StatusCode,
+    /// GitHub's clock: the answer's `Date` header, in epoch seconds.
+    date: Option<u64>,
 }
 
 impl Github {
@@ -384,7 +546,17 @@ impl Github {
             token_source,
             retry,
             state: Mutex::new(State::default()),
+            recorder: match RECORD_ALL.get() {
+                Some(dir) => Some(std::sync::Arc::new(Recorder::new(dir.clone())?)),
+                None => None,
+            },
         })
+    }
+
+    /// Records every answer this client gets into `dir` (see `Recorder`).
+    pub fn with_recorder(mut self, dir: impl Into<std::path::PathBuf>) -> anyhow::Result<Github> {
+        self.recorder = Some(std::sync::Arc::new(Recorder::new(dir)?));
+        Ok(self)
     }
 
     /// The client for the configured API (honouring `GITHUB_API_URL`), with a discovered token.
@@ -513,6 +685,7 @@ impl Github {
             let status = resp.status();
             let headers = resp.headers().clone();
             let rate = RateLimit::from_headers(&headers);
+            let date = header(&headers, "date").and_then(|d| parse_http_date(&d));
             let bytes = match resp.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
@@ -523,11 +696,21 @@ impl Github {
                     return Err(unreachable_error(&endpoint, &self.base, &e, attempt));
                 }
             };
+            if let Some(r) = &self.recorder {
+                let rel = url
+                    .as_str()
+                    .strip_prefix(self.base.as_str())
+                    .unwrap_or(url.path());
+                r.record(&method, rel, status.as_u16(), &headers, &bytes);
+            }
             {
                 let mut st = self.lock();
                 st.stats.sent += 1;
                 if rate.is_some() {
                     st.stats.last_rate = rate.clone();
+                }
+                if date.is_some() {
+                    st.stats.last_date = date;
                 }
             }
             if status == StatusCode::NOT_MODIFIED {
@@ -538,6 +721,7 @@ impl Github {
                         body: c.body.clone(),
                         link: c.link.clone(),
                         status: StatusCode::OK,
+                        date,
                     });
                 }
                 // A 304 we did not ask for: drop to a plain request next time.
@@ -567,6 +751,7 @@ impl Github {
                     body: bytes,
                     link,
                     status,
+                    date,
                 });
             }
             let now = now_epoch();
@@ -720,6 +905,16 @@ impl Github {
         format!("/repos/{}/{}", enc(owner), enc(repo))
     }
 
+    /// GitHub's clock now: the `Date` header of a fresh answer about the repository (a 304
+    /// carries one too, and costs nothing against the limit). `None` when the answer has no
+    /// usable `Date` (a proxy may strip it).
+    pub async fn server_time(&self, owner: &str, repo: &str) -> anyhow::Result<Option<u64>> {
+        Ok(self
+            .call(Method::GET, &Self::repo_path(owner, repo), None)
+            .await?
+            .date)
+    }
+
     // --- 2. repository ---
 
     pub async fn repo(&self, owner: &str, repo: &str) -> anyhow::Result<Repo> {
@@ -791,6 +986,13 @@ impl Github {
         Ok(t.id)
     }
 
+    /// Teams with access to the repository (needs only `repo`, where the organisation's team
+    /// endpoint needs `read:org`).
+    pub async fn repo_teams(&self, owner: &str, repo: &str) -> anyhow::Result<Vec<TeamSummary>> {
+        self.get_paged(&format!("{}/teams", Self::repo_path(owner, repo)), None)
+            .await
+    }
+
     /// A user's numeric id.
     pub async fn user_id(&self, login: &str) -> anyhow::Result<u64> {
         let u: IdOnly = self.get_json(&format!("/users/{}", enc(login))).await?;
@@ -806,6 +1008,19 @@ impl Github {
     ) -> anyhow::Result<ActionsPermissions> {
         self.get_json(&format!(
             "{}/actions/permissions",
+            Self::repo_path(owner, repo)
+        ))
+        .await
+    }
+
+    /// The `selected` actions policy (when `allowed_actions` is `selected`).
+    pub async fn selected_actions(
+        &self,
+        owner: &str,
+        repo: &str,
+    ) -> anyhow::Result<SelectedActions> {
+        self.get_json(&format!(
+            "{}/actions/permissions/selected-actions",
             Self::repo_path(owner, repo)
         ))
         .await
@@ -1247,6 +1462,25 @@ pub fn rfc3339(epoch: u64) -> String {
     )
 }
 
+/// Parses an HTTP date in the IMF-fixdate form servers must send (RFC 9110 section 5.6.7),
+/// `Sun, 06 Nov 1994 08:49:37 GMT`, to epoch seconds.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let rest = s.trim().split_once(", ")?.1;
+    let mut it = rest.split(' ');
+    let day: u32 = it.next()?.parse().ok()?;
+    let m = it.next()?;
+    let mon = MONTHS.iter().position(|x| *x == m)? + 1;
+    let year: u32 = it.next()?.parse().ok()?;
+    let time = it.next()?;
+    if it.next()? != "GMT" || it.next().is_some() || time.len() != 8 {
+        return None;
+    }
+    parse_rfc3339(&format!("{year:04}-{mon:02}-{day:02}T{time}Z"))
+}
+
 /// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` to epoch seconds.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let s = s.trim();
@@ -1357,10 +1591,18 @@ pub struct BranchProtection {
     pub required_status_checks: Option<serde_json::Value>,
     #[serde(default)]
     pub enforce_admins: Option<Enabled>,
+    /// `{enabled}` with nothing required (`branch-protection`): `{}` is valid.
     #[serde(default)]
-    pub allow_force_pushes: Option<Enabled>,
+    pub allow_force_pushes: Option<MaybeEnabled>,
     #[serde(default)]
-    pub allow_deletions: Option<Enabled>,
+    pub allow_deletions: Option<MaybeEnabled>,
+}
+
+/// An `{enabled: boolean}` object whose `enabled` the description does not require.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct MaybeEnabled {
+    #[serde(default)]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -1449,7 +1691,27 @@ pub struct ActionsPermissions {
     #[serde(default)]
     pub allowed_actions: Option<String>,
     #[serde(default)]
+    pub selected_actions_url: Option<String>,
+    #[serde(default)]
     pub sha_pinning_required: Option<bool>,
+}
+
+/// The `selected` policy (`selected-actions`): nothing in it is required.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SelectedActions {
+    #[serde(default)]
+    pub github_owned_allowed: bool,
+    #[serde(default)]
+    pub verified_allowed: bool,
+    #[serde(default)]
+    pub patterns_allowed: Vec<String>,
+}
+
+/// A team as `repos/list-teams` lists it: only what a ruleset bypass actor needs.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct TeamSummary {
+    pub id: u64,
+    pub slug: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 //! pushes. `docs/github-standin.md` says what is modelled and what is not.
 
 pub mod api;
+pub mod fnmatch;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -168,11 +169,12 @@ impl StandIn {
     /// Sets a run's status and conclusion (which changes its ETag).
     pub fn set_run_status(&self, run_id: u64, status: &str, conclusion: Option<&str>) -> bool {
         let mut g = self.lock();
+        let now = g.world.now();
         match g.world.run_mut(run_id) {
             Some(r) => {
                 r.status = status.to_string();
                 r.conclusion = conclusion.map(str::to_string);
-                r.updated_at = now_epoch();
+                r.updated_at = now;
                 true
             }
             None => false,
@@ -187,10 +189,11 @@ impl StandIn {
                 j.id = g.world.alloc_id();
             }
         }
+        let now = g.world.now();
         match g.world.run_mut(run_id) {
             Some(r) => {
                 r.jobs = jobs;
-                r.updated_at = now_epoch();
+                r.updated_at = now;
                 true
             }
             None => false,
@@ -644,6 +647,8 @@ fn finish(
         .header("x-ratelimit-used", g.world.rate.used.to_string())
         .header("x-ratelimit-reset", g.world.rate.reset.to_string())
         .header("x-ratelimit-resource", "core")
+        // GitHub's clock (which `World::clock_offset` may set apart from this machine's).
+        .header("date", http_date(g.world.now()))
         .header("x-github-api-version-selected", req.api_version.as_str())
         .header(
             "x-github-request-id",
@@ -691,6 +696,22 @@ fn finish(
     b.header("content-type", "application/json; charset=utf-8")
         .body(Body::from(body))
         .unwrap_or_default()
+}
+
+/// An IMF-fixdate (RFC 9110 section 5.6.7): `Tue, 01 Dec 2026 09:40:50 GMT`.
+pub fn http_date(epoch: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // rfc3339 gives `YYYY-MM-DDTHH:MM:SSZ`; the weekday counts from 1970-01-01 (a Thursday).
+    let iso = crate::effects::github::rfc3339(epoch);
+    let (y, m, d, hms) = (&iso[0..4], &iso[5..7], &iso[8..10], &iso[11..19]);
+    let month = MONTHS[m.parse::<usize>().unwrap_or(1) - 1];
+    format!(
+        "{}, {d} {month} {y} {hms} GMT",
+        DAYS[((epoch / 86_400) % 7) as usize]
+    )
 }
 
 /// The bridge to the run executor (`standin::runs`): runs it creates and plays show up in
@@ -748,7 +769,7 @@ impl crate::standin::runs::RunSink for StandIn {
                 .find(|j| j.name == job_name)
                 .map(|j| (j.id, j.started_at))
         });
-        let now = now_epoch();
+        let now = self.with_world(|w| w.now());
         let job = JobSeed {
             id: existing.map(|(id, _)| id).unwrap_or(0),
             name: job_name.to_string(),

@@ -20,23 +20,23 @@ use xtask::standin::github::{
 };
 use xtask::workspace::Workspace;
 
-const OWNER: &str = "aisopsflow";
-const REPO: &str = "aisopsflow-enterprise";
+pub(crate) const OWNER: &str = "aisopsflow";
+pub(crate) const REPO: &str = "aisopsflow-enterprise";
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
         .to_path_buf()
 }
 
-async fn compliant() -> StandInHandle {
+pub(crate) async fn compliant() -> StandInHandle {
     standin::start(World::compliant(OWNER, REPO, OWNER))
         .await
         .expect("starting the GitHub stand-in")
 }
 
-async fn with_world(f: impl FnOnce(&mut World)) -> StandInHandle {
+pub(crate) async fn with_world(f: impl FnOnce(&mut World)) -> StandInHandle {
     let mut w = World::compliant(OWNER, REPO, OWNER);
     f(&mut w);
     standin::start(w)
@@ -44,7 +44,7 @@ async fn with_world(f: impl FnOnce(&mut World)) -> StandInHandle {
         .expect("starting the GitHub stand-in")
 }
 
-fn fast() -> RetryPolicy {
+pub(crate) fn fast() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
         base_delay: Duration::from_millis(20),
@@ -53,13 +53,13 @@ fn fast() -> RetryPolicy {
     }
 }
 
-fn client(h: &StandInHandle, token: Option<&str>) -> Github {
+pub(crate) fn client(h: &StandInHandle, token: Option<&str>) -> Github {
     Github::new(h.base_url.clone(), API_2022, token.map(Secret::new))
         .expect("client")
         .with_retry(fast())
 }
 
-fn ctx(only: &[&str]) -> Ctx {
+pub(crate) fn ctx(only: &[&str]) -> Ctx {
     let root = root();
     let config = Config::load(&root).expect("release.toml of the workspace");
     Ctx {
@@ -75,7 +75,7 @@ fn ctx(only: &[&str]) -> Ctx {
     }
 }
 
-fn status_of(outs: &[Outcome], id: CheckId) -> Status {
+pub(crate) fn status_of(outs: &[Outcome], id: CheckId) -> Status {
     let mine: Vec<&Outcome> = outs.iter().filter(|o| o.id == id).collect();
     assert_eq!(
         mine.len(),
@@ -86,13 +86,13 @@ fn status_of(outs: &[Outcome], id: CheckId) -> Status {
     mine[0].status
 }
 
-fn outcome(outs: &[Outcome], id: CheckId) -> &Outcome {
+pub(crate) fn outcome(outs: &[Outcome], id: CheckId) -> &Outcome {
     outs.iter()
         .find(|o| o.id == id)
         .unwrap_or_else(|| panic!("no outcome for {}: {outs:#?}", id.id()))
 }
 
-fn has_api_evidence(o: &Outcome) -> bool {
+pub(crate) fn has_api_evidence(o: &Outcome) -> bool {
     o.evidence.iter().any(|e| matches!(e, Evidence::Api { .. }))
 }
 
@@ -840,7 +840,7 @@ async fn refs_releases_and_packages_model() {
 
 const ALL_SETTINGS: [CheckId; 10] = settings::IDS;
 
-async fn run_checks(h: &StandInHandle, token: Option<&str>) -> Vec<Outcome> {
+pub(crate) async fn run_checks(h: &StandInHandle, token: Option<&str>) -> Vec<Outcome> {
     settings::run_with(&ctx(&[]), &client(h, token))
         .await
         .expect("settings checks")
@@ -951,6 +951,29 @@ async fn insufficient_permissions_skip_or_warn_naming_the_permission() {
         status_of(&outs, CheckId::RepoDefaultBranchProtected),
         Status::Pass
     );
+    // The writer is no release operator: GitHub says it cannot bypass, so its tag push would
+    // be refused (D3).
+    let tag = outcome(&outs, CheckId::RepoTagCreationRestricted);
+    assert_eq!(tag.status, Status::Fail, "{tag:#?}");
+    assert!(
+        tag.message.contains("current_user_can_bypass: never"),
+        "{tag:#?}"
+    );
+    // A writer who is a release operator can bypass, but cannot see the bypass list: a
+    // warning saying why.
+    h.with_world(|w| {
+        let mut t =
+            TokenSeed::classic("octo-writer", 9002, Role::Write, &["repo", "read:packages"]);
+        t.teams = vec!["release-operators".into()];
+        w.tokens
+            .insert("ghp_STANDINoperatorWRITER00000000000000008".into(), t);
+    });
+    let outs = settings::run_with(
+        &ctx(&["repo-tag"]),
+        &client(&h, Some("ghp_STANDINoperatorWRITER00000000000000008")),
+    )
+    .await
+    .unwrap();
     let tag = outcome(&outs, CheckId::RepoTagCreationRestricted);
     assert_eq!(tag.status, Status::Warn, "{tag:#?}");
     assert!(

@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::fnmatch::{actions_filter_matches, ruleset_matches};
 use super::world::{Role, RulesetSeed, RunSeed, TokenKind, TokenSeed, World};
-use crate::checks::settings::ruleset_pattern_matches;
-use crate::effects::github::{API_2022, API_2026, now_epoch, parse_rfc3339, rfc3339};
+use crate::effects::github::{API_2022, API_2026, parse_rfc3339, rfc3339};
 
 pub const DOCS: &str = "https://docs.github.com/rest";
 pub const SUPPORTED_VERSIONS: [&str; 2] = [API_2022, API_2026];
@@ -99,6 +99,7 @@ pub enum Need {
     Admin,
     ActionsRead,
     ActionsWrite,
+    OrgRead,
     ContentsRead,
     ContentsWrite,
     Packages,
@@ -113,12 +114,14 @@ impl Need {
             Need::ActionsWrite => "actions=write",
             Need::ContentsRead => "contents=read",
             Need::ContentsWrite => "contents=write",
+            Need::OrgRead => "members=read",
             Need::Public | Need::Packages => return None,
         })
     }
     pub fn scope(self) -> &'static str {
         match self {
             Need::Packages => "read:packages",
+            Need::OrgRead => "read:org",
             Need::Public => "",
             _ => "repo",
         }
@@ -344,21 +347,20 @@ pub fn route(w: &mut World, req: &Req, tok: Option<&TokenSeed>) -> Routed {
     match segs.as_slice() {
         ["rate_limit"] if get => reply(Need::Public, rate_limit_json(w, req)),
         ["orgs", org, "teams", slug] if get => {
-            if !eq(org, &w.org) || tok.is_none_or(|t| t.role < Role::Read) {
-                return reply(Need::Public, Reply::not_found());
+            // Teams are organisation data: a classic token needs `read:org` (or more), a
+            // fine-grained one Members: read. Without it GitHub hides the team (404).
+            if !eq(org, &w.org) || tok.is_none_or(|t| t.role < Role::Read || !can_read_org(t)) {
+                return reply(Need::OrgRead, Reply::not_found());
             }
             match w.teams.get(*slug) {
-                Some(id) => reply(
-                    Need::Public,
-                    Reply::ok(json!({"id": id, "slug": slug, "name": slug})),
-                ),
-                None => reply(Need::Public, Reply::not_found()),
+                Some(id) => reply(Need::OrgRead, Reply::ok(team_full_json(w, req, slug, *id))),
+                None => reply(Need::OrgRead, Reply::not_found()),
             }
         }
         ["users", login] if get => match w.users.get(*login) {
             Some(id) => reply(
                 Need::Public,
-                Reply::ok(json!({"login": login, "id": id, "type": "User"})),
+                Reply::ok(public_user_json(w, req, login, *id)),
             ),
             None => reply(Need::Public, Reply::not_found()),
         },
@@ -410,6 +412,15 @@ pub fn route(w: &mut World, req: &Req, tok: Option<&TokenSeed>) -> Routed {
     }
 }
 
+fn can_read_org(t: &TokenSeed) -> bool {
+    match &t.kind {
+        TokenKind::Classic { scopes } => scopes
+            .iter()
+            .any(|s| matches!(s.as_str(), "read:org" | "write:org" | "admin:org")),
+        TokenKind::FineGrained { permissions } => permissions.contains_key("members"),
+    }
+}
+
 fn eq(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
@@ -447,6 +458,11 @@ fn package_visible(p: &super::world::PackageSeed, tok: Option<&TokenSeed>) -> bo
 }
 
 fn packages_list(w: &World, req: &Req, tok: Option<&TokenSeed>) -> Routed {
+    // Observed, not in the description (cli/cli#9606, actions/github-script#449): the list
+    // answers 400 "Invalid argument." to a GitHub Actions installation token.
+    if tok.is_some_and(|t| t.installation) {
+        return reply(Need::Packages, Reply::error(400, "Invalid argument."));
+    }
     let Some(ptype) = req.q("package_type") else {
         return reply(
             Need::Packages,
@@ -486,18 +502,14 @@ fn packages_list(w: &World, req: &Req, tok: Option<&TokenSeed>) -> Routed {
 fn package_json(w: &World, req: &Req, p: &super::world::PackageSeed) -> Value {
     let mut v = json!({
         "id": p.id, "name": p.name, "package_type": p.package_type,
-        "owner": {"login": w.org, "id": 1, "type": "Organization"},
+        "owner": simple_user_json(req, &w.org, 1, "Organization"),
         "version_count": p.versions.len(), "visibility": p.visibility,
         "url": format!("{}/orgs/{}/packages/{}/{}", req.base_url, w.org, p.package_type, enc_q(&p.name)),
         "html_url": format!("https://github.com/orgs/{}/packages/{}/package/{}", w.org, p.package_type, p.name),
         "created_at": rfc3339(p.created_at), "updated_at": rfc3339(p.created_at),
     });
     if p.linked {
-        v["repository"] = json!({
-            "id": w.repo_id, "name": w.repo, "full_name": w.full_name(), "private": w.private,
-            "owner": {"login": w.owner, "type": w.owner_type},
-            "html_url": format!("https://github.com/{}", w.full_name()),
-        });
+        v["repository"] = minimal_repo_json(w, req);
     }
     v
 }
@@ -511,30 +523,12 @@ fn rate_limit_json(w: &World, req: &Req) -> Reply {
     Reply::ok(body)
 }
 
-fn repo_json(w: &World, req: &Req, tok: Option<&TokenSeed>) -> Value {
-    let mut v = json!({
-        "id": w.repo_id, "node_id": "R_standin", "name": w.repo, "full_name": w.full_name(),
-        "owner": {"login": w.owner, "id": 1, "type": w.owner_type},
-        "private": w.private, "visibility": if w.private { "private" } else { "public" },
-        "default_branch": w.default_branch, "archived": w.archived, "disabled": false,
-        "html_url": format!("https://github.com/{}", w.full_name()),
-        "url": format!("{}/repos/{}", req.base_url, w.full_name()),
-    });
-    if req.api_version == API_2022 {
-        v["has_downloads"] = json!(true);
+fn ruleset_source(w: &World, rs: &RulesetSeed) -> String {
+    if rs.source_type == "Repository" {
+        w.full_name()
+    } else {
+        w.org.clone()
     }
-    if let Some(t) = tok {
-        let r = if !w.private && t.role == Role::None {
-            Role::Read
-        } else {
-            t.role
-        };
-        v["permissions"] = json!({
-            "admin": r >= Role::Admin, "maintain": r >= Role::Maintain, "push": r >= Role::Write,
-            "triage": r >= Role::Write, "pull": r >= Role::Read
-        });
-    }
-    v
 }
 
 fn plan_gate(w: &World) -> Option<Reply> {
@@ -549,11 +543,11 @@ fn plan_gate(w: &World) -> Option<Reply> {
 fn ruleset_applies(rs: &RulesetSeed, full_ref: &str, default_branch: &str) -> bool {
     rs.include
         .iter()
-        .any(|p| ruleset_pattern_matches(p, full_ref, default_branch))
+        .any(|p| ruleset_matches(p, full_ref, default_branch))
         && !rs
             .exclude
             .iter()
-            .any(|p| ruleset_pattern_matches(p, full_ref, default_branch))
+            .any(|p| ruleset_matches(p, full_ref, default_branch))
 }
 
 /// Whether creating `full_ref` is blocked for the caller by an active ruleset.
@@ -586,20 +580,60 @@ fn run_visible(r: &RunSeed) -> bool {
 fn run_json(w: &World, req: &Req, r: &RunSeed) -> Value {
     let wf = w.workflows.iter().find(|x| x.id == r.workflow_id);
     let base = format!("{}/repos/{}", req.base_url, w.full_name());
-    json!({
+    let run = format!("{base}/actions/runs/{}", r.id);
+    let actor = simple_user_json(req, &r.actor, actor_id(w, &r.actor), "User");
+    let created = rfc3339(r.created_at);
+    let mut v = json!({
         "id": r.id, "name": wf.map(|x| x.name.clone()), "node_id": format!("WFR_{}", r.id),
+        "check_suite_id": r.id + 1, "check_suite_node_id": format!("CS_{}", r.id + 1),
         "workflow_id": r.workflow_id,
-        "path": wf.map(|x| format!("{}@{}", x.path, r.head_branch.clone().unwrap_or_default())),
+        "path": wf.map(|x| format!("{}@{}", x.path, r.head_branch.clone().unwrap_or_default())).unwrap_or_default(),
         "event": r.event, "head_branch": r.head_branch, "head_sha": r.head_sha,
         "run_number": r.run_number, "run_attempt": r.run_attempt,
         "status": r.status, "conclusion": r.conclusion, "display_title": r.display_title,
-        "url": format!("{base}/actions/runs/{}", r.id),
+        "url": run.clone(),
         "html_url": format!("https://github.com/{}/actions/runs/{}", w.full_name(), r.id),
-        "jobs_url": format!("{base}/actions/runs/{}/jobs", r.id),
-        "created_at": rfc3339(r.created_at), "updated_at": rfc3339(r.updated_at),
-        "run_started_at": rfc3339(r.created_at),
-        "actor": {"login": r.actor}, "triggering_actor": {"login": r.actor},
-    })
+        "jobs_url": format!("{run}/jobs"), "logs_url": format!("{run}/logs"),
+        "check_suite_url": format!("{base}/check-suites/{}", r.id + 1),
+        "artifacts_url": format!("{run}/artifacts"), "cancel_url": format!("{run}/cancel"),
+        "rerun_url": format!("{run}/rerun"), "previous_attempt_url": Value::Null,
+        "workflow_url": format!("{base}/actions/workflows/{}", r.workflow_id),
+        "pull_requests": [], "referenced_workflows": [],
+        "created_at": created, "updated_at": rfc3339(r.updated_at), "run_started_at": created,
+    });
+    let person = json!({"name": r.actor, "email": format!("{}@users.noreply.github.com", r.actor)});
+    let more = [
+        ("actor", actor.clone()),
+        ("triggering_actor", actor),
+        (
+            "head_commit",
+            json!({
+                "id": r.head_sha, "tree_id": super::world::fake_sha(&format!("tree {}", r.head_sha)),
+                "message": r.display_title, "timestamp": created,
+                "author": person.clone(), "committer": person,
+            }),
+        ),
+        ("repository", minimal_repo_json(w, req)),
+        ("head_repository", minimal_repo_json(w, req)),
+    ];
+    for (k, x) in more {
+        v[k] = x;
+    }
+    v
+}
+
+/// A user id for a login the world may not know (runs name their actor by login).
+fn actor_id(w: &World, login: &str) -> u64 {
+    w.users
+        .get(login)
+        .copied()
+        .or_else(|| {
+            w.tokens
+                .values()
+                .find(|t| t.login == login)
+                .map(|t| t.user_id)
+        })
+        .unwrap_or(41_898_282)
 }
 
 fn created_matches(expr: &str, t: u64) -> bool {
@@ -687,11 +721,7 @@ fn ref_json(w: &World, req: &Req, name: &str, seed: &super::world::RefSeed) -> V
 pub fn push_triggers(w: &World, tag: &str, sha: &str, actor: &str) -> Vec<Trigger> {
     w.workflows
         .iter()
-        .filter(|wf| {
-            wf.push_tags
-                .iter()
-                .any(|p| ruleset_pattern_matches(p, tag, ""))
-        })
+        .filter(|wf| wf.push_tags.iter().any(|p| actions_filter_matches(p, tag)))
         .map(|wf| Trigger::TagPush {
             workflow: wf.path.clone(),
             tag: tag.to_string(),
@@ -737,7 +767,7 @@ fn repo_route(
         .map(|t| t.login.clone())
         .unwrap_or_else(|| "anonymous".into());
     let r = match rest {
-        [] if get => Reply::ok(repo_json(w, req, tok)),
+        [] if get => Reply::ok(full_repo_json(w, req, tok)),
         ["branches", b, "protection"] if get => {
             if let Some(p) = plan_gate(w) {
                 p
@@ -769,7 +799,7 @@ fn repo_route(
                         && ruleset_applies(rs, &full, &w.default_branch)
                 }) {
                     for (t, p) in &rs.rules {
-                        let mut v = json!({"type": t, "ruleset_source_type": "Repository", "ruleset_source": w.full_name(), "ruleset_id": rs.id});
+                        let mut v = json!({"type": t, "ruleset_source_type": rs.source_type, "ruleset_source": ruleset_source(w, rs), "ruleset_id": rs.id});
                         if let Some(p) = p {
                             v["parameters"] = p.clone();
                         }
@@ -786,14 +816,17 @@ fn repo_route(
                 let targets: Option<Vec<&str>> = req
                     .q("targets")
                     .map(|t| t.split(',').map(str::trim).collect());
+                // `includes_parents` defaults to true: organisation rulesets are listed too.
+                let parents = req.q("includes_parents") != Some("false");
                 let items = w
                     .rulesets
                     .iter()
                     .filter(|rs| targets.as_ref().is_none_or(|t| t.contains(&rs.target.as_str())))
+                    .filter(|rs| parents || rs.source_type == "Repository")
                     .map(|rs| {
                         json!({
-                            "id": rs.id, "name": rs.name, "target": rs.target, "source_type": "Repository",
-                            "source": w.full_name(), "enforcement": rs.enforcement, "node_id": format!("RRS_{}", rs.id),
+                            "id": rs.id, "name": rs.name, "target": rs.target, "source_type": rs.source_type,
+                            "source": ruleset_source(w, rs), "enforcement": rs.enforcement, "node_id": format!("RRS_{}", rs.id),
                             "_links": {"self": {"href": format!("{}/repos/{}/rulesets/{}", req.base_url, w.full_name(), rs.id)}},
                             "created_at": rfc3339(rs.created_at), "updated_at": rfc3339(rs.created_at),
                         })
@@ -810,8 +843,8 @@ fn repo_route(
                     None => Reply::not_found(),
                     Some(rs) => {
                         let mut v = json!({
-                            "id": rs.id, "name": rs.name, "target": rs.target, "source_type": "Repository",
-                            "source": w.full_name(), "enforcement": rs.enforcement, "node_id": format!("RRS_{}", rs.id),
+                            "id": rs.id, "name": rs.name, "target": rs.target, "source_type": rs.source_type,
+                            "source": ruleset_source(w, rs), "enforcement": rs.enforcement, "node_id": format!("RRS_{}", rs.id),
                             "conditions": {"ref_name": {"include": rs.include, "exclude": rs.exclude}},
                             "rules": rs.rules.iter().map(|(t, p)| match p {
                                 Some(p) => json!({"type": t, "parameters": p}),
@@ -819,7 +852,14 @@ fn repo_route(
                             }).collect::<Vec<_>>(),
                             "created_at": rfc3339(rs.created_at), "updated_at": rfc3339(rs.created_at),
                         });
-                        if tok.is_some_and(|t| t.role >= w.bypass_visible_from) {
+                        // "Write access to the ruleset": the repository's admins for its own
+                        // rulesets, the organisation's admins for the organisation's.
+                        let sees = if rs.source_type == "Repository" {
+                            tok.is_some_and(|t| t.role >= w.bypass_visible_from)
+                        } else {
+                            tok.is_some_and(|t| t.org_admin)
+                        };
+                        if sees {
                             v["bypass_actors"] = rs
                                 .bypass
                                 .iter()
@@ -838,14 +878,38 @@ fn repo_route(
                 }
             }
         }
+        ["teams"] if get => {
+            // Teams with access to the repository (`repos/list-teams`); every seeded team has
+            // write access here.
+            let items = w
+                .teams
+                .iter()
+                .map(|(slug, id)| team_json(w, req, slug, *id, Some("push")))
+                .collect();
+            list_reply(req, items, None)
+        }
         // Tag protection was retired in favour of rulesets.
         ["tags", "protection", ..] => Reply::not_found(),
         ["actions", "permissions"] if get => {
             let mut v = json!({"enabled": w.actions_enabled, "sha_pinning_required": false});
             if w.actions_enabled {
                 v["allowed_actions"] = json!(w.allowed_actions);
+                if w.allowed_actions == "selected" {
+                    v["selected_actions_url"] = json!(format!(
+                        "{}/repositories/{}/actions/permissions/selected-actions",
+                        req.base_url, w.repo_id
+                    ));
+                }
             }
             Reply::ok(v)
+        }
+        ["actions", "permissions", "selected-actions"] if get => {
+            let p = &w.selected_actions;
+            Reply::ok(json!({
+                "github_owned_allowed": p.github_owned_allowed,
+                "verified_allowed": p.verified_allowed,
+                "patterns_allowed": p.patterns_allowed,
+            }))
         }
         ["actions", "permissions", "workflow"] if get => Reply::ok(json!({
             "default_workflow_permissions": w.default_workflow_permissions,
@@ -905,18 +969,28 @@ fn repo_route(
                     .iter()
                     .find(|x| x.id == r.workflow_id)
                     .map(|x| x.name.clone());
+                let base = format!("{}/repos/{}", req.base_url, w.full_name());
                 let items = r
                     .jobs
                     .iter()
                     .map(|j| {
+                        // `started_at` is required and not nullable: a queued job reports
+                        // its creation time.
+                        let started = j.started_at.unwrap_or(r.created_at);
                         json!({
-                            "id": j.id, "run_id": r.id, "run_attempt": r.run_attempt, "name": j.name,
+                            "id": j.id, "node_id": format!("CR_standin{}", j.id), "run_id": r.id,
+                            "run_url": format!("{base}/actions/runs/{}", r.id),
+                            "run_attempt": r.run_attempt, "name": j.name,
                             "workflow_name": wf_name, "head_branch": r.head_branch, "head_sha": r.head_sha,
+                            "url": format!("{base}/actions/jobs/{}", j.id),
                             "html_url": format!("https://github.com/{}/actions/runs/{}/job/{}", w.full_name(), r.id, j.id),
+                            "check_run_url": format!("{base}/check-runs/{}", j.id),
                             "status": j.status, "conclusion": j.conclusion,
-                            "started_at": j.started_at.map(rfc3339), "completed_at": j.completed_at.map(rfc3339),
-                            "labels": ["ubuntu-latest"], "runner_name": "standin",
-                            "steps": j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "conclusion": s.conclusion, "number": s.number})).collect::<Vec<_>>(),
+                            "created_at": rfc3339(r.created_at),
+                            "started_at": rfc3339(started), "completed_at": j.completed_at.map(rfc3339),
+                            "labels": ["ubuntu-latest"], "runner_id": 1, "runner_name": "standin",
+                            "runner_group_id": 1, "runner_group_name": "GitHub Actions",
+                            "steps": j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "conclusion": s.conclusion, "number": s.number, "started_at": rfc3339(started), "completed_at": j.completed_at.map(rfc3339)})).collect::<Vec<_>>(),
                         })
                     })
                     .collect();
@@ -1057,7 +1131,8 @@ fn repo_route(
                     .get("prerelease")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
-                created_at: now_epoch(),
+                created_at: w.now(),
+                author: actor.clone(),
             };
             let v = release_json(w, req, &rel);
             w.releases.push(rel);
@@ -1110,9 +1185,9 @@ fn repo_route(
             Some(t) => Reply::ok(json!({
                 "tag": t.tag, "sha": sha, "message": t.message, "node_id": format!("TAG_{sha}"),
                 "url": format!("{}/repos/{}/git/tags/{sha}", req.base_url, w.full_name()),
-                "tagger": {"name": "Standin", "email": "standin@example.invalid", "date": rfc3339(now_epoch())},
+                "tagger": {"name": "Standin", "email": "standin@example.invalid", "date": rfc3339(w.now())},
                 "object": {"type": "commit", "sha": t.commit, "url": format!("{}/repos/{}/git/commits/{}", req.base_url, w.full_name(), t.commit)},
-                "verification": {"verified": false, "reason": "unsigned"}
+                "verification": {"verified": false, "reason": "unsigned", "payload": Value::Null, "signature": Value::Null, "verified_at": Value::Null}
             })),
             None => Reply::not_found(),
         },
@@ -1167,15 +1242,240 @@ fn repo_route(
 }
 
 fn release_json(w: &World, req: &Req, r: &super::world::ReleaseSeed) -> Value {
+    let api = format!("{}/repos/{}/releases/{}", req.base_url, w.full_name(), r.id);
+    let tag = enc_q(&r.tag_name);
     json!({
-        "id": r.id, "tag_name": r.tag_name, "target_commitish": r.target_commitish,
+        "id": r.id, "node_id": format!("RE_standin{}", r.id), "tag_name": r.tag_name,
+        "target_commitish": r.target_commitish,
         "name": r.name, "body": r.body, "draft": r.draft, "prerelease": r.prerelease, "immutable": false,
         "created_at": rfc3339(r.created_at), "published_at": if r.draft { Value::Null } else { json!(rfc3339(r.created_at)) },
-        "url": format!("{}/repos/{}/releases/{}", req.base_url, w.full_name(), r.id),
+        "url": api.clone(), "assets_url": format!("{api}/assets"),
         "html_url": format!("https://github.com/{}/releases/tag/{}", w.full_name(), r.tag_name),
         "upload_url": format!("{}/repos/{}/releases/{}/assets{{?name,label}}", req.base_url, w.full_name(), r.id),
-        "assets": [], "author": {"login": "standin"},
+        "tarball_url": format!("{}/repos/{}/tarball/{tag}", req.base_url, w.full_name()),
+        "zipball_url": format!("{}/repos/{}/zipball/{tag}", req.base_url, w.full_name()),
+        "assets": [], "author": simple_user_json(req, &r.author, actor_id(w, &r.author), "User"),
     })
+}
+
+/// A `team` (as listed by `repos/list-teams`), with the description's required properties.
+fn team_json(w: &World, req: &Req, slug: &str, id: u64, permission: Option<&str>) -> Value {
+    let api = format!("{}/organizations/1/team/{id}", req.base_url);
+    json!({
+        "id": id, "node_id": format!("T_standin{id}"), "url": api,
+        "members_url": format!("{api}/members{{/member}}"), "name": slug, "slug": slug,
+        "description": format!("The {slug} team"), "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": permission.unwrap_or("pull"),
+        "html_url": format!("https://github.com/orgs/{}/teams/{slug}", w.org),
+        "repositories_url": format!("{api}/repos"), "parent": null, "type": "organization",
+        "organization_id": 1,
+    })
+}
+
+/// A `team-full` (`teams/get-by-name`).
+fn team_full_json(w: &World, req: &Req, slug: &str, id: u64) -> Value {
+    let mut v = team_json(w, req, slug, id, None);
+    let t = rfc3339(w.now());
+    let org = &w.org;
+    let org_api = format!("{}/orgs/{org}", req.base_url);
+    v["created_at"] = json!(t);
+    v["updated_at"] = json!(t);
+    v["members_count"] = json!(1);
+    v["repos_count"] = json!(1);
+    v["organization"] = json!({
+        "login": org, "url": org_api, "id": 1, "node_id": "O_standin",
+        "repos_url": format!("{org_api}/repos"), "events_url": format!("{org_api}/events"),
+        "hooks_url": format!("{org_api}/hooks"), "issues_url": format!("{org_api}/issues"),
+        "members_url": format!("{org_api}/members{{/member}}"),
+        "public_members_url": format!("{org_api}/public_members{{/member}}"),
+        "avatar_url": "https://avatars.githubusercontent.com/u/1?v=4",
+        "description": null, "html_url": format!("https://github.com/{org}"),
+        "has_organization_projects": false, "has_repository_projects": false,
+        "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+        "type": "Organization", "created_at": t, "updated_at": t, "archived_at": null,
+    });
+    v
+}
+
+// --- Bodies with the required properties of the description's schemas (D11 of the audit):
+// values are plausible, built from the world, and what the client reads is unchanged. ---
+
+/// A `simple-user` (also the `owner` of repositories and packages).
+pub fn simple_user_json(req: &Req, login: &str, id: u64, kind: &str) -> Value {
+    let api = format!(
+        "{}/{}/{login}",
+        req.base_url,
+        if kind == "Organization" {
+            "orgs"
+        } else {
+            "users"
+        }
+    );
+    let users = format!("{}/users/{login}", req.base_url);
+    json!({
+        "login": login, "id": id, "node_id": format!("U_standin{id}"),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
+        "gravatar_id": "", "url": api, "html_url": format!("https://github.com/{login}"),
+        "followers_url": format!("{users}/followers"),
+        "following_url": format!("{users}/following{{/other_user}}"),
+        "gists_url": format!("{users}/gists{{/gist_id}}"),
+        "starred_url": format!("{users}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{users}/subscriptions"),
+        "organizations_url": format!("{users}/orgs"), "repos_url": format!("{users}/repos"),
+        "events_url": format!("{users}/events{{/privacy}}"),
+        "received_events_url": format!("{users}/received_events"),
+        "type": kind, "site_admin": false, "user_view_type": "public",
+    })
+}
+
+/// A `public-user` (`users/get-by-username` for someone else).
+fn public_user_json(w: &World, req: &Req, login: &str, id: u64) -> Value {
+    let mut v = simple_user_json(req, login, id, "User");
+    let t = rfc3339(w.now());
+    for (k, x) in [
+        ("name", json!(login)),
+        ("company", Value::Null),
+        ("blog", json!("")),
+        ("location", Value::Null),
+        ("email", Value::Null),
+        ("hireable", Value::Null),
+        ("bio", Value::Null),
+        ("public_repos", json!(0)),
+        ("public_gists", json!(0)),
+        ("followers", json!(0)),
+        ("following", json!(0)),
+        ("created_at", json!(t)),
+        ("updated_at", json!(t)),
+    ] {
+        v[k] = x;
+    }
+    v
+}
+
+fn owner_json(w: &World, req: &Req) -> Value {
+    simple_user_json(req, &w.owner, 1, &w.owner_type)
+}
+
+/// A `minimal-repository` (runs, packages).
+fn minimal_repo_json(w: &World, req: &Req) -> Value {
+    let full = w.full_name();
+    let api = format!("{}/repos/{full}", req.base_url);
+    let mut v = json!({
+        "id": w.repo_id, "node_id": "R_standin", "name": w.repo, "full_name": full,
+        "owner": owner_json(w, req), "private": w.private,
+        "html_url": format!("https://github.com/{full}"), "description": Value::Null,
+        "fork": false, "url": api,
+    });
+    for (k, tail) in [
+        ("archive_url", "/{archive_format}{/ref}"),
+        ("assignees_url", "/assignees{/user}"),
+        ("blobs_url", "/git/blobs{/sha}"),
+        ("branches_url", "/branches{/branch}"),
+        ("collaborators_url", "/collaborators{/collaborator}"),
+        ("comments_url", "/comments{/number}"),
+        ("commits_url", "/commits{/sha}"),
+        ("compare_url", "/compare/{base}...{head}"),
+        ("contents_url", "/contents/{+path}"),
+        ("contributors_url", "/contributors"),
+        ("deployments_url", "/deployments"),
+        ("downloads_url", "/downloads"),
+        ("events_url", "/events"),
+        ("forks_url", "/forks"),
+        ("git_commits_url", "/git/commits{/sha}"),
+        ("git_refs_url", "/git/refs{/sha}"),
+        ("git_tags_url", "/git/tags{/sha}"),
+        ("hooks_url", "/hooks"),
+        ("issue_comment_url", "/issues/comments{/number}"),
+        ("issue_events_url", "/issues/events{/number}"),
+        ("issues_url", "/issues{/number}"),
+        ("keys_url", "/keys{/key_id}"),
+        ("labels_url", "/labels{/name}"),
+        ("languages_url", "/languages"),
+        ("merges_url", "/merges"),
+        ("milestones_url", "/milestones{/number}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
+        ("pulls_url", "/pulls{/number}"),
+        ("releases_url", "/releases{/id}"),
+        ("stargazers_url", "/stargazers"),
+        ("statuses_url", "/statuses/{sha}"),
+        ("subscribers_url", "/subscribers"),
+        ("subscription_url", "/subscription"),
+        ("tags_url", "/tags"),
+        ("teams_url", "/teams"),
+        ("trees_url", "/git/trees{/sha}"),
+    ] {
+        v[k] = json!(format!("{api}{tail}"));
+    }
+    v
+}
+
+/// A `full-repository` (`repos/get`).
+fn full_repo_json(w: &World, req: &Req, tok: Option<&TokenSeed>) -> Value {
+    let mut v = minimal_repo_json(w, req);
+    let full = w.full_name();
+    let t = rfc3339(w.now());
+    for (k, x) in [
+        ("clone_url", json!(format!("https://github.com/{full}.git"))),
+        ("git_url", json!(format!("git://github.com/{full}.git"))),
+        ("ssh_url", json!(format!("git@github.com:{full}.git"))),
+        ("svn_url", json!(format!("https://github.com/{full}"))),
+        ("mirror_url", Value::Null),
+        ("homepage", Value::Null),
+        ("language", json!("Rust")),
+        ("default_branch", json!(w.default_branch)),
+        ("forks", json!(0)),
+        ("forks_count", json!(0)),
+        ("stargazers_count", json!(0)),
+        ("watchers", json!(0)),
+        ("watchers_count", json!(0)),
+        ("open_issues", json!(0)),
+        ("open_issues_count", json!(0)),
+        ("network_count", json!(0)),
+        ("subscribers_count", json!(1)),
+        ("size", json!(1024)),
+        ("has_issues", json!(true)),
+        ("has_projects", json!(false)),
+        ("has_wiki", json!(false)),
+        ("has_pages", json!(false)),
+        ("has_discussions", json!(false)),
+        ("archived", json!(w.archived)),
+        ("disabled", json!(false)),
+        ("license", Value::Null),
+        ("pushed_at", json!(t)),
+        ("created_at", json!(t)),
+        ("updated_at", json!(t)),
+        (
+            "visibility",
+            json!(if w.internal {
+                "internal"
+            } else if w.private {
+                "private"
+            } else {
+                "public"
+            }),
+        ),
+    ] {
+        v[k] = x;
+    }
+    if req.api_version == API_2022 {
+        v["has_downloads"] = json!(true);
+    }
+    if let Some(t) = tok {
+        let r = if !w.private && t.role == Role::None {
+            Role::Read
+        } else {
+            t.role
+        };
+        v["permissions"] = json!({
+            "admin": r >= Role::Admin, "maintain": r >= Role::Maintain, "push": r >= Role::Write,
+            "triage": r >= Role::Write, "pull": r >= Role::Read
+        });
+    }
+    v
 }
 
 #[cfg(test)]

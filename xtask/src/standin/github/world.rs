@@ -52,6 +52,8 @@ pub struct TokenSeed {
     /// Team slugs the user belongs to (for ruleset bypass).
     pub teams: Vec<String>,
     pub org_admin: bool,
+    /// A GitHub Actions installation token (`GITHUB_TOKEN` inside a workflow run).
+    pub installation: bool,
 }
 
 impl TokenSeed {
@@ -65,6 +67,7 @@ impl TokenSeed {
             role,
             teams: Vec::new(),
             org_admin: false,
+            installation: false,
         }
     }
     pub fn fine_grained(
@@ -85,6 +88,7 @@ impl TokenSeed {
             role,
             teams: Vec::new(),
             org_admin: false,
+            installation: false,
         }
     }
 }
@@ -110,6 +114,17 @@ pub struct RulesetSeed {
     pub rules: Vec<(String, Option<Value>)>,
     pub bypass: Vec<BypassSeed>,
     pub created_at: u64,
+    /// `Repository`, or `Organization` for a ruleset the organisation defines (listed through
+    /// the repository with `includes_parents`, its bypass list visible to org admins only).
+    pub source_type: String,
+}
+
+/// The `selected` actions policy (`GET .../actions/permissions/selected-actions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedActionsSeed {
+    pub github_owned_allowed: bool,
+    pub verified_allowed: bool,
+    pub patterns_allowed: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +171,8 @@ pub struct ReleaseSeed {
     pub draft: bool,
     pub prerelease: bool,
     pub created_at: u64,
+    /// Who created it (a login).
+    pub author: String,
 }
 
 #[derive(Debug, Clone)]
@@ -288,6 +305,8 @@ pub struct World {
     pub repo_id: u64,
     pub owner_type: String,
     pub private: bool,
+    /// An Enterprise `internal` repository (reported as `private: true`, `visibility: internal`).
+    pub internal: bool,
     pub default_branch: String,
     pub archived: bool,
     /// Private repository on GitHub Free: protection and rulesets answer 403 "Upgrade...".
@@ -299,6 +318,8 @@ pub struct World {
     pub bypass_visible_from: Role,
     pub actions_enabled: bool,
     pub allowed_actions: String,
+    /// The policy read when `allowed_actions` is `selected`.
+    pub selected_actions: SelectedActionsSeed,
     pub default_workflow_permissions: String,
     pub can_approve_pull_request_reviews: bool,
     pub packages: Vec<PackageSeed>,
@@ -319,6 +340,10 @@ pub struct World {
     /// How long a new run stays invisible.
     pub run_delay: Duration,
     pub next_id: u64,
+    /// Seconds GitHub's clock is ahead of this machine's (negative: behind). Run times, the
+    /// `created` filter and the `Date` header all use GitHub's clock, so a test can stand for
+    /// an operator whose clock is wrong.
+    pub clock_offset: i64,
 }
 
 impl World {
@@ -340,6 +365,7 @@ impl World {
             repo_id: 424242,
             owner_type: if owner == org { "Organization" } else { "User" }.into(),
             private: false,
+            internal: false,
             default_branch: "main".into(),
             archived: false,
             plan_limited: false,
@@ -348,6 +374,11 @@ impl World {
             bypass_visible_from: Role::Admin,
             actions_enabled: true,
             allowed_actions: "all".into(),
+            selected_actions: SelectedActionsSeed {
+                github_owned_allowed: true,
+                verified_allowed: false,
+                patterns_allowed: Vec::new(),
+            },
             default_workflow_permissions: "write".into(),
             can_approve_pull_request_reviews: true,
             packages: Vec::new(),
@@ -365,6 +396,7 @@ impl World {
             },
             run_delay: Duration::ZERO,
             next_id: 1000,
+            clock_offset: 0,
         }
     }
 
@@ -408,10 +440,10 @@ impl World {
                 ],
             ),
         );
-        w.tokens.insert(
-            NO_PACKAGES_TOKEN.into(),
-            TokenSeed::classic("octo-admin", 9001, Role::Admin, &["repo"]),
-        );
+        // The same user as ADMIN_TOKEN, so the same teams.
+        let mut no_packages = TokenSeed::classic("octo-admin", 9001, Role::Admin, &["repo"]);
+        no_packages.teams = vec!["release-operators".into(), "release-admins".into()];
+        w.tokens.insert(NO_PACKAGES_TOKEN.into(), no_packages);
         let branch_rs = w.alloc_id();
         w.rulesets.push(RulesetSeed {
             id: branch_rs,
@@ -425,11 +457,18 @@ impl World {
                 ("non_fast_forward".into(), None),
                 (
                     "pull_request".into(),
-                    Some(json!({"required_approving_review_count": 1, "dismiss_stale_reviews_on_push": true})),
+                    Some(json!({
+                        "required_approving_review_count": 1,
+                        "dismiss_stale_reviews_on_push": true,
+                        "require_code_owner_review": false,
+                        "require_last_push_approval": false,
+                        "required_review_thread_resolution": false,
+                    })),
                 ),
             ],
             bypass: vec![],
             created_at: now_epoch(),
+            source_type: "Repository".into(),
         });
         let tag_rs = w.alloc_id();
         w.rulesets.push(RulesetSeed {
@@ -450,6 +489,7 @@ impl World {
                 bypass_mode: "always".into(),
             }],
             created_at: now_epoch(),
+            source_type: "Repository".into(),
         });
         for (name, vis) in [
             ("aisopsflow-core", "public"),
@@ -470,6 +510,11 @@ impl World {
             push_tags: vec!["v*".into(), "release-v*".into()],
         });
         w
+    }
+
+    /// GitHub's clock, in epoch seconds.
+    pub fn now(&self) -> u64 {
+        now_epoch().saturating_add_signed(self.clock_offset)
     }
 
     pub fn alloc_id(&mut self) -> u64 {
@@ -574,6 +619,21 @@ impl World {
     pub fn disable_actions(&mut self) {
         self.actions_enabled = false;
     }
+    /// `allowed_actions`: `all`, `local_only` or `selected` (with `selected_actions`).
+    pub fn set_allowed_actions(&mut self, policy: &str) {
+        self.allowed_actions = policy.into();
+    }
+    /// Makes the repository an Enterprise `internal` one.
+    pub fn make_internal(&mut self) {
+        self.private = true;
+        self.internal = true;
+    }
+    /// Turns the tag ruleset into one the organisation defines.
+    pub fn make_tag_ruleset_organization(&mut self) {
+        if let Some(r) = self.ruleset_mut("tag") {
+            r.source_type = "Organization".into();
+        }
+    }
     pub fn set_default_workflow_permissions(&mut self, p: &str) {
         self.default_workflow_permissions = p.into();
     }
@@ -635,7 +695,7 @@ impl World {
         let wf_id = self.workflow(&new.workflow)?.id;
         let id = self.alloc_id();
         let run_number = self.runs.iter().filter(|r| r.workflow_id == wf_id).count() as u64 + 1;
-        let now = now_epoch();
+        let now = self.now();
         let delay = new.delay.unwrap_or(self.run_delay);
         self.runs.push(RunSeed {
             id,
