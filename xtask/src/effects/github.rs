@@ -448,7 +448,7 @@ fn redact_value(v: serde_json::Value) -> serde_json::Value {
         Value::Object(o) => Value::Object(
             o.into_iter()
                 .map(|(k, v)| {
-                    let v = if secret_key(&k) && !v.is_null() && !v.is_boolean() {
+                    let v = if secret_key(&k) && (v.is_string() || v.is_number()) {
                         Value::String("[REDACTED]".into())
                     } else {
                         redact_value(v)
@@ -848,8 +848,18 @@ impl Github {
         path: &str,
         key: Option<&str>,
     ) -> anyhow::Result<Vec<T>> {
+        self.get_paged_with(path, key, true).await
+    }
+
+    /// `get_paged`, adding `per_page` only when the operation declares it (`add_per_page`).
+    async fn get_paged_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        add_per_page: bool,
+    ) -> anyhow::Result<Vec<T>> {
         let mut url = self.url(path)?;
-        if !url.query_pairs().any(|(k, _)| k == "per_page") {
+        if add_per_page && !url.query_pairs().any(|(k, _)| k == "per_page") {
             url.query_pairs_mut()
                 .append_pair("per_page", &PER_PAGE.to_string());
         }
@@ -1236,7 +1246,8 @@ impl Github {
             Self::repo_path(owner, repo),
             enc_ref(prefix)
         );
-        self.get_paged(&path, None).await
+        // The operation declares no query parameters (no `per_page`); it still sends `Link`.
+        self.get_paged_with(&path, None, false).await
     }
 
     /// An annotated tag object, to peel it to its commit.

@@ -169,36 +169,39 @@ async fn d2_actions_enabled_local_only_fails() {
     let outs = run_checks(&h, Some(ADMIN_TOKEN)).await;
     let o = outcome(&outs, CheckId::ActionsEnabled);
     assert_eq!(o.status, Status::Fail, "{o:#?}");
-    assert!(
-        o.message.contains("actions/checkout") && o.message.contains("dtolnay/rust-toolchain"),
-        "{o:#?}"
-    );
+    // The publish workflow's only third-party reference is GitHub's own checkout, which
+    // `local_only` ("Allow OWNER actions") blocks.
+    assert!(o.message.contains("actions/checkout@"), "{o:#?}");
 }
 
 #[tokio::test]
 async fn d2_actions_enabled_selected_names_what_is_not_allowed() {
     let h = with_world(|w| {
         w.set_allowed_actions("selected");
-        w.selected_actions.github_owned_allowed = true;
+        w.selected_actions.github_owned_allowed = false;
         w.selected_actions.verified_allowed = true;
-        w.selected_actions.patterns_allowed = vec![];
+        w.selected_actions.patterns_allowed = vec!["octo-org/*".into()];
     })
     .await;
     let outs = run_checks(&h, Some(ADMIN_TOKEN)).await;
     let o = outcome(&outs, CheckId::ActionsEnabled);
     assert_eq!(o.status, Status::Fail, "{o:#?}");
-    // GitHub-owned is allowed; the third-party action is not certain: verified-creator
-    // status cannot be known offline.
+    // Not GitHub-owned-allowed, no pattern: allowed only if its creator is a Marketplace
+    // verified one, which cannot be known offline, so not certain, and named.
     assert!(
-        o.message.contains("dtolnay/rust-toolchain")
-            && !o.message.contains("actions/checkout@")
-            && o.message.contains("verified"),
+        o.message.contains("actions/checkout@") && o.message.contains("verified"),
         "{o:#?}"
     );
     assert!(
         format!("{:?}", o.evidence).contains("selected-actions"),
         "{o:#?}"
     );
+    // GitHub-owned allowed: the same workflow passes.
+    h.with_world(|w| w.selected_actions.github_owned_allowed = true);
+    let outs = settings::run_with(&ctx(&["actions-enabled"]), &client(&h, Some(ADMIN_TOKEN)))
+        .await
+        .unwrap();
+    assert_eq!(status_of(&outs, CheckId::ActionsEnabled), Status::Pass);
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ mod credentials;
 mod doc_inputs;
 mod evidence;
 mod github;
+mod github_contract;
 mod github_settings;
 mod hostile_git;
 mod images;

@@ -776,11 +776,26 @@ fn repo_route(
                 match w.classic_protection.get(&b) {
                     Some(p) => {
                         let mut p = p.clone();
-                        p["url"] = json!(format!(
+                        let url = format!(
                             "{}/repos/{}/branches/{b}/protection",
                             req.base_url,
                             w.full_name()
-                        ));
+                        );
+                        // Sub-objects carry their own `url` (`protected-branch-*` schemas).
+                        for (k, tail) in [
+                            ("enforce_admins", "/enforce_admins"),
+                            (
+                                "required_pull_request_reviews",
+                                "/required_pull_request_reviews",
+                            ),
+                            ("required_signatures", "/required_signatures"),
+                            ("required_status_checks", "/required_status_checks"),
+                        ] {
+                            if let Some(o) = p.get_mut(k).and_then(Value::as_object_mut) {
+                                o.entry("url").or_insert(json!(format!("{url}{tail}")));
+                            }
+                        }
+                        p["url"] = json!(url);
                         Reply::ok(p)
                     }
                     None => Reply::error(404, "Branch not protected"),

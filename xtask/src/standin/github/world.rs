@@ -593,7 +593,11 @@ impl World {
         self.classic_protection.insert(
             self.default_branch.clone(),
             json!({
-                "required_pull_request_reviews": {"required_approving_review_count": 1},
+                "required_pull_request_reviews": {
+                    "required_approving_review_count": 1,
+                    "dismiss_stale_reviews": true,
+                    "require_code_owner_reviews": false
+                },
                 "enforce_admins": {"enabled": true},
                 "allow_force_pushes": {"enabled": false},
                 "allow_deletions": {"enabled": false}
