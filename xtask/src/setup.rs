@@ -116,6 +116,8 @@ pub struct Facts {
     pub engine_host: String,
     /// The engine's version when it answers at `engine_host`.
     pub engine_answers: Option<String>,
+    /// `engine_host` is a unix socket that exists (an engine may run, but not answer us).
+    pub engine_socket_exists: bool,
     pub dockerd: Option<PathBuf>,
     pub registry_binary: Option<PathBuf>,
     /// `AISOPSFLOW_REGISTRY_IMAGE`, when the operator chose the container already.
@@ -318,6 +320,20 @@ pub fn decide(needs: Needs, f: &Facts) -> Result<Vec<Step>, Refusal> {
                     )],
                 });
             };
+            if !f.root && f.engine_socket_exists {
+                return Err(Refusal {
+                    missing: vec![format!("a Docker engine answering at {}", f.engine_host)],
+                    reason: format!(
+                        "{} exists but the engine does not answer this user (usually: not in the `docker` group)",
+                        socket.display()
+                    ),
+                    fix: vec![
+                        "sudo usermod -aG docker $USER, then log in again; or run as root".into(),
+                        "if no engine runs: sudo systemctl start docker (or `sudo dockerd &`)"
+                            .into(),
+                    ],
+                });
+            }
             if !f.root {
                 return Err(Refusal {
                     missing: vec![format!("a Docker engine answering at {}", f.engine_host)],
@@ -483,6 +499,7 @@ impl Facts {
     pub async fn gather(no_install: bool) -> Facts {
         let engine_host = Docker::host_from_env();
         let engine_answers = engine_version(&engine_host).await;
+        let engine_socket_exists = unix_socket(&engine_host).is_some_and(|p| p.exists());
         Facts {
             os: os(),
             apt: find_on_path("apt-get").is_some(),
@@ -490,6 +507,7 @@ impl Facts {
             no_install,
             engine_host,
             engine_answers,
+            engine_socket_exists,
             dockerd: find_on_path("dockerd"),
             registry_binary: find_on_path("docker-registry"),
             registry_image: std::env::var(ENV_REGISTRY_IMAGE)
@@ -802,6 +820,7 @@ mod tests {
             no_install: false,
             engine_host: DEFAULT_HOST.into(),
             engine_answers: None,
+            engine_socket_exists: false,
             dockerd: None,
             registry_binary: None,
             registry_image: None,
@@ -872,9 +891,30 @@ mod tests {
                 socket: "/var/run/docker.sock".into()
             }
         );
-        let r = decide(Needs::REHEARSAL, &Facts { root: false, ..f }).unwrap_err();
+        let r = decide(
+            Needs::REHEARSAL,
+            &Facts {
+                root: false,
+                ..f.clone()
+            },
+        )
+        .unwrap_err();
         assert!(r.reason.contains("only root can start it"), "{r}");
         assert!(r.to_string().contains("sudo systemctl start docker"), "{r}");
+        // A socket that is there but refuses this user is a group problem, not a stopped engine.
+        let r = decide(
+            Needs::REHEARSAL,
+            &Facts {
+                root: false,
+                engine_socket_exists: true,
+                ..f
+            },
+        )
+        .unwrap_err();
+        assert!(
+            r.to_string().contains("sudo usermod -aG docker $USER"),
+            "{r}"
+        );
     }
 
     #[test]

@@ -360,3 +360,41 @@ async fn an_unpullable_registry_image_fails_naming_the_install_command() {
         "{msg}"
     );
 }
+
+/// Not root: nothing is installed or started, and an engine socket this user cannot use is
+/// named as a group problem. Runs the binary as `nobody` (a copy in a world-readable dir).
+#[test]
+fn as_another_user_setup_starts_and_installs_nothing() {
+    crate::docker_required!();
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("xtask");
+    std::fs::copy(env!("CARGO_BIN_EXE_xtask"), &bin).unwrap();
+    let setpriv = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("setpriv"))
+        .find(|p| p.is_file())
+        .expect("setpriv (util-linux) is on PATH");
+    let out = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["--repo", "/nonexistent", "test"])
+        .env_remove("DOCKER_HOST")
+        .env_remove(xtask::setup::ENV_NO_INSTALL)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(!text.contains("installing: running"), "{text}");
+    assert!(!text.contains("started /"), "{text}");
+    let socket = Path::new("/var/run/docker.sock");
+    if socket.exists() {
+        assert!(text.contains("sudo usermod -aG docker $USER"), "{text}");
+    } else {
+        assert!(
+            text.contains("only root can start it") || text.contains("not root"),
+            "{text}"
+        );
+    }
+}
