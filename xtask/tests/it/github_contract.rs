@@ -455,9 +455,20 @@ fn seeded(f: impl FnOnce(&mut World)) -> World {
             &["repo", "read:packages", "read:org"],
         ),
     );
+    // A GitHub Actions token (the packages list answers it 400, as observed).
+    let mut actions = TokenSeed::classic(
+        "github-actions[bot]",
+        41_898_282,
+        Role::Write,
+        &["repo", "read:packages"],
+    );
+    actions.installation = true;
+    w.tokens.insert(ACTIONS_TOKEN.into(), actions);
     f(&mut w);
     w
 }
+
+const ACTIONS_TOKEN: &str = "ghs_STANDINactionsINSTALLATION00000000000012";
 
 async fn client_calls(h: &StandInHandle, rec: &Path) {
     let a = gh(h, ADMIN_TOKEN, API_2022, rec);
@@ -645,6 +656,7 @@ async fn stand_in_answers_match_githubs_published_description() {
             NO_ADMIN_TOKEN,
             FINE_GRAINED_TOKEN,
             NO_PACKAGES_TOKEN,
+            ACTIONS_TOKEN,
         ] {
             settings::run_with(&ctx(&[]), &gh(&h, token, API_2022, &rec))
                 .await
@@ -756,4 +768,62 @@ async fn record_github_redacts_tokens_and_secrets() {
     assert_eq!(v["status"], 200);
     assert_eq!(v["body"]["full_name"], format!("{OWNER}/{REPO}"));
     assert!(v["headers"]["etag"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_record_github_saves_every_answer_redacted() {
+    let h = standin::start(seeded(|_| {})).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("answers");
+    let root = crate::github::root();
+    let base = h.base_url.clone();
+    let rec2 = rec.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([
+                "preflight",
+                "--only",
+                "repo",
+                "--only",
+                "actions",
+                "--record-github",
+            ])
+            .arg(&rec2)
+            .arg("--repo")
+            .arg(&root)
+            .env("GITHUB_API_URL", &base)
+            .env("GITHUB_TOKEN", ADMIN_TOKEN)
+            .env_remove("GH_TOKEN")
+            .output()
+            .expect("running xtask")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("repo-private") && stdout.contains("actions-enabled"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<PathBuf> = std::fs::read_dir(&rec)
+        .expect("the directory was created")
+        .map(|e| e.unwrap().path())
+        .collect();
+    // One file per answer the stand-in gave.
+    assert_eq!(files.len(), h.requests().len(), "{files:?}");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            !text.contains(ADMIN_TOKEN),
+            "{} holds the token",
+            f.display()
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert!(v["status"].is_u64() && v["path"].as_str().unwrap().starts_with('/'));
+    }
+    // And they replay through the contract validator.
+    let mut t = Tally::default();
+    validate_recordings(&spec(), &rec, &mut t);
+    assert!(t.failures.is_empty(), "{:#?}", t.failures);
+    assert!(t.validated > 0);
 }
