@@ -153,6 +153,26 @@ pub struct ReleaseOptions {
     /// Gate check-id prefixes to skip (recorded as skipped in the notes).
     pub skip_checks: Vec<String>,
     pub poll: Poll,
+    /// Who plays the org admin when the first release needs one (the rehearsal does); `None`
+    /// in a real release, which then stops with the admin's instructions.
+    pub admin: Option<Admin>,
+}
+
+/// The org admin's one-way visibility flip of a package (`org/name`), which has no API on
+/// GitHub. Returns one line saying what was done.
+#[derive(Clone)]
+pub struct Admin(
+    pub  std::sync::Arc<
+        dyn Fn(&str) -> futures_util::future::BoxFuture<'static, anyhow::Result<String>>
+            + Send
+            + Sync,
+    >,
+);
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admin(..)")
+    }
 }
 
 /// What a release records before pushing its tag, so that a rerun after the push knows what
@@ -696,7 +716,51 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         skip: opts.skip_checks.clone(),
         recorded: None,
     };
-    let verified = crate::verify::verify(ws, &registry, &input).await?;
+    let mut verified = crate::verify::verify(ws, &registry, &input).await?;
+    // The first release: the public editions were created private (a package first pushed
+    // by a workflow inherits the private repository's visibility), and only an org admin can
+    // make them public, once, in the web UI.
+    if verified.fails_only_for_visibility_flips() {
+        let urls: Vec<String> = verified
+            .visibility_flips
+            .iter()
+            .map(|p| {
+                crate::effects::registry::package_settings_url(&format!("{}/{p}", config.org()))
+            })
+            .collect();
+        for o in verified
+            .report
+            .outcomes
+            .iter()
+            .filter(|o| o.status == crate::checks::Status::Fail)
+        {
+            say(format!("verify: FAIL {}: {}", o.id.id(), o.message));
+        }
+        match &opts.admin {
+            Some(admin) => {
+                for p in verified.visibility_flips.clone() {
+                    say((admin.0)(&format!("{}/{p}", config.org())).await?);
+                }
+                verified = crate::verify::verify(ws, &registry, &input).await?;
+            }
+            None => {
+                print!(
+                    "{}",
+                    crate::secrets::redact_all(&crate::verify::render(
+                        &verified,
+                        Format::Human,
+                        &crate::preflight::help_base(config)
+                    ))
+                );
+                return Err(policy(format!(
+                    "first release: the publish run ({}) created {} private, as ghcr.io does for packages a workflow of a private repository creates; no notes were written. An org admin must now make each public once (this cannot be undone): open {}, Danger Zone → Change visibility → Public. Then rerun `{rerun}` to verify again and write the notes",
+                    run.html_url,
+                    verified.visibility_flips.join(", "),
+                    urls.join(", ")
+                )));
+            }
+        }
+    }
     if verified.failed() {
         print!(
             "{}",

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
     {
         xtask::effects::git::set_non_interactive();
     }
+    xtask::effects::registry::set_verbose(flags.verbose > 0);
     let global = Global {
         repo: flags.repo,
         verbose: flags.verbose,

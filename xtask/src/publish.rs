@@ -353,7 +353,8 @@ impl crate::flags::Publish {
                 password: token.clone(),
                 source: "REGISTRY_TOKEN".into(),
             },
-        )?;
+        )?
+        .with_actions_repository(&ws.config.raw.repository.name);
 
         // What the registry holds now decides, per package, whether to build.
         let mut actions = Vec::new();
@@ -431,7 +432,8 @@ impl crate::flags::Publish {
                     // "sha tag only", which a rerun completes (see `decide`).
                     let digest = docker
                         .push(&b.id, &full, &sha_tag, Some((user.as_str(), &token)))
-                        .await?;
+                        .await
+                        .map_err(|e| push_error(e, &repo, &ws.config.raw.repository.name))?;
                     eprintln!("pushed {full}:{sha_tag} {digest}");
                     digest
                 }
@@ -480,6 +482,22 @@ impl crate::flags::Publish {
         print_record(&record, self.format)?;
         Ok(crate::exit::OK)
     }
+}
+
+/// A refused `docker push`: when ghcr.io says the package does not grant the workflow's
+/// repository access (`permission_denied: write_package`, "installation not allowed to …
+/// organization package"), the failure is the package's settings, not the credentials: say
+/// which setting (exit 1). Other errors pass through.
+fn push_error(e: anyhow::Error, repo: &str, repository: &str) -> anyhow::Error {
+    use crate::effects::registry::{Refusal, actions_access_fix, classify_refusal};
+    let text = format!("{e:#}");
+    if classify_refusal(403, text.as_bytes()) == Refusal::ActionsAccess {
+        return crate::exit::policy(format!(
+            "{text}; nothing was pushed: {}",
+            actions_access_fix(repo, Some(repository))
+        ));
+    }
+    e
 }
 
 /// The record on stdout is always JSON, for the workflow and for people piping it; progress

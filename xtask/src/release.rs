@@ -57,6 +57,7 @@ impl flags::Release {
             attestations: Attestations::load(&self.attest, self.attestations.as_deref())?,
             skip_checks: self.skip_checks.clone(),
             poll: Poll::default(),
+            admin: None,
         })
     }
 
@@ -137,6 +138,9 @@ async fn rehearse(
             });
         }
     }
+    // The rehearsal plays the org admin's part of a first release: the one-way visibility
+    // flip of the public editions, through the stand-in's settings page.
+    opts.admin = Some(world.admin());
     let rg = Global {
         repo: Some(world.work_dir.clone()),
         verbose: g.verbose,

@@ -90,6 +90,10 @@ pub struct Verified {
     pub packages: Vec<PackageState>,
     pub delivery: Option<delivery::Delivery>,
     pub report: Report,
+    /// Public-edition packages that exist but are private (anonymous pulls answered 401
+    /// UNAUTHORIZED): the one-way flip an org admin must make, typically once, after the
+    /// first release created them private.
+    pub visibility_flips: Vec<String>,
 }
 
 impl Verified {
@@ -98,6 +102,25 @@ impl Verified {
             .outcomes
             .iter()
             .any(|o| o.status == Status::Fail)
+    }
+
+    /// Whether the only failures are `verify-visibility` for the packages in
+    /// `visibility_flips`: the state of a first release before an admin made the public
+    /// editions public.
+    pub fn fails_only_for_visibility_flips(&self) -> bool {
+        !self.visibility_flips.is_empty()
+            && self
+                .report
+                .outcomes
+                .iter()
+                .filter(|o| o.status == Status::Fail)
+                .all(|o| {
+                    o.id == CheckId::VerifyVisibility
+                        && self
+                            .visibility_flips
+                            .iter()
+                            .any(|p| o.message.starts_with(&format!("{p} is the public edition")))
+                })
     }
 }
 
@@ -245,6 +268,7 @@ pub async fn verify(
             packages: Vec::new(),
             delivery: None,
             report,
+            visibility_flips: Vec::new(),
         });
     }
 
@@ -312,16 +336,22 @@ pub async fn verify(
                 continue;
             }
             match client.list_tags(&repo_of(&p.image)).await? {
+                // ghcr.io refuses the token for a package that does not exist (403 DENIED);
+                // a registry that gets that far answers NAME_UNKNOWN.
                 None => report.push(Outcome::fail(
                     CheckId::VerifyPackagesExist,
                     format!(
-                        "{} does not exist ({} edition of {})",
-                        p.repository, p.image.edition, p.image.component
+                        "{} is not published: the package does not exist ({} edition of {}); publish the release (`cargo xtask release {}`), which creates it",
+                        p.repository, p.image.edition, p.image.component, plan.version
                     ),
-                    vec![Evidence::note(format!(
-                        "GET /v2/{}/tags/list -> NAME_UNKNOWN",
-                        repo_of(&p.image)
-                    ))],
+                    vec![Evidence::note(
+                        client.absence(&repo_of(&p.image)).unwrap_or_else(|| {
+                            format!(
+                                "GET /v2/{}/tags/list -> 404 NAME_UNKNOWN",
+                                repo_of(&p.image)
+                            )
+                        }),
+                    )],
                 )),
                 Some(tags) => report.push(Outcome::pass(
                     CheckId::VerifyPackagesExist,
@@ -413,6 +443,7 @@ pub async fn verify(
         }
     }
 
+    let mut visibility_flips = Vec::new();
     if wants(CheckId::VerifyVisibility) {
         let probes = futures_util::future::join_all(images.iter().map(|img| {
             let (repo, tag) = (repo_of(img), semver_tag.clone());
@@ -428,6 +459,16 @@ pub async fn verify(
         } else {
             packages_api_visibility(config).await
         };
+        visibility_flips = empirical
+            .iter()
+            .filter(|(img, probe)| {
+                img.visibility == Visibility::Public
+                    && !probe.allowed
+                    && !probe.tag_missing
+                    && !probe.denied_not_unauthorized
+            })
+            .map(|(img, _)| img.package.clone())
+            .collect();
         match api {
             Ok(api) => report.extend(visibility_outcomes(Some(&api), &empirical, "")),
             Err(ApiMissing::NoToken(why)) => {
@@ -564,6 +605,7 @@ pub async fn verify(
         packages,
         delivery,
         report,
+        visibility_flips,
     })
 }
 
@@ -926,9 +968,31 @@ pub fn visibility_outcomes(
                 ))),
             }
             let expected_public = img.visibility == Visibility::Public;
-            let empirical_ok = probe.allowed == expected_public;
+            let empirical_ok = probe.allowed == expected_public && !probe.tag_missing;
             let api_ok = api_vis.is_none_or(|v| v == img.visibility);
-            if empirical_ok && api_ok {
+            // 403 DENIED is ghcr.io's answer for a package that does not exist (and for one
+            // the caller may not see); the Packages API, when it answered, tells which.
+            let absent = probe.denied_not_unauthorized && api.is_some() && api_vis.is_none();
+            let org_repo = probe.repository.clone();
+            if probe.tag_missing {
+                Outcome::fail(
+                    id,
+                    format!(
+                        "{}: cannot prove its visibility: an anonymous token was issued, but the tag is missing (the tag checks report it); anonymous pulls are proven only by a 2xx manifest answer",
+                        img.package
+                    ),
+                    ev,
+                )
+            } else if absent {
+                Outcome::fail(
+                    id,
+                    format!(
+                        "{} is not published: the registry answers DENIED and the Packages API does not list it; publish the release, which creates it",
+                        img.package
+                    ),
+                    ev,
+                )
+            } else if empirical_ok && api_ok {
                 Outcome::pass(
                     id,
                     format!(
@@ -948,12 +1012,22 @@ pub fn visibility_outcomes(
                     ),
                     ev,
                 )
+            } else if !empirical_ok && probe.denied_not_unauthorized && api.is_none() {
+                Outcome::fail(
+                    id,
+                    format!(
+                        "{} is the public edition but anonymous pulls are denied (403 DENIED: it does not exist yet, or it is private; a GitHub token with read:packages lets verify tell which)",
+                        img.package
+                    ),
+                    ev,
+                )
             } else if !empirical_ok {
                 Outcome::fail(
                     id,
                     format!(
-                        "{} is the public edition but anonymous pulls are denied",
-                        img.package
+                        "{} is the public edition but anonymous pulls are denied: it is private. A package first published by a workflow starts private (it inherits the private repository's visibility); an org admin must make it public once: open {}, Danger Zone → Change visibility → Public (it cannot be made private again)",
+                        img.package,
+                        crate::effects::registry::package_settings_url(&org_repo)
                     ),
                     ev,
                 )

@@ -1,35 +1,43 @@
-//! The registry adapter: digests, tags, image metadata and anonymous-pull probes against an
-//! OCI registry with GHCR-style bearer-token auth (ghcr.io, or the local stand-in).
+//! The registry adapter: digests, tags, blobs, image metadata and anonymous-pull probes against
+//! an OCI registry with GHCR-style bearer-token auth (ghcr.io, or the local stand-in).
 //!
-//! Request pattern, and why it is not all oci-client: oci-client starts every token fetch with
-//! a `GET /v2/` ping and keeps one stored credential per registry, so resolving 18 tags of six
-//! repositories would cost six pings on top of the tokens and HEADs. We therefore do the token
-//! dance ourselves with reqwest (the same hyper/rustls stack oci-client uses): one ping per
-//! registry to learn the realm, one token per repository (cached; concurrent callers share the
-//! request), then one `HEAD` per tag with the full Accept list. Doing the token request
-//! ourselves also surfaces the token service's real answer, which oci-client swallows (a
-//! wrong password and a private repository both become `Not authorized` there). The tokens are
-//! handed to oci-client (through its token cache), which reads blobs and lists tags.
+//! Request pattern: one `GET /v2/` per client to learn the realm, one token per repository
+//! (cached; concurrent callers share the request), then one `HEAD` per tag with the full
+//! Accept list. Everything goes through one reqwest client (one connection pool). Doing the
+//! token dance ourselves surfaces the token service's real answer, which is how ghcr.io tells
+//! "does not exist" (`403 DENIED`) from "private" (`401 UNAUTHORIZED`).
+//!
+//! What ghcr.io does that this client is built for (docs/registry-standin.md has the sources):
+//! - Idempotent requests (the ping, token requests, HEAD, GET, and the manifest PUT of a
+//!   retag, which is idempotent by HTTP semantics) are retried on 408, 429, 5xx, resets and
+//!   timeouts, with bounded exponential backoff and jitter, honouring `Retry-After`. All the
+//!   retries of one client (one command) share one waiting budget; `-v` prints each retry.
+//! - Tokens are opaque and come without `expires_in`, so a token is assumed to live 60 s (the
+//!   token spec's default) and is requested again after that; a 401 on a cached token
+//!   refreshes it once.
+//! - A token request for a package that does not exist is refused with `403 DENIED
+//!   "requested access to the resource is denied"`: that reads as "absent", not as a refusal.
+//! - `permission_denied: write_package` and "installation not allowed to … organization
+//!   package" mean the package does not grant the workflow's repository access: the message
+//!   names the fix (the package's settings → Manage Actions access).
 //!
 //! Manifests are read with GET only when needed (an index, metadata, or a HEAD without
 //! `Docker-Content-Digest`), and their body is checked against the digest header: a registry
 //! that serves a body which does not hash to its digest is an error, never a silent pass.
+//! Blobs are checked against their digest too.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use base64::Engine;
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
-use oci_client::token_cache::{RegistryToken, RegistryTokenType};
-use oci_client::{Reference, RegistryOperation};
 use serde::Serialize;
 use sha2::Digest;
 use tokio::sync::OnceCell;
 
-use crate::exit::{external, usage};
+use crate::exit::{external, policy, usage};
 use crate::secrets::Secret;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -41,7 +49,26 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 /// platform's manifest (a different digest) or 404.
 pub const MANIFEST_ACCEPT: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
 
+/// One request's timeout (connect, send, read the whole answer).
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a token without `expires_in` is assumed to live (the token spec's default; ghcr.io
+/// sends no `expires_in`).
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// References resolved at once by `resolve_all`.
+const CONCURRENCY: usize = 16;
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// `-v`: print each retry and token refresh on stderr.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
 
 /// Registry credentials and where they came from (for messages; never the value).
 #[derive(Clone, Debug)]
@@ -100,15 +127,6 @@ impl Credentials {
         match self {
             Credentials::Anonymous => "no credentials".into(),
             Credentials::Basic { source, .. } => source.clone(),
-        }
-    }
-
-    fn auth(&self) -> RegistryAuth {
-        match self {
-            Credentials::Anonymous => RegistryAuth::Anonymous,
-            Credentials::Basic { user, password, .. } => {
-                RegistryAuth::Basic(user.clone(), password.expose().to_string())
-            }
         }
     }
 }
@@ -333,13 +351,21 @@ impl Resolved {
     }
 }
 
-/// What an anonymous pull attempt showed.
+/// What an anonymous pull attempt showed. A verdict (`allowed` true or false) comes only from
+/// an `UNAUTHORIZED` or `DENIED` answer (denied) or a 2xx manifest answer (allowed); rate
+/// limits, 5xx and timeouts are errors (exit 3), never a verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AnonymousProbe {
     pub repository: String,
     pub allowed: bool,
     /// The answers that prove it, e.g. `GET /token -> 401 UNAUTHORIZED`.
     pub evidence: String,
+    /// The refusal was `403 DENIED` (ghcr.io's answer for a package that does not exist, and
+    /// for one the caller may not see), not `401 UNAUTHORIZED` (an existing private package).
+    pub denied_not_unauthorized: bool,
+    /// An anonymous token was issued but the tag answered 404: no verdict about pulls (the
+    /// tag checks report the missing tag).
+    pub tag_missing: bool,
 }
 
 /// Config, labels and annotations of an image (and of its index and attestations), as texts
@@ -356,7 +382,264 @@ struct Challenge {
     service: Option<String>,
 }
 
-type TokenCell = Arc<OnceCell<Option<Secret>>>;
+/// A token as cached: when it was issued and how long it is assumed to live.
+#[derive(Clone)]
+struct Cached {
+    token: Option<Secret>,
+    at: Instant,
+    life: Duration,
+}
+
+type TokenSlot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+
+/// Whether the registry lets us read a repository.
+#[derive(Clone)]
+enum Pull {
+    Granted(Option<Secret>),
+    /// The token service says the package does not exist (`403 DENIED`); `absence` keeps
+    /// the answer.
+    Absent,
+}
+
+/// What a refusal from the token service or the registry means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `403 DENIED "requested access to the resource is denied"`: ghcr.io's answer for a
+    /// package that does not exist (and for one the caller may not know about).
+    Absent,
+    /// `permission_denied: …` or `installation not allowed to … organization package`: the
+    /// package does not grant the workflow's repository access (Manage Actions access).
+    ActionsAccess,
+    /// `429`/`TOOMANYREQUESTS`: a rate limit, never a verdict.
+    RateLimited,
+    /// Any other 401/403: the credentials are wrong or lack a scope.
+    Credentials,
+    /// Anything else.
+    Other,
+}
+
+/// The `(code, message)` pairs of a registry error body (`{"errors":[{"code":…,"message":…}]}`).
+pub fn error_codes(body: &[u8]) -> Vec<(String, String)> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    v.get("errors")
+        .and_then(|e| e.as_array())
+        .map(|errs| {
+            errs.iter()
+                .map(|e| {
+                    let s = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                    (s("code"), s("message"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads a refusal the way ghcr.io means it (docs/registry-standin.md, "Answers").
+pub fn classify_refusal(status: u16, body: &[u8]) -> Refusal {
+    let codes = error_codes(body);
+    let text = String::from_utf8_lossy(body).to_lowercase();
+    if status == 429 || codes.iter().any(|(c, _)| c == "TOOMANYREQUESTS") {
+        return Refusal::RateLimited;
+    }
+    if text.contains("permission_denied")
+        || (text.contains("installation not allowed") && text.contains("organization package"))
+        || text.contains("not allowed to write organization package")
+        || text.contains("not allowed to create organization package")
+        || text.contains("not allowed to read organization package")
+    {
+        return Refusal::ActionsAccess;
+    }
+    if status == 403
+        && codes.iter().any(|(c, m)| {
+            c == "DENIED" && m.to_lowercase() == "requested access to the resource is denied"
+        })
+    {
+        return Refusal::Absent;
+    }
+    if status == 401 || status == 403 {
+        return Refusal::Credentials;
+    }
+    Refusal::Other
+}
+
+/// The settings page of a package, where "Manage Actions access" and "Change visibility" are.
+pub fn package_settings_url(org_repo: &str) -> String {
+    let (org, package) = org_repo.split_once('/').unwrap_or(("ORG", org_repo));
+    format!(
+        "https://github.com/orgs/{org}/packages/container/{}/settings",
+        package.replace('/', "%2F")
+    )
+}
+
+/// What to do when a package does not grant the publishing repository access.
+pub fn actions_access_fix(org_repo: &str, repository: Option<&str>) -> String {
+    let who = repository
+        .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
+        .unwrap_or_else(|| "the repository whose workflow publishes".to_string());
+    format!(
+        "the package does not grant {who}'s workflows access: open {} (the package's settings), under \"Manage Actions access\" add the repository {who} with the Write role, then rerun the publish (it resumes)",
+        package_settings_url(org_repo)
+    )
+}
+
+/// The client's retry policy. One per client, so the retries of one command share one budget
+/// of waiting (`AISOPSFLOW_REGISTRY_RETRY_BUDGET_SECS`, default 120 s); the first wait is
+/// `AISOPSFLOW_REGISTRY_BACKOFF_MS` (default 500 ms), doubling up to 10 s, at most 5 retries per
+/// request, each wait jittered to between half and all of it. `Retry-After` replaces the
+/// computed wait (up to 60 s).
+#[derive(Debug)]
+struct Retry {
+    max_retries: u32,
+    base: Duration,
+    cap: Duration,
+    budget: Duration,
+    waited: Mutex<Duration>,
+}
+
+impl Retry {
+    fn from_env() -> Retry {
+        let num = |k: &str, d: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(d)
+        };
+        Retry {
+            max_retries: 5,
+            base: Duration::from_millis(num("AISOPSFLOW_REGISTRY_BACKOFF_MS", 500)),
+            cap: Duration::from_secs(10),
+            budget: Duration::from_secs(num("AISOPSFLOW_REGISTRY_RETRY_BUDGET_SECS", 120)),
+            waited: Mutex::new(Duration::ZERO),
+        }
+    }
+
+    /// The wait before retry `n` (1-based), or `None` when the budget cannot cover it.
+    fn wait(&self, n: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        let d = match retry_after {
+            Some(d) => d.clamp(Duration::from_millis(20), Duration::from_secs(60)),
+            None => jitter(
+                self.base
+                    .saturating_mul(1u32 << (n.saturating_sub(1)).min(16))
+                    .min(self.cap),
+            ),
+        };
+        let mut waited = self.waited.lock().unwrap_or_else(|e| e.into_inner());
+        if *waited + d > self.budget {
+            return None;
+        }
+        *waited += d;
+        Some(d)
+    }
+}
+
+/// Between half and all of `d`.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let frac = (h.finish() % 1000) as f64 / 1000.0;
+    d.mul_f64(0.5 + 0.5 * frac)
+}
+
+/// `Retry-After`: delay-seconds (also with a fraction) or an IMF-fixdate.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s.min(3600.0)));
+    }
+    // `Sun, 06 Nov 1994 08:49:37 GMT`
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" {
+        return None;
+    }
+    let day: i64 = parts[1].parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])? as i64
+        + 1;
+    let year: i64 = parts[3].parse().ok()?;
+    let hms: Vec<i64> = parts[4]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    if hms.len() != 3 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let at = days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    Some(Duration::from_secs((at - now).max(0) as u64))
+}
+
+fn retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 499 | 500 | 502 | 503 | 504 | 522)
+}
+
+/// Resets, timeouts, incomplete answers: worth another try. A refused connection or an
+/// unknown host is not (nothing listens there; the host is probably wrong).
+fn retryable_error(e: &reqwest::Error) -> bool {
+    if e.is_timeout() {
+        return true;
+    }
+    if e.is_connect() {
+        return false;
+    }
+    e.is_request() || e.is_body() || e.is_decode()
+}
+
+/// An answer read whole.
+struct Answer {
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: bytes::Bytes,
+    /// How many times the request was sent.
+    attempts: u32,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// ` (after N attempts)` when it was retried.
+    fn after(&self) -> String {
+        if self.attempts > 1 {
+            format!(" (after {} attempts)", self.attempts)
+        } else {
+            String::new()
+        }
+    }
+
+    fn text(&self) -> String {
+        crate::secrets::redact_all(String::from_utf8_lossy(&self.body).trim())
+    }
+}
 
 /// A client for one registry host.
 pub struct RegistryClient {
@@ -364,10 +647,14 @@ pub struct RegistryClient {
     scheme: &'static str,
     creds: Credentials,
     http: reqwest::Client,
-    oci: oci_client::Client,
+    retry: Retry,
     challenge: OnceCell<Option<Challenge>>,
-    tokens: Mutex<HashMap<String, TokenCell>>,
+    tokens: Mutex<HashMap<String, TokenSlot>>,
     indexes: Mutex<HashMap<String, Arc<OnceCell<Vec<IndexEntry>>>>>,
+    /// Why a repository reads as absent (the token service's answer), for evidence.
+    absent: Mutex<HashMap<String, String>>,
+    /// The repository whose workflow publishes (`owner/name`), named in access advice.
+    actions_repository: Option<String>,
 }
 
 /// Loopback hosts get plain http, everything else https.
@@ -416,10 +703,22 @@ fn same_hostname(a: &str, b: &str) -> bool {
     }
 }
 
-fn net_err(host: &str, what: &str, e: reqwest::Error) -> anyhow::Error {
+fn net_err(host: &str, what: &str, e: reqwest::Error, attempts: u32) -> anyhow::Error {
+    let after = if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    };
     external(format!(
-        "{what} at {host}: {e}; check that the registry is reachable (AISOPSFLOW_REGISTRY overrides the host from release.toml)"
+        "{what} at {host}: {e}{after}; check that the registry is reachable (AISOPSFLOW_REGISTRY overrides the host from release.toml)"
     ))
+}
+
+fn with_bearer(req: reqwest::RequestBuilder, token: &Option<Secret>) -> reqwest::RequestBuilder {
+    match token {
+        Some(t) => req.bearer_auth(t.expose()),
+        None => req,
+    }
 }
 
 impl RegistryClient {
@@ -431,31 +730,38 @@ impl RegistryClient {
             .user_agent(concat!("aisopsflow-xtask/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the registry HTTP client")?;
-        let oci = oci_client::Client::new(ClientConfig {
-            protocol: if loopback {
-                ClientProtocol::HttpsExcept(vec![host.to_string()])
-            } else {
-                ClientProtocol::Https
-            },
-            read_timeout: Some(TIMEOUT),
-            connect_timeout: Some(Duration::from_secs(10)),
-            ..Default::default()
-        });
         Ok(RegistryClient {
             host: host.to_string(),
             scheme: if loopback { "http" } else { "https" },
             creds,
             http,
-            oci,
+            retry: Retry::from_env(),
             challenge: OnceCell::new(),
             tokens: Mutex::new(HashMap::new()),
             indexes: Mutex::new(HashMap::new()),
+            absent: Mutex::new(HashMap::new()),
+            actions_repository: None,
         })
     }
 
     /// A client for the configured registry with discovered credentials.
     pub fn for_host(host: &str) -> anyhow::Result<RegistryClient> {
         RegistryClient::new(host, Credentials::discover(host)?)
+    }
+
+    /// Names `repository` (`owner/name`, the one whose workflow publishes) in the advice for
+    /// Actions-access refusals.
+    pub fn with_actions_repository(mut self, repository: &str) -> RegistryClient {
+        self.actions_repository = Some(repository.to_string());
+        self
+    }
+
+    /// Sets the first backoff wait and the command's retry budget (tests use short ones;
+    /// commands read `AISOPSFLOW_REGISTRY_BACKOFF_MS` and `AISOPSFLOW_REGISTRY_RETRY_BUDGET_SECS`).
+    pub fn with_backoff(mut self, base: Duration, budget: Duration) -> RegistryClient {
+        self.retry.base = base;
+        self.retry.budget = budget;
+        self
     }
 
     pub fn host(&self) -> &str {
@@ -470,29 +776,114 @@ impl RegistryClient {
         format!("{}://{}{path}", self.scheme, self.host)
     }
 
+    /// Why `repo` read as absent, when it did: the token service's answer.
+    pub fn absence(&self, repo: &str) -> Option<String> {
+        self.absent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(repo)
+            .cloned()
+    }
+
+    /// Sends an idempotent request, retrying 408/429/5xx, resets and timeouts with backoff
+    /// (honouring `Retry-After`) within the client's budget, and reads the whole answer. The
+    /// last answer is returned even when it is still a failure; the caller classifies it.
+    async fn send(
+        &self,
+        what: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> anyhow::Result<Answer> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let sent = match build().send().await {
+                Ok(res) => {
+                    let status = res.status();
+                    let headers = res.headers().clone();
+                    res.bytes().await.map(|body| Answer {
+                        status,
+                        headers,
+                        body,
+                        attempts,
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            let retry = match &sent {
+                Ok(a) if retryable_status(a.status.as_u16()) => {
+                    let ra = a
+                        .headers
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|s| s.to_string());
+                    let parsed = ra.as_deref().and_then(parse_retry_after);
+                    let mut reason = format!("answered {}", a.status);
+                    if let Some(ra) = &ra {
+                        reason.push_str(&format!(" (Retry-After: {ra})"));
+                    }
+                    Some((reason, parsed))
+                }
+                Ok(_) => None,
+                Err(e) if retryable_error(e) => Some((format!("failed: {e}"), None)),
+                Err(_) => None,
+            };
+            let Some((reason, retry_after)) = retry else {
+                return sent.map_err(|e| net_err(&self.host, what, e, attempts));
+            };
+            let wait = if attempts > self.retry.max_retries {
+                None
+            } else {
+                self.retry.wait(attempts, retry_after)
+            };
+            let Some(wait) = wait else {
+                if verbose() {
+                    eprintln!(
+                        "registry: {what} {reason}; giving up after {attempts} attempts ({})",
+                        if attempts > self.retry.max_retries {
+                            "retries exhausted"
+                        } else {
+                            "the command's retry budget is spent"
+                        }
+                    );
+                }
+                return sent.map_err(|e| net_err(&self.host, what, e, attempts));
+            };
+            if verbose() {
+                eprintln!(
+                    "registry: {what} {reason}; retry {attempts}/{} in {} ms",
+                    self.retry.max_retries,
+                    wait.as_millis()
+                );
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// One `GET /v2/` per client: the realm and service of the Bearer challenge, or `None`
     /// when the registry needs no auth.
     async fn challenge(&self) -> anyhow::Result<Option<Challenge>> {
         self.challenge
             .get_or_try_init(|| async {
                 let url = self.url("/v2/");
-                let res = self
-                    .http
-                    .get(&url)
-                    .send()
-                    .await
-                    .map_err(|e| net_err(&self.host, "GET /v2/", e))?;
-                let Some(h) = res.headers().get(reqwest::header::WWW_AUTHENTICATE) else {
-                    if res.status().is_success() {
+                let res = self.send("GET /v2/", || self.http.get(&url)).await?;
+                let Some(h) = res.header("www-authenticate") else {
+                    if res.status.is_success() {
                         return Ok(None);
                     }
                     return Err(external(format!(
-                        "GET {url} answered {} without a WWW-Authenticate challenge; is {} an OCI registry?",
-                        res.status(),
+                        "GET {url} answered {}{} without a WWW-Authenticate challenge; is {} an OCI registry?",
+                        res.status,
+                        res.after(),
                         self.host
                     )));
                 };
-                let h = h.to_str().unwrap_or("").to_string();
+                // `header` cut at the first `;`; the challenge has none, but take it whole.
+                let h = res
+                    .headers
+                    .get(reqwest::header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(&h)
+                    .to_string();
                 let params = parse_challenge(&h);
                 let realm = params.get("realm").cloned().ok_or_else(|| {
                     external(format!("GET {url}: challenge `{h}` names no realm"))
@@ -506,33 +897,29 @@ impl RegistryClient {
             .cloned()
     }
 
-    /// Requests a pull token for `repo`. `Ok(Err(answer))` when the token service refused.
-    async fn request_token(
-        &self,
-        repo: &str,
-        anonymous: bool,
-    ) -> anyhow::Result<Result<Option<Secret>, String>> {
-        self.request_token_for(repo, anonymous, "pull").await
-    }
-
-    /// Requests a token for `repo` with `actions` (`pull` or `pull,push`).
+    /// Requests a token for `repo` with `actions` (`pull` or `pull,push`), retrying rate
+    /// limits and 5xx. `Ok(Ok((token, lifetime)))` when granted, `Ok(Err((status, body)))`
+    /// when the token service refused.
     async fn request_token_for(
         &self,
         repo: &str,
         anonymous: bool,
         actions: &str,
-    ) -> anyhow::Result<Result<Option<Secret>, String>> {
+    ) -> anyhow::Result<Result<(Option<Secret>, Duration), (u16, String)>> {
         let Some(ch) = self.challenge().await? else {
-            return Ok(Ok(None));
+            return Ok(Ok((None, Duration::MAX)));
         };
-        let mut req = self.http.get(&ch.realm);
         let scope = format!("repository:{repo}:{actions}");
-        let mut query = vec![("scope", scope.as_str())];
+        let mut url = format!(
+            "{}{}scope={}",
+            ch.realm,
+            if ch.realm.contains('?') { '&' } else { '?' },
+            query_encode(&scope)
+        );
         if let Some(s) = &ch.service {
-            query.push(("service", s.as_str()));
+            url.push_str(&format!("&service={}", query_encode(s)));
         }
-        req = req.query(&query);
-        if let (false, Credentials::Basic { user, password, .. }) = (anonymous, &self.creds) {
+        if let (false, Credentials::Basic { .. }) = (anonymous, &self.creds) {
             // Credentials go to the registry's own host only: a challenge naming a token
             // service elsewhere would otherwise collect the GitHub token (ghcr.io's realm is
             // https://ghcr.io/token). Stricter than docker, which follows any realm.
@@ -544,16 +931,22 @@ impl RegistryClient {
                     self.creds.source()
                 )));
             }
-            req = req.basic_auth(user, Some(password.expose()));
         }
-        let res = req
-            .send()
+        let res = self
+            .send(&format!("GET /token (scope {scope})"), || {
+                let req = self.http.get(&url);
+                match (anonymous, &self.creds) {
+                    (false, Credentials::Basic { user, password, .. }) => {
+                        req.basic_auth(user, Some(password.expose()))
+                    }
+                    _ => req,
+                }
+            })
             .await
-            .map_err(|e| net_err(&self.host, "requesting a registry token", e))?;
-        let status = res.status();
-        let body = res.text().await.unwrap_or_default();
+            .map_err(|e| e.context("requesting a registry token"))?;
+        let status = res.status;
         if status.is_success() {
-            let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+            let v: serde_json::Value = serde_json::from_slice(&res.body).map_err(|e| {
                 external(format!(
                     "reading the token for {repo} from the token service {}: {e}; the answer is not JSON (a proxy or captive portal?): check that AISOPSFLOW_REGISTRY names the registry",
                     ch.realm
@@ -563,118 +956,181 @@ impl RegistryClient {
                 .get("token")
                 .or_else(|| v.get("access_token"))
                 .and_then(|t| t.as_str())
+                .filter(|t| !t.is_empty())
                 .ok_or_else(|| {
                     external(format!(
                         "the token service {} answered without a token",
                         ch.realm
                     ))
                 })?;
-            return Ok(Ok(Some(Secret::new(token))));
+            let life = v
+                .get("expires_in")
+                .and_then(|e| e.as_u64())
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+            return Ok(Ok((Some(Secret::new(token)), life)));
         }
-        if status.is_server_error() || status.as_u16() == 429 {
+        if status.is_server_error() || retryable_status(status.as_u16()) {
             return Err(external(format!(
-                "the token service {} answered {status} for {repo}: {}; retry later",
+                "the token service {} answered {status}{} for {repo}: {}; retry later",
                 ch.realm,
-                crate::secrets::redact_all(body.trim())
+                res.after(),
+                res.text()
             )));
         }
-        Ok(Err(format!(
-            "GET /token (scope {scope}) -> {status} {}",
-            body.trim()
-        )))
+        Ok(Err((status.as_u16(), res.text())))
     }
 
-    /// The pull token for `repo` with our credentials, requested once per repository.
-    async fn token(&self, repo: &str) -> anyhow::Result<Option<Secret>> {
-        let cell = {
+    /// The pull token for `repo` with our credentials: requested once per repository and
+    /// again when it is older than its lifetime. A `DENIED` for a package that does not exist
+    /// is `Pull::Absent` and is never cached (a publish creates the package).
+    async fn pull(&self, repo: &str) -> anyhow::Result<Pull> {
+        let slot = {
             let mut map = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(repo.to_string()).or_default().clone()
         };
-        cell.get_or_try_init(|| async {
-            match self.request_token(repo, false).await? {
-                Ok(token) => {
-                    if let Some(t) = &token {
-                        // Hand the token to oci-client, so its blob and tag reads need no ping
-                        // and no token request of their own.
-                        let reference = Reference::with_tag(self.host.clone(), repo.to_string(), "latest".into());
-                        self.oci
-                            .store_auth_if_needed(&self.host, &self.creds.auth())
-                            .await;
-                        self.oci
-                            .tokens
-                            .insert(
-                                &reference,
-                                RegistryOperation::Pull,
-                                RegistryTokenType::Bearer(RegistryToken::Token {
-                                    token: t.expose().to_string(),
-                                }),
-                            )
-                            .await;
-                    }
-                    Ok(token)
-                }
-                Err(answer) => Err(match &self.creds {
-                    Credentials::Anonymous => usage(format!(
-                        "pulling {}/{repo} anonymously was refused ({answer}); it is private or missing: set GITHUB_TOKEN to a token with read:packages, or `docker login {}`",
-                        self.host, self.host
-                    )),
-                    Credentials::Basic { source, .. } => usage(format!(
-                        "the registry refused the credentials from {source} for {}/{repo} ({answer}); use a token with read:packages (`gh auth refresh -s read:packages`) or `docker login {}`",
-                        self.host, self.host
-                    )),
-                }),
+        let mut cached = slot.lock().await;
+        if let Some(c) = cached.as_ref() {
+            // A little margin, so a token is not used in its last seconds.
+            let margin = (c.life / 10).min(Duration::from_secs(5));
+            if c.at.elapsed() + margin < c.life {
+                return Ok(Pull::Granted(c.token.clone()));
             }
-        })
-        .await
-        .cloned()
+            if verbose() {
+                eprintln!(
+                    "registry: the token for {repo} is {} s old (lifetime {} s): requesting a new one",
+                    c.at.elapsed().as_secs(),
+                    c.life.as_secs()
+                );
+            }
+        }
+        let at = Instant::now();
+        match self.request_token_for(repo, false, "pull").await? {
+            Ok((token, life)) => {
+                *cached = Some(Cached {
+                    token: token.clone(),
+                    at,
+                    life,
+                });
+                Ok(Pull::Granted(token))
+            }
+            Err((status, body)) => {
+                let answer =
+                    format!("GET /token (scope repository:{repo}:pull) -> {status} {body}");
+                match classify_refusal(status, body.as_bytes()) {
+                    Refusal::Absent => {
+                        self.absent
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(repo.to_string(), answer.clone());
+                        Ok(Pull::Absent)
+                    }
+                    Refusal::ActionsAccess => Err(policy(format!(
+                        "the registry refused read access to {}/{repo} with the credentials from {} ({answer}); {}",
+                        self.host,
+                        self.creds.source(),
+                        actions_access_fix(repo, self.actions_repository.as_deref())
+                    ))),
+                    _ => Err(match &self.creds {
+                        Credentials::Anonymous => usage(format!(
+                            "pulling {}/{repo} anonymously was refused ({answer}); it is private: set GITHUB_TOKEN to a token with read:packages, or `docker login {}`",
+                            self.host, self.host
+                        )),
+                        Credentials::Basic { source, .. } => usage(format!(
+                            "the registry refused the credentials from {source} for {}/{repo} ({answer}); use a token with read:packages (`gh auth refresh -s read:packages`) or `docker login {}`",
+                            self.host, self.host
+                        )),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Forgets `repo`'s token if it is still `used` (another caller may have refreshed it).
+    async fn forget_token(&self, repo: &str, used: &Option<Secret>) {
+        let slot = {
+            let map = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(repo).cloned()
+        };
+        if let Some(slot) = slot {
+            let mut cached = slot.lock().await;
+            if cached.as_ref().is_some_and(|c| c.token == *used) {
+                *cached = None;
+            }
+        }
+    }
+
+    /// Sends an idempotent read of `path` in `repo` with the pull token; a 401 on a cached
+    /// token refreshes it once. `None` when the repository reads as absent.
+    async fn read(
+        &self,
+        what: &str,
+        repo: &str,
+        build: impl Fn(&Option<Secret>) -> reqwest::RequestBuilder,
+    ) -> anyhow::Result<Option<Answer>> {
+        let Pull::Granted(token) = self.pull(repo).await? else {
+            return Ok(None);
+        };
+        let res = self.send(what, || build(&token)).await?;
+        if res.status.as_u16() != 401 || token.is_none() {
+            return Ok(Some(res));
+        }
+        // The token expired early or was revoked: one new token, one more try.
+        if verbose() {
+            eprintln!("registry: {what} answered 401 with a cached token: requesting a new one");
+        }
+        self.forget_token(repo, &token).await;
+        let Pull::Granted(token) = self.pull(repo).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.send(what, || build(&token)).await?))
     }
 
     /// Sends `method` for `repo:reference`'s manifest with the full Accept list and the
-    /// repository's pull token.
+    /// repository's pull token. `None` when the repository reads as absent.
     async fn manifest_request(
         &self,
         method: reqwest::Method,
         repo: &str,
         reference: &str,
-    ) -> anyhow::Result<reqwest::Response> {
-        let token = self.token(repo).await?;
+    ) -> anyhow::Result<Option<Answer>> {
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
-        let mut req = self
-            .http
-            .request(method.clone(), &url)
-            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT.join(", "));
-        if let Some(t) = &token {
-            req = req.bearer_auth(t.expose());
-        }
-        req.send().await.map_err(|e| {
-            net_err(
-                &self.host,
-                &format!("{method} manifest {repo}:{reference}"),
-                e,
-            )
+        self.read(
+            &format!("{method} /v2/{repo}/manifests/{reference}"),
+            repo,
+            |token| {
+                with_bearer(
+                    self.http
+                        .request(method.clone(), &url)
+                        .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT.join(", ")),
+                    token,
+                )
+            },
+        )
+        .await
+    }
+
+    fn check(&self, res: &Answer, repo: &str, reference: &str) -> anyhow::Result<()> {
+        check_status(res, &self.host, repo, reference, &self.creds, || {
+            actions_access_fix(repo, self.actions_repository.as_deref())
         })
     }
 
     /// Resolves `repo:reference` to its digest with one HEAD. `None` when the tag (or the
     /// repository) does not exist. For an index, also reads its entries once per digest.
     pub async fn resolve(&self, repo: &str, reference: &str) -> anyhow::Result<Option<Resolved>> {
-        let res = self
+        let Some(res) = self
             .manifest_request(reqwest::Method::HEAD, repo, reference)
-            .await?;
-        let status = res.status();
-        if status.as_u16() == 404 {
+            .await?
+        else {
+            return Ok(None);
+        };
+        if res.status.as_u16() == 404 {
             return Ok(None);
         }
-        check_status(status, &self.host, repo, reference, &self.creds)?;
-        let header = |name: &str| {
-            res.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
-        let (digest, media_type) = match header("docker-content-digest") {
-            Some(d) => (d, header("content-type").unwrap_or_default()),
+        self.check(&res, repo, reference)?;
+        let (digest, media_type) = match res.header("docker-content-digest") {
+            Some(d) => (d, res.header("content-type").unwrap_or_default()),
             None => {
                 // No digest header: read the body and hash it (what the spec tells clients of
                 // older registries to do).
@@ -699,12 +1155,17 @@ impl RegistryClient {
         }))
     }
 
-    /// Resolves many `(repo, reference)` pairs concurrently, in order.
+    /// Resolves many `(repo, reference)` pairs concurrently (at most 16 in flight, one
+    /// connection pool, one token per repository), in order.
     pub async fn resolve_all(
         &self,
         refs: &[(String, String)],
     ) -> Vec<anyhow::Result<Option<Resolved>>> {
-        futures_util::future::join_all(refs.iter().map(|(r, t)| self.resolve(r, t))).await
+        use futures_util::StreamExt;
+        futures_util::stream::iter(refs.iter().map(|(r, t)| self.resolve(r, t)))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
     }
 
     async fn index_entries(&self, repo: &str, digest: &str) -> anyhow::Result<Vec<IndexEntry>> {
@@ -730,46 +1191,30 @@ impl RegistryClient {
         let res = self
             .manifest_request(reqwest::Method::GET, repo, reference)
             .await?;
-        let status = res.status();
-        if status.as_u16() == 404 {
-            return Err(crate::exit::policy(format!(
+        let Some(res) = res.filter(|r| r.status.as_u16() != 404) else {
+            return Err(policy(format!(
                 "manifest {}/{repo}:{reference} not found",
                 self.host
             )));
-        }
-        check_status(status, &self.host, repo, reference, &self.creds)?;
-        let header_digest = res
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let media_type = res
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
-            .unwrap_or_default();
+        };
+        self.check(&res, repo, reference)?;
+        let header_digest = res.header("docker-content-digest");
+        let media_type = res.header("content-type").unwrap_or_default();
         if !is_manifest_type(&media_type) {
             return Err(not_a_manifest(&self.host, repo, reference, &media_type));
         }
-        let body = res.bytes().await.map_err(|e| {
-            net_err(
-                &self.host,
-                &format!("reading manifest {repo}:{reference}"),
-                e,
-            )
-        })?;
+        let body = res.body;
         let actual = sha256_digest(&body);
         if let Some(h) = &header_digest {
             if h.starts_with("sha256:") && *h != actual {
-                return Err(crate::exit::policy(format!(
+                return Err(policy(format!(
                     "the registry served a manifest whose body does not match its digest: {}/{repo}:{reference} has Docker-Content-Digest {h}, but its body hashes to {actual}; do not trust this registry's answer (check for a proxy or cache in between)",
                     self.host
                 )));
             }
         }
         if reference.starts_with("sha256:") && reference != actual {
-            return Err(crate::exit::policy(format!(
+            return Err(policy(format!(
                 "the registry served a manifest whose body does not match its digest: asked for {}/{repo}@{reference}, got a body that hashes to {actual}",
                 self.host
             )));
@@ -792,55 +1237,92 @@ impl RegistryClient {
     /// Points `tag` at the manifest `digest` already in `repo` (GET by digest, PUT under the
     /// tag, the same bytes and media type), so no image is rebuilt or re-uploaded and the tag
     /// gets exactly that digest. Needs push access. Returns the digest the registry reports.
+    /// The PUT is retried like a read: putting the same bytes under the same tag twice is
+    /// the same as once.
     pub async fn retag(&self, repo: &str, digest: &str, tag: &str) -> anyhow::Result<String> {
         let (body, got, media_type) = self.manifest(repo, digest).await?;
         if got != digest {
-            return Err(crate::exit::policy(format!(
+            return Err(policy(format!(
                 "{}/{repo}@{digest} resolved to {got}; refusing to tag it",
                 self.host
             )));
         }
-        let token = match self.request_token_for(repo, false, "pull,push").await? {
-            Ok(t) => t,
-            Err(answer) => {
-                return Err(usage(format!(
-                    "the registry refused push access to {}/{repo} with the credentials from {} ({answer}); publish needs packages: write (GITHUB_TOKEN in the workflow) or `docker login {}`",
-                    self.host,
-                    self.creds.source(),
-                    self.host
-                )));
-            }
-        };
         let url = self.url(&format!("/v2/{repo}/manifests/{tag}"));
-        let mut req = self
-            .http
-            .put(&url)
-            .header(reqwest::header::CONTENT_TYPE, media_type)
-            .body(body);
-        if let Some(t) = &token {
-            req = req.bearer_auth(t.expose());
+        let what = format!("PUT /v2/{repo}/manifests/{tag}");
+        let mut res = None;
+        for round in 0..2 {
+            let token = match self.request_token_for(repo, false, "pull,push").await? {
+                Ok((t, _)) => t,
+                Err((status, body)) => {
+                    let answer = format!(
+                        "GET /token (scope repository:{repo}:pull,push) -> {status} {body}"
+                    );
+                    return Err(
+                        if classify_refusal(status, body.as_bytes()) == Refusal::ActionsAccess {
+                            policy(format!(
+                                "the registry refused push access to {}/{repo} ({answer}); {}",
+                                self.host,
+                                actions_access_fix(repo, self.actions_repository.as_deref())
+                            ))
+                        } else {
+                            usage(format!(
+                                "the registry refused push access to {}/{repo} with the credentials from {} ({answer}); publish needs packages: write (GITHUB_TOKEN in the workflow) or `docker login {}`",
+                                self.host,
+                                self.creds.source(),
+                                self.host
+                            ))
+                        },
+                    );
+                }
+            };
+            let answer = self
+                .send(&what, || {
+                    with_bearer(
+                        self.http
+                            .put(&url)
+                            .header(reqwest::header::CONTENT_TYPE, media_type.clone())
+                            .body(body.clone()),
+                        &token,
+                    )
+                })
+                .await?;
+            // A push token that expired between the token request and the PUT: once more.
+            if answer.status.as_u16() == 401 && token.is_some() && round == 0 {
+                if verbose() {
+                    eprintln!("registry: {what} answered 401: requesting a new push token");
+                }
+                continue;
+            }
+            res = Some(answer);
+            break;
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| net_err(&self.host, &format!("PUT manifest {repo}:{tag}"), e))?;
-        let status = res.status();
+        let res = res.expect("the loop sets an answer or returns");
+        let status = res.status;
         if !status.is_success() {
-            let text = res.text().await.unwrap_or_default();
-            return Err(external(format!(
-                "tagging {}/{repo}:{tag} answered {status}: {}; rerun the publish (it resumes)",
-                self.host,
-                crate::secrets::redact_all(text.trim())
-            )));
+            let text = res.text();
+            return Err(match classify_refusal(status.as_u16(), &res.body) {
+                Refusal::ActionsAccess => policy(format!(
+                    "tagging {}/{repo}:{tag} was refused: {status} {text}; {}",
+                    self.host,
+                    actions_access_fix(repo, self.actions_repository.as_deref())
+                )),
+                Refusal::Credentials | Refusal::Absent => usage(format!(
+                    "tagging {}/{repo}:{tag} was refused: {status} {text}; the credentials from {} need packages: write (GITHUB_TOKEN in the workflow) and access to the package",
+                    self.host,
+                    self.creds.source()
+                )),
+                _ => external(format!(
+                    "tagging {}/{repo}:{tag} answered {status}{}: {text}; rerun the publish (it resumes)",
+                    self.host,
+                    res.after()
+                )),
+            });
         }
         let reported = res
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(digest)
-            .to_string();
+            .header("docker-content-digest")
+            .unwrap_or_else(|| digest.to_string());
         if reported != digest {
-            return Err(crate::exit::policy(format!(
+            return Err(policy(format!(
                 "tagging {}/{repo}:{tag} produced {reported}, not {digest}",
                 self.host
             )));
@@ -860,52 +1342,126 @@ impl RegistryClient {
     /// Opens a blob as a stream of chunks, without reading it whole (`verify-contents` reads
     /// layers through a tar reader this way). The caller hashes what it reads and compares it
     /// with `digest`: the stream itself checks nothing. A missing blob is a policy error (the
-    /// manifest names a blob the registry does not hold).
+    /// manifest names a blob the registry does not hold). Opening it is retried like any
+    /// read (429, 5xx, resets before the answer), and a 401 on a cached token refreshes it
+    /// once; the stream itself is not retried.
     pub async fn blob_stream(
         &self,
         repo: &str,
         digest: &str,
     ) -> anyhow::Result<impl futures_util::Stream<Item = anyhow::Result<bytes::Bytes>> + use<>>
     {
-        let token = self.token(repo).await?;
         let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
-        let mut req = self.http.get(&url);
-        if let Some(t) = &token {
-            req = req.bearer_auth(t.expose());
-        }
-        // Layers can be large: no overall timeout (the client's 30 s would cut a slow but
-        // healthy download); the caller bounds the wait for each chunk.
-        let res = req
-            .timeout(Duration::from_secs(24 * 3600))
-            .send()
-            .await
-            .map_err(|e| net_err(&self.host, &format!("GET blob {repo}@{digest}"), e))?;
-        let status = res.status();
-        if status.as_u16() == 404 {
-            return Err(crate::exit::policy(format!(
+        let what = format!("GET /v2/{repo}/blobs/{digest}");
+        let missing = || {
+            policy(format!(
                 "blob {}/{repo}@{digest} not found: a manifest names a blob the registry does not hold",
                 self.host
-            )));
+            ))
+        };
+        let mut refreshed = false;
+        let mut attempts = 0;
+        let res = loop {
+            let Pull::Granted(token) = self.pull(repo).await? else {
+                return Err(missing());
+            };
+            attempts += 1;
+            // Layers can be large: no overall timeout (the client's 30 s would cut a slow but
+            // healthy download); the caller bounds the wait for each chunk.
+            let sent = with_bearer(self.http.get(&url), &token)
+                .timeout(Duration::from_secs(24 * 3600))
+                .send()
+                .await;
+            enum Next {
+                Refresh,
+                Retry(Option<Duration>),
+                Done,
+            }
+            let next = match &sent {
+                Ok(r) if r.status().as_u16() == 401 && token.is_some() && !refreshed => {
+                    Next::Refresh
+                }
+                Ok(r) if retryable_status(r.status().as_u16()) => Next::Retry(
+                    r.headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after),
+                ),
+                Ok(_) => Next::Done,
+                Err(e) if retryable_error(e) => Next::Retry(None),
+                Err(_) => Next::Done,
+            };
+            let retry_after = match next {
+                Next::Refresh => {
+                    refreshed = true;
+                    self.forget_token(repo, &token).await;
+                    continue;
+                }
+                Next::Done => break sent.map_err(|e| net_err(&self.host, &what, e, attempts))?,
+                Next::Retry(ra) => ra,
+            };
+            let wait = (attempts <= self.retry.max_retries)
+                .then(|| self.retry.wait(attempts, retry_after))
+                .flatten();
+            let Some(wait) = wait else {
+                break sent.map_err(|e| net_err(&self.host, &what, e, attempts))?;
+            };
+            if verbose() {
+                eprintln!(
+                    "registry: {what} failed; retry {attempts}/{} in {} ms",
+                    self.retry.max_retries,
+                    wait.as_millis()
+                );
+            }
+            tokio::time::sleep(wait).await;
+        };
+        let status = res.status();
+        if status.as_u16() == 404 {
+            return Err(missing());
         }
-        check_status(status, &self.host, repo, digest, &self.creds)?;
+        if !status.is_success() {
+            let headers = res.headers().clone();
+            let body = res.bytes().await.unwrap_or_default();
+            let answer = Answer {
+                status,
+                headers,
+                body,
+                attempts,
+            };
+            self.check(&answer, repo, digest)?;
+            return Err(external(format!("{what} answered {status}; retry later")));
+        }
         let host = self.host.clone();
-        let what = format!("reading blob {repo}@{digest}");
+        let reading = format!("reading blob {repo}@{digest}");
         Ok(futures_util::StreamExt::map(res.bytes_stream(), move |r| {
-            r.map_err(|e| net_err(&host, &what, e))
+            r.map_err(|e| net_err(&host, &reading, e, 1))
         }))
     }
 
-    /// Reads a blob through oci-client (which checks it against its digest).
+    /// Reads a blob (following redirects to storage, which do not get our token) and checks
+    /// it against its digest.
     pub async fn blob(&self, repo: &str, digest: &str) -> anyhow::Result<Vec<u8>> {
-        self.token(repo).await?;
-        let reference =
-            Reference::with_digest(self.host.clone(), repo.to_string(), digest.to_string());
-        let mut out = Vec::new();
-        self.oci
-            .pull_blob(&reference, digest, &mut out)
-            .await
-            .map_err(|e| external(format!("reading blob {}/{repo}@{digest}: {e}", self.host)))?;
-        Ok(out)
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let res = self
+            .read(&format!("GET /v2/{repo}/blobs/{digest}"), repo, |token| {
+                with_bearer(self.http.get(&url), token)
+            })
+            .await?;
+        let Some(res) = res.filter(|r| r.status.as_u16() != 404) else {
+            return Err(policy(format!(
+                "blob {}/{repo}@{digest} not found",
+                self.host
+            )));
+        };
+        self.check(&res, repo, digest)?;
+        let actual = sha256_digest(&res.body);
+        if digest.starts_with("sha256:") && actual != digest {
+            return Err(policy(format!(
+                "the registry served a blob whose body does not match its digest: asked for {}/{repo}@{digest}, got a body that hashes to {actual}",
+                self.host
+            )));
+        }
+        Ok(res.body.to_vec())
     }
 
     /// Everything a public image shows about itself: the index (if any), each manifest, each
@@ -983,39 +1539,57 @@ impl RegistryClient {
         Ok(meta)
     }
 
-    /// All tags of `repo`, following pages; `None` when the repository does not exist.
+    /// All tags of `repo`, following `Link: <…>; rel="next"` (or `last=` when a full page
+    /// comes without one); `None` when the repository does not exist.
     pub async fn list_tags(&self, repo: &str) -> anyhow::Result<Option<Vec<String>>> {
-        self.token(repo).await?;
-        let reference = Reference::with_tag(self.host.clone(), repo.to_string(), "latest".into());
-        let mut all = Vec::new();
-        let mut last: Option<String> = None;
         const PAGE: usize = 1000;
-        for _ in 0..100 {
-            let page = match self
-                .oci
-                .list_tags(&reference, &self.creds.auth(), Some(PAGE), last.as_deref())
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    let msg = e.to_string();
-                    if msg.contains("NAME_UNKNOWN")
-                        || msg.contains("name not known")
-                        || msg.contains("404")
-                    {
-                        return Ok(None);
-                    }
-                    return Err(external(format!(
-                        "listing tags of {}/{repo}: {msg}",
-                        self.host
-                    )));
-                }
-            };
-            let n = page.tags.len();
-            last = page.tags.last().cloned();
-            all.extend(page.tags);
-            if n < PAGE {
+        let mut all = Vec::new();
+        let mut next = Some(format!("/v2/{repo}/tags/list?n={PAGE}"));
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            pages += 1;
+            if pages > 100 {
                 break;
+            }
+            let url = self.url(&path);
+            let Some(res) = self
+                .read(&format!("GET /v2/{repo}/tags/list"), repo, |token| {
+                    with_bearer(self.http.get(&url), token)
+                })
+                .await?
+            else {
+                return Ok(None);
+            };
+            if res.status.as_u16() == 404 {
+                return Ok(None);
+            }
+            self.check(&res, repo, "tags/list")?;
+            let v: serde_json::Value = serde_json::from_slice(&res.body).map_err(|e| {
+                external(format!(
+                    "listing tags of {}/{repo}: the answer is not JSON ({e})",
+                    self.host
+                ))
+            })?;
+            let tags: Vec<String> = v
+                .get("tags")
+                .and_then(|t| t.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let n = tags.len();
+            let last = tags.last().cloned();
+            all.extend(tags);
+            next = res
+                .headers
+                .get_all(reqwest::header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(next_link);
+            if next.is_none() && n >= PAGE {
+                next = last.map(|l| format!("/v2/{repo}/tags/list?n={PAGE}&last={l}"));
             }
         }
         all.sort();
@@ -1024,78 +1598,169 @@ impl RegistryClient {
     }
 
     /// Whether an anonymous caller may pull `repo:reference`: a token request without
-    /// credentials and, if that yields a token, a HEAD with it. Errors only when the registry
-    /// cannot be reached or fails (5xx), never for a refusal.
+    /// credentials and, if that yields a token, a HEAD with it. Denied only on `401
+    /// UNAUTHORIZED` or `403 DENIED`; allowed only on a 2xx manifest answer. Anything else
+    /// (a rate limit after the retries, 5xx, a timeout, an unexpected status) is an error,
+    /// never a verdict.
     pub async fn anonymous_pull_allowed(
         &self,
         repo: &str,
         reference: &str,
     ) -> anyhow::Result<AnonymousProbe> {
-        let token = match self.request_token(repo, true).await? {
-            Ok(t) => t,
-            Err(answer) => {
-                return Ok(AnonymousProbe {
-                    repository: repo.to_string(),
-                    allowed: false,
-                    evidence: answer,
-                });
+        let no_verdict = |what: String| {
+            external(format!(
+                "cannot tell whether anonymous pulls of {}/{repo} are allowed: {what}; this is no verdict on visibility, so rerun verify later",
+                self.host
+            ))
+        };
+        let token = match self.request_token_for(repo, true, "pull").await {
+            Ok(Ok((t, _))) => t,
+            Ok(Err((status, body))) => {
+                let answer =
+                    format!("GET /token (scope repository:{repo}:pull) -> {status} {body}");
+                let codes = error_codes(body.as_bytes());
+                let code_is = |want: &str| codes.is_empty() || codes.iter().any(|(c, _)| c == want);
+                return match (status, classify_refusal(status, body.as_bytes())) {
+                    (_, Refusal::RateLimited) => Err(no_verdict(answer)),
+                    (401, _) if code_is("UNAUTHORIZED") => Ok(AnonymousProbe {
+                        repository: repo.to_string(),
+                        allowed: false,
+                        evidence: answer,
+                        denied_not_unauthorized: false,
+                        tag_missing: false,
+                    }),
+                    (403, _) if code_is("DENIED") => Ok(AnonymousProbe {
+                        repository: repo.to_string(),
+                        allowed: false,
+                        evidence: answer,
+                        denied_not_unauthorized: true,
+                        tag_missing: false,
+                    }),
+                    _ => Err(no_verdict(answer)),
+                };
             }
+            Err(e) if crate::exit::kind_of(&e) == Some(crate::exit::Kind::External) => {
+                return Err(no_verdict(format!("{e:#}")));
+            }
+            Err(e) => return Err(e),
         };
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
-        let mut req = self
-            .http
-            .head(&url)
-            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT.join(", "));
-        if let Some(t) = &token {
-            req = req.bearer_auth(t.expose());
-        }
-        let res = req
-            .send()
+        let res = self
+            .send(
+                &format!("anonymous HEAD /v2/{repo}/manifests/{reference}"),
+                || {
+                    with_bearer(
+                        self.http
+                            .head(&url)
+                            .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT.join(", ")),
+                        &token,
+                    )
+                },
+            )
             .await
-            .map_err(|e| net_err(&self.host, &format!("HEAD {repo}:{reference}"), e))?;
-        let status = res.status();
-        if status.is_server_error() {
-            return Err(external(format!(
-                "HEAD {}/{repo}:{reference} answered {status}; retry later",
-                self.host
-            )));
-        }
+            .map_err(|e| no_verdict(format!("{e:#}")))?;
+        let status = res.status;
         let token_note = if token.is_some() {
             "GET /token -> 200 (anonymous token issued), "
         } else {
             ""
         };
-        Ok(AnonymousProbe {
-            repository: repo.to_string(),
-            // A 404 with a token still means anonymous reads are allowed: only the tag is
-            // missing, which the tag checks report.
-            allowed: status.is_success() || status.as_u16() == 404,
-            evidence: format!(
-                "{token_note}anonymous HEAD /v2/{repo}/manifests/{reference} -> {status}"
-            ),
-        })
+        let evidence =
+            format!("{token_note}anonymous HEAD /v2/{repo}/manifests/{reference} -> {status}");
+        match status.as_u16() {
+            200..=299 => Ok(AnonymousProbe {
+                repository: repo.to_string(),
+                allowed: true,
+                evidence,
+                denied_not_unauthorized: false,
+                tag_missing: false,
+            }),
+            401 | 403 => Ok(AnonymousProbe {
+                repository: repo.to_string(),
+                allowed: false,
+                evidence,
+                denied_not_unauthorized: status.as_u16() == 403,
+                tag_missing: false,
+            }),
+            // A token was issued to an anonymous caller, but the tag is missing: no proof
+            // either way; the tag checks report the missing tag.
+            404 if token.is_some() => Ok(AnonymousProbe {
+                repository: repo.to_string(),
+                allowed: false,
+                evidence,
+                denied_not_unauthorized: false,
+                tag_missing: true,
+            }),
+            _ => Err(no_verdict(format!("{evidence}{}", res.after()))),
+        }
     }
 }
 
+/// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
+fn query_encode(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The target of a `Link: <…>; rel="next"` header value.
+fn next_link(v: &str) -> Option<String> {
+    v.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "rel=\"next\"" || p == "rel=next"
+            })
+            .then(|| {
+                target
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+            .map(|t| match t.find("/v2/") {
+                // Absolute links are followed on our host only: the path is what counts.
+                Some(i) => t[i..].to_string(),
+                None => t,
+            })
+    })
+}
+
 fn check_status(
-    status: reqwest::StatusCode,
+    res: &Answer,
     host: &str,
     repo: &str,
     reference: &str,
     creds: &Credentials,
+    actions_fix: impl Fn() -> String,
 ) -> anyhow::Result<()> {
+    let status = res.status;
     if status.is_success() {
         return Ok(());
     }
-    if status.as_u16() == 401 || status.as_u16() == 403 {
-        return Err(usage(format!(
+    match classify_refusal(status.as_u16(), &res.body) {
+        Refusal::ActionsAccess => Err(policy(format!(
+            "{host}/{repo}:{reference}: {status} {}; {}",
+            res.text(),
+            actions_fix()
+        ))),
+        Refusal::Credentials | Refusal::Absent => Err(usage(format!(
             "{host}/{repo}:{reference}: {status} with {}; use a token with read:packages (GITHUB_TOKEN) or `docker login {host}`",
             creds.source()
-        )));
+        ))),
+        _ => Err(external(format!(
+            "{host}/{repo}:{reference}: the registry answered {status}{}; retry later",
+            res.after()
+        ))),
     }
-    Err(external(format!(
-        "{host}/{repo}:{reference}: the registry answered {status}; retry later"
-    )))
 }
 
 /// `Bearer realm="…",service="…",scope="…"` → its parameters.
@@ -1205,6 +1870,99 @@ mod tests {
         assert!(!e[0].is_attestation());
         assert_eq!(e[1].platform, "unknown/unknown");
         assert_eq!(e[1].attests.as_deref(), Some("sha256:aa"));
+    }
+
+    #[test]
+    fn refusals_read_as_ghcr_means_them() {
+        let missing = br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#;
+        assert_eq!(classify_refusal(403, missing), Refusal::Absent);
+        // Bad credentials on ghcr.io: `denied: denied`.
+        let bad = br#"{"errors":[{"code":"DENIED","message":"denied"}]}"#;
+        assert_eq!(classify_refusal(403, bad), Refusal::Credentials);
+        let private =
+            br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+        assert_eq!(classify_refusal(401, private), Refusal::Credentials);
+        let write =
+            br#"{"errors":[{"code":"DENIED","message":"permission_denied: write_package"}]}"#;
+        assert_eq!(classify_refusal(403, write), Refusal::ActionsAccess);
+        let install = br#"{"errors":[{"code":"DENIED","message":"installation not allowed to Write organization package"}]}"#;
+        assert_eq!(classify_refusal(403, install), Refusal::ActionsAccess);
+        let limit = br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"retry-after: 1.16676ms, allowed: 44000/minute"}]}"#;
+        assert_eq!(classify_refusal(429, limit), Refusal::RateLimited);
+        assert_eq!(classify_refusal(403, limit), Refusal::RateLimited);
+        assert_eq!(classify_refusal(429, b""), Refusal::RateLimited);
+        assert_eq!(classify_refusal(400, b"{}"), Refusal::Other);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert!(
+            parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT").unwrap() > Duration::from_secs(3600)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_shares_one_budget() {
+        let r = Retry {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(400),
+            budget: Duration::from_millis(1000),
+            waited: Mutex::new(Duration::ZERO),
+        };
+        let w1 = r.wait(1, None).unwrap();
+        assert!(
+            w1 >= Duration::from_millis(50) && w1 <= Duration::from_millis(100),
+            "{w1:?}"
+        );
+        let w5 = r.wait(5, None).unwrap();
+        assert!(w5 <= Duration::from_millis(400), "capped: {w5:?}");
+        assert_eq!(
+            r.wait(2, Some(Duration::from_millis(300))),
+            Some(Duration::from_millis(300))
+        );
+        // The budget is spent: no more waiting, whatever the server asks.
+        assert_eq!(r.wait(3, Some(Duration::from_millis(900))), None);
+    }
+
+    #[test]
+    fn link_headers() {
+        assert_eq!(
+            next_link(r#"</v2/org/x/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/org/x/tags/list?last=b&n=2")
+        );
+        assert_eq!(
+            next_link(r#"<https://ghcr.io/v2/org/x/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/org/x/tags/list?last=b&n=2")
+        );
+        assert_eq!(next_link(r#"</v2/x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn advice_names_manage_actions_access() {
+        let fix = actions_access_fix(
+            "aisopsflow/aisopsflow-core",
+            Some("aisopsflow/aisopsflow-enterprise"),
+        );
+        assert!(
+            fix.contains("Manage Actions access")
+                && fix.contains("aisopsflow-enterprise with the Write role"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains(
+                "https://github.com/orgs/aisopsflow/packages/container/aisopsflow-core/settings"
+            ),
+            "{fix}"
+        );
     }
 
     #[test]

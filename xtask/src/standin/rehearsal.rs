@@ -19,7 +19,7 @@ use crate::config::Visibility;
 use crate::effects::git;
 use crate::secrets::Secret;
 use crate::standin::github::{self as gh, StandIn, StandInHandle, Trigger, World};
-use crate::standin::registry::{HarnessOptions, RegistryHarness};
+use crate::standin::registry::{HarnessOptions, PackageEvent, Principal, RegistryHarness};
 use crate::standin::runs::{Executor, ExecutorConfig, watch_tags};
 use crate::workspace::Workspace;
 
@@ -34,6 +34,9 @@ pub struct RehearsalOptions {
     pub fail_refs: Vec<String>,
     /// Keep the scratch directory when dropped (for `--keep`).
     pub keep: bool,
+    /// Start with the public editions already public (as after an earlier release's admin
+    /// flip) instead of ghcr.io's first-release state, where pushes create them private.
+    pub seeded_visibility: bool,
 }
 
 /// A running rehearsal world. Dropping it stops the stand-ins and removes the scratch
@@ -63,6 +66,9 @@ impl Drop for Rehearsal {
 /// The token the rehearsal world accepts for both the API and the registry. It is a fixed,
 /// recognisable test value, registered as a secret so it is still never printed.
 const REHEARSAL_TOKEN: &str = "ghp_REHEARSALonlyTOKEN000000000000000000000";
+
+/// The publish runs' workflow token (a `GITHUB_TOKEN` of the enterprise repository).
+const ACTIONS_TOKEN: &str = "ghs_REHEARSALworkflowTOKEN0000000000000000";
 
 impl Rehearsal {
     /// Sets the world up from the workspace's committed HEAD.
@@ -117,26 +123,83 @@ impl Rehearsal {
         }
 
         let token = Secret::new(REHEARSAL_TOKEN);
-        let public: Vec<String> = cfg
-            .all_images()
-            .into_iter()
-            .filter(|i| i.visibility == Visibility::Public)
-            .map(|i| format!("{}/{}", cfg.org(), i.package))
-            .collect();
+        // The publish runs' `secrets.GITHUB_TOKEN`: the enterprise repository's workflow
+        // token, which may create packages (linked to the repository, private) and write the
+        // packages that grant it Actions access, as on ghcr.io.
+        let actions_token = Secret::new(ACTIONS_TOKEN);
+        let public: Vec<String> = if opts.seeded_visibility {
+            cfg.all_images()
+                .into_iter()
+                .filter(|i| i.visibility == Visibility::Public)
+                .map(|i| format!("{}/{}", cfg.org(), i.package))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let registry = RegistryHarness::start(HarnessOptions {
             password: Some(token.clone()),
+            credentials: vec![(
+                actions_token.clone(),
+                Principal::ActionsToken {
+                    repository: cfg.raw.repository.name.clone(),
+                    write: true,
+                },
+            )],
             public,
+            repository: cfg.raw.repository.name.clone(),
             ..HarnessOptions::default()
         })
         .await?;
 
         let (owner, name) = cfg.repo_owner_name();
         let mut world = World::compliant(owner, name, cfg.org());
+        // The registry starts empty, so the Packages API lists nothing either; it follows the
+        // registry from then on (packages created by pushes, versions, the admin's flips).
+        world.packages.clear();
         // The same token works for the API (an admin of the repository with package scopes).
         if let Some(admin) = world.tokens.get(gh::ADMIN_TOKEN).cloned() {
             world.tokens.insert(REHEARSAL_TOKEN.to_string(), admin);
         }
         let github = gh::start(world).await?;
+        let mirror = github.standin.clone();
+        let linked_repo = cfg.raw.repository.name.clone();
+        registry.on_package_event(Arc::new(move |e: &PackageEvent| {
+            let short = |n: &str| {
+                n.split_once('/')
+                    .map(|(_, p)| p.to_string())
+                    .unwrap_or_default()
+            };
+            mirror.with_world(|w| match e {
+                PackageEvent::Created { name, package } => {
+                    let pkg = short(name);
+                    if w.package_mut(&pkg).is_none() {
+                        w.add_package(
+                            &pkg,
+                            if package.public { "public" } else { "private" },
+                            package.linked.as_deref() == Some(linked_repo.as_str()),
+                        );
+                    }
+                }
+                PackageEvent::Pushed {
+                    name,
+                    digest,
+                    reference,
+                } => {
+                    if !digest.is_empty() {
+                        let tags: Vec<&str> = if reference.starts_with("sha256:") {
+                            Vec::new()
+                        } else {
+                            vec![reference.as_str()]
+                        };
+                        w.push_version(&short(name), digest, &tags);
+                    }
+                }
+                PackageEvent::Visibility { name, public } => w.set_package_visibility(
+                    &short(name),
+                    if *public { "public" } else { "private" },
+                ),
+            })
+        }));
 
         let mut env = BTreeMap::new();
         env.insert(
@@ -161,7 +224,7 @@ impl Rehearsal {
             },
             work_dir: base.join("runs"),
             env,
-            token: token.clone(),
+            token: actions_token,
             actor: registry.user.clone(),
             queue_delay: opts.queue_delay.unwrap_or(Duration::from_secs(1)),
             fail_refs: opts.fail_refs.clone(),
@@ -218,6 +281,44 @@ impl Rehearsal {
             kept,
             watcher,
         })
+    }
+
+    /// The org admin, as the rehearsal plays it: the one-way visibility flip through the
+    /// stand-in's settings page (`POST /_ui/orgs/{org}/packages/container/{name}/visibility`,
+    /// which stands in for GitHub's web UI; docs/registry-standin.md).
+    pub fn admin(&self) -> crate::execute::Admin {
+        let front = self.registry.host.clone();
+        let token = self.token.clone();
+        crate::execute::Admin(Arc::new(move |repo: &str| {
+            let (front, token, repo) = (front.clone(), token.clone(), repo.to_string());
+            Box::pin(async move {
+                let (org, name) = repo
+                    .split_once('/')
+                    .with_context(|| format!("{repo} is not org/name"))?;
+                let url = format!(
+                    "http://{front}/_ui/orgs/{org}/packages/container/{}/visibility",
+                    name.replace('/', "%2F")
+                );
+                let res = crate::effects::http::client()
+                    .post(&url)
+                    .basic_auth("rehearsal-admin", Some(token.expose()))
+                    .header("content-type", "application/json")
+                    .body(r#"{"visibility":"public"}"#)
+                    .send()
+                    .await
+                    .with_context(|| format!("POST {url}"))?;
+                if !res.status().is_success() {
+                    anyhow::bail!(
+                        "the stand-in's settings page refused to make {repo} public: {} {}",
+                        res.status(),
+                        res.text().await.unwrap_or_default()
+                    );
+                }
+                Ok(format!(
+                    "rehearsal: playing the org admin, made {repo} public (its settings page, Danger Zone → Change visibility → Public; one-way, as on ghcr.io)"
+                ))
+            })
+        }))
     }
 
     /// Applies the operator's environment to this process, so the release code path reads

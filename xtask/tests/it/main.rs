@@ -59,6 +59,7 @@ mod credential_routes;
 mod credentials;
 mod doc_inputs;
 mod evidence;
+mod ghcr;
 mod github;
 mod github_contract;
 mod github_settings;

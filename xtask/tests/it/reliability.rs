@@ -191,6 +191,8 @@ pub fn xtask_cmd(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         .env("GITHUB_API_URL", format!("http://{CLOSED}"))
         .env("AISOPSFLOW_REGISTRY", CLOSED)
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        // Registry retries stay real but wait milliseconds, so persistent faults end fast.
+        .env("AISOPSFLOW_REGISTRY_BACKOFF_MS", "5")
         .env_remove("GITHUB_TOKEN")
         .env_remove("GH_TOKEN")
         .env_remove("GITHUB_ACTOR")
@@ -1803,8 +1805,10 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
     let state_before = registry_state(&fx).await;
     let manifest = "/manifests/";
     let cases: Vec<(&str, Vec<Rule>, i32, Vec<&str>)> = vec![
+        // One 503, 429 or reset is retried (with backoff, honouring Retry-After): verify
+        // passes. Faults that persist past the retries end in exit 3.
         (
-            "registry: 503 in the middle of verify",
+            "registry: one 503 in the middle of verify (retried)",
             vec![
                 Rule::new(
                     Some("HEAD"),
@@ -1813,8 +1817,22 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
                 )
                 .skip(7),
             ],
+            0,
+            vec!["verify-semver-tag"],
+        ),
+        (
+            "registry: 503 in the middle of verify, persisting",
+            vec![
+                Rule::new(
+                    Some("HEAD"),
+                    manifest,
+                    Action::Answer(Canned::new(503, "text/plain", "busy")),
+                )
+                .skip(7)
+                .times(1000),
+            ],
             3,
-            vec!["503", "retry later"],
+            vec!["503", "after 6 attempts", "retry later"],
         ),
         (
             "registry: 502 on every manifest read",
@@ -1824,13 +1842,13 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
                     manifest,
                     Action::Answer(Canned::new(502, "text/html", HTML)),
                 )
-                .times(100),
+                .times(1000),
             ],
             3,
             vec!["502", "retry later"],
         ),
         (
-            "registry: 429 on a manifest",
+            "registry: one 429 with Retry-After on a manifest (retried)",
             vec![
                 Rule::new(
                     Some("HEAD"),
@@ -1841,12 +1859,31 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
                 )
                 .skip(3),
             ],
+            0,
+            vec!["verify-semver-tag"],
+        ),
+        (
+            "registry: 429 on every manifest, persisting",
+            vec![
+                Rule::new(
+                    Some("HEAD"),
+                    manifest,
+                    Action::Answer(Canned::new(429, "application/json", "{}")),
+                )
+                .times(1000),
+            ],
             3,
             vec!["429", "retry later"],
         ),
         (
-            "registry: connection reset mid-body",
+            "registry: one connection reset mid-body (retried)",
             vec![Rule::new(Some("GET"), manifest, Action::ResetMidBody)],
+            0,
+            vec!["verify-semver-tag"],
+        ),
+        (
+            "registry: connection reset mid-body, persisting",
+            vec![Rule::new(Some("GET"), manifest, Action::ResetMidBody).times(1000)],
             3,
             vec!["check that the registry is reachable"],
         ),
@@ -1937,22 +1974,38 @@ async fn registry_faults_and_malformed_answers_then_the_rerun_passes() {
             vec!["answered without a token"],
         ),
         (
-            "token service: 503",
+            "token service: one 503 (retried)",
             vec![Rule::new(
                 None,
                 "/token",
                 Action::Answer(Canned::new(503, "text/plain", "down")),
             )],
+            0,
+            vec!["verify-semver-tag"],
+        ),
+        (
+            "token service: 503, persisting",
+            vec![
+                Rule::new(
+                    None,
+                    "/token",
+                    Action::Answer(Canned::new(503, "text/plain", "down")),
+                )
+                .times(1000),
+            ],
             3,
             vec!["503", "retry later"],
         ),
         (
-            "token service: 429",
-            vec![Rule::new(
-                None,
-                "/token",
-                Action::Answer(Canned::new(429, "text/plain", "slow down")),
-            )],
+            "token service: 429, persisting",
+            vec![
+                Rule::new(
+                    None,
+                    "/token",
+                    Action::Answer(Canned::new(429, "text/plain", "slow down")),
+                )
+                .times(1000),
+            ],
             3,
             vec!["429", "retry later"],
         ),
@@ -2924,11 +2977,7 @@ async fn release_faults_then_the_rerun_completes() {
 
     // A connection reset while reading a manifest during verify, then slow answers: the
     // first run stops with exit 3, the rerun completes despite the slowness.
-    proxy.add(Rule::new(
-        Some("GET"),
-        "/manifests/sha256:",
-        Action::ResetMidBody,
-    ));
+    proxy.add(Rule::new(Some("GET"), "/manifests/sha256:", Action::ResetMidBody).times(1000));
     let run = release_through(&env, "3.3.0", &proxy.addr, &[]).await;
     expect(
         "release: connection reset during verify",

@@ -274,28 +274,24 @@ async fn the_registry_runs_as_a_container_behind_the_same_token_service() {
         challenge.contains(&format!("realm=\"{}\"", h.token_url)),
         "{challenge}"
     );
-    // Anonymous callers are refused a private repository, as by ghcr.io.
+    // Anonymous callers are refused a package that does not exist with 403 DENIED, as by
+    // ghcr.io (docs/registry-standin.md).
     let anon = http
-        .get(&h.token_url)
-        .query(&[
-            ("service", h.service.as_str()),
-            (
-                "scope",
-                "repository:aisopsflow/aisopsflow-core-commercial:pull",
-            ),
-        ])
+        .get(format!(
+            "{}?service={}&scope=repository:aisopsflow/aisopsflow-core-commercial:pull",
+            h.token_url, h.service
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(anon.status(), 401);
+    assert_eq!(anon.status(), 403);
     // Credentials get a token the registry in the container accepts.
     let tok: serde_json::Value = http
-        .get(&h.token_url)
+        .get(format!(
+            "{}?service={}&scope=repository:aisopsflow/aisopsflow-core:pull,push",
+            h.token_url, h.service
+        ))
         .basic_auth(&h.user, Some(h.password.expose()))
-        .query(&[
-            ("service", h.service.as_str()),
-            ("scope", "repository:aisopsflow/aisopsflow-core:pull,push"),
-        ])
         .send()
         .await
         .unwrap()
