@@ -1418,7 +1418,7 @@ async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() 
             (out.status.code().unwrap_or(-1), text)
         }
     };
-    let (code, out) = run(vec![
+    let release = vec![
         "release",
         "9.1.0",
         "--yes",
@@ -1434,8 +1434,25 @@ async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() 
         "manual-customer-credentials-scoped",
         "--attest",
         "manual-emergency-credentials-rotated",
-    ])
-    .await;
+    ];
+    // The first release into an empty registry (a real release: nobody plays the admin):
+    // the publish run creates the packages private, and the release stops naming the flip.
+    let (code, out) = run(release.clone()).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("first release:")
+            && out.contains("Change visibility")
+            && out.contains("packages/container/aisopsflow-core/settings"),
+        "{out}"
+    );
+    // The org admin flips the public editions once; the rerun verifies and writes the notes.
+    for p in ["aisopsflow-core", "aisopsflow-runner"] {
+        world
+            .registry
+            .admin_make_public(&format!("{}/{p}", config.org()))
+            .unwrap();
+    }
+    let (code, out) = run(release).await;
     assert_eq!(code, 0, "{out}");
     let before = all_tags(&world.registry, &config).await;
     assert!(
