@@ -287,6 +287,9 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
         RehearsalOptions {
             xtask_exe: Some(env!("CARGO_BIN_EXE_xtask").into()),
             queue_delay: Some(Duration::from_millis(200)),
+            // The public editions start public, as after a first release's admin flip (that
+            // path is tested in `ghcr` and `release`); this test is about the evidence.
+            seeded_visibility: true,
             ..Default::default()
         },
     )
