@@ -573,7 +573,7 @@ pub async fn verify(
     if wants(CheckId::VerifyContents) {
         let mut markers = config.enterprise_markers();
         markers.extend(config.commercial_only_defaults());
-        report.extend(contents::outcomes(client, &packages, &markers).await?);
+        report.extend(contents::outcomes(client, &packages, &markers, &plan.commit).await?);
     }
     for id in DEEP {
         if let Some(prefix) = skipped(id).filter(|_| input.deep && id.selected_by(&input.only)) {

@@ -457,7 +457,7 @@ registry! {
     VerifyContents => {
         id: "verify-contents", section: PostRelease, phase: PostRelease, kind: Automated, severity: Error,
         checklist: "do not expose commercial-only defaults in public package metadata",
-        summary: "Each released image's layers, read from the registry, hold exactly the binary, the CA bundle and the user database with owner 0:0 and the expected modes; nothing in a public image names the enterprise repository or a commercial-only default.",
+        summary: "Each released image's layers, read from the registry, hold exactly the binary, the CA bundle and the user database with owner 0:0 and the expected modes, the binary carrying the tag's commit; nothing in a public image names the enterprise repository or a commercial-only default.",
         why: "A stray file or a string in the binary ships to every customer who pulls; public images are world-readable.",
         fix: "Remove the stray file or string named in the evidence from the build (Dockerfile, staged context, binary), and publish a new patch release; a leaked commercial default must also be rotated.",
     },

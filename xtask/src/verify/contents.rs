@@ -15,6 +15,9 @@
 //! | `etc/ssl/certs/ca-certificates.crt` (PEM certificates) | file | 0:0 | 0644 |
 //! | `usr/local/bin/<crate>` | file | 0:0 | 0755 |
 //!
+//! The binary must also carry the tag's commit among its bytes (it is embedded at build time,
+//! `core::build_info::COMMIT`): a binary without it was built from another commit.
+//!
 //! For a public image every file name and every file's bytes (the binary's strings included),
 //! the manifests (annotations), the config and its labels are searched, case-insensitively,
 //! for the enterprise repository's names and the commercial-only defaults of release.toml.
@@ -84,8 +87,18 @@ pub struct LayerScan {
     pub texts: BTreeMap<String, String>,
     /// Marker hits: `where: marker`.
     pub hits: Vec<String>,
-    /// The first bytes of the CA bundle, to see it is PEM.
+    /// The first bytes of each file.
     pub heads: BTreeMap<String, Vec<u8>>,
+    /// Per file named in `Required`, the required strings its bytes contain.
+    pub required_found: BTreeMap<String, Vec<String>>,
+}
+
+/// Strings a file must contain: the binary embeds its build's commit (`core::build_info`), so
+/// a binary without this release's commit was built from another one.
+#[derive(Debug, Clone, Default)]
+pub struct Required {
+    pub path: String,
+    pub strings: Vec<String>,
 }
 
 /// The expected file system of a FROM-scratch image of `krate`.
@@ -235,6 +248,7 @@ fn scan_tar(
     media_type: &str,
     markers: &[String],
     scan: bool,
+    required: &Required,
 ) -> anyhow::Result<LayerScan> {
     if media_type.ends_with("zstd") {
         anyhow::bail!(
@@ -304,6 +318,8 @@ fn scan_tar(
             }
             if kind == Kind::File {
                 let mut s = Scanner::new(markers);
+                let wanted = path == required.path;
+                let mut r = Scanner::new(if wanted { &required.strings } else { &[] });
                 let mut buf = vec![0u8; 64 * 1024];
                 let mut text = Vec::new();
                 let mut head = Vec::new();
@@ -314,6 +330,9 @@ fn scan_tar(
                     }
                     if scan {
                         s.feed(&buf[..n]);
+                    }
+                    if wanted {
+                        r.feed(&buf[..n]);
                     }
                     if keeps_text(&path) && text.len() < 64 * 1024 {
                         text.extend_from_slice(&buf[..n]);
@@ -326,6 +345,10 @@ fn scan_tar(
                 for m in s.hits(markers) {
                     out.hits
                         .push(format!("the contents of `{path}` contain `{m}`"));
+                }
+                if wanted {
+                    out.required_found
+                        .insert(path.clone(), r.hits(&required.strings));
                 }
                 if keeps_text(&path) {
                     out.texts
@@ -359,11 +382,12 @@ pub async fn scan_layer(
     media_type: &str,
     markers: &[String],
     scan: bool,
+    required: &Required,
 ) -> anyhow::Result<LayerScan> {
     use futures_util::StreamExt;
     let mut stream = Box::pin(client.blob_stream(repo, digest).await?);
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
-    let (mt, mk) = (media_type.to_string(), markers.to_vec());
+    let (mt, mk, rq) = (media_type.to_string(), markers.to_vec(), required.clone());
     let reader = tokio::task::spawn_blocking(move || {
         scan_tar(
             ChannelReader {
@@ -373,6 +397,7 @@ pub async fn scan_layer(
             &mt,
             &mk,
             scan,
+            &rq,
         )
     });
     let mut hash = sha2::Sha256::new();
@@ -433,6 +458,8 @@ pub struct ImageScan {
     /// Marker hits and unreadable parts, as sentences.
     pub hits: Vec<String>,
     pub problems: Vec<String>,
+    /// Per file, the required strings found (of the last layer that wrote it).
+    pub required_found: BTreeMap<String, Vec<String>>,
 }
 
 /// Reads every platform image of `digest` (an index's attestations are metadata, which
@@ -443,6 +470,7 @@ pub async fn scan_image(
     digest: &str,
     markers: &[String],
     public: bool,
+    required: &Required,
 ) -> anyhow::Result<ImageScan> {
     let mut out = ImageScan::default();
     let scan_text = |out: &mut ImageScan, place: &str, text: &[u8]| {
@@ -512,7 +540,7 @@ pub async fn scan_image(
                 .get("mediaType")
                 .and_then(|v| v.as_str())
                 .unwrap_or("");
-            let scan = match scan_layer(client, repo, ld, lmt, markers, public).await {
+            let scan = match scan_layer(client, repo, ld, lmt, markers, public, required).await {
                 Ok(s) => s,
                 Err(e) if crate::exit::kind_of(&e) == Some(crate::exit::Kind::Policy) => {
                     out.problems.push(format!("{e:#}"));
@@ -541,6 +569,7 @@ pub async fn scan_image(
                 }
             }
             out.texts.extend(scan.texts.clone());
+            out.required_found.extend(scan.required_found.clone());
             out.hits
                 .extend(scan.hits.iter().map(|h| format!("layer {ld}: {h}")));
             out.layers.push(scan);
@@ -603,6 +632,7 @@ pub async fn outcomes(
     client: &RegistryClient,
     packages: &[PackageState],
     markers: &[String],
+    commit: &str,
 ) -> anyhow::Result<Vec<Outcome>> {
     let id = CheckId::VerifyContents;
     let mut out = Vec::new();
@@ -626,7 +656,11 @@ pub async fn outcomes(
             .unwrap_or_else(|| p.repository.clone());
         let public = p.image.visibility == Visibility::Public;
         let reference = format!("{}@{}", p.repository, r.digest);
-        let scan = match scan_image(client, &repo, &r.digest, markers, public).await {
+        let required = Required {
+            path: format!("usr/local/bin/{}", p.image.krate),
+            strings: vec![commit.to_string()],
+        };
+        let scan = match scan_image(client, &repo, &r.digest, markers, public, &required).await {
             Ok(s) => s,
             Err(e) if crate::exit::kind_of(&e) == Some(crate::exit::Kind::Policy) => {
                 out.push(Outcome::fail(
@@ -666,6 +700,17 @@ pub async fn outcomes(
         )));
         let mut problems = scan.problems.clone();
         problems.extend(file_problems(&p.image.krate, &scan));
+        if scan.files.contains_key(&required.path)
+            && scan
+                .required_found
+                .get(&required.path)
+                .is_none_or(|f| f.is_empty())
+        {
+            problems.push(format!(
+                "`/{}` does not contain this release's commit {commit}: it was built from another commit",
+                required.path
+            ));
+        }
         let hits = scan.hits.clone();
         if problems.is_empty() && hits.is_empty() {
             ev.push(Evidence::note(format!(
@@ -685,7 +730,7 @@ pub async fn outcomes(
             out.push(Outcome::pass(
                 id,
                 format!(
-                    "{}@{}: exactly the {} expected entries (the binary, the CA bundle, the user database), owned 0:0 with the expected modes{}; {} layers, {c} bytes compressed",
+                    "{}@{}: exactly the {} expected entries (the binary, the CA bundle, the user database), owned 0:0 with the expected modes, the binary carrying this release's commit{}; {} layers, {c} bytes compressed",
                     p.image.package,
                     &r.digest[..r.digest.len().min(19)],
                     scan.files.len(),
@@ -797,7 +842,11 @@ mod tests {
             ("usr/", b"", 0o755),
             ("usr/local/", b"", 0o755),
             ("usr/local/bin/", b"", 0o755),
-            ("usr/local/bin/aisopsflow-core", b"\x7fELF binary", 0o755),
+            (
+                "usr/local/bin/aisopsflow-core",
+                b"\x7fELF aisopsflow-core 0123456789abcdef0123456789abcdef01234567",
+                0o755,
+            ),
         ]);
         let markers = vec!["aisopsflow/aisopsflow-enterprise".to_string()];
         let l = scan_tar(
@@ -805,8 +854,17 @@ mod tests {
             "application/vnd.oci.image.layer.v1.tar",
             &markers,
             true,
+            &Required {
+                path: "usr/local/bin/aisopsflow-core".into(),
+                strings: vec!["0123456789abcdef0123456789abcdef01234567".into()],
+            },
         )
         .unwrap();
+        assert_eq!(
+            l.required_found["usr/local/bin/aisopsflow-core"].len(),
+            1,
+            "the binary's commit is found"
+        );
         assert_eq!(l.uncompressed, tar.len() as u64);
         assert_eq!(l.diff_id, crate::effects::registry::sha256_digest(&tar));
         let mut img = ImageScan::default();
@@ -829,6 +887,7 @@ mod tests {
             "application/vnd.docker.image.rootfs.diff.tar.gzip",
             &markers,
             true,
+            &Required::default(),
         )
         .unwrap();
         assert_eq!(l2.diff_id, crate::effects::registry::sha256_digest(&stray));

@@ -550,10 +550,22 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
             "--deep",
             "--only",
             "verify-runs",
+            "--only",
+            "verify-contents",
         ],
     )
     .await;
     assert_eq!(code, 1, "{json:#}\n{err}");
+    // verify-contents sees it too: the binary does not carry commit A.
+    let contents = outcomes(&json, "verify-contents");
+    let failed: Vec<&&serde_json::Value> =
+        contents.iter().filter(|o| o["status"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "only core fails: {contents:#?}");
+    let msg = failed[0].to_string();
+    assert!(
+        msg.contains("aisopsflow-core") && msg.contains("built from another commit"),
+        "{msg}"
+    );
     let runs = outcomes(&json, "verify-runs");
     let failed: Vec<&&serde_json::Value> = runs.iter().filter(|o| o["status"] == "fail").collect();
     assert_eq!(failed.len(), 1, "only core fails: {runs:#?}");

@@ -897,8 +897,12 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
             .collect();
         assert_eq!(
             notes,
-            vec![format!("{version}.customer.md"), format!("{version}.md")],
-            "one notes file (and its customer variant) for {version}, no resume record"
+            vec![
+                format!("{version}.customer.md"),
+                format!("{version}.json"),
+                format!("{version}.md"),
+            ],
+            "one notes file (its customer variant and the release record) for {version}, no resume record"
         );
         let r = recorded(&env.notes(version).unwrap());
         assert_eq!(r.tag.as_deref(), Some(tag));

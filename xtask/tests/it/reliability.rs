@@ -2835,8 +2835,12 @@ fn assert_released(env: &crate::release::Env, version: &str, tag: &str) {
         .collect();
     assert_eq!(
         files,
-        vec![format!("{version}.customer.md"), format!("{version}.md")],
-        "the notes and nothing else for {version}"
+        vec![
+            format!("{version}.customer.md"),
+            format!("{version}.json"),
+            format!("{version}.md"),
+        ],
+        "the notes, the release record and nothing else for {version}"
     );
 }
 
