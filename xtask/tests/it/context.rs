@@ -270,7 +270,23 @@ fn files_under_ctx(files: Vec<String>) -> BTreeSet<String> {
         .collect()
 }
 
+/// `run_once`, again (at most twice more) when the shared engine lost an image in the middle
+/// of a build ("unable to find image": another user's prune of dangling images), which says
+/// nothing about the context.
 async fn run_case(docker: &Docker, case: &Case, n: u64) -> Verdict {
+    let mut verdict = run_once(docker, case, n).await;
+    for _ in 0..2 {
+        match &verdict {
+            Verdict::Differs(why) if why.contains("unable to find image") => {
+                verdict = run_once(docker, case, n).await;
+            }
+            _ => break,
+        }
+    }
+    verdict
+}
+
+async fn run_once(docker: &Docker, case: &Case, n: u64) -> Verdict {
     let dir = tempfile::tempdir().unwrap();
     write_case(dir.path(), case);
     let base = format!("h15ctx-diff-{}-{n}", std::process::id());
