@@ -110,19 +110,6 @@ pub fn is_current(root: &Path) -> bool {
     std::fs::read_to_string(root.join(PATH)).is_ok_and(|t| t == render())
 }
 
-/// Writes `text` to `path` atomically (temp file in the same directory, then rename).
-pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().context("the path has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    std::fs::write(tmp.path(), text)
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("renaming onto {}", path.display()))?;
-    Ok(())
-}
-
 impl flags::DocsChecks {
     pub fn run(self, g: &Global) -> anyhow::Result<u8> {
         let root = g.root()?;
@@ -141,7 +128,8 @@ impl flags::DocsChecks {
             println!("{PATH} is already current");
             return Ok(exit::OK);
         }
-        write_atomic(&path, &render()).with_context(|| format!("writing {PATH}"))?;
+        crate::fsx::write_atomic(&path, render().as_bytes())
+            .with_context(|| format!("writing {PATH}"))?;
         println!("wrote {PATH}");
         Ok(exit::OK)
     }

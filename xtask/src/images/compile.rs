@@ -101,12 +101,12 @@ pub async fn compile_and_stage_edition(
                 )
             })?;
             let to = bins.join(&spec.krate);
-            crate::images::stage::write_atomic(&to, &bytes)?;
+            crate::fsx::write_atomic(&to, &bytes)?;
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755))
                 .with_context(|| format!("making {} executable", to.display()))?;
         }
-        crate::images::stage::write_atomic(&stamp, fingerprint.as_bytes())?;
+        crate::fsx::write_atomic(&stamp, fingerprint.as_bytes())?;
         if ws.verbose > 0 {
             eprintln!(
                 "images: cargo build of the {edition} edition took {:.2} s",
