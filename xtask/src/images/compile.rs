@@ -20,11 +20,6 @@ use crate::workspace::Workspace;
 /// The target triple of the image binaries.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 
-/// Where image builds keep cargo output and staged contexts.
-pub fn images_dir(ws: &Workspace) -> PathBuf {
-    ws.root.join("target").join("images")
-}
-
 /// The cargo target dir of image builds, shared by the editions.
 /// The cargo target dir image builds use in the workspace at `root`, unless
 /// AISOPSFLOW_IMAGES_TARGET_DIR names another.
@@ -43,7 +38,7 @@ pub fn target_dir(ws: &Workspace) -> PathBuf {
 
 /// Where one edition's binaries are kept, with the stamp of their inputs.
 pub fn bin_dir(ws: &Workspace, edition: &str) -> PathBuf {
-    images_dir(ws).join("bin").join(edition)
+    super::stage::images_dir(ws).join("bin").join(edition)
 }
 
 /// Serialises builds within this process: cargo overwrites the binary of one edition with the

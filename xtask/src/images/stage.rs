@@ -22,9 +22,16 @@ pub const PASSWD: &str =
 /// `/etc/group` of the images.
 pub const GROUP: &str = "root:x:0:\naisopsflow:x:10001:\n";
 
+/// Where image builds keep cargo output, the edition binaries and staged contexts
+/// (`target/images/`). It lives here, below `compile`, so the imports run one way:
+/// compile uses stage, never the reverse.
+pub fn images_dir(ws: &Workspace) -> PathBuf {
+    ws.root.join("target").join("images")
+}
+
 /// Stages the context of `spec` with `binary`; returns the context directory.
 pub fn stage(ws: &Workspace, spec: &ImageSpec, binary: &Path) -> anyhow::Result<PathBuf> {
-    let contexts = super::compile::images_dir(ws).join("contexts");
+    let contexts = images_dir(ws).join("contexts");
     let dir = contexts.join(&spec.package);
     // Unique per process and call, so concurrent stagings never share a scratch directory.
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
