@@ -9,8 +9,9 @@
 //! checks cost (docs/benchmarks.md):
 //! `cargo test -p xtask --test it evidence -- --nocapture`.
 
+use crate::support::repo_root;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,13 +28,6 @@ const MANUAL: [&str; 5] = [
     "manual-customer-credentials-scoped",
     "manual-emergency-credentials-rotated",
 ];
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// Runs the xtask binary in `cwd` with the rehearsal's operator environment.
 async fn xtask(world: &Rehearsal, cwd: &Path, args: &[&str]) -> (i32, String, String) {

@@ -2,7 +2,7 @@
 //! over real HTTP on 127.0.0.1; and `cargo xtask preflight` run as a binary against the
 //! stand-in.
 
-use std::path::PathBuf;
+pub(crate) use crate::support::repo_root as root;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,13 +22,6 @@ use xtask::workspace::Workspace;
 
 pub(crate) const OWNER: &str = "aisopsflow";
 pub(crate) const REPO: &str = "aisopsflow-enterprise";
-
-pub(crate) fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
 
 pub(crate) async fn compliant() -> StandInHandle {
     standin::start(World::compliant(OWNER, REPO, OWNER))

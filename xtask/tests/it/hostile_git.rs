@@ -3,18 +3,12 @@
 //! operator's global config would) and drives the product's own git reads and writes.
 //! Every test here failed on the adapter that parsed git's human output.
 
+use crate::support::{Xtask, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::{git, git_identity};
 use xtask::effects::git as product_git;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// A committed workspace layout: release.toml and one Dockerfile per component.
 pub(crate) fn workspace() -> tempfile::TempDir {
@@ -31,27 +25,19 @@ pub(crate) fn workspace() -> tempfile::TempDir {
     dir
 }
 
+/// The binary on the workspace at `root`, with the closed environment of `support::Xtask`,
+/// the test git identity and `env`.
 pub(crate) fn xtask(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    Xtask::new()
         .arg("--repo")
         .arg(root)
         .args(args)
         .envs(git_identity())
         .envs(env.iter().copied())
-        .env("NO_COLOR", "1")
-        .env_remove("AISOPSFLOW_REGISTRY")
-        .env_remove("GITHUB_API_URL")
         .output()
-        .expect("running the xtask binary")
 }
 
-pub(crate) fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+pub(crate) use crate::support::text;
 
 #[test]
 fn column_ui_always_does_not_hide_earlier_releases() {

@@ -5,10 +5,11 @@
 //! These tests need a running engine. Without one they fail and say how to get it; set
 //! `AISOPSFLOW_SKIP_DOCKER=1` to skip them (loudly).
 
+use crate::support::repo_root as root;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use xtask::config::Visibility;
@@ -18,13 +19,6 @@ use xtask::workspace::Global;
 
 const TEST_VERSION: &str = "0.0.0-test";
 const TEST_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// The engine, or `None` when the operator asked to skip Docker tests.
 async fn docker() -> Option<Docker> {

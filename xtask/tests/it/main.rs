@@ -24,34 +24,8 @@ macro_rules! docker_required {
     };
 }
 
-/// The identity test commits and tags are made with, whatever the machine's git config says.
-pub fn git_identity() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("GIT_AUTHOR_NAME", "release tester"),
-        ("GIT_AUTHOR_EMAIL", "tester@example.test"),
-        ("GIT_COMMITTER_NAME", "release tester"),
-        ("GIT_COMMITTER_EMAIL", "tester@example.test"),
-        ("GIT_CONFIG_NOSYSTEM", "1"),
-    ]
-}
-
-/// Runs git in `dir` with the test identity; fails the test with git's stderr on error and
-/// returns stdout, trimmed.
-pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .envs(git_identity())
-        .output()
-        .expect("git is installed (apt-get install git)");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+mod support;
+pub use support::{git, git_identity};
 
 mod change_inputs;
 mod context;
@@ -73,5 +47,6 @@ mod release;
 mod reliability;
 mod secrets;
 mod setup;
+mod support_env;
 mod workflow_corpus;
 mod workflow_repos;

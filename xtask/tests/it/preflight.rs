@@ -1,6 +1,8 @@
 //! End-to-end preflight tests: the real binary against copies of the repository layout, the
 //! check-id snapshot, generated docs, report formats and release.toml validation.
 
+use crate::support::copy_tree as copy_dir;
+use crate::support::{Xtask, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -8,47 +10,16 @@ use crate::git;
 use xtask::checks::{ALL, CheckId};
 use xtask::config::Config;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// The binary with the closed environment of `support::Xtask`.
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("AISOPSFLOW_REGISTRY")
-        .env_remove("GITHUB_API_URL")
-        .output()
-        .expect("running the xtask binary")
+    Xtask::new().args(args).output()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
-}
+use crate::support::text;
 
 /// A committed copy of the repository layout: release.toml, docs/ and the given fixture
 /// workflow as the publish workflow.

@@ -11,6 +11,8 @@
 //! Needs `docker-registry` and `skopeo` (`apt-get install docker-registry skopeo`);
 //! `AISOPSFLOW_SKIP_DOCKER=1` skips, loudly.
 
+use crate::support::copy_tree as copy_dir;
+use crate::support::repo_root;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -42,13 +44,6 @@ const MANUAL: [&str; 5] = [
     "manual-emergency-credentials-rotated",
 ];
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn skip() -> bool {
     if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
         eprintln!("\n!!!! SKIPPED: release test skipped because AISOPSFLOW_SKIP_DOCKER=1 !!!!\n");
@@ -64,19 +59,6 @@ fn skip() -> bool {
         );
     }
     false
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }
 
 /// How the simulated publish runs behave; tests flip these while a release runs.

@@ -6,6 +6,8 @@
 //! file). Fault cases also rerun without the fault and assert that the rerun completes.
 //! `docs/reliability.md` lists the classes and outcomes; keep the two in step.
 
+use crate::support::copy_tree as copy_dir;
+use crate::support::repo_root;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,26 +25,6 @@ const REPO: &str = "aisopsflow-enterprise";
 /// Nothing listens on the discard port: the default for every system a case does not need,
 /// so no case can reach the internet or a stray local service.
 const CLOSED: &str = "127.0.0.1:9";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
-}
 
 /// A committed copy of the repository's release layout with a bare `origin` it was pushed to.
 pub struct Repo {

@@ -3,18 +3,12 @@
 //! Each bad fixture breaks one rule and must be flagged with the right check id at the right
 //! line; the good fixture must pass every workflow check.
 
+pub(crate) use crate::support::repo_root as root;
 use std::path::{Path, PathBuf};
 
 use xtask::checks::workflow::{IDS, check_file};
 use xtask::checks::{CheckId, Evidence, Outcome, Status};
 use xtask::config::Config;
-
-pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

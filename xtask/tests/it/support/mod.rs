@@ -1,0 +1,140 @@
+//! The one test-support layer of the integration tests: the workspace root, a tree copy, git
+//! with the test identity, and the binary runner with a closed environment.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The root of this workspace (the directory holding release.toml).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ has a parent: the workspace root")
+        .to_path_buf()
+}
+
+/// Copies the tree at `from` to `to` (directories and regular files), creating `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// The identity test commits and tags are made with, whatever the machine's git config says.
+pub fn git_identity() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("GIT_AUTHOR_NAME", "release tester"),
+        ("GIT_AUTHOR_EMAIL", "tester@example.test"),
+        ("GIT_COMMITTER_NAME", "release tester"),
+        ("GIT_COMMITTER_EMAIL", "tester@example.test"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ]
+}
+
+/// Runs git in `dir` with the test identity; fails the test with git's stderr on error and
+/// returns stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .envs(git_identity())
+        .output()
+        .expect("git is installed (apt-get install git)");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The real `xtask` binary with a CLOSED environment: the caller's environment is cleared,
+/// and the run gets only `PATH`, an empty temporary `HOME`, `NO_COLOR=1`, and what the test
+/// sets with [`Xtask::env`]. So no developer's
+/// `GITHUB_TOKEN`/`GH_TOKEN`, docker config, `DOCKER_HOST` or registry setting can change an
+/// outcome. A test that needs the engine passes `DOCKER_HOST` on explicitly when
+/// the caller has one.
+pub struct Xtask {
+    cmd: Command,
+    // Kept alive for the run: the temporary HOME.
+    _home: tempfile::TempDir,
+}
+
+impl Xtask {
+    pub fn new() -> Self {
+        let home = tempfile::tempdir().expect("a temporary HOME");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.env_clear()
+            .env("HOME", home.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        Xtask { cmd, _home: home }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.cmd.envs(vars);
+        self
+    }
+
+    /// The variables the run will see (for the test that proves the closure).
+    pub fn environment(&self) -> Vec<(OsString, OsString)> {
+        self.cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_os_string(), v?.to_os_string())))
+            .collect()
+    }
+
+    pub fn output(mut self) -> Output {
+        self.cmd.output().expect("running the xtask binary")
+    }
+}
+
+impl Default for Xtask {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// stdout then stderr of a run, as text.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
