@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,11 +87,6 @@ pub fn internal_path(config: &Config, version: &str) -> PathBuf {
 /// `docs/releases/<version>.customer.md`.
 pub fn customer_path(config: &Config, version: &str) -> PathBuf {
     config.notes_dir().join(format!("{version}.customer.md"))
-}
-
-/// `docs/releases/<version>.draft.md`.
-pub fn draft_path(config: &Config, version: &str) -> PathBuf {
-    config.notes_dir().join(format!("{version}.draft.md"))
 }
 
 fn digest_or_none(d: &Option<String>) -> &str {
@@ -359,33 +354,6 @@ pub fn parse_recorded(text: &str) -> Recorded {
         }
     }
     r
-}
-
-/// Reads the recorded markers of the newest notes before `version` in `dir`, if any: the
-/// previous release, by semver order.
-pub fn previous_release(
-    dir: &Path,
-    version: &semver::Version,
-) -> Option<(semver::Version, Recorded)> {
-    let mut best: Option<(semver::Version, PathBuf)> = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(v) = name.strip_suffix(".md") else {
-            continue;
-        };
-        if v.contains(".customer") || v.contains(".draft") {
-            continue;
-        }
-        let Ok(v) = semver::Version::parse(v) else {
-            continue;
-        };
-        if &v < version && best.as_ref().is_none_or(|(b, _)| &v > b) {
-            best = Some((v, entry.path()));
-        }
-    }
-    let (v, path) = best?;
-    let text = std::fs::read_to_string(path).ok()?;
-    Some((v, parse_recorded(&text)))
 }
 
 #[cfg(test)]

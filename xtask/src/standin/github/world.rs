@@ -654,9 +654,6 @@ impl World {
             p.linked = false;
         }
     }
-    pub fn remove_package(&mut self, name: &str) {
-        self.packages.retain(|p| p.name != name);
-    }
 
     /// Creates a lightweight tag ref.
     pub fn add_tag(&mut self, tag: &str, commit: &str) {
