@@ -81,6 +81,69 @@ fn no_dbg_macro() {
 }
 
 #[test]
+fn one_atomic_write() {
+    let root = root();
+    // Built at run time so this file does not flag itself.
+    let needles = [
+        format!("fn {}(", "write_atomic"),
+        format!(".{}(", "persist"),
+    ];
+    let mut bad = Vec::new();
+    for f in rust_sources(&root) {
+        if f == "xtask/src/fsx.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&f)).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            if needles.iter().any(|n| line.contains(n.as_str())) {
+                bad.push(format!(
+                    "{f}:{}: write files with `crate::fsx::write_atomic` (it fsyncs the file and its directory)",
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn integration_test_helpers_are_defined_once() {
+    let root = root();
+    // Free functions only: a method such as `fn root(&self)` is not a copy.
+    let helpers = [
+        "fn repo_root()",
+        "fn root()",
+        "fn copy_dir(",
+        "fn copy_tree(",
+        "fn git(",
+        "fn git_identity()",
+    ];
+    let mut bad = Vec::new();
+    for f in files(&root) {
+        if !f.starts_with("xtask/tests/")
+            || !f.ends_with(".rs")
+            || f == "xtask/tests/it/support/mod.rs"
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&f)).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line
+                .trim_start()
+                .trim_start_matches("pub(crate) ")
+                .trim_start_matches("pub ");
+            if helpers.iter().any(|h| line.starts_with(h)) {
+                bad.push(format!(
+                    "{f}:{}: use the helper in xtask/tests/it/support/mod.rs instead of a copy",
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
 fn every_check_id_is_documented() {
     let root = root();
     let path = root.join(crate::checkdocs::PATH);

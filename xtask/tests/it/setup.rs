@@ -5,24 +5,10 @@
 //! pointing `DOCKER_HOST` at a fresh unix socket of this test's own, on which setup starts a
 //! second `dockerd` (with its own data root, exec root and pidfile beside the socket).
 
+use crate::support::{repo_root, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// A directory of symlinks to the named tools only: a PATH on which everything else is absent.
 fn path_with(dir: &Path, tools: &[&str]) -> PathBuf {
