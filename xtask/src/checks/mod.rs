@@ -430,7 +430,7 @@ registry! {
         checklist: "package visibility is still private",
         summary: "Commercial packages are private and public ones public, per the Packages API and an anonymous pull attempt.",
         why: "A publish can create a package with the wrong visibility; an anonymous pull is the proof.",
-        fix: "Package settings > Change visibility; a commercial package that became public cannot be made private again: rotate it.",
+        fix: "A public edition the first release created is private (a package a workflow creates inherits the private repository's visibility): an org admin makes it public once, Package settings > Danger Zone > Change visibility > Public (docs/runbook.md, First release). A commercial package that became public cannot be made private again: rotate it.",
     },
     VerifyPublicMetadataClean => {
         id: "verify-public-metadata-clean", section: PostRelease, phase: PostRelease, kind: Automated, severity: Error,
