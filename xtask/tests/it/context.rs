@@ -569,18 +569,13 @@ fn refused_pattern_is_a_configuration_error_naming_the_line() {
     crate::git(root, &["init", "-q", "-b", "main"]);
     crate::git(root, &["add", "."]);
     crate::git(root, &["commit", "-qm", "initial"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = crate::support::Xtask::new()
         .arg("--repo")
         .arg(root)
         .args(["preflight", "--offline", "--only", "build-core"])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .envs(std::env::var_os("DOCKER_HOST").map(|v| ("DOCKER_HOST", v)))
+        .output();
+    let text = crate::support::text(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("core/.dockerignore:4"), "{text}");
     assert!(text.contains("[x-]"), "{text}");

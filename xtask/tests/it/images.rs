@@ -364,13 +364,12 @@ async fn dockerignore_parity_with_the_docker_cli() {
 
 #[test]
 fn unreachable_docker_host_exits_3_naming_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = crate::support::Xtask::new()
         .arg("--repo")
         .arg(root())
         .args(["preflight", "--offline", "--only", "build"])
         .env("DOCKER_HOST", "unix:///nonexistent.sock")
-        .output()
-        .unwrap();
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
     assert!(stderr.contains("DOCKER_HOST"), "{stderr}");

@@ -205,7 +205,7 @@ fn preflight_reads_every_workflow_of_the_checkout() {
     crate::git(root, &["init", "-q", "-b", "main"]);
     crate::git(root, &["add", "."]);
     crate::git(root, &["commit", "-qm", "initial"]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = crate::support::Xtask::new()
         .args([
             "--repo",
             root.to_str().unwrap(),
@@ -213,14 +213,8 @@ fn preflight_reads_every_workflow_of_the_checkout() {
             "--only",
             "workflow-single-publisher",
         ])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .output();
+    let t = crate::support::text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     let line = line_of("other-pushers", "nightly.yml", "docker push");
     assert!(
