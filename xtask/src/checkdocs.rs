@@ -116,7 +116,9 @@ impl flags::DocsChecks {
         let path = root.join(PATH);
         if self.check {
             if is_current(&root) {
-                println!("{PATH} is current");
+                if !crate::output::quiet() {
+                    println!("{PATH} is current");
+                }
                 return Ok(exit::OK);
             }
             eprintln!(
@@ -125,12 +127,16 @@ impl flags::DocsChecks {
             return Ok(exit::POLICY);
         }
         if is_current(&root) {
-            println!("{PATH} is already current");
+            if !crate::output::quiet() {
+                println!("{PATH} is already current");
+            }
             return Ok(exit::OK);
         }
         crate::fsx::write_atomic(&path, render().as_bytes())
             .with_context(|| format!("writing {PATH}"))?;
-        println!("wrote {PATH}");
+        if !crate::output::quiet() {
+            println!("wrote {PATH}");
+        }
         Ok(exit::OK)
     }
 }

@@ -413,8 +413,11 @@ pub fn tag_message(plan: &Plan) -> String {
 }
 
 /// Prints a progress line (stderr, so stdout stays the plan and the result).
+/// A status line on stderr (redacted); `--quiet` drops it.
 fn say(msg: impl AsRef<str>) {
-    eprintln!("{}", crate::secrets::redact_all(msg.as_ref()));
+    if !crate::output::quiet() {
+        eprintln!("{}", crate::secrets::redact_all(msg.as_ref()));
+    }
 }
 
 /// Whether a confirmation prompt is reading the terminal. A blocked read cannot be cancelled,
@@ -423,7 +426,11 @@ static PROMPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 
 /// Handles Ctrl-C: says how to resume; exits at once when a prompt holds the terminal.
 fn interrupted(resume: &str) -> u8 {
-    say(format!("interrupted: rerun `{resume}` to resume"));
+    // Printed even with --quiet: it says how to resume.
+    eprintln!(
+        "{}",
+        crate::secrets::redact_all(&format!("interrupted: rerun `{resume}` to resume"))
+    );
     if PROMPTING.load(std::sync::atomic::Ordering::SeqCst) {
         std::process::exit(130);
     }
@@ -1151,7 +1158,7 @@ pub async fn wait_run(
     deadline: Instant,
     poll: Poll,
 ) -> Result<(WorkflowRun, Vec<Job>), FindError> {
-    let mut view = LiveView::new(std::io::stderr().is_terminal());
+    let mut view = LiveView::new(std::io::stderr().is_terminal() && !crate::output::quiet());
     let mut interval = poll.initial;
     loop {
         let run = gh.workflow_run(owner, repo, id).await?;

@@ -8,17 +8,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::ColorWhen;
+
 /// Release orchestrator for aisopsflow-enterprise: proves every line of the GHCR operations
 /// checklist.
 ///
 /// Exit codes: 0 all required checks pass; 1 a policy check failed or the release failed;
 /// 2 usage or configuration error; 3 an external system (Docker, registry, GitHub) unreachable.
 #[derive(Debug, Parser)]
-#[command(
-    name = "cargo xtask",
-    bin_name = "cargo xtask",
-    disable_version_flag = true
-)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 pub struct Xtask {
     /// The workspace root (default: found upward from the current directory).
     #[arg(long, global = true, value_name = "DIR")]
@@ -27,6 +25,15 @@ pub struct Xtask {
     /// More output: -v shows each step, -vv shows requests.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// No progress or status lines on stderr; reports, warnings and errors still print.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Colour: auto (a terminal, unless NO_COLOR is set or CLICOLOR=0; CLICOLOR_FORCE forces
+    /// it), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
 
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -106,6 +113,8 @@ pub enum Format {
     Human,
     Json,
     Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`), for preflight and verify.
+    Github,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         xtask::effects::git::set_non_interactive();
     }
     xtask::effects::registry::set_verbose(flags.verbose > 0);
+    xtask::output::init(flags.color, flags.quiet);
     let global = Global {
         repo: flags.repo,
         verbose: flags.verbose,

@@ -292,6 +292,14 @@ fn push_credentials() -> anyhow::Result<(String, crate::secrets::Secret)> {
 impl crate::flags::Publish {
     pub async fn run(self, g: &crate::workspace::Global) -> anyhow::Result<u8> {
         use crate::effects::registry::{Credentials, RegistryClient};
+        if matches!(
+            self.format,
+            crate::flags::Format::Sarif | crate::flags::Format::Github
+        ) {
+            return Err(usage(
+                "--format sarif and --format github are for check reports (preflight, verify); the publish record prints as `json` (or `human`, adding a summary on stderr)",
+            ));
+        }
         let ws = g.workspace()?;
         let env = |k: &str| std::env::var(k).ok();
         let trigger = trigger_from(

@@ -24,9 +24,9 @@ use crate::workspace::Global;
 impl flags::Release {
     /// Typed options for `execute::release`.
     pub fn options(&self) -> anyhow::Result<ReleaseOptions> {
-        if self.format == flags::Format::Sarif {
+        if matches!(self.format, flags::Format::Sarif | flags::Format::Github) {
             return Err(crate::exit::usage(
-                "--format sarif is for check reports; the release plan prints as `human` or `json`",
+                "--format sarif and --format github are for check reports (preflight, verify); the release plan prints as `human` or `json`",
             ));
         }
         // A prefix may name preflight checks or the deep verify checks (verify-runs,
@@ -119,13 +119,15 @@ async fn rehearse(
         // SAFETY: set before any client or build reads the environment, like `apply_env`.
         unsafe { std::env::set_var("AISOPSFLOW_IMAGES_TARGET_DIR", cache) };
     }
-    eprintln!(
-        "rehearsal: releasing {} from the work clone {} (GitHub stand-in {}, registry {})",
-        opts.request.version,
-        world.work_dir.display(),
-        world.github.base_url,
-        world.registry.host
-    );
+    if !crate::output::quiet() {
+        eprintln!(
+            "rehearsal: releasing {} from the work clone {} (GitHub stand-in {}, registry {})",
+            opts.request.version,
+            world.work_dir.display(),
+            world.github.base_url,
+            world.registry.host
+        );
+    }
     // The stand-in world has no settings to check by hand, so its manual lines are attested
     // by the rehearsal itself; a real release still needs the operator's attestations.
     for id in crate::checks::manual::manual_ids() {

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 
 use serde_json::{Value, json};
 
@@ -140,9 +139,10 @@ pub fn evidence_line(e: &Evidence) -> String {
     }
 }
 
-/// Whether to colour human output: only on a terminal, and never with NO_COLOR set.
+/// Whether to colour human output on stdout: `--color`, NO_COLOR, CLICOLOR, CLICOLOR_FORCE
+/// and the terminal (`crate::output`).
 pub fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    crate::output::color_stdout()
 }
 
 /// The human report: grouped by checklist section, one line per outcome plus its evidence.
@@ -379,6 +379,7 @@ pub fn render(
         Format::Sarif => {
             serde_json::to_string_pretty(&sarif(report, gate, help_base)).unwrap_or_default() + "\n"
         }
+        Format::Github => crate::ghactions::render(report, gate, command),
     }
 }
 
@@ -386,6 +387,7 @@ pub fn render(
 pub fn emit(report: &Report, format: Format, gate: Gate, command: &str, help_base: &str) -> u8 {
     let text = render(report, format, gate, command, help_base);
     print!("{}", crate::secrets::redact_all(&text));
+    crate::ghactions::write_step_summary(report, gate, command);
     exit_code(report, gate)
 }
 

@@ -158,6 +158,11 @@ impl flags::Verify {
             "{}",
             crate::secrets::redact_all(&render(&verified, self.format, &help))
         );
+        crate::ghactions::write_step_summary(
+            &verified.report,
+            crate::report::Gate::default(),
+            &format!("verify {}", verified.version),
+        );
         Ok(crate::report::exit_code(
             &verified.report,
             crate::report::Gate::default(),
@@ -1071,7 +1076,9 @@ pub fn render(v: &Verified, format: flags::Format, help_base: &str) -> String {
             }
             serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
         }
-        flags::Format::Sarif => crate::report::render(&v.report, format, gate, &command, help_base),
+        flags::Format::Sarif | flags::Format::Github => {
+            crate::report::render(&v.report, format, gate, &command, help_base)
+        }
         flags::Format::Human => {
             let mut out = String::new();
             if let Some(d) = &v.delivery {

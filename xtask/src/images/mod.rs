@@ -58,9 +58,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Visible on a terminal, hidden otherwise (CI logs, tests, pipes).
+    /// Visible on a terminal, hidden otherwise (CI logs, tests, pipes) and with `--quiet`.
     pub fn auto() -> Progress {
-        if std::io::stderr().is_terminal() {
+        if std::io::stderr().is_terminal() && !crate::output::quiet() {
             Progress {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             }

@@ -29,6 +29,7 @@ pub use support::{git, git_identity};
 
 mod change_inputs;
 mod context;
+mod conventions;
 mod credential_routes;
 mod credentials;
 mod doc_inputs;
