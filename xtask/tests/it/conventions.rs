@@ -2,15 +2,10 @@
 //! NO_COLOR / CLICOLOR / CLICOLOR_FORCE, `--format github` (workflow commands) and the step
 //! summary written when GITHUB_STEP_SUMMARY is set.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use crate::support::repo_root as root;
 
 /// The xtask binary with a clean colour environment (no NO_COLOR, CLICOLOR* or CI from the
 /// caller's shell) and no GitHub Actions variables.
