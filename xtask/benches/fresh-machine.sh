@@ -82,6 +82,10 @@ printf '#!/bin/sh\n# fresh-machine.sh: no init system in this chroot; 101 = acti
   >"$root/usr/sbin/policy-rc.d"
 chmod +x "$root/usr/sbin/policy-rc.d"
 
+# The root must be a mount point, as / is on a machine: dockerd's layer extraction remounts /
+# in a private mount namespace and fails with "remount /, flags: 0x84000: invalid argument"
+# when / of a chroot is a plain directory.
+mount --bind "$root" "$root" && mount --make-private "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
 mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"
