@@ -295,8 +295,16 @@ async fn the_registry_runs_as_a_container_behind_the_same_token_service() {
         .unwrap();
     // Authorised; the repository is unknown until something is pushed.
     assert_eq!(ok.status(), 404, "{}", h.registry_log());
-    // The container's logs are the harness's access log.
-    let counts = h.requests_since(0);
+    // The container's logs are the harness's access log; `docker logs -f` delivers them a
+    // little later than the binary's own file would, so wait (bounded) for the lines.
+    let mut counts = h.requests_since(0);
+    for _ in 0..100 {
+        if counts.kind("GET /v2/") >= 1 && counts.kind("GET tags/list") >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        counts = h.requests_since(0);
+    }
     assert!(counts.kind("GET /v2/") >= 1, "{counts:?}");
     assert!(counts.kind("GET tags/list") >= 1, "{counts:?}");
     let name_filter = format!("label={}", xtask::effects::docker::CONTAINER_LABEL);
