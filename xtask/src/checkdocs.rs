@@ -41,17 +41,21 @@ or reused. `cargo xtask preflight`, `cargo xtask release` and `cargo xtask verif
     );
     s.push_str(
         "## Results and exit codes\n\n\
-A check reports `pass`, `fail`, `warn`, `skip` or `manual`, always with evidence (a file and line, an API \
-field, a digest or a note). A `skip` says why and how to enable the check.\n\n\
-- Exit 0: no error-severity check failed.\n\
+A check reports `pass`, `fail`, `warn`, `skip`, `not-run` or `manual`, always with evidence (a file \
+and line, an API field, a digest or a note). A `skip` is deliberate or not applicable (console not in \
+scope, `--skip-checks`) and says why and how to enable the check. A `not-run` is a check that should \
+have run but could not (no token, a token without the permission, a rejected token, `--offline`) and \
+names what to grant: it is never a pass.\n\n\
+- Exit 0: no error-severity check failed. `preflight` says `ready` only when, besides, every \
+error-severity check ran and every attestation is recorded; `--offline` says `offline: N checks not run`.\n\
 - Exit 1: an error-severity check failed; with `--deny-warnings`, also any `warn`, any failed \
 warning-severity check, and any `manual` check awaiting attestation.\n\
-- Unattested manual checks are reported as `manual` by `preflight` and do not fail it (unless \
-`--deny-warnings`). The `release` command's gate requires every error-severity manual check to be \
-attested (`--attest ID` or `--attestations FILE`) and fails otherwise.\n\
-- `skip` never fails a run: `--offline` skips every check that needs GitHub or a registry and says so.\n\
-- Exit 2 is a usage or configuration error (an unknown `--only` prefix or attestation id); exit 3 an \
-unreachable external system.\n\n\
+- Exit 4 (`preflight`): not ready. Nothing failed, but an error-severity check is `not-run` or a \
+manual check awaits attestation.\n\
+- The `release` command's gate refuses (exit 1) when an error-severity check is `not-run` or an \
+error-severity manual check is not attested (`--attest ID` or `--attestations FILE`).\n\
+- Exit 2 is a usage or configuration error (an unknown `--only` prefix or attestation id, an empty or \
+unknown `--skip-checks` id); exit 3 an unreachable external system.\n\n\
 Attestation files are TOML: `[[attestation]]` tables with `id`, `by` and an optional `note`.\n\
 The JSON report format is documented in [report-schema.md](report-schema.md); `--format sarif` \
 writes SARIF 2.1.0 with one rule per check.\n\n",

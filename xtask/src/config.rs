@@ -199,6 +199,60 @@ pub struct Config {
 }
 
 impl Config {
+    /// `[notes] dir` holds the release's own output, which never makes the tree dirty; so it
+    /// must not cover, or sit inside, anything the release checks: customer docs and
+    /// manifests, package READMEs, component sources, workflows, the xtask sources.
+    fn validate_notes_dir(&self) -> anyhow::Result<()> {
+        let r = &self.raw;
+        let dir = r.notes.dir.trim_end_matches('/');
+        let norm: Vec<&str> = dir
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        if norm.is_empty() || dir.starts_with('/') || norm.contains(&"..") {
+            return Err(self.err(
+                "notes.dir",
+                format!(
+                    "`{}` is not a directory inside the workspace below its root",
+                    r.notes.dir
+                ),
+                "use a dedicated directory such as \"docs/releases\"",
+            ));
+        }
+        let mut guarded: Vec<(String, String)> = Vec::new();
+        for (name, c) in &r.components {
+            guarded.push((c.dir.clone(), format!("the sources of component {name}")));
+        }
+        for g in r.customer.docs.iter().chain(&r.customer.manifests) {
+            guarded.push((static_prefix(g), format!("customer files (`{g}`)")));
+        }
+        guarded.push((
+            static_prefix(&r.customer.package_readmes),
+            "the package READMEs".into(),
+        ));
+        guarded.push((".github".into(), "the workflows".into()));
+        guarded.push(("xtask".into(), "the release tooling".into()));
+        let inside = |a: &[&str], b: &[&str]| b.len() >= a.len() && b[..a.len()] == *a;
+        for (path, what) in guarded {
+            let p: Vec<&str> = path
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect();
+            if p.is_empty() || inside(&norm, &p) || inside(&p, &norm) {
+                return Err(self.err(
+                    "notes.dir",
+                    format!(
+                        "`{}` overlaps {what} (`{}`): changes there would be taken for release notes and hidden from the dirty-tree check",
+                        r.notes.dir,
+                        if path.is_empty() { "." } else { &path }
+                    ),
+                    "use a dedicated directory such as \"docs/releases\"",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and validates `release.toml` under `root`.
     pub fn load(root: &Path) -> anyhow::Result<Config> {
         let path = root.join(FILE);
@@ -339,6 +393,20 @@ impl Config {
                 ));
             }
         }
+        // The commercial edition can never be public: its images carry commercial-only
+        // defaults and features customers pay for.
+        for (name, e) in &r.editions {
+            if e.visibility == Visibility::Public && is_commercial(name, e) {
+                return Err(self.err(
+                    &format!("editions.{name}.visibility"),
+                    format!(
+                        "the commercial edition `{name}` is marked public (it {}); commercial images must never be public",
+                        commercial_reason(name, e)
+                    ),
+                    format!("set editions.{name}.visibility = \"private\""),
+                ));
+            }
+        }
         let publics = r
             .editions
             .values()
@@ -401,6 +469,7 @@ impl Config {
                 ));
             }
         }
+        self.validate_notes_dir()?;
         // Tag rules.
         let t = &r.tags;
         for (key, pat) in [
@@ -649,6 +718,35 @@ pub fn parse_actor(s: &str) -> Result<Actor, String> {
         actor_type: ty.to_string(),
         name,
     })
+}
+
+/// The directory part of a glob before its first wildcard: `docs/customer/**/*.md` ->
+/// `docs/customer`.
+fn static_prefix(glob: &str) -> String {
+    glob.split('/')
+        .take_while(|c| !c.contains(['*', '?', '[', '{']))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether an edition is the commercial one: named so, built with the `commercial` feature,
+/// carrying commercial-only defaults, or publishing `*-commercial` packages.
+pub fn is_commercial(name: &str, e: &Edition) -> bool {
+    !commercial_reason(name, e).is_empty()
+}
+
+fn commercial_reason(name: &str, e: &Edition) -> String {
+    if name.contains("commercial") {
+        "is named commercial".into()
+    } else if e.features.iter().any(|f| f.contains("commercial")) {
+        "builds the `commercial` feature".into()
+    } else if !e.commercial_only_defaults.is_empty() {
+        "declares commercial_only_defaults".into()
+    } else if e.package.contains("commercial") {
+        format!("publishes `{}`", e.package)
+    } else {
+        String::new()
+    }
 }
 
 fn is_lower_name(s: &str) -> bool {

@@ -193,6 +193,9 @@ pub struct ResumeRecord {
     pub pushed_at_clock: ClockSource,
     /// The preflight gate's outcomes, for the notes.
     pub gate: Vec<CheckLine>,
+    /// How and when the gate ran, and what was allowed (for the notes' "Gate" section).
+    #[serde(default)]
+    pub gate_notes: Vec<String>,
     pub attestations: Vec<AttestationLine>,
 }
 
@@ -301,6 +304,17 @@ fn dirty_outside_notes(config: &Config, lines: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// A checkout without the configured remote is a configuration problem (exit 2), not an
+/// unreachable system.
+fn require_remote(root: &std::path::Path, remote: &str) -> anyhow::Result<()> {
+    if git::is_repo(root) && !git::has_remote(root, remote) {
+        return Err(usage(format!(
+            "this checkout has no remote `{remote}` (release.toml repository.remote); add it with `git remote add {remote} <url of the enterprise repository>`, or set repository.remote to the remote you use (`git remote -v` lists them)"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the world through the adapters: git state and the remote's refs, `latest` now, the
 /// notes and the resume record.
 pub async fn observe(
@@ -324,6 +338,7 @@ pub async fn observe(
         tags::git_tag(rules, &req.version, TagKind::ReleaseLatest),
     ];
 
+    require_remote(root, remote)?;
     let head = git::head(root).context("reading HEAD")?;
     let branch = git::branch(root)?;
     let dirty = dirty_outside_notes(config, git::status(root)?);
@@ -382,6 +397,47 @@ pub async fn observe(
         .map(|r| r.latest_before.clone())
         .unwrap_or_default();
 
+    // The tag at HEAD, if any: planning judges whether it is this release's own. A pushed tag
+    // absent here is fetched, so what is judged is what the publish run reads.
+    let mut tag_messages = BTreeMap::new();
+    let local_at_head = local_tags.get(&tag) == Some(&head);
+    if local_at_head || remote_tags.get(&tag) == Some(&head) {
+        if !local_at_head {
+            git::fetch_tag(root, remote, &tag)?;
+            local_tags.insert(tag.clone(), head.clone());
+        }
+        tag_messages.insert(tag.clone(), git::tag_message(root, &tag)?);
+    }
+
+    // What the publish run will ask the registry, asked now: the version tags of this release
+    // (one commit gives one image; a version is never published from two commits), and which
+    // version `latest` holds (it never moves backwards).
+    let mut published = BTreeMap::new();
+    let mut latest_versions = BTreeMap::new();
+    if unreachable.is_none() {
+        let tag_plan = tags::plan_tags(
+            rules,
+            crate::policy::Event::Push,
+            &format!("refs/tags/{tag}"),
+            &head,
+            None,
+        )?;
+        for p in &packages {
+            let (state, latest_version) = published_state(
+                config,
+                registry,
+                p,
+                &tag_plan,
+                latest_now.get(p).cloned().flatten(),
+            )
+            .await?;
+            published.insert(p.clone(), state);
+            if latest_now.get(p).is_some_and(|d| d.is_some()) {
+                latest_versions.insert(p.clone(), latest_version);
+            }
+        }
+    }
+
     Ok(Observation {
         world: World {
             head,
@@ -393,6 +449,10 @@ pub async fn observe(
             latest_now,
             notes_exist,
             recorded_latest_before,
+            tag_messages,
+            resume_record: resume.is_some(),
+            published,
+            latest_versions,
         },
         resume,
         registry_unreachable: unreachable,
@@ -403,13 +463,96 @@ pub async fn observe(
 /// The annotated tag's message. `publish` reads the `components:` line
 /// (`publish::components_from_tag_message`).
 pub fn tag_message(plan: &Plan) -> String {
-    format!(
-        "aisopsflow {version}\n\nversion: {version}\ncomponents: {}\ncommit: {}\nlatest: {}\n",
-        plan.components.join(","),
-        plan.commit,
-        if plan.moves_latest { "moves" } else { "stays" },
-        version = plan.version,
+    plan::tag_message_for(
+        &plan.version,
+        &plan.components,
+        &plan.commit,
+        plan.moves_latest,
     )
+}
+
+/// What `package` holds under the release's version tags, and which version `latest` (at
+/// `latest`) holds: from the image's version label, else from the version tags that share
+/// its digest.
+async fn published_state(
+    config: &Config,
+    registry: &RegistryClient,
+    package: &str,
+    tag_plan: &crate::policy::TagPlan,
+    latest: Option<String>,
+) -> anyhow::Result<(plan::Published, Option<semver::Version>)> {
+    let repo = format!("{}/{package}", config.org());
+    let refs: Vec<(String, String)> = tag_plan
+        .version_tags
+        .iter()
+        .map(|t| (repo.clone(), t.clone()))
+        .collect();
+    let mut state = plan::Published::default();
+    for (t, r) in tag_plan
+        .version_tags
+        .iter()
+        .zip(registry.resolve_all(&refs).await)
+    {
+        let r = r.with_context(|| format!("reading {repo}:{t} before tagging"))?;
+        state.tags.insert(t.clone(), r.map(|r| r.digest));
+    }
+    let present = state.tags.values().flatten().next().cloned();
+    if present.is_none() && latest.is_none() {
+        return Ok((state, None));
+    }
+    // Version tags and their digests, read once for both questions.
+    let mut versions: Vec<(semver::Version, String)> = Vec::new();
+    if let Some(list) = registry.list_tags(&repo).await? {
+        let semver_tags: Vec<(semver::Version, String)> = list
+            .iter()
+            .filter_map(|t| semver::Version::parse(t).ok().map(|v| (v, t.clone())))
+            .collect();
+        let refs: Vec<(String, String)> = semver_tags
+            .iter()
+            .map(|(_, t)| (repo.clone(), t.clone()))
+            .collect();
+        for ((v, _), r) in semver_tags
+            .into_iter()
+            .zip(registry.resolve_all(&refs).await)
+        {
+            if let Some(r) = r? {
+                versions.push((v, r.digest));
+            }
+        }
+    }
+    let version_of = async |digest: &str| -> Option<semver::Version> {
+        let label = registry
+            .image_metadata(&repo, digest)
+            .await
+            .ok()
+            .and_then(|m| m.labels.get(crate::publish::VERSION_LABEL).cloned())
+            .and_then(|v| semver::Version::parse(&v).ok());
+        label.or_else(|| {
+            versions
+                .iter()
+                .filter(|(_, d)| d == digest)
+                .map(|(v, _)| v.clone())
+                .max()
+        })
+    };
+    if let Some(d) = &present {
+        let this = semver::Version::parse(&tag_plan.version).ok();
+        let sharing: Vec<&semver::Version> = versions
+            .iter()
+            .filter(|(_, x)| x == d)
+            .map(|(v, _)| v)
+            .collect();
+        state.holds_version = if this.as_ref().is_some_and(|t| sharing.contains(&t)) {
+            Some(tag_plan.version.clone())
+        } else {
+            version_of(d).await.map(|v| v.to_string())
+        };
+    }
+    let latest_version = match &latest {
+        Some(d) => version_of(d).await,
+        None => None,
+    };
+    Ok((state, latest_version))
 }
 
 /// Prints a progress line (stderr, so stdout stays the plan and the result).
@@ -462,18 +605,64 @@ async fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 /// `cargo xtask release`: Ctrl-C at any point exits 130 with the command that resumes.
+///
+/// With `--format json`, stdout carries exactly one document whatever happens: the plan, and
+/// then what came of it (`outcome`: planned, released, not-released, interrupted or error,
+/// with the error inside); progress and the human report go to stderr.
 pub async fn release(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<u8> {
     let version = opts.request.version.to_string();
-    tokio::select! {
-        r = release_steps(ws, opts) => r,
+    let mut doc = serde_json::Map::new();
+    let result = tokio::select! {
+        r = release_steps(ws, opts, &mut doc) => r,
         _ = tokio::signal::ctrl_c() => Ok(interrupted(&format!(
             "cargo xtask release {version}{}",
             if opts.request.latest { " --latest" } else { "" }
         ))),
+    };
+    if opts.format != Format::Json {
+        return result;
+    }
+    let (outcome, code) = match &result {
+        Ok(_) if opts.dry_run => ("planned", crate::exit::OK),
+        Ok(crate::exit::OK) => ("released", crate::exit::OK),
+        Ok(130) => ("interrupted", 130),
+        Ok(c) => ("not-released", *c),
+        Err(e) => ("error", crate::exit::code_for(e)),
+    };
+    doc.insert("outcome".into(), serde_json::json!(outcome));
+    doc.insert("exit_code".into(), serde_json::json!(code));
+    if let Err(e) = &result {
+        doc.insert(
+            "error".into(),
+            serde_json::json!({
+                "kind": crate::exit::kind_name(e),
+                "exit_code": code,
+                "message": crate::secrets::redact_all(&format!("{e:#}")),
+            }),
+        );
+    }
+    println!(
+        "{}",
+        crate::secrets::redact_all(&serde_json::to_string_pretty(&doc)?)
+    );
+    result.map_err(crate::exit::reported)
+}
+
+/// A line of the result for people: stdout, unless stdout carries the JSON document.
+fn result_line(format: Format, line: impl AsRef<str>) {
+    let line = crate::secrets::redact_all(line.as_ref());
+    if format == Format::Json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
     }
 }
 
-async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<u8> {
+async fn release_steps(
+    ws: &Workspace,
+    opts: &ReleaseOptions,
+    doc: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<u8> {
     let config = &ws.config;
     let req = &opts.request;
     let version = req.version.to_string();
@@ -481,17 +670,25 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         "cargo xtask release {version}{}",
         if req.latest { " --latest" } else { "" }
     );
+    // One release, promote or publish per checkout at a time; a dry run only reads.
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(crate::fsx::lock_checkout(
+            &ws.root,
+            &crate::fsx::command_line(),
+        )?)
+    };
     let registry = registry_client(config)?;
     let obs = observe(ws, req, &registry).await?;
     let plan = plan::plan(config, req, &obs.world)?;
 
     match opts.format {
         Format::Json => {
-            let mut v = serde_json::to_value(&plan)?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("latest_read".into(), serde_json::json!(obs.latest_note));
+            if let serde_json::Value::Object(o) = serde_json::to_value(&plan)? {
+                doc.extend(o);
             }
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            doc.insert("latest_read".into(), serde_json::json!(obs.latest_note));
         }
         _ => {
             print!("{}", crate::secrets::redact_all(&plan::render_human(&plan)));
@@ -541,18 +738,33 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         .as_ref()
         .map(|r| r.gate.clone())
         .unwrap_or_default();
+    let mut gate_notes = obs
+        .resume
+        .as_ref()
+        .map(|r| r.gate_notes.clone())
+        .unwrap_or_default();
     if plan
         .step(StepKind::Preflight)
         .is_some_and(|s| s.done.is_none())
     {
-        say("preflight gate: running every preflight check");
+        let after_push = pushed;
+        say(if after_push {
+            format!(
+                "preflight gate: {} was pushed from elsewhere without a resume record here, so whether a gate ran before it is unknown; running it now",
+                plan.tag
+            )
+        } else {
+            "preflight gate: running every preflight check".to_string()
+        });
         let report = run_gate(ws, &plan, req, opts).await?;
         let gate = Gate {
             deny_warnings: false,
             require_attestations: true,
+            require_complete: true,
+            readiness: crate::report::Readiness::Plain,
         };
         if report::exit_code(&report, gate) != crate::exit::OK {
-            print!(
+            eprint!(
                 "{}",
                 crate::secrets::redact_all(&report::render(
                     &report,
@@ -562,28 +774,42 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
                     &crate::preflight::help_base(config),
                 ))
             );
-            say(format!(
-                "preflight gate failed: nothing was tagged; fix the failing checks above and rerun `{rerun}`"
-            ));
-            return Ok(crate::exit::POLICY);
+            return Err(policy(if after_push {
+                format!(
+                    "preflight gate failed for {}, which was pushed from elsewhere: no notes were written; fix the failing checks above and rerun `{rerun}`",
+                    plan.tag
+                )
+            } else {
+                format!(
+                    "preflight gate failed: nothing was tagged; fix the failing checks above and rerun `{rerun}`"
+                )
+            }));
         }
         say(format!("preflight gate passed ({})", summary(&report)));
         gate_lines = check_lines(&report);
+        gate_notes = vec![if after_push {
+            format!(
+                "The tag was pushed from elsewhere: whether a gate ran before the push is unknown. This gate ran after the push, at {}, by {}.",
+                rfc3339(now_epoch()),
+                operator()
+            )
+        } else {
+            format!(
+                "The gate ran before the tag was created, at {}, by {}.",
+                rfc3339(now_epoch()),
+                operator()
+            )
+        }];
+        if req.allow_downgrade && plan.moves_latest {
+            gate_notes.push(format!(
+                "`latest` was allowed to move to a lower version with --allow-downgrade, by {}.",
+                operator()
+            ));
+        }
     }
 
-    // 2. The annotated tag.
-    if plan
-        .step(StepKind::CreateTag)
-        .is_some_and(|s| s.done.is_none())
-    {
-        git::create_annotated_tag(root, &plan.tag, &plan.commit, &tag_message(&plan))?;
-        say(format!("created tag {} at {}", plan.tag, plan.commit));
-    } else if git::try_rev_parse(root, &format!("refs/tags/{}", plan.tag))?.is_none() {
-        // Pushed from another clone: verify and the notes read the local tag.
-        git::fetch_tag(root, remote, &plan.tag)?;
-    }
-
-    // 3. The resume record, then the push of exactly one tag.
+    // 2. The resume record (before the tag exists, so a tag made here always has one), the
+    //    annotated tag, and 3. the push of exactly one tag.
     let mut attestations = obs
         .resume
         .as_ref()
@@ -599,40 +825,49 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         }
     }
     let (owner, name) = config.repo_owner_name();
+    let record = |clock: &PushClock| ResumeRecord {
+        version: version.clone(),
+        tag: plan.tag.clone(),
+        commit: plan.commit.clone(),
+        moves_latest: plan.moves_latest,
+        components: plan.components.clone(),
+        latest_before: plan
+            .packages
+            .iter()
+            .map(|p| (p.package.clone(), p.latest_before.clone()))
+            .collect(),
+        pushed_at: clock.at,
+        pushed_at_clock: clock.source,
+        gate: gate_lines.clone(),
+        gate_notes: gate_notes.clone(),
+        attestations: attestations.clone(),
+    };
+    let created_here = plan
+        .step(StepKind::CreateTag)
+        .is_some_and(|s| s.done.is_none());
+    if created_here {
+        let clock = PushClock::github(&gh, owner, name).await?;
+        write_state(config, &record(&clock))?;
+        git::create_annotated_tag(root, &plan.tag, &plan.commit, &tag_message(&plan))?;
+        say(format!("created tag {} at {}", plan.tag, plan.commit));
+    } else if git::try_rev_parse(root, &format!("refs/tags/{}", plan.tag))?.is_none() {
+        // Pushed from another clone: verify and the notes read the local tag.
+        git::fetch_tag(root, remote, &plan.tag)?;
+    }
+
     let clock = if !pushed {
         // GitHub's clock just before the push: the run of this push is created after it.
         let clock = PushClock::github(&gh, owner, name).await?;
-        let record = ResumeRecord {
-            version: version.clone(),
-            tag: plan.tag.clone(),
-            commit: plan.commit.clone(),
-            moves_latest: plan.moves_latest,
-            components: plan.components.clone(),
-            latest_before: plan
-                .packages
-                .iter()
-                .map(|p| (p.package.clone(), p.latest_before.clone()))
-                .collect(),
-            pushed_at: clock.at,
-            pushed_at_clock: clock.source,
-            gate: gate_lines.clone(),
-            attestations: attestations.clone(),
-        };
+        let record = record(&clock);
         write_state(config, &record)?;
-        git::push_tag(root, remote, &plan.tag)?;
-        let refs = git::ls_remote(root, remote, &[format!("refs/tags/{}", plan.tag)])?;
-        match refs.get(&format!("refs/tags/{}", plan.tag)) {
-            Some(sha) if sha == &plan.commit => {}
-            other => {
-                return Err(policy(format!(
-                    "after the push, {remote}'s tag {} peels to {}, not {}; inspect it with `git ls-remote {remote} refs/tags/{}` before rerunning",
-                    plan.tag,
-                    other.map(String::as_str).unwrap_or("nothing"),
-                    plan.commit,
-                    plan.tag
-                )));
-            }
-        }
+        push_exactly(
+            root,
+            remote,
+            &plan,
+            created_here,
+            &rerun,
+            &state_path(config, &version),
+        )?;
         say(format!(
             "pushed tag {} to {remote}; it peels to {}",
             plan.tag, plan.commit
@@ -651,10 +886,13 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
                     plan.tag,
                     rfc3339(at)
                 ));
-                PushClock {
+                let clock = PushClock {
                     at,
                     source: ClockSource::TagDate,
-                }
+                };
+                // Keep what the gate found: a rerun after an interruption must not lose it.
+                write_state(config, &record(&clock))?;
+                clock
             }
         }
     };
@@ -769,7 +1007,7 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         }
     }
     if verified.failed() {
-        print!(
+        eprint!(
             "{}",
             crate::secrets::redact_all(&crate::verify::render(
                 &verified,
@@ -791,7 +1029,11 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
     record_checks.extend(crate::record::checks("verify", &verify_lines));
     let mut checks = gate_lines;
     checks.extend(verify_lines);
-    let mut record_packages = Vec::new();
+    if gate_notes.is_empty() {
+        gate_notes.push(
+            "No record of the gate's run was found (the resume record was missing when the notes were written): whether a gate ran before the push is unknown.".to_string(),
+        );
+    }
     let by_pkg: BTreeMap<&str, &crate::verify::PackageState> = verified
         .packages
         .iter()
@@ -841,6 +1083,7 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         latest_reason: plan.latest_reason.clone(),
         packages,
         checks,
+        gate: gate_notes,
         attestations,
         sdk_repository: config.raw.customer.sdk_repository.clone(),
         catalog_repository: config.raw.customer.catalog_repository.clone(),
@@ -907,15 +1150,31 @@ async fn release_steps(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<
         draft_release(&gh, config, &plan, &notes::render_customer(&input)).await?;
     }
 
-    println!("released {version} as {} ({})", plan.tag, run.html_url);
+    result_line(
+        opts.format,
+        format!("released {version} as {} ({})", plan.tag, run.html_url),
+    );
     for p in &input.packages {
-        println!("  {}", p.reference(&version));
+        result_line(opts.format, format!("  {}", p.reference(&version)));
     }
-    println!(
-        "notes: {}, {} and the record {}; commit them through review",
-        internal.display(),
-        customer.display(),
-        record_path.display()
+    result_line(
+        opts.format,
+        format!(
+            "notes: {}, {} and the record {}; commit them through review",
+            internal.display(),
+            customer.display(),
+            record_path.display()
+        ),
+    );
+    doc.insert(
+        "released".into(),
+        serde_json::json!({
+            "tag": plan.tag,
+            "run_url": run.html_url,
+            "references": input.packages.iter().map(|p| p.reference(&version)).collect::<Vec<_>>(),
+            "notes": [internal.display().to_string(), customer.display().to_string()],
+            "record": record_path.display().to_string(),
+        }),
     );
     Ok(crate::exit::OK)
 }
@@ -956,6 +1215,73 @@ async fn draft_release(
     }
 }
 
+/// Pushes exactly the release tag and confirms the remote's tag peels to the commit. A tag
+/// of that name pushed by someone else meanwhile (the gate takes minutes) is named as such,
+/// not as a credentials problem; the tag made here is then removed, so a rerun judges theirs.
+fn push_exactly(
+    root: &std::path::Path,
+    remote: &str,
+    plan: &Plan,
+    created_here: bool,
+    rerun: &str,
+    state: &std::path::Path,
+) -> anyhow::Result<()> {
+    let refname = format!("refs/tags/{}", plan.tag);
+    let theirs = |at: Option<&String>| -> anyhow::Error {
+        // Their tag is not ours: neither our tag nor our record of it stays.
+        if created_here {
+            let _ = git::delete_local_tag(root, &plan.tag);
+        }
+        let _ = std::fs::remove_file(state);
+        match at {
+            Some(sha) if sha == &plan.commit => policy(format!(
+                "someone else pushed tag {} to `{remote}` at this commit while the gate ran; nothing of ours was pushed; rerun `{rerun}` to follow that release (its gate's run is unknown, so the rerun runs the gate again and the notes say so)",
+                plan.tag
+            )),
+            Some(sha) => policy(format!(
+                "someone else pushed tag {} to `{remote}` at commit {sha}, not {}, while the gate ran; nothing of ours was pushed; releases are immutable: choose a new version",
+                plan.tag, plan.commit
+            )),
+            None => policy(format!(
+                "the tag {} was not on `{remote}` after the push; inspect it with `git ls-remote {remote} {refname}` before rerunning",
+                plan.tag
+            )),
+        }
+    };
+    // Asked again just before the push: the gate may have run for minutes.
+    let before = git::ls_remote(root, remote, std::slice::from_ref(&refname))?;
+    if let Some(sha) = before.get(&refname) {
+        return Err(theirs(Some(sha)));
+    }
+    if let Err(e) = git::push_tag(root, remote, &plan.tag) {
+        let now = git::ls_remote(root, remote, std::slice::from_ref(&refname))?;
+        return match now.get(&refname) {
+            // Our push may have landed before the error (a lost connection): then it is ours.
+            Some(sha) if sha == &plan.commit && remote_tag_is_ours(root, remote, plan)? => Ok(()),
+            Some(sha) => Err(theirs(Some(sha))),
+            None => Err(e),
+        };
+    }
+    let refs = git::ls_remote(root, remote, std::slice::from_ref(&refname))?;
+    match refs.get(&refname) {
+        Some(sha) if sha == &plan.commit => Ok(()),
+        other => Err(policy(format!(
+            "after the push, {remote}'s tag {} peels to {}, not {}; inspect it with `git ls-remote {remote} {refname}` before rerunning",
+            plan.tag,
+            other.map(String::as_str).unwrap_or("nothing"),
+            plan.commit,
+        ))),
+    }
+}
+
+/// Whether the remote's tag object is the one made here (same object id as the local tag).
+fn remote_tag_is_ours(root: &std::path::Path, remote: &str, plan: &Plan) -> anyhow::Result<bool> {
+    let refname = format!("refs/tags/{}", plan.tag);
+    let local = git::local_ref_object(root, &refname)?;
+    let theirs = git::remote_ref_object(root, remote, &refname)?;
+    Ok(local.is_some() && theirs == local)
+}
+
 /// The preflight gate for this release. Checks skipped with `--skip-checks` are not run at
 /// all (an area with no selected id does no work) and appear as skips that say so.
 async fn run_gate(
@@ -967,8 +1293,9 @@ async fn run_gate(
     let skipped = |id: crate::checks::CheckId| {
         opts.skip_checks
             .iter()
-            .find(|p| id.id().starts_with(p.as_str()))
+            .find(|p| crate::preflight::skip_matches(p, id))
     };
+    let who = operator();
     let run: Vec<crate::checks::CheckId> = crate::checks::ALL
         .iter()
         .copied()
@@ -992,12 +1319,20 @@ async fn run_gate(
         if let Some(prefix) = skipped(id).filter(|_| crate::preflight::runs(id)) {
             report.push(crate::checks::Outcome::skip(
                 id,
-                format!("the operator passed --skip-checks {prefix}"),
+                format!("by {who} with --skip-checks {prefix}"),
                 "release without --skip-checks, or run `cargo xtask preflight` for these checks",
             ));
         }
     }
     Ok(report)
+}
+
+/// Who runs this release, for the notes (`$USER`, as attestations record it).
+pub fn operator() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "the operator".to_string())
 }
 
 /// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.
@@ -1279,6 +1614,8 @@ pub struct PromoteOptions {
     pub yes: bool,
     pub timeout: Duration,
     pub poll: Poll,
+    /// Move `latest` even when it holds a newer version.
+    pub allow_downgrade: bool,
 }
 
 /// Every tag of every package: `(package, tag) -> digest`. Packages that do not exist are
@@ -1324,6 +1661,7 @@ pub async fn promote(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8
 }
 
 async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8> {
+    let _lock = crate::fsx::lock_checkout(&ws.root, &crate::fsx::command_line())?;
     let config = &ws.config;
     let rules = &config.raw.tags;
     let version = opts.version.to_string();
@@ -1336,6 +1674,7 @@ async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<
         .iter()
         .map(|t| format!("refs/tags/{t}"))
         .collect();
+    require_remote(&ws.root, remote)?;
     let refs = git::ls_remote(&ws.root, remote, &patterns)
         .with_context(|| format!("reading the release tags of `{remote}`"))?;
     let Some((tag, commit)) = candidates.iter().find_map(|t| {
@@ -1367,6 +1706,40 @@ async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<
             ))
         })?;
         release_digest.insert(p.clone(), d.clone());
+    }
+    // `latest` never moves backwards: which version does it hold now?
+    let target = opts.version.clone();
+    for p in &in_scope {
+        let Some(now) = before.get(&(p.clone(), latest.clone())) else {
+            continue;
+        };
+        let held = before
+            .iter()
+            .filter(|((q, t), d)| q == p && *d == now && t != &latest)
+            .filter_map(|((_, t), _)| semver::Version::parse(t).ok())
+            .max();
+        match held {
+            Some(h) if h > target && !opts.allow_downgrade => {
+                return Err(usage(format!(
+                    "{}:{latest} holds {h}, which is newer than {version}: promoting would move `{latest}` backwards; pass --allow-downgrade if that is really intended",
+                    config.image_repository(p)
+                )));
+            }
+            None if !opts.allow_downgrade && *now != release_digest[p] => {
+                return Err(usage(format!(
+                    "{}:{latest} ({now}) names no version tag, so promoting {version} could move it backwards; inspect it, then pass --allow-downgrade to move it anyway",
+                    config.image_repository(p)
+                )));
+            }
+            Some(h) if h > target => {
+                println!(
+                    "  {}: `{latest}` moves backwards from {h} to {version}: allowed with --allow-downgrade by {}",
+                    config.image_repository(p),
+                    operator()
+                );
+            }
+            _ => {}
+        }
     }
     println!("promote {version} ({tag} at {commit}): move `{latest}` to this release");
     for p in &in_scope {

@@ -14,7 +14,8 @@ use crate::output::ColorWhen;
 /// checklist.
 ///
 /// Exit codes: 0 all required checks pass; 1 a policy check failed or the release failed;
-/// 2 usage or configuration error; 3 an external system (Docker, registry, GitHub) unreachable.
+/// 2 usage or configuration error; 3 an external system (Docker, registry, GitHub) unreachable;
+/// 4 not ready (preflight: checks could not run or attestations are missing).
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 pub struct Xtask {
@@ -96,6 +97,65 @@ pub struct Test {
         value_name = "CARGO_TEST_ARGS"
     )]
     pub args: Vec<String>,
+}
+
+impl Cmd {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Cmd::Preflight(_) => "preflight",
+            Cmd::Release(_) => "release",
+            Cmd::Verify(_) => "verify",
+            Cmd::Publish(_) => "publish",
+            Cmd::Promote(_) => "promote",
+            Cmd::DocsChecks(_) => "docs-checks",
+        }
+    }
+
+    /// The document format stdout carries (`Human` for commands without `--format`).
+    pub fn format(&self) -> Format {
+        match self {
+            Cmd::Preflight(c) => c.checks.format,
+            Cmd::Release(c) => c.format,
+            Cmd::Verify(c) => c.format,
+            Cmd::Publish(c) => c.format,
+            Cmd::Promote(_) | Cmd::DocsChecks(_) => Format::Human,
+        }
+    }
+}
+
+/// The `--format` asked for on a command line clap refused, read from the raw arguments so
+/// a usage error still gets its one document (`--format json`, `--format=sarif`).
+pub fn format_in_args(args: &[String]) -> Format {
+    let mut it = args.iter();
+    let mut found = Format::Human;
+    while let Some(a) = it.next() {
+        let v = match a.strip_prefix("--format=") {
+            Some(v) => Some(v.to_string()),
+            None if a == "--format" => it.next().cloned(),
+            None => None,
+        };
+        match v.as_deref() {
+            Some("json") => found = Format::Json,
+            Some("sarif") => found = Format::Sarif,
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The subcommand named on a raw command line, if any.
+pub fn command_in_args(args: &[String]) -> Option<&'static str> {
+    [
+        "preflight",
+        "release",
+        "verify",
+        "publish",
+        "promote",
+        "docs-checks",
+    ]
+    .into_iter()
+    .find(|c| args.iter().skip(1).any(|a| a == c))
 }
 
 /// The components a release covers.
@@ -200,10 +260,15 @@ pub struct Release {
     /// A TOML file of attestations.
     #[arg(long, value_name = "FILE")]
     pub attestations: Option<PathBuf>,
-    /// Skip the gate's checks whose id starts with PREFIX (repeatable), e.g. `--skip-checks
-    /// build` where no image can be built; each is recorded as skipped in the release notes.
-    /// `verify-runs` and `verify-contents` skip those checks of the release's verify.
-    #[arg(long, value_name = "PREFIX")]
+    /// With --latest: let `latest` move to this version although it holds a newer one
+    /// (recorded in the release notes, with who allowed it).
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Skip a gate check by id, or an area of them (repeatable), e.g. `--skip-checks build`
+    /// where no image can be built; each is recorded in the release notes with who skipped
+    /// it. Manual attestations cannot be skipped. `verify-runs` and `verify-contents` skip
+    /// those checks of the release's verify.
+    #[arg(long, value_name = "ID")]
     pub skip_checks: Vec<String>,
 }
 
@@ -278,6 +343,10 @@ pub struct Promote {
     /// Seconds to wait for the dispatched run.
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub timeout: u64,
+    /// Move `latest` to this version although it holds a newer one (said on the output,
+    /// with who allowed it).
+    #[arg(long)]
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Args)]

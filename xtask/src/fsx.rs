@@ -1,4 +1,5 @@
-//! File-system helpers: atomic writes, so no reader ever sees a partial file.
+//! File-system helpers: atomic writes, so no reader ever sees a partial file, and the lock
+//! that lets one release, promote or publish run per checkout at a time.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -48,6 +49,80 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing the directory {}", dir.display()))?;
     Ok(())
+}
+
+/// Held while a release, promote or publish runs in a checkout; released when dropped or
+/// when the process ends (an advisory `flock(2)`, so a crashed run leaves no stale lock).
+#[derive(Debug)]
+pub struct CheckoutLock {
+    _file: std::fs::File,
+    pub path: std::path::PathBuf,
+}
+
+#[cfg(unix)]
+unsafe extern "C" {
+    /// `flock(2)` from the C library std already links.
+    fn flock(fd: i32, operation: i32) -> i32;
+}
+
+/// Takes this checkout's lock (`<git dir>/aisopsflow-xtask.lock`) for `command`. Another
+/// process holding it is refused at once (exit 1), naming its pid, command and start time.
+pub fn lock_checkout(root: &Path, command: &str) -> anyhow::Result<CheckoutLock> {
+    let dir = crate::effects::git::git_dir(root).unwrap_or_else(|| root.to_path_buf());
+    let path = dir.join("aisopsflow-xtask.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening the checkout lock {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        const LOCK_EX: i32 = 2;
+        const LOCK_NB: i32 = 4;
+        // SAFETY: flock on a file descriptor this function owns.
+        if unsafe { flock(file.as_raw_fd(), LOCK_EX | LOCK_NB) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(err).with_context(|| format!("locking {}", path.display()));
+            }
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let field = |k: &str| {
+                holder
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_string()))
+                    .unwrap_or_else(|| "unknown".into())
+            };
+            return Err(crate::exit::policy(format!(
+                "another cargo xtask holds this checkout's lock: pid {}, `{}`, started {} ({}); two releases, promotes or publishes in one checkout would race, so this one did nothing; wait for that one to end (the lock goes with its process), then rerun `{command}`",
+                field("pid:"),
+                field("command:"),
+                field("started:"),
+                path.display()
+            )));
+        }
+    }
+    let started = crate::effects::github::rfc3339(crate::effects::github::now_epoch());
+    let text = format!(
+        "pid: {}\ncommand: {command}\nstarted: {started}\n",
+        std::process::id()
+    );
+    file.set_len(0)
+        .and_then(|_| {
+            use std::io::Seek as _;
+            file.seek(std::io::SeekFrom::Start(0))
+        })
+        .and_then(|_| file.write_all(text.as_bytes()))
+        .with_context(|| format!("writing the checkout lock {}", path.display()))?;
+    Ok(CheckoutLock { _file: file, path })
+}
+
+/// The command line as typed, for the lock's holder line (secrets redacted).
+pub fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    crate::secrets::redact_all(&format!("cargo xtask {}", args.join(" ")))
 }
 
 #[cfg(test)]

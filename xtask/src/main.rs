@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use xtask::flags::{Cmd, Xtask};
+use xtask::flags::{Cmd, Format, Xtask};
 use xtask::workspace::Global;
 
 unsafe extern "C" {
@@ -19,18 +19,33 @@ fn main() -> ExitCode {
     const SIG_DFL: usize = 0;
     // SAFETY: called first thing in main, before any thread exists.
     unsafe { signal(SIGPIPE, SIG_DFL) };
-    let flags = match Xtask::try_parse() {
+    let args: Vec<String> = std::env::args().collect();
+    let flags = match Xtask::try_parse_from(&args) {
         Ok(flags) => flags,
         Err(e) => {
-            // clap prints help and version to stdout with success; real usage errors exit 2.
+            // clap prints help and version to stdout with success; real usage errors exit 2,
+            // and a `--format json|sarif` run still gets its one document on stdout.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                xtask::exit::USAGE
-            } else {
-                xtask::exit::OK
-            });
+            if !e.use_stderr() {
+                return ExitCode::from(xtask::exit::OK);
+            }
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("usage error")
+                .trim_start_matches("error: ");
+            document_error(
+                xtask::flags::format_in_args(&args),
+                xtask::flags::command_in_args(&args).unwrap_or("cargo xtask"),
+                first,
+                xtask::exit::USAGE,
+                "usage",
+            );
+            return ExitCode::from(xtask::exit::USAGE);
         }
     };
+    let (command, format) = (flags.cmd.name(), flags.cmd.format());
     xtask::secrets::install_panic_hook();
     // Unattended runs must fail rather than wait for a git credential prompt.
     if matches!(&flags.cmd, Cmd::Release(r) if r.yes)
@@ -70,8 +85,25 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             // The whole chain, lower-case, with the fix at the end where one is known.
-            eprintln!("error: {}", xtask::secrets::redact_all(&format!("{err:#}")));
-            ExitCode::from(xtask::exit::code_for(&err))
+            let message = xtask::secrets::redact_all(&format!("{err:#}"));
+            let message = message.trim_start_matches("(reported on stdout): ");
+            eprintln!("error: {message}");
+            let code = xtask::exit::code_for(&err);
+            if !xtask::exit::is_reported(&err) {
+                document_error(format, command, message, code, xtask::exit::kind_name(&err));
+            }
+            ExitCode::from(code)
         }
     }
+}
+
+/// With `--format json|sarif`, stdout carries exactly one document whatever the exit code:
+/// on an error it is the error document (docs/report-schema.md).
+fn document_error(format: Format, command: &str, message: &str, code: u8, kind: &str) {
+    let doc = match format {
+        Format::Json => xtask::exit::json_error(command, message, code, kind),
+        Format::Sarif => xtask::exit::sarif_error(message, code),
+        Format::Human => return,
+    };
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }

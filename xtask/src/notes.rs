@@ -74,6 +74,8 @@ pub struct NotesInput {
     pub latest_reason: String,
     pub packages: Vec<PackageNotes>,
     pub checks: Vec<CheckLine>,
+    /// How and when the gate ran (or that its run is unknown), and what was allowed.
+    pub gate: Vec<String>,
     pub attestations: Vec<AttestationLine>,
     pub sdk_repository: String,
     pub catalog_repository: String,
@@ -173,6 +175,18 @@ pub fn render_internal(n: &NotesInput) -> String {
             "<!-- aisopsflow:latest-after {} {} -->",
             p.package,
             digest_or_none(&p.latest_after)
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "## Gate");
+    let _ = writeln!(s);
+    for g in &n.gate {
+        let _ = writeln!(s, "- {g}");
+    }
+    if n.gate.is_empty() {
+        let _ = writeln!(
+            s,
+            "- No record of the gate's run: whether a gate ran before the push is unknown."
         );
     }
     let _ = writeln!(s);
@@ -405,6 +419,7 @@ mod tests {
                 status: "pass".into(),
                 message: "ok".into(),
             }],
+            gate: vec!["The gate ran before the tag was created.".into()],
             attestations: vec![AttestationLine {
                 id: "manual-package-inheritance".into(),
                 by: "alice".into(),

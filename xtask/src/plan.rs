@@ -35,6 +35,29 @@ pub struct World {
     pub notes_exist: bool,
     /// `latest` before this release, as recorded by an earlier, interrupted run (resume).
     pub recorded_latest_before: BTreeMap<String, Option<String>>,
+    /// The message of this release's tag where it exists (read locally, after fetching a
+    /// pushed one); `None` for a lightweight tag.
+    pub tag_messages: BTreeMap<String, Option<String>>,
+    /// Whether this machine holds the resume record of this tag and commit: the tag was
+    /// made here by `cargo xtask release`, after its gate ran.
+    pub resume_record: bool,
+    /// What the registry holds, per package, under the image tags this release pushes (the
+    /// questions the publish run asks before it builds). Empty when not read.
+    pub published: BTreeMap<String, Published>,
+    /// The version each package's `latest` holds now, where known (`None`: `latest` exists
+    /// but names no version this tool can see).
+    #[serde(skip)]
+    pub latest_versions: BTreeMap<String, Option<semver::Version>>,
+}
+
+/// One package's answer to "what is published under this release's image tags".
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Published {
+    /// Digest per version tag (`1.2.3`, `sha-abc1234`); `None`: absent.
+    pub tags: BTreeMap<String, Option<String>>,
+    /// The version the image under those tags was built as (its version label, else the
+    /// version tag that shares its digest), when anything is there.
+    pub holds_version: Option<String>,
 }
 
 /// What the operator asked for.
@@ -44,6 +67,8 @@ pub struct Request {
     pub latest: bool,
     pub components: Vec<String>,
     pub draft_release: bool,
+    /// Let `latest` move to a version lower than the one it holds (recorded in the notes).
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -164,6 +189,7 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
     }
     let tag_pushed = world.remote_tags.get(&tag) == Some(&world.head);
     let tag_created = world.local_tags.get(&tag) == Some(&world.head);
+    let components = config.scope(&req.components)?;
     if !tag_pushed {
         match &world.remote_default {
             Some(remote) if remote == &world.head => {}
@@ -193,7 +219,19 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
         &world.head,
         None,
     )?;
-    let components = config.scope(&req.components)?;
+    // The tag that exists at HEAD must be this release's: the publish run reads its
+    // components from it, so a hand-made one ships something else, and no rerun can fix that.
+    let gate_unknown = tag_pushed && !world.resume_record;
+    if tag_created || tag_pushed {
+        check_existing_tag(config, &tag, world, &components, tag_pushed)?;
+    }
+    if !tag_pushed {
+        // Every question the publish run will ask, asked before the tag exists.
+        check_publishable(req, &tag_plan, world)?;
+        if tag_plan.moves_latest && !req.allow_downgrade {
+            check_no_downgrade(config, req, world)?;
+        }
+    }
     let packages = config
         .images_for(&components)
         .into_iter()
@@ -222,10 +260,14 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
     let mut steps = vec![
         Step {
             kind: StepKind::Preflight,
-            description: "run the preflight gate (every error-severity check must pass)".into(),
+            description: if gate_unknown {
+                "run the preflight gate now: the tag was pushed from elsewhere, so whether a gate ran before it is unknown (the notes say so)".into()
+            } else {
+                "run the preflight gate (every error-severity check must pass)".into()
+            },
             done: done(
-                tag_pushed,
-                "the tag is already pushed; the gate ran before it",
+                tag_pushed && !gate_unknown,
+                "the tag is already pushed; the gate ran before it (the resume record holds its result)",
             ),
         },
         Step {
@@ -297,6 +339,123 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
     })
 }
 
+/// The annotated tag's message `cargo xtask release` writes; `publish` reads its
+/// `components:` line (`publish::components_from_tag_message`).
+pub fn tag_message_for(
+    version: &str,
+    components: &[String],
+    commit: &str,
+    moves_latest: bool,
+) -> String {
+    format!(
+        "aisopsflow {version}\n\nversion: {version}\ncomponents: {}\ncommit: {commit}\nlatest: {}\n",
+        components.join(","),
+        if moves_latest { "moves" } else { "stays" },
+    )
+}
+
+/// Refuses a tag at HEAD that is not this release's own: lightweight, without the
+/// components asked for, or (not yet pushed) not made here by this tool, which writes its
+/// resume record before it creates the tag. A pushed tag without a record here was pushed
+/// from elsewhere: planning then runs the gate again and the notes say so.
+fn check_existing_tag(
+    config: &Config,
+    tag: &str,
+    world: &World,
+    components: &[String],
+    pushed: bool,
+) -> anyhow::Result<()> {
+    let remote = &config.raw.repository.remote;
+    let message = world.tag_messages.get(tag).cloned().flatten();
+    let problem = match &message {
+        None => Some("it is a lightweight tag, so it names no components".to_string()),
+        Some(m) => {
+            let named = crate::publish::components_from_tag_message(m);
+            if !m.lines().any(|l| l.trim().starts_with("components:")) {
+                Some("its message has no `components:` line, so the publish run would ship only the default components".to_string())
+            } else if named != components {
+                Some(format!(
+                    "it names components {}, but this release asks for {}",
+                    named.join(","),
+                    components.join(",")
+                ))
+            } else if !pushed && !world.resume_record {
+                Some("there is no resume record for it, so it was not made here by `cargo xtask release` (which records the gate before it creates the tag)".to_string())
+            } else {
+                None
+            }
+        }
+    };
+    let Some(problem) = problem else {
+        return Ok(());
+    };
+    if pushed {
+        Err(policy(format!(
+            "tag {tag} exists on `{remote}` at HEAD, but {problem}; the publish run publishes what the tag says, so this release cannot finish as asked and nothing more was done; if no image was published from it, delete it (`git push {remote} :refs/tags/{tag}` and `git tag -d {tag}`) and rerun, otherwise release a new version"
+        )))
+    } else {
+        Err(usage(format!(
+            "tag {tag} exists locally at HEAD, but {problem}; it was not pushed, so delete it (`git tag -d {tag}`) and rerun: the release creates the tag itself"
+        )))
+    }
+}
+
+/// The publish run's refusals, asked of the registry before the tag exists: a version
+/// published from another commit (`publish::decide`), and a commit whose sha tag already
+/// holds another version's image (one commit gives one image).
+fn check_publishable(
+    req: &Request,
+    tag_plan: &crate::policy::TagPlan,
+    world: &World,
+) -> anyhow::Result<()> {
+    for (package, p) in &world.published {
+        crate::publish::decide(tag_plan, package, &p.tags)
+            .map_err(|e| usage(format!("{e:#}; nothing was tagged")))?;
+        if let Some(held) = p
+            .holds_version
+            .as_deref()
+            .filter(|v| *v != tag_plan.version)
+        {
+            let digest = p
+                .tags
+                .values()
+                .flatten()
+                .next()
+                .cloned()
+                .unwrap_or_default();
+            return Err(usage(format!(
+                "{package}: commit {} was already published as version {held} ({digest}); one commit gives one image, so the publish run would refuse {}: nothing was tagged; release {} from a new commit",
+                tag_plan.commit, req.version, req.version
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `latest` never moves to a version lower than the one it holds (unless
+/// `--allow-downgrade`, which the notes record).
+fn check_no_downgrade(config: &Config, req: &Request, world: &World) -> anyhow::Result<()> {
+    for (package, held) in &world.latest_versions {
+        let has_latest = world.latest_now.get(package).is_some_and(|d| d.is_some());
+        match held {
+            Some(v) if *v > req.version => {
+                return Err(usage(format!(
+                    "`{}` of {package} holds {v}, which is newer than {}: moving it would move `latest` backwards; release without --latest (a `v` tag), or pass --allow-downgrade if that is really intended (the notes record it)",
+                    config.raw.tags.latest, req.version
+                )));
+            }
+            None if has_latest => {
+                return Err(usage(format!(
+                    "`{}` of {package} names no version this tool can see (no version label, no version tag at its digest), so moving it could move it backwards; inspect it, then pass --allow-downgrade to move it anyway (the notes record it)",
+                    config.raw.tags.latest
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The plan for people.
 pub fn render_human(plan: &Plan) -> String {
     use std::fmt::Write as _;
@@ -362,6 +521,7 @@ mod tests {
             latest,
             components: vec![],
             draft_release: false,
+            allow_downgrade: false,
         }
     }
 
@@ -414,6 +574,16 @@ Steps:
             .insert("aisopsflow-core".into(), Some("sha256:new".into()));
         w.recorded_latest_before
             .insert("aisopsflow-core".into(), Some("sha256:old".into()));
+        w.tag_messages.insert(
+            "release-v1.2.3".into(),
+            Some(tag_message_for(
+                "1.2.3",
+                &["core".into(), "runner".into()],
+                HEAD,
+                true,
+            )),
+        );
+        w.resume_record = true;
         let p = plan(&config(), &req(true), &w).unwrap();
         assert!(p.moves_latest);
         assert!(p.step(StepKind::Preflight).unwrap().done.is_some());
@@ -421,6 +591,133 @@ Steps:
         assert!(p.step(StepKind::FindRun).unwrap().done.is_none());
         assert_eq!(p.packages[0].latest_before.as_deref(), Some("sha256:old"));
         assert_eq!(p.packages[0].tags, ["1.2.3", "sha-0123456", "latest"]);
+
+        // Pushed from elsewhere by this tool, without a resume record here: the gate runs now.
+        w.resume_record = false;
+        let p = plan(&config(), &req(true), &w).unwrap();
+        let gate = p.step(StepKind::Preflight).unwrap();
+        assert!(gate.done.is_none());
+        assert!(
+            gate.description
+                .contains("whether a gate ran before it is unknown")
+        );
+    }
+
+    /// The refusals the publish run would give, given first by planning (issue 16 §1).
+    #[test]
+    fn publish_refusals_come_first() {
+        let published = |tags: &[(&str, Option<&str>)], holds: Option<&str>| Published {
+            tags: tags
+                .iter()
+                .map(|(t, d)| (t.to_string(), d.map(String::from)))
+                .collect(),
+            holds_version: holds.map(String::from),
+        };
+        // A second version from a commit already released as 1.2.2.
+        let mut w = world();
+        w.published.insert(
+            "aisopsflow-core".into(),
+            published(
+                &[("1.2.3", None), ("sha-0123456", Some("sha256:a"))],
+                Some("1.2.2"),
+            ),
+        );
+        check(
+            false,
+            &w,
+            "error (exit 2): aisopsflow-core: commit <HEAD> was already published as version 1.2.2 (sha256:a); one commit gives one image, so the publish run would refuse 1.2.3: nothing was tagged; release 1.2.3 from a new commit",
+        );
+        // The version published from another commit (its tag was deleted and remade).
+        let mut w = world();
+        w.published.insert(
+            "aisopsflow-core".into(),
+            published(
+                &[("1.2.3", Some("sha256:b")), ("sha-0123456", None)],
+                Some("1.2.3"),
+            ),
+        );
+        check(
+            false,
+            &w,
+            "error (exit 2): aisopsflow-core: version 1.2.3 is already published (1.2.3 -> sha256:b) but not from commit <HEAD>; releases are immutable: publish a new version; nothing was tagged",
+        );
+        // An interrupted publish of this very version resumes.
+        let mut w = world();
+        w.published.insert(
+            "aisopsflow-core".into(),
+            published(&[("1.2.3", None), ("sha-0123456", Some("sha256:a"))], None),
+        );
+        assert!(plan(&config(), &req(false), &w).is_ok());
+    }
+
+    #[test]
+    fn latest_never_moves_backwards() {
+        let mut w = world();
+        w.latest_now
+            .insert("aisopsflow-core".into(), Some("sha256:new".into()));
+        w.latest_versions.insert(
+            "aisopsflow-core".into(),
+            Some(semver::Version::parse("1.3.0").unwrap()),
+        );
+        check(
+            true,
+            &w,
+            "error (exit 2): `latest` of aisopsflow-core holds 1.3.0, which is newer than 1.2.3: moving it would move `latest` backwards; release without --latest (a `v` tag), or pass --allow-downgrade if that is really intended (the notes record it)",
+        );
+        // A `v` tag never moves `latest`, and --allow-downgrade is explicit.
+        assert!(plan(&config(), &req(false), &w).is_ok());
+        let mut r = req(true);
+        r.allow_downgrade = true;
+        assert!(plan(&config(), &r, &w).is_ok());
+        // Unknown is not lower.
+        w.latest_versions.insert("aisopsflow-core".into(), None);
+        assert!(plan(&config(), &req(true), &w).is_err());
+    }
+
+    #[test]
+    fn a_tag_at_head_must_be_ours() {
+        let mut w = world();
+        w.local_tags.insert("v1.2.3".into(), HEAD.into());
+        w.tag_messages.insert("v1.2.3".into(), None);
+        check(
+            false,
+            &w,
+            "error (exit 2): tag v1.2.3 exists locally at HEAD, but it is a lightweight tag, so it names no components; it was not pushed, so delete it (`git tag -d v1.2.3`) and rerun: the release creates the tag itself",
+        );
+        w.remote_tags.insert("v1.2.3".into(), HEAD.into());
+        w.tag_messages
+            .insert("v1.2.3".into(), Some("release 1.2.3\n".into()));
+        check(
+            false,
+            &w,
+            "error (exit 1): tag v1.2.3 exists on `origin` at HEAD, but its message has no `components:` line, so the publish run would ship only the default components; the publish run publishes what the tag says, so this release cannot finish as asked and nothing more was done; if no image was published from it, delete it (`git push origin :refs/tags/v1.2.3` and `git tag -d v1.2.3`) and rerun, otherwise release a new version",
+        );
+        w.tag_messages.insert(
+            "v1.2.3".into(),
+            Some(tag_message_for("1.2.3", &["core".into()], HEAD, false)),
+        );
+        let err = plan(&config(), &req(false), &w).unwrap_err();
+        assert!(
+            format!("{err}")
+                .contains("names components core, but this release asks for core,runner"),
+            "{err}"
+        );
+        w.tag_messages.insert(
+            "v1.2.3".into(),
+            Some(tag_message_for(
+                "1.2.3",
+                &["core".into(), "runner".into()],
+                HEAD,
+                false,
+            )),
+        );
+        assert!(plan(&config(), &req(false), &w).is_ok());
+        // Not pushed, and no resume record: not made here by this tool.
+        w.remote_tags.clear();
+        let err = plan(&config(), &req(false), &w).unwrap_err();
+        assert!(format!("{err}").contains("no resume record"), "{err}");
+        w.resume_record = true;
+        assert!(plan(&config(), &req(false), &w).is_ok());
     }
 
     #[test]

@@ -5,13 +5,18 @@
 //! prefixes select checks; an area with no selected check does no work at all, so
 //! `--only workflow` builds no image and calls no API. The release command calls [`gate`] with
 //! its own context and attestations, so preflight and the release gate cannot disagree.
+//!
+//! Verdicts (`report::Verdict`): `ready` (exit 0) only when every check ran and passed and
+//! every attestation is recorded; `not ready: N checks could not run, M attestations missing`
+//! (exit 4) when nothing failed but evidence is missing, which is exactly what the release gate
+//! refuses; `offline: N checks not run` under `--offline`; `FAILED` (exit 1).
 
 use crate::checks::manual::Attestations;
 use crate::checks::{self, ALL, CheckId, Ctx, Phase, Report};
 use crate::config::Config;
 use crate::exit::usage;
 use crate::flags;
-use crate::report::{self, Gate};
+use crate::report::{self, Gate, Readiness};
 use crate::workspace::Global;
 
 /// Whether preflight runs `id`: every preflight-phase check, plus the delivery checks that
@@ -39,6 +44,65 @@ pub fn validate_only(only: &[String]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Validates `--skip-checks` values: each is a whole check id, or an area prefix that ends
+/// where an id's dash does (`build` skips `build-core`, ...), and selects at least one gate
+/// check (or a deep verify check, `verify-runs` and `verify-contents`). An empty value (an unset shell variable) would select every check, so it is refused,
+/// as is skipping a manual attestation: those are attested, never skipped.
+pub fn validate_skips(skips: &[String]) -> anyhow::Result<()> {
+    // The gate's checks, and the deep verify checks the release's verify may skip.
+    let gate_ids: Vec<CheckId> = ALL
+        .iter()
+        .copied()
+        .filter(|c| runs(*c) || crate::verify::DEEP.contains(c))
+        .collect();
+    let list = || {
+        gate_ids
+            .iter()
+            .filter(|c| c.meta().kind != crate::checks::Kind::Manual)
+            .map(|c| c.id())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for s in skips {
+        if s.trim().is_empty() {
+            return Err(usage(format!(
+                "--skip-checks got an empty value (an unset variable?), which would skip the whole gate; name the check ids to skip, e.g. `--skip-checks build`; ids are: {}",
+                list()
+            )));
+        }
+        let hits: Vec<CheckId> = gate_ids
+            .iter()
+            .copied()
+            .filter(|c| skip_matches(s, *c))
+            .collect();
+        if hits.is_empty() {
+            return Err(usage(format!(
+                "--skip-checks {s} names no gate check (a whole id, or an area such as `build`); ids are: {}",
+                list()
+            )));
+        }
+        if let Some(m) = hits
+            .iter()
+            .find(|c| c.meta().kind == crate::checks::Kind::Manual)
+        {
+            return Err(usage(format!(
+                "--skip-checks {s} would skip the manual attestation {}: attestations are recorded, never skipped; check it by hand and pass `--attest {}`",
+                m.id(),
+                m.id()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the `--skip-checks` value `s` names `id`: the whole id, or an area prefix ending
+/// at one of the id's dashes.
+pub fn skip_matches(s: &str, id: CheckId) -> bool {
+    let id = id.id();
+    !s.is_empty()
+        && (id == s || (id.starts_with(s) && (s.ends_with('-') || id[s.len()..].starts_with('-'))))
 }
 
 /// The URL of the check documentation, for SARIF rule help.
@@ -91,9 +155,20 @@ impl flags::Preflight {
             release,
         };
         let report = gate(&ctx, &attestations).await?;
+        // The verdict says what the run proves: `ready` only for the whole gate, run in full;
+        // `--offline` is the operator saying the run is partial, and it says so.
+        let readiness = if self.checks.offline {
+            Readiness::Offline
+        } else if self.checks.only.is_empty() {
+            Readiness::Full
+        } else {
+            Readiness::Selected
+        };
         let gate = Gate {
             deny_warnings: self.checks.deny_warnings,
             require_attestations: false,
+            require_complete: false,
+            readiness,
         };
         Ok(report::emit(
             &report,

@@ -344,6 +344,7 @@ impl crate::flags::Publish {
             print_record(&Record::new(&plan, &trigger.git_ref, packages), self.format)?;
             return Ok(crate::exit::OK);
         }
+        let _lock = crate::fsx::lock_checkout(&ws.root, &crate::fsx::command_line())?;
         let head = crate::effects::git::head(&ws.root)?;
         if head != plan.commit {
             return Err(usage(format!(

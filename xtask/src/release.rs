@@ -29,26 +29,14 @@ impl flags::Release {
                 "--format sarif and --format github are for check reports (preflight, verify); the release plan prints as `human` or `json`",
             ));
         }
-        // A prefix may name preflight checks or the deep verify checks (verify-runs,
-        // verify-contents), which the release's verify then skips, saying so.
-        let gate: Vec<String> = self
-            .skip_checks
-            .iter()
-            .filter(|p| {
-                !crate::verify::DEEP
-                    .iter()
-                    .any(|id| id.id().starts_with(p.as_str()))
-            })
-            .cloned()
-            .collect();
-        crate::preflight::validate_only(&gate)
-            .map_err(|e| crate::exit::usage(format!("--skip-checks: {e:#}")))?;
+        crate::preflight::validate_skips(&self.skip_checks)?;
         Ok(ReleaseOptions {
             request: Request {
                 version: parse_version(&self.version)?,
                 latest: self.latest,
                 components: self.scope.components.clone(),
                 draft_release: self.draft_release,
+                allow_downgrade: self.allow_downgrade,
             },
             yes: self.yes,
             dry_run: self.dry_run,
@@ -156,7 +144,13 @@ async fn rehearse(
                 let path =
                     crate::notes::internal_path(&rws.config, &opts.request.version.to_string());
                 if let Ok(text) = std::fs::read_to_string(&path) {
-                    println!("\n--- {} (rehearsal) ---\n{text}", path.display());
+                    // stdout holds the one JSON document under --format json.
+                    let shown = format!("\n--- {} (rehearsal) ---\n{text}", path.display());
+                    if opts.format == flags::Format::Json {
+                        eprintln!("{shown}");
+                    } else {
+                        println!("{shown}");
+                    }
                 }
             }
             r
@@ -172,7 +166,11 @@ async fn rehearse(
                 crate::exit::code_for(&e)
             }
         };
-        println!("{}", world.describe());
+        if opts.format == flags::Format::Json {
+            eprintln!("{}", world.describe());
+        } else {
+            println!("{}", world.describe());
+        }
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;
@@ -220,6 +218,7 @@ impl flags::Promote {
             yes: self.yes,
             timeout: Duration::from_secs(self.timeout),
             poll: Poll::default(),
+            allow_downgrade: self.allow_downgrade,
         };
         execute::promote(&ws, &opts).await
     }

@@ -6,7 +6,17 @@
 //! - a `warn`, or a `fail` of a warning-severity check, gates only with `--deny-warnings`;
 //! - a `manual` (unattested) check gates only when the caller demands attestations (the
 //!   release gate, for error-severity manual checks) or with `--deny-warnings`;
-//! - `skip` and `pass` never gate, and note-severity checks never gate.
+//! - a `not-run` (a check that should have run but could not: no permission, a rejected token,
+//!   offline) gates the release gate (`require_complete`); elsewhere it never passes for a
+//!   pass: preflight's verdict is then "not ready" (exit 4), or "offline" under `--offline`;
+//! - `skip` (deliberate or not applicable) and `pass` never gate, and note-severity checks
+//!   never gate.
+//!
+//! Verdicts: `ready` (preflight: every gating check ran and passed, every attestation is
+//! recorded; exit 0), `not ready: N checks could not run, M attestations missing` (exit 4),
+//! `offline: N checks not run` (preflight `--offline`: the operator said so; exit 0 unless a
+//! check failed), `FAILED` (exit 1), and `ok` for reports that are not a readiness verdict
+//! (`verify`, or preflight `--only`, whose selection is not the whole gate).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,6 +38,125 @@ pub struct Gate {
     pub deny_warnings: bool,
     /// Unattested error-severity manual checks fail (the release gate).
     pub require_attestations: bool,
+    /// A check that could not run fails (the release gate): a skip is not a pass.
+    pub require_complete: bool,
+    /// What the verdict claims (preflight's readiness, or a plain report).
+    pub readiness: Readiness,
+}
+
+/// What a passing report may call itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Readiness {
+    /// A plain report (verify): `ok` or `FAILED`.
+    #[default]
+    Plain,
+    /// Preflight over every check: `ready`, or `not ready` (exit 4) when a check could not
+    /// run or an attestation is missing.
+    Full,
+    /// Preflight with `--only`: like `Full`, but a pass says `ok (selected checks)`, since
+    /// the selection is not the whole gate.
+    Selected,
+    /// Preflight with `--offline`: never `ok`; `offline: N checks not run` (exit 0 unless a
+    /// check failed: the operator declared the run partial).
+    Offline,
+}
+
+/// The overall verdict of a report under a gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Something gates (exit 1).
+    Fail,
+    /// Every check that gates ran and passed, every attestation is recorded (exit 0).
+    Ready,
+    /// Nothing failed, but checks could not run or attestations are missing (exit 4).
+    NotReady { not_run: usize, missing: usize },
+    /// `--offline`: nothing that ran failed; `not_run` checks were not run (exit 0).
+    Offline { not_run: usize, missing: usize },
+    /// A plain report, or a selection, with nothing gating (exit 0).
+    Ok,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Fail => exit::POLICY,
+            Verdict::NotReady { .. } => exit::INCOMPLETE,
+            Verdict::Ready | Verdict::Offline { .. } | Verdict::Ok => exit::OK,
+        }
+    }
+
+    /// The word for `summary.verdict` in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Fail => "fail",
+            Verdict::NotReady { .. } => "incomplete",
+            Verdict::Offline { .. } => "offline",
+            Verdict::Ready | Verdict::Ok => "pass",
+        }
+    }
+
+    /// The summary line's lead, for people.
+    pub fn headline(self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        match self {
+            Verdict::Fail => "FAILED".into(),
+            Verdict::Ready => "ready".into(),
+            Verdict::Ok => "ok".into(),
+            Verdict::NotReady { not_run, missing } => format!(
+                "not ready: {} could not run, {} missing",
+                plural(not_run, "check", "checks"),
+                plural(missing, "attestation", "attestations")
+            ),
+            Verdict::Offline { not_run, missing } => format!(
+                "offline: {} not run, {} missing",
+                plural(not_run, "check", "checks"),
+                plural(missing, "attestation", "attestations")
+            ),
+        }
+    }
+}
+
+/// Distinct checks that could not run (gating severity: error).
+pub fn not_run(report: &Report) -> usize {
+    let ids: std::collections::BTreeSet<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.status == Status::NotRun && o.id.meta().severity == Severity::Error)
+        .map(|o| o.id)
+        .collect();
+    ids.len()
+}
+
+/// Distinct error-severity manual checks without an attestation.
+pub fn attestations_missing(report: &Report) -> usize {
+    let ids: std::collections::BTreeSet<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| {
+            let m = o.id.meta();
+            o.status == Status::Manual && m.kind == Kind::Manual && m.severity == Severity::Error
+        })
+        .map(|o| o.id)
+        .collect();
+    ids.len()
+}
+
+/// The verdict of `report` under `gate`.
+pub fn verdict(report: &Report, gate: Gate) -> Verdict {
+    if report.outcomes.iter().any(|o| gates(o, gate)) {
+        return Verdict::Fail;
+    }
+    let (not_run, missing) = (not_run(report), attestations_missing(report));
+    match gate.readiness {
+        Readiness::Plain => Verdict::Ok,
+        Readiness::Offline => Verdict::Offline { not_run, missing },
+        Readiness::Full | Readiness::Selected if not_run + missing > 0 => {
+            Verdict::NotReady { not_run, missing }
+        }
+        Readiness::Full => Verdict::Ready,
+        Readiness::Selected => Verdict::Ok,
+    }
 }
 
 /// How much one outcome weighs against the gate.
@@ -60,6 +189,8 @@ pub fn level(o: &Outcome, gate: Gate) -> Level {
     };
     match o.status {
         Status::Pass | Status::Skip => Level::None,
+        Status::NotRun if gate.require_complete => sev,
+        Status::NotRun => Level::None,
         Status::Fail => sev,
         Status::Warn => sev.min(Level::Warning),
         Status::Manual => {
@@ -81,21 +212,18 @@ pub fn gates(o: &Outcome, gate: Gate) -> bool {
     }
 }
 
-/// 0 when nothing gates, 1 otherwise.
+/// 0 when nothing gates, 1 when something does, 4 when preflight is not ready.
 pub fn exit_code(report: &Report, gate: Gate) -> u8 {
-    if report.outcomes.iter().any(|o| gates(o, gate)) {
-        exit::POLICY
-    } else {
-        exit::OK
-    }
+    verdict(report, gate).exit_code()
 }
 
 /// Counts per status, in a fixed order.
 pub fn counts(report: &Report) -> BTreeMap<&'static str, usize> {
-    let mut m: BTreeMap<&'static str, usize> = ["pass", "fail", "warn", "skip", "manual"]
-        .into_iter()
-        .map(|k| (k, 0))
-        .collect();
+    let mut m: BTreeMap<&'static str, usize> =
+        ["pass", "fail", "warn", "skip", "not-run", "manual"]
+            .into_iter()
+            .map(|k| (k, 0))
+            .collect();
     for o in &report.outcomes {
         *m.entry(status_str(o.status)).or_default() += 1;
     }
@@ -108,6 +236,7 @@ pub fn status_str(s: Status) -> &'static str {
         Status::Fail => "fail",
         Status::Warn => "warn",
         Status::Skip => "skip",
+        Status::NotRun => "not-run",
         Status::Manual => "manual",
     }
 }
@@ -168,6 +297,8 @@ pub fn human(report: &Report, gate: Gate, color: bool) -> String {
                 (Status::Fail, _) => ("fail", "33"),
                 (Status::Warn, _) => ("warn", "33"),
                 (Status::Skip, _) => ("skip", "2"),
+                (Status::NotRun, Level::Error) => ("NOTRUN", "31;1"),
+                (Status::NotRun, _) => ("NOTRUN", "33;1"),
                 (Status::Manual, Level::Error) => ("MANUAL", "31;1"),
                 (Status::Manual, _) => ("manual", "36"),
             };
@@ -178,7 +309,7 @@ pub fn human(report: &Report, gate: Gate, color: bool) -> String {
                 o.id.id(),
                 o.message
             );
-            if o.status == Status::Skip {
+            if matches!(o.status, Status::Skip | Status::NotRun) {
                 // A skip's message already says why and how to enable it.
             } else if o.status != Status::Pass || o.evidence.len() <= 3 {
                 for e in &o.evidence {
@@ -198,16 +329,22 @@ pub fn human(report: &Report, gate: Gate, color: bool) -> String {
         }
     }
     let c = counts(report);
-    let code = exit_code(report, gate);
-    let verdict = if code == 0 {
-        paint("32;1", "ok")
-    } else {
-        paint("31;1", "FAILED")
+    let v = verdict(report, gate);
+    let code = match v {
+        Verdict::Ready | Verdict::Ok => "32;1",
+        Verdict::Fail => "31;1",
+        Verdict::NotReady { .. } | Verdict::Offline { .. } => "33;1",
     };
     let _ = writeln!(
         out,
-        "\n{verdict}: {} pass, {} fail, {} warn, {} skip, {} manual",
-        c["pass"], c["fail"], c["warn"], c["skip"], c["manual"]
+        "\n{}: {} pass, {} fail, {} warn, {} skip, {} not run, {} manual",
+        paint(code, &v.headline()),
+        c["pass"],
+        c["fail"],
+        c["warn"],
+        c["skip"],
+        c["not-run"],
+        c["manual"]
     );
     out
 }
@@ -232,17 +369,21 @@ pub fn json(report: &Report, gate: Gate, command: &str) -> Value {
             })
         })
         .collect();
-    let code = exit_code(report, gate);
+    let v = verdict(report, gate);
     json!({
         "schema_version": SCHEMA_VERSION,
         "tool": "cargo xtask",
         "command": command,
         "summary": {
             "counts": counts(report),
-            "verdict": if code == 0 { "pass" } else { "fail" },
-            "exit_code": code,
+            "verdict": v.as_str(),
+            "headline": v.headline(),
+            "exit_code": v.exit_code(),
+            "not_run": not_run(report),
+            "attestations_missing": attestations_missing(report),
             "deny_warnings": gate.deny_warnings,
             "require_attestations": gate.require_attestations,
+            "require_complete": gate.require_complete,
         },
         "checks": checks,
     })
@@ -285,8 +426,10 @@ pub fn sarif(report: &Report, gate: Gate, help_base: &str) -> Value {
             let (kind, lvl) = match o.status {
                 Status::Pass => ("pass", "none"),
                 Status::Skip => ("notApplicable", "none"),
+                // SARIF's "open": the tool could not determine whether the problem exists.
+                Status::NotRun if !gates(o, gate) => ("open", "none"),
                 Status::Manual if !gates(o, gate) => ("review", "none"),
-                Status::Fail | Status::Warn | Status::Manual => (
+                Status::Fail | Status::Warn | Status::Manual | Status::NotRun => (
                     "fail",
                     match lvl {
                         Level::Error => "error",

@@ -471,3 +471,157 @@ fn the_publish_build_has_no_stand_ins() {
     }
     assert!(tree.lines().any(|l| l.starts_with("reqwest ")), "{tree}");
 }
+
+/// The `cargo xtask ...` commands quoted in `text`: backtick spans and the lines of fenced
+/// code blocks that start with `cargo xtask`, as `(line, command)`.
+fn quoted_commands(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            if let Some(cmd) = t
+                .strip_prefix("$ ")
+                .or(Some(t))
+                .filter(|c| c.starts_with("cargo xtask "))
+            {
+                // A trailing shell comment is not part of the command.
+                let cmd = cmd.split("  #").next().unwrap_or(cmd);
+                let cmd = cmd.split(" # ").next().unwrap_or(cmd);
+                out.push((i + 1, cmd.trim().to_string()));
+            }
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("`cargo xtask") {
+            let after = &rest[start + 1..];
+            let Some(end) = after.find('`') else { break };
+            out.push((i + 1, after[..end].to_string()));
+            rest = &after[end + 1..];
+        }
+    }
+    out
+}
+
+/// A quoted command made concrete: format placeholders (`{version}`) and documentation
+/// placeholders (`VERSION`, `[--latest]`, `human|json`) become values the grammar accepts.
+fn concrete(cmd: &str) -> Vec<String> {
+    let mut s = String::new();
+    let mut depth = 0;
+    let mut inner = String::new();
+    for ch in cmd.chars() {
+        match ch {
+            '{' => {
+                depth += 1;
+                if depth == 1 {
+                    inner.clear();
+                }
+            }
+            '}' if depth > 0 => {
+                depth -= 1;
+                // `{}` and a named placeholder (`{version}`) are values.
+                if depth == 0 {
+                    s.push_str(if inner.is_empty() { "x" } else { "1.2.3" });
+                }
+            }
+            _ if depth > 0 => inner.push(ch),
+            '[' | ']' => s.push(' '),
+            _ => s.push(ch),
+        }
+    }
+    s.split_whitespace()
+        // The command ends where the shell takes over.
+        .take_while(|w| !matches!(*w, "|" | ">" | "2>&1" | "&&" | ";" | "#"))
+        .skip(2) // `cargo xtask`
+        .filter(|w| *w != "..." && *w != "\u{2026}")
+        .map(|w| {
+            let w = w.trim_end_matches(['.', ',', ';', ':', ')']);
+            let w = w.split('|').next().unwrap_or(w);
+            match w {
+                "SECS" | "N" => "60".to_string(),
+                w => w.to_string(),
+            }
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+#[test]
+fn every_quoted_cargo_xtask_command_parses() {
+    use clap::Parser as _;
+    let root = root();
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for f in files(&root) {
+        let wanted = f.ends_with(".md")
+            || (f.ends_with(".rs") && !f.starts_with("xtask/fuzz/"))
+            || f.ends_with(".toml")
+            || f.ends_with(".yml")
+            || f.ends_with(".yaml");
+        let skipped = f.starts_with("docs/releases/")
+            || f.starts_with("xtask/fuzz/")
+            || f.starts_with("xtask/tests/")
+            || f == "xtask/src/tidy.rs";
+        if !wanted || skipped {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&f)).unwrap_or_default();
+        for (line, cmd) in quoted_commands(&text) {
+            let args = concrete(&cmd);
+            seen += 1;
+            let argv = std::iter::once("cargo xtask".to_string()).chain(args.iter().cloned());
+            // A mention of a command (`cargo xtask release` in prose) lacks its required
+            // arguments, which is fine; an unknown flag or a bad value is not.
+            use clap::error::ErrorKind;
+            let mention = |k: ErrorKind| {
+                matches!(
+                    k,
+                    ErrorKind::MissingRequiredArgument
+                        | ErrorKind::MissingSubcommand
+                        | ErrorKind::DisplayHelp
+                        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                )
+            };
+            if let Err(e) = crate::flags::Xtask::try_parse_from(argv).map_err(|e| (e.kind(), e)) {
+                let (kind, e) = e;
+                if mention(kind) {
+                    continue;
+                }
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or_default().to_string();
+                bad.push(format!(
+                    "{f}:{line}: `{cmd}` does not parse ({first}); fix the command or the grammar"
+                ));
+            }
+        }
+    }
+    assert!(
+        seen > 20,
+        "found only {seen} quoted commands; is the extraction broken?"
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn the_command_extraction_sees_what_it_should() {
+    let text = "run `cargo xtask release {version}{}` or\n```sh\ncargo xtask preflight --only build   # builds\n```\n";
+    let cmds = quoted_commands(text);
+    assert_eq!(cmds.len(), 2);
+    assert_eq!(concrete(&cmds[0].1), ["release", "1.2.3x"]);
+    assert_eq!(concrete(&cmds[1].1), ["preflight", "--only", "build"]);
+    assert_eq!(
+        concrete("cargo xtask release VERSION --dry-run --write-draft"),
+        ["release", "VERSION", "--dry-run", "--write-draft"]
+    );
+    use clap::Parser as _;
+    assert!(
+        crate::flags::Xtask::try_parse_from(std::iter::once("cargo xtask".to_string()).chain(
+            concrete("cargo xtask release VERSION --dry-run --write-draft")
+        ))
+        .is_err()
+    );
+}

@@ -166,7 +166,7 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         }
     };
     if !repo {
-        return vec![Outcome::skip(
+        return vec![Outcome::not_run(
             id,
             format!("{} is not a git work tree", root.display()),
             "run in a git checkout of the repository",
@@ -240,7 +240,7 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     let prev = match previous_release_tag(ctx) {
         Ok(p) => p,
         Err(e) => {
-            return vec![Outcome::skip(
+            return vec![Outcome::not_run(
                 id,
                 format!("cannot list tags: {e:#}"),
                 "run in a git checkout with its tags (`git fetch --tags`)",
@@ -262,7 +262,7 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     let changed = match git::changed_files(root, &tag, "HEAD") {
         Ok(c) => c,
         Err(e) => {
-            return vec![Outcome::skip(
+            return vec![Outcome::not_run(
                 id,
                 format!("cannot diff {tag}..HEAD: {e:#}"),
                 "fetch the full history (`git fetch --unshallow --tags`)",

@@ -387,7 +387,7 @@ registry! {
         checklist: "release notes include the exact git commit and expected image tags",
         summary: "The release-notes draft names HEAD's full commit and every expected image tag.",
         why: "Auditors and customers trace an image back to its source through the notes.",
-        fix: "Regenerate the draft with `cargo xtask release VERSION --dry-run --write-draft`, or add the missing commit or tags named in the evidence.",
+        fix: "Write `<notes dir>/VERSION.draft.md` naming HEAD's commit and every expected tag (`cargo xtask release VERSION --dry-run` prints them), then rerun `cargo xtask preflight --release VERSION --only notes`.",
     },
     DocsDigestPinning => {
         id: "docs-digest-pinning", section: OperatorPreflight, phase: Preflight, kind: Automated, severity: Error,
@@ -535,7 +535,12 @@ pub enum Status {
     Pass,
     Fail,
     Warn,
+    /// Deliberately not run, or not applicable (console not in scope, no `--release`).
     Skip,
+    /// Should have run but could not: no permission, a rejected token, offline. Never a pass:
+    /// it makes preflight's verdict "not ready" and refuses the release gate.
+    #[serde(rename = "not-run")]
+    NotRun,
     Manual,
 }
 
@@ -647,6 +652,20 @@ impl Outcome {
             vec![Evidence::note(format!("{why}"))],
         )
     }
+    /// A check that should have run but could not (no permission, a rejected token, no
+    /// network): says why and what to grant so it runs.
+    pub fn not_run(
+        id: CheckId,
+        why: impl std::fmt::Display,
+        grant: impl std::fmt::Display,
+    ) -> Outcome {
+        Outcome::new(
+            id,
+            Status::NotRun,
+            format!("could not run: {why}; to run it: {grant}"),
+            vec![Evidence::note(format!("{why}"))],
+        )
+    }
     /// A manual check awaiting (or holding) the operator's attestation.
     pub fn manual(id: CheckId, message: impl Into<String>, evidence: Vec<Evidence>) -> Outcome {
         Outcome::new(id, Status::Manual, message, evidence)
@@ -673,7 +692,8 @@ impl Report {
     /// The worst status reported for `id`, if any.
     pub fn status_of(&self, id: CheckId) -> Option<Status> {
         let rank = |s: Status| match s {
-            Status::Fail => 4,
+            Status::Fail => 5,
+            Status::NotRun => 4,
             Status::Manual => 3,
             Status::Warn => 2,
             Status::Skip => 1,

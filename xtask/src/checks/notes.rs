@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
                     .display()
             ),
             format!(
-                "create one with `cargo xtask release {version} --dry-run` or write {version}.draft.md in {}",
+                "write {version}.draft.md in {} naming HEAD's commit and every expected tag (`cargo xtask release {version} --dry-run` prints them)",
                 cfg.raw.notes.dir
             ),
         )];
@@ -49,7 +49,13 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let head = match git::head(&ctx.ws.root) {
         Ok(h) => h,
-        Err(e) => return vec![Outcome::skip(id, format!("{e:#}"), "run in a git checkout")],
+        Err(e) => {
+            return vec![Outcome::not_run(
+                id,
+                format!("{e:#}"),
+                "run in a git checkout",
+            )];
+        }
     };
     let git_ref = format!(
         "refs/tags/{}",

@@ -3,9 +3,11 @@
 //!
 //! Each check reports what the API said as evidence (endpoint, field, value). Answers that
 //! are not about the setting itself are reported for what they are: a plan that lacks the
-//! feature is a warning, a token that lacks a permission is a skip naming the permission,
-//! and an unreachable or rate-limited API is an error (exit 3). Offline, or without a token,
-//! every selected check is skipped with the reason and the fix.
+//! feature is a warning, a token that lacks a permission (or is rejected) is `not-run` naming
+//! the permission to grant, and an unreachable or rate-limited API is an error (exit 3).
+//! Offline, or without a token, every selected check is `not-run` with the reason and the
+//! fix: a check that could not run is never a pass (preflight says "not ready", the release
+//! gate refuses).
 
 use std::collections::BTreeSet;
 
@@ -97,7 +99,9 @@ pub async fn run_with(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
 }
 
 fn skip_all(ids: &[CheckId], why: &str, fix: &str) -> Vec<Outcome> {
-    ids.iter().map(|id| Outcome::skip(*id, why, fix)).collect()
+    ids.iter()
+        .map(|id| Outcome::not_run(*id, why, fix))
+        .collect()
 }
 
 /// Turns an answer GitHub gave (not an outage) into the outcome for `id`; outages and
@@ -123,7 +127,7 @@ fn problem(id: CheckId, err: anyhow::Error) -> anyhow::Result<Outcome> {
             let need = ge
                 .needed()
                 .unwrap_or_else(|| "the permission GitHub requires for this endpoint".to_string());
-            let mut o = Outcome::skip(
+            let mut o = Outcome::not_run(
                 id,
                 format!("the token cannot read {endpoint} (403 {message}): it lacks {need}"),
                 format!("use a token with {need}"),
@@ -134,14 +138,14 @@ fn problem(id: CheckId, err: anyhow::Error) -> anyhow::Result<Outcome> {
             }
             o
         }
-        GithubError::NotFound { .. } => Outcome::skip(
+        GithubError::NotFound { .. } => Outcome::not_run(
             id,
             format!(
                 "{endpoint} answered 404: the resource is missing, or private and invisible to this token (GitHub answers 404 rather than 403 there)"
             ),
             "check repository.name and registry.org in release.toml, and use a classic token with `repo` and `read:packages` from a repository admin",
         ),
-        GithubError::Unauthorized { .. } => Outcome::skip(
+        GithubError::Unauthorized { .. } => Outcome::not_run(
             id,
             format!("{endpoint} answered 401: the GitHub token was rejected"),
             NO_TOKEN_FIX,

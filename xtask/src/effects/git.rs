@@ -592,6 +592,130 @@ pub fn files_not_ignored(root: &Path, dirs: &[String]) -> Option<Vec<std::path::
     )
 }
 
+/// Deletes a local tag (one this release made and did not push, when another was pushed).
+pub fn delete_local_tag(root: &Path, tag: &str) -> anyhow::Result<()> {
+    let refname = format!("refs/tags/{tag}");
+    read(
+        root,
+        &["update-ref", "-d", &refname],
+        &format!("deleting the local tag {tag}"),
+    )?;
+    Ok(())
+}
+
+/// The object a local ref names, unpeeled (an annotated tag's own id); `None` when absent.
+pub fn local_ref_object(root: &Path, refname: &str) -> anyhow::Result<Option<String>> {
+    let r = run_raw(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            refname,
+        ],
+        None,
+    )?;
+    let out = String::from_utf8_lossy(&r.stdout).trim().to_string();
+    Ok((r.ok && !out.is_empty()).then_some(out))
+}
+
+/// The object a remote ref names, unpeeled (an annotated tag's own id); `None` when absent.
+pub fn remote_ref_object(
+    root: &Path,
+    remote: &str,
+    refname: &str,
+) -> anyhow::Result<Option<String>> {
+    let r = run_raw(
+        root,
+        &["ls-remote", "--end-of-options", remote, refname],
+        None,
+    )?;
+    if !r.ok {
+        return Err(crate::exit::external(format!(
+            "listing refs of remote `{remote}` failed: {}; check `git remote -v` and your credentials (git fetch {remote} should work)",
+            r.stderr
+        )));
+    }
+    Ok(String::from_utf8_lossy(&r.stdout).lines().find_map(|l| {
+        l.split_once('\t')
+            .filter(|(_, name)| *name == refname)
+            .map(|(sha, _)| sha.to_string())
+    }))
+}
+
+/// Whether `remote` is configured in this checkout (`git remote get-url`).
+pub fn has_remote(root: &Path, remote: &str) -> bool {
+    run_raw(root, &["remote", "get-url", "--", remote], None).is_ok_and(|r| r.ok)
+}
+
+/// This checkout's git directory (a worktree's own), absolute; `None` outside a repository.
+pub fn git_dir(root: &Path) -> Option<std::path::PathBuf> {
+    let out = read_text(
+        root,
+        &["rev-parse", "--absolute-git-dir"],
+        "finding the git directory",
+    )
+    .ok()?;
+    let out = out.trim();
+    (!out.is_empty()).then(|| std::path::PathBuf::from(out))
+}
+
+/// A commit of the working tree as it is now (tracked changes and untracked, unignored files,
+/// outside `exclude`), whose parent is HEAD; `None` when the tree has no such change. Made
+/// with a temporary index, so the checkout's index, refs and files are left as they were.
+/// The rehearsal releases this commit, so a changed workflow can be rehearsed before commit.
+pub fn working_tree_commit(
+    root: &Path,
+    exclude: &str,
+    message: &str,
+) -> anyhow::Result<Option<(String, usize)>> {
+    let dir = tempfile::tempdir().context("creating a temporary index")?;
+    let index = dir.path().join("index");
+    let git = |args: &[&str], stdin: Option<&str>| -> anyhow::Result<Vec<u8>> {
+        let mut c = command(root, args);
+        c.env("GIT_INDEX_FILE", &index)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if stdin.is_some() {
+            c.stdin(Stdio::piped());
+        }
+        let mut child = c.spawn().context("running git (is it installed?)")?;
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(text.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "git {} in {}: {}",
+                args.join(" "),
+                root.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(out.stdout)
+    };
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).trim().to_string();
+    git(&["read-tree", "HEAD"], None)?;
+    let exclude = format!(":(exclude){}", exclude.trim_end_matches('/'));
+    git(&["add", "-A", "--", ".", &exclude], None)?;
+    let changed = git(&["diff", "--cached", "--name-only", "-z", "HEAD"], None)?;
+    let n = split_z(&changed).len();
+    if n == 0 {
+        return Ok(None);
+    }
+    let tree = text(git(&["write-tree"], None)?);
+    let commit = text(git(
+        &["commit-tree", &tree, "-p", "HEAD", "-F", "-"],
+        Some(message),
+    )?);
+    Ok(Some((commit, n)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,7 +71,7 @@ const REHEARSAL_TOKEN: &str = "ghp_REHEARSALonlyTOKEN000000000000000000000";
 const ACTIONS_TOKEN: &str = "ghs_REHEARSALworkflowTOKEN0000000000000000";
 
 impl Rehearsal {
-    /// Sets the world up from the workspace's committed HEAD.
+    /// Sets the world up from the workspace's working tree (HEAD when it is clean).
     pub async fn start(ws: &Workspace, opts: RehearsalOptions) -> anyhow::Result<Rehearsal> {
         let dir = tempfile::Builder::new()
             .prefix("aisopsflow-rehearsal-")
@@ -85,8 +85,33 @@ impl Rehearsal {
 
         // The remote holds exactly the committed HEAD on the default branch, and no tags: the
         // rehearsal starts from a repository that has never released.
-        let head = git::head(&ws.root)
-            .context("reading HEAD of the workspace (the rehearsal releases what is committed)")?;
+        // A rehearsal releases the working tree as it is, uncommitted changes included (the
+        // runbook recommends rehearsing a changed workflow), and says which it rehearses.
+        let head = git::head(&ws.root).context("reading HEAD of the workspace")?;
+        let head = match git::working_tree_commit(
+            &ws.root,
+            &cfg.raw.notes.dir,
+            "rehearsal: the working tree, uncommitted changes included\n",
+        )
+        .context(
+            "committing the working tree for the rehearsal (nothing in the checkout changes)",
+        )? {
+            Some((commit, n)) => {
+                eprintln!(
+                    "rehearsal: rehearsing the working tree: HEAD {} plus {n} uncommitted change(s), as commit {} in the throwaway remote only",
+                    &head[..12],
+                    &commit[..12]
+                );
+                commit
+            }
+            None => {
+                eprintln!(
+                    "rehearsal: rehearsing HEAD {} (the working tree is clean)",
+                    &head[..12]
+                );
+                head
+            }
+        };
         run_git(
             &base,
             &[

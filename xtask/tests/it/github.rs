@@ -516,7 +516,7 @@ async fn tokens_never_appear_in_debug_or_errors() {
         .await
         .unwrap();
     assert!(!format!("{outs:?}").contains(FAKE));
-    assert_eq!(status_of(&outs, CheckId::RepoPrivate), Status::Skip);
+    assert_eq!(status_of(&outs, CheckId::RepoPrivate), Status::NotRun);
 }
 
 #[tokio::test]
@@ -936,7 +936,7 @@ async fn insufficient_permissions_skip_or_warn_naming_the_permission() {
         CheckId::ActionsCannotApprovePrs,
     ] {
         let o = outcome(&outs, id);
-        assert_eq!(o.status, Status::Skip, "{o:#?}");
+        assert_eq!(o.status, Status::NotRun, "{o:#?}");
         assert!(o.message.contains("administration=read"), "{o:#?}");
     }
     assert_eq!(status_of(&outs, CheckId::RepoPrivate), Status::Pass);
@@ -980,7 +980,7 @@ async fn insufficient_permissions_skip_or_warn_naming_the_permission() {
         .await
         .unwrap();
     let o = outcome(&outs, CheckId::RepoDefaultBranchProtected);
-    assert_eq!(o.status, Status::Skip, "{o:#?}");
+    assert_eq!(o.status, Status::NotRun, "{o:#?}");
     assert!(o.message.contains("administration=read"), "{o:#?}");
 
     // No read:packages: every package check is skipped naming the scope.
@@ -989,7 +989,7 @@ async fn insufficient_permissions_skip_or_warn_naming_the_permission() {
         .unwrap();
     assert_eq!(outs.len(), 4);
     for o in &outs {
-        assert_eq!(o.status, Status::Skip, "{o:#?}");
+        assert_eq!(o.status, Status::NotRun, "{o:#?}");
         assert!(o.message.contains("read:packages"), "{o:#?}");
     }
 
@@ -1008,7 +1008,7 @@ async fn insufficient_permissions_skip_or_warn_naming_the_permission() {
     .unwrap();
     assert_eq!(outs.len(), 6);
     for o in &outs {
-        assert_eq!(o.status, Status::Skip, "{o:#?}");
+        assert_eq!(o.status, Status::NotRun, "{o:#?}");
         assert!(
             o.message.contains("404") && o.message.contains("invisible"),
             "{o:#?}"
@@ -1048,7 +1048,7 @@ async fn no_token_or_offline_skips_with_reason_and_no_request() {
     let outs = run_checks(&h, None).await;
     assert_eq!(outs.len(), 10);
     for o in &outs {
-        assert_eq!(o.status, Status::Skip);
+        assert_eq!(o.status, Status::NotRun);
         assert!(
             o.message.contains("no GitHub token")
                 && o.message.contains("gh auth login")
@@ -1062,8 +1062,8 @@ async fn no_token_or_offline_skips_with_reason_and_no_request() {
     assert_eq!(
         outs.iter().map(|o| (o.id, o.status)).collect::<Vec<_>>(),
         vec![
-            (CheckId::RepoPrivate, Status::Skip),
-            (CheckId::PackagesRegistrySet, Status::Skip)
+            (CheckId::RepoPrivate, Status::NotRun),
+            (CheckId::PackagesRegistrySet, Status::NotRun)
         ]
     );
     assert!(outs[0].message.contains("--offline"));

@@ -36,6 +36,7 @@ mod credential_routes;
 mod credentials;
 mod doc_inputs;
 mod evidence;
+mod gate;
 mod ghcr;
 mod github;
 mod github_contract;

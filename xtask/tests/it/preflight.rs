@@ -294,13 +294,16 @@ fn attestations_are_recorded_and_validated() {
         "--format",
         "json",
     ]);
+    // Unattested manual checks fail nothing, but preflight is not ready without them (exit 4).
     assert_eq!(
         out.status.code(),
-        Some(0),
-        "unattested manual checks do not fail preflight: {}",
+        Some(4),
+        "unattested manual checks make preflight not ready: {}",
         text(&out)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["verdict"], "incomplete");
+    assert_eq!(v["summary"]["attestations_missing"], 5);
     assert!(
         v["checks"]
             .as_array()

@@ -371,7 +371,7 @@ impl Env {
         })
     }
 
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
+    pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
         c.arg("--repo")
             .arg(&self.work)
@@ -662,7 +662,8 @@ async fn release_latest_writes_notes_whose_digests_skopeo_confirms() {
     assert!(notes.contains("`verify-latest-policy`: pass"), "{notes}");
     assert!(notes.contains("`workflow-permissions`"), "{notes}");
     assert!(
-        notes.contains("`build-core`: skip: skipped: the operator passed --skip-checks build"),
+        notes.contains("`build-core`: skip: skipped: by ")
+            && notes.contains(" with --skip-checks build"),
         "{notes}"
     );
     assert!(
@@ -865,7 +866,6 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     let Some(env) = Env::start().await else {
         return;
     };
-    let head = env.head();
     let done = |version: &str, tag: &str| {
         let tags: Vec<String> = env
             .remote_tags()
@@ -891,10 +891,11 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
         );
         let r = recorded(&env.notes(version).unwrap());
         assert_eq!(r.tag.as_deref(), Some(tag));
-        assert_eq!(r.commit.as_deref(), Some(head.as_str()));
+        assert_eq!(r.commit.as_deref(), Some(env.head().as_str()));
     };
 
-    // 1. The tag was created, not pushed.
+    // 1. A tag created at HEAD by hand, not pushed: not this tool's (no resume record), so
+    //    refused with the fix; after the fix the release completes.
     git(
         &env.work,
         &[
@@ -906,10 +907,16 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
         ],
     );
     let (code, out) = env.release("2.0.0", &[]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("git tag -d v2.0.0"), "{out}");
+    assert!(env.remote_tags().is_empty(), "{out}");
+    git(&env.work, &["tag", "-d", "v2.0.0"]);
+    let (code, out) = env.release("2.0.0", &[]).await;
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("[done] create annotated tag v2.0.0"), "{out}");
     done("2.0.0", "v2.0.0");
 
+    // One commit gives one image: each version is released from its own commit.
+    env.commit_and_push("core/stage-1b.txt", "1b\n");
     // 1b. Tagged and pushed from another clone: this checkout has neither the tag nor a
     //     resume record.
     let other = env.dir.path().join("other");
@@ -930,6 +937,8 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     assert!(out.contains("no resume record for v2.0.5"), "{out}");
     done("2.0.5", "v2.0.5");
 
+    // One commit gives one image: each version is released from its own commit.
+    env.commit_and_push("core/stage-2.txt", "2\n");
     // 2. Pushed, but the run has not appeared yet (GitHub has not noticed the push).
     env.control.pause_watcher.store(true, Ordering::SeqCst);
     let (code, out) = env.release_interrupted_at("2.1.0", "waiting for the").await;
@@ -947,6 +956,8 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     assert!(out.contains("[done] push exactly one tag"), "{out}");
     done("2.1.0", "v2.1.0");
 
+    // One commit gives one image: each version is released from its own commit.
+    env.commit_and_push("core/stage-3.txt", "3\n");
     // 3. During the wait.
     env.control.hold.store(true, Ordering::SeqCst);
     let (code, out) = env.release_interrupted_at("2.2.0", "found run").await;
@@ -962,6 +973,8 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     );
     done("2.2.0", "v2.2.0");
 
+    // One commit gives one image: each version is released from its own commit.
+    env.commit_and_push("core/stage-4.txt", "4\n");
     // 4. After verify, before the notes: writing them failed (a directory is in the way).
     let blocker = env.notes_dir().join("2.3.0.customer.md");
     std::fs::create_dir_all(&blocker).unwrap();

@@ -997,12 +997,25 @@ fn observe(repo: &Repo, version: &semver::Version) -> anyhow::Result<xtask::plan
     for t in &tags {
         if let Some(sha) = git::try_rev_parse(&root, &format!("refs/tags/{t}"))? {
             world.local_tags.insert(t.clone(), sha);
+            world
+                .tag_messages
+                .insert(t.clone(), git::tag_message(&root, t)?);
         }
         if let Some(sha) = remote.get(&format!("refs/tags/{t}")) {
             world.remote_tags.insert(t.clone(), sha.clone());
         }
     }
     Ok(world)
+}
+
+/// The message `cargo xtask release 1.2.3` writes for core and runner at HEAD.
+fn ours(r: &Repo) -> String {
+    xtask::plan::tag_message_for(
+        "1.2.3",
+        &["core".to_string(), "runner".to_string()],
+        &r.head(),
+        false,
+    )
 }
 
 fn plan_for(repo: &Repo, version: &str, latest: bool) -> anyhow::Result<xtask::plan::Plan> {
@@ -1016,6 +1029,7 @@ fn plan_for(repo: &Repo, version: &str, latest: bool) -> anyhow::Result<xtask::p
             latest,
             components: vec![],
             draft_release: false,
+            allow_downgrade: false,
         },
         &world,
     )
@@ -1157,15 +1171,65 @@ fn release_path_refusals_and_resumes_through_the_planner() {
             )),
         ),
         (
-            "tag exists locally at HEAD (resume)",
+            // Made by hand: the publish run would read no components from it.
+            "tag exists locally at HEAD, made by hand",
             |r| git(&r.work(), &["tag", "-a", "-m", "v1.2.3", "v1.2.3"]).truncate(0),
             false,
-            Ok(()),
+            Err((
+                2,
+                &[
+                    "exists locally at HEAD",
+                    "no `components:` line",
+                    "git tag -d v1.2.3",
+                ],
+            )),
         ),
         (
-            "tag pushed at HEAD (resume)",
+            "tag exists locally at HEAD, lightweight",
+            |r| git(&r.work(), &["tag", "v1.2.3"]).truncate(0),
+            false,
+            Err((2, &["lightweight", "git tag -d v1.2.3"])),
+        ),
+        (
+            "tag pushed at HEAD, made by hand",
             |r| {
                 git(&r.work(), &["tag", "-a", "-m", "v1.2.3", "v1.2.3"]);
+                git(&r.work(), &["push", "-q", "origin", "refs/tags/v1.2.3"]);
+            },
+            false,
+            Err((
+                1,
+                &[
+                    "exists on `origin` at HEAD",
+                    "cannot finish",
+                    "git push origin :refs/tags/v1.2.3",
+                ],
+            )),
+        ),
+        (
+            "tag pushed at HEAD naming other components",
+            |r| {
+                let m = ours(r).replace("components: core,runner", "components: core");
+                git(&r.work(), &["tag", "-a", "-m", &m, "v1.2.3"]);
+                git(&r.work(), &["push", "-q", "origin", "refs/tags/v1.2.3"]);
+            },
+            false,
+            Err((
+                1,
+                &["names components core, but this release asks for core,runner"],
+            )),
+        ),
+        (
+            // The tool writes its resume record before it creates the tag.
+            "tag exists locally at HEAD with this tool's message, but no resume record",
+            |r| git(&r.work(), &["tag", "-a", "-m", &ours(r), "v1.2.3"]).truncate(0),
+            false,
+            Err((2, &["no resume record", "git tag -d v1.2.3"])),
+        ),
+        (
+            "tag pushed at HEAD, made by this tool (resume)",
+            |r| {
+                git(&r.work(), &["tag", "-a", "-m", &ours(r), "v1.2.3"]);
                 git(&r.work(), &["push", "-q", "origin", "refs/tags/v1.2.3"]);
             },
             false,
@@ -1174,7 +1238,7 @@ fn release_path_refusals_and_resumes_through_the_planner() {
         (
             "detached HEAD at the pushed tag (resume)",
             |r| {
-                git(&r.work(), &["tag", "-a", "-m", "v1.2.3", "v1.2.3"]);
+                git(&r.work(), &["tag", "-a", "-m", &ours(r), "v1.2.3"]);
                 git(&r.work(), &["push", "-q", "origin", "refs/tags/v1.2.3"]);
                 git(&r.work(), &["checkout", "-q", "v1.2.3"]);
             },
@@ -1387,8 +1451,9 @@ async fn malformed_github_answers_are_reported_not_trusted() {
             Canned::new(403, "application/json", r#"{"message":"Forbidden"}"#)
                 .header("x-ratelimit-remaining", "lots")
                 .header("x-ratelimit-reset", "-1"),
-            0,
-            vec!["repo-private", "403 Forbidden"],
+            // Not a rate limit: a permission answer, so the check could not run (not ready).
+            4,
+            vec!["repo-private", "403 Forbidden", "not ready"],
         ),
     ];
     for (class, canned, code, needles) in cases {
@@ -2217,7 +2282,8 @@ async fn github_faults_are_retried_or_reported_and_the_rerun_completes() {
         expect(&format!("{class} (rerun)"), &rerun, 0, &["repo-private"]);
     }
 
-    // A token that is missing, rejected or lacks a permission: skips that name the fix.
+    // A token that is missing, rejected or lacks a permission: checks that could not run,
+    // naming the fix; preflight is then not ready (exit 4), never ok.
     let no_token = xtask_async(
         repo_root(),
         [
@@ -2231,14 +2297,14 @@ async fn github_faults_are_retried_or_reported_and_the_rerun_completes() {
     expect(
         "GitHub: no token",
         &no_token,
-        0,
+        4,
         &["no GitHub token", "GITHUB_TOKEN"],
     );
     let bad = preflight_against(&base, "ghp_rejected0000000000000000000000000000").await;
     expect(
         "GitHub: token rejected (401)",
         &bad,
-        0,
+        4,
         &["answered 401", "GITHUB_TOKEN"],
     );
     // A writer's token: admin settings are skipped naming the permission, and as the writer
@@ -2254,7 +2320,7 @@ async fn github_faults_are_retried_or_reported_and_the_rerun_completes() {
     expect(
         "GitHub: token lacks read:packages",
         &weak,
-        0,
+        4,
         &["read:packages"],
     );
 }

@@ -1,0 +1,928 @@
+//! The release never outruns its gate, and verdicts mean what they say (issues 16 and 15 §3).
+//!
+//! Each test stages one situation from issue 16's "Why" against the real local parts (a bare
+//! git remote, the GitHub stand-in, the registry harness; `release::Env`) and shows the old
+//! wrong answer is gone: a check that could not run is never a pass, a release that cannot
+//! finish is refused before anything is pushed, and the contracts (exit codes, one JSON
+//! document, a lock per checkout, the umask) hold.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use crate::git;
+use crate::release::Env;
+use xtask::standin::github::{self as gh, ADMIN_TOKEN};
+
+/// Nothing was pushed, tagged or written: the refusal came before the release started.
+fn unchanged(env: &Env) {
+    assert!(env.remote_tags().is_empty(), "no tag pushed");
+    assert_eq!(git(&env.work, &["tag", "--list"]), "", "no local tag");
+    assert!(
+        env.notes_files().is_empty(),
+        "no notes, no resume record: {:?}",
+        env.notes_files()
+    );
+    assert_eq!(env.control.runs.load(Ordering::SeqCst), 0, "no publish run");
+}
+
+/// `preflight` in a committed copy of the repository layout (the release fixture's work
+/// clone), with only the given environment: no token unless the test passes one, and a
+/// HOME without a `gh` login.
+async fn preflight(env: &Env, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let home = env.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.arg("--repo")
+        .arg(&env.work)
+        .arg("preflight")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("HOME", &home)
+        .env("GITHUB_API_URL", &env.gh.base_url)
+        .env("AISOPSFLOW_REGISTRY", &env.reg.host)
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(t) = token {
+        c.env("GITHUB_TOKEN", t);
+    }
+    let out = c.output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// The settings, package and manual checks: everything a token decides, and no image build.
+const SETTINGS: [&str; 8] = [
+    "--only", "repo", "--only", "actions", "--only", "packages", "--only", "manual",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_without_a_token_is_not_ready_and_exits_4() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // Old: `ok: 20 pass, 0 fail, 0 warn, 12 skip, 5 manual`, exit 0.
+    let (code, out, err) = preflight(&env, None, &SETTINGS).await;
+    assert_eq!(code, 4, "{out}{err}");
+    let last = out.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("not ready: 10 checks could not run, 5 attestations missing"),
+        "{out}"
+    );
+    assert!(!out.contains("\nok:") && !out.contains("\nready:"), "{out}");
+    assert!(
+        out.contains("NOTRUN repo-private: could not run: no GitHub token"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gh auth login"),
+        "the fix names the grant: {out}"
+    );
+
+    // The JSON verdict agrees.
+    let mut args = SETTINGS.to_vec();
+    args.extend(["--format", "json"]);
+    let (code, out, err) = preflight(&env, None, &args).await;
+    assert_eq!(code, 4, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["verdict"], "incomplete");
+    assert_eq!(v["summary"]["exit_code"], 4);
+    assert_eq!(v["summary"]["not_run"], 10);
+    assert_eq!(v["summary"]["attestations_missing"], 5);
+    let statuses: BTreeSet<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("repo-"))
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, BTreeSet::from(["not-run"]));
+
+    // With a token and every attestation, the same checks are ready.
+    let mut args = SETTINGS.to_vec();
+    let att = env.attestations.to_str().unwrap().to_string();
+    args.extend(["--attestations", &att]);
+    let (code, out, err) = preflight(&env, Some(ADMIN_TOKEN), &args).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.trim_end().lines().last().unwrap().starts_with("ok: "),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_not_ready_never_ok() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let att = env.attestations.to_str().unwrap().to_string();
+    let mut args = SETTINGS.to_vec();
+    args.extend(["--attestations", &att]);
+    // Old: the 401 became skips and the summary said "ok".
+    let (code, out, err) = preflight(
+        &env,
+        Some("ghp_revokedTOKEN000000000000000000000099"),
+        &args,
+    )
+    .await;
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(
+        out.contains("answered 401: the GitHub token was rejected"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("not ready: 10 checks could not run, 0 attestations missing"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_says_offline_never_ok() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (code, out, err) = preflight(
+        &env,
+        None,
+        &["--offline", "--only", "repo", "--only", "workflow"],
+    )
+    .await;
+    assert_eq!(
+        code, 0,
+        "--offline is the operator saying the run is partial: {out}{err}"
+    );
+    let last = out.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("offline: 3 checks not run, 0 attestations missing"),
+        "{out}"
+    );
+    assert!(!out.contains("\nok:"), "{out}");
+    // A failure still fails offline.
+    std::fs::write(
+        env.work.join(".github/workflows/publish-images.yml"),
+        "on: push\npermissions: write-all\njobs: {}\n",
+    )
+    .unwrap();
+    let (code, out, _) = preflight(&env, None, &["--offline", "--only", "workflow"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_release_gate_refuses_checks_that_could_not_run_naming_the_grant() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // The release operator's token can write but cannot read administration settings. Old:
+    // the settings checks became skips, skips never gated, and the tag was pushed.
+    env.gh.standin.with_world(|w| {
+        let t = w.tokens.get_mut(ADMIN_TOKEN).unwrap();
+        t.role = gh::Role::Write;
+    });
+    let (code, out) = env.release("2.0.0", &[]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("preflight gate failed: nothing was tagged"),
+        "{out}"
+    );
+    assert!(out.contains("NOTRUN"), "{out}");
+    assert!(out.contains("could not run"), "{out}");
+    assert!(
+        out.contains("use a token with") || out.contains("repository admin"),
+        "the refusal names what to grant: {out}"
+    );
+    unchanged(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_checks_takes_only_ids_that_exist() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let att = env.attestations.to_str().unwrap().to_string();
+    for (bad, says) in [
+        // An unset variable: old, it skipped the whole gate, attestations included.
+        ("", "empty value"),
+        ("nope", "names no gate check"),
+        ("bui", "names no gate check"),
+        (
+            "manual-package-inheritance",
+            "attestations are recorded, never skipped",
+        ),
+        ("manual", "attestations are recorded, never skipped"),
+    ] {
+        let (code, out) = env
+            .xtask(&[
+                "release",
+                "2.0.0",
+                "--yes",
+                "--attestations",
+                &att,
+                "--skip-checks",
+                bad,
+            ])
+            .await;
+        assert_eq!(code, 2, "--skip-checks {bad:?}: {out}");
+        assert!(out.contains(says), "--skip-checks {bad:?}: {out}");
+        unchanged(&env);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliberate_skips_are_recorded_with_who_skipped_them() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (code, out) = env
+        .release("2.0.0", &["--skip-checks", "docs-digest-pinning"])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let notes = env.notes("2.0.0").unwrap();
+    let who = std::env::var("USER").unwrap_or_else(|_| "the operator".into());
+    for id in ["build-core", "build-smoke", "docs-digest-pinning"] {
+        let line = notes
+            .lines()
+            .find(|l| l.starts_with(&format!("- `{id}`: skip:")))
+            .unwrap_or_else(|| panic!("{id} recorded as skipped:\n{notes}"));
+        assert!(
+            line.contains(&format!("skipped: by {who} with --skip-checks")),
+            "{line}"
+        );
+    }
+}
+
+// --- Issue 16 §1: the gate asks every question the publish run will ask ---------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_version_from_a_released_commit_is_refused_before_tagging() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (code, out) = env.release("2.0.0", &[]).await;
+    assert_eq!(code, 0, "{out}");
+    // Old: the gate passed, v2.1.0 was pushed, and the publish run refused it ("one commit
+    // gives one image"): a pushed tag no rerun can finish.
+    let (code, out) = env.release("2.1.0", &[]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("was already published as version 2.0.0"),
+        "{out}"
+    );
+    assert!(out.contains("one commit gives one image"), "{out}");
+    assert!(out.contains("nothing was tagged"), "{out}");
+    assert_eq!(env.remote_tags(), BTreeSet::from(["v2.0.0".to_string()]));
+    assert!(!env.state_exists("2.1.0") && env.notes("2.1.0").is_none());
+    assert_eq!(env.control.runs.load(Ordering::SeqCst), 1, "no second run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_tag_at_head_is_refused_not_taken_as_done() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // A colleague pushed a lightweight tag at HEAD. Old: "create tag: done", and the publish
+    // run shipped the default components while verify failed on every rerun.
+    let other = env.dir.path().join("other");
+    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    git(&other, &["tag", "v2.0.0"]);
+    git(&other, &["push", "-q", "origin", "v2.0.0"]);
+    let (code, out) = env
+        .release("2.0.0", &["--components", "core,runner,console"])
+        .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("lightweight tag"), "{out}");
+    assert!(out.contains("cannot finish as asked"), "{out}");
+    assert!(out.contains("git push origin :refs/tags/v2.0.0"), "{out}");
+    assert!(env.notes_files().is_empty(), "{:?}", env.notes_files());
+
+    // Annotated, but naming fewer components than this release asks for.
+    git(&other, &["push", "-q", "origin", ":refs/tags/v2.0.0"]);
+    git(&other, &["tag", "-d", "v2.0.0"]);
+    git(&env.work, &["tag", "-d", "v2.0.0"]);
+    git(
+        &other,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
+            "v2.0.0",
+        ],
+    );
+    git(&other, &["push", "-q", "origin", "v2.0.0"]);
+    let (code, out) = env
+        .release("2.0.0", &["--components", "core,runner,console"])
+        .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("names components core,runner, but this release asks for console,core,runner")
+            || out.contains(
+                "names components core,runner, but this release asks for core,runner,console"
+            ),
+        "{out}"
+    );
+    assert!(env.notes_files().is_empty(), "{:?}", env.notes_files());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_pushed_from_elsewhere_gets_the_gate_and_the_notes_say_so() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let other = env.dir.path().join("other");
+    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    git(
+        &other,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
+            "v2.0.0",
+        ],
+    );
+    git(&other, &["push", "-q", "origin", "v2.0.0"]);
+    // Old: "the gate ran before it", with no record anywhere; the notes listed only the
+    // verify checks.
+    let (code, out) = env.release("2.0.0", &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("whether a gate ran before it is unknown; running it now"),
+        "{out}"
+    );
+    let notes = env.notes("2.0.0").unwrap();
+    assert!(
+        notes.contains("The tag was pushed from elsewhere: whether a gate ran before the push is unknown. This gate ran after the push"),
+        "{notes}"
+    );
+    for id in [
+        "workflow-permissions",
+        "repo-private",
+        "manual-package-inheritance",
+        "verify-semver-tag",
+    ] {
+        assert!(
+            notes.contains(&format!("- `{id}`: ")),
+            "{id} in the notes:\n{notes}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_pushed_by_someone_else_during_the_gate_is_named_as_such() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (owner, name) = env.config.repo_owner_name();
+    // One settings answer of the gate is slow, which leaves the colleague time to push.
+    env.gh.standin.inject(
+        &format!("/repos/{owner}/{name}/actions/permissions"),
+        1,
+        gh::FaultAction::Delay(std::time::Duration::from_secs(5)),
+    );
+    let other = env.dir.path().join("other");
+    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    let colleague = async {
+        git(
+            &other,
+            &[
+                "tag",
+                "-a",
+                "-m",
+                "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
+                "v2.0.0",
+            ],
+        );
+        git(&other, &["push", "-q", "origin", "v2.0.0"]);
+    };
+    let (code, out) = env
+        .release_acting_at("2.0.0", "preflight gate: running", colleague)
+        .await;
+    // Old: exit 3, "check your credentials".
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("someone else pushed tag v2.0.0"), "{out}");
+    assert!(!out.contains("credentials"), "{out}");
+    assert!(
+        !env.state_exists("2.0.0"),
+        "no record of a tag that is not ours"
+    );
+    // The rerun follows their release, runs the gate, and says so in the notes.
+    let (code, out) = env.release("2.0.0", &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        env.notes("2.0.0")
+            .unwrap()
+            .contains("whether a gate ran before the push is unknown")
+    );
+}
+
+// --- Issue 16 §3: ordering and configuration invariants -------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_never_moves_backwards_unless_allowed_and_recorded() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (code, out) = env.release("3.0.0", &["--latest"]).await;
+    assert_eq!(code, 0, "{out}");
+    let latest_before = env.all_tags().await;
+    // An older version, from a new commit, asked to move `latest`. Old: `latest` moved back.
+    env.commit_and_push("core/fix.txt", "backport\n");
+    let (code, out) = env.release("2.9.0", &["--latest"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("holds 3.0.0, which is newer than 2.9.0"),
+        "{out}"
+    );
+    assert!(out.contains("--allow-downgrade"), "{out}");
+    assert_eq!(
+        env.remote_tags(),
+        BTreeSet::from(["release-v3.0.0".to_string()])
+    );
+    assert_eq!(env.all_tags().await, latest_before, "nothing moved");
+    // A `v` tag is fine: it never moves `latest`.
+    let (code, out) = env.release("2.9.0", &[]).await;
+    assert_eq!(code, 0, "{out}");
+    // promote has the same guard.
+    let (code, out) = env.xtask(&["promote", "2.9.0", "--yes"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("holds 3.0.0, which is newer than 2.9.0"),
+        "{out}"
+    );
+    assert_eq!(
+        env.control.runs.load(Ordering::SeqCst),
+        2,
+        "nothing dispatched"
+    );
+    // Explicit, and said.
+    let (code, out) = env
+        .xtask(&["promote", "2.9.0", "--yes", "--allow-downgrade"])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("moves backwards from 3.0.0 to 2.9.0: allowed with --allow-downgrade"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_downgrade_on_release_is_recorded_in_the_notes() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (code, out) = env.release("3.0.0", &["--latest"]).await;
+    assert_eq!(code, 0, "{out}");
+    env.commit_and_push("core/fix.txt", "backport\n");
+    let (code, out) = env
+        .release("2.9.0", &["--latest", "--allow-downgrade"])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let notes = env.notes("2.9.0").unwrap();
+    assert!(
+        notes.contains("allowed to move to a lower version with --allow-downgrade"),
+        "{notes}"
+    );
+}
+
+// --- Issue 16 §6: contracts ---------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_origin_remote_is_a_configuration_error() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    git(&env.work, &["remote", "remove", "origin"]);
+    for args in [
+        vec!["release", "2.0.0", "--dry-run"],
+        vec!["promote", "2.0.0", "--yes"],
+    ] {
+        let (code, out) = env.xtask(&args).await;
+        // Old: exit 3, as if a system were unreachable.
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            out.contains("no remote `origin`") && out.contains("git remote add origin"),
+            "{out}"
+        );
+    }
+}
+
+impl Env {
+    /// Starts `release VERSION` (as `Env::release` does), waits until its stderr shows
+    /// `marker`, runs `act` (another operator's move), and returns (exit code, output).
+    async fn release_acting_at(
+        &self,
+        version: &str,
+        marker: &str,
+        act: impl std::future::Future<Output = ()>,
+    ) -> (i32, String) {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+        let att = self.attestations.to_str().unwrap();
+        let mut child = self
+            .command(&[
+                "release",
+                version,
+                "--yes",
+                "--attestations",
+                att,
+                "--skip-checks",
+                "build",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        let mut found = false;
+        while let Ok(Some(line)) = stderr.next_line().await {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(marker) {
+                found = true;
+                break;
+            }
+        }
+        assert!(found, "never saw `{marker}`:\n{seen}");
+        act.await;
+        while let Ok(Some(line)) = stderr.next_line().await {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        let status = child.wait().await.unwrap();
+        (status.code().unwrap_or(-1), format!("{out}{seen}"))
+    }
+}
+
+fn config_error(text: &str) -> String {
+    let err = xtask::config::Config::parse(
+        text,
+        std::path::Path::new("/repo/release.toml"),
+        std::path::Path::new("/repo"),
+    )
+    .expect_err("refused");
+    assert_eq!(xtask::exit::code_for(&err), 2, "{err:#}");
+    format!("{err:#}")
+}
+
+fn real_toml() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../release.toml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_commercial_edition_can_never_be_public() {
+    let t = real_toml();
+    // Old: accepted, since only one edition was public.
+    let swapped = t
+        .replace(
+            "package = \"aisopsflow-{component}\"\nvisibility = \"public\"",
+            "package = \"aisopsflow-{component}\"\nvisibility = \"private\"",
+        )
+        .replace(
+            "visibility = \"private\"\nfeatures = [\"commercial\"]",
+            "visibility = \"public\"\nfeatures = [\"commercial\"]",
+        );
+    assert_ne!(swapped, t);
+    let msg = config_error(&swapped);
+    assert!(msg.contains("editions.commercial.visibility"), "{msg}");
+    assert!(
+        msg.contains("commercial images must never be public"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("set editions.commercial.visibility = \"private\""),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_notes_dir_cannot_cover_customer_docs_or_sources() {
+    let t = real_toml();
+    for bad in [
+        "docs",
+        "docs/customer",
+        "docs/customer/releases",
+        "core",
+        ".",
+        "../elsewhere",
+        "/tmp/notes",
+        ".github",
+        "docs/packages",
+    ] {
+        let text = t.replace("dir = \"docs/releases\"", &format!("dir = \"{bad}\""));
+        assert_ne!(text, t);
+        let msg = config_error(&text);
+        assert!(msg.contains("notes.dir"), "[{bad}] {msg}");
+        assert!(
+            msg.contains("docs/releases"),
+            "[{bad}] the fix names a dedicated directory: {msg}"
+        );
+    }
+    for good in ["docs/releases", "release-notes", "docs/releases/internal"] {
+        let text = t.replace("dir = \"docs/releases\"", &format!("dir = \"{good}\""));
+        assert!(
+            xtask::config::Config::parse(
+                &text,
+                std::path::Path::new("/r/release.toml"),
+                std::path::Path::new("/r")
+            )
+            .is_ok(),
+            "{good}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_rehearses_the_working_tree_and_says_so() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
+    // A changed workflow, not yet committed (what the runbook says to rehearse), an untracked
+    // file, and the operator's own release output, which is not part of the tree.
+    let wf = ".github/workflows/publish-images.yml";
+    let changed = std::fs::read_to_string(env.work.join(wf)).unwrap() + "# rehearsed change\n";
+    std::fs::write(env.work.join(wf), &changed).unwrap();
+    std::fs::write(env.work.join("core/new.txt"), "new\n").unwrap();
+    std::fs::create_dir_all(env.notes_dir()).unwrap();
+    std::fs::write(env.notes_dir().join("9.9.9.md"), "not rehearsed\n").unwrap();
+    let status_before = git(&env.work, &["status", "--porcelain"]);
+    let head_before = env.head();
+    let ws = xtask::workspace::Global {
+        repo: Some(env.work.clone()),
+        verbose: 0,
+    }
+    .workspace()
+    .unwrap();
+    // Old: the rehearsal silently released HEAD, without the change.
+    let r = Rehearsal::start(&ws, RehearsalOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(r.work_dir.join(wf)).unwrap(),
+        changed
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.work_dir.join("core/new.txt")).unwrap(),
+        "new\n"
+    );
+    assert!(!r.work_dir.join("docs/releases/9.9.9.md").exists());
+    assert_eq!(git(&r.work_dir, &["rev-parse", "HEAD~1"]), head_before);
+    assert_eq!(
+        git(&r.work_dir, &["status", "--porcelain"]),
+        "",
+        "the clone is clean"
+    );
+    // The operator's checkout is exactly as it was.
+    assert_eq!(git(&env.work, &["status", "--porcelain"]), status_before);
+    assert_eq!(env.head(), head_before);
+}
+
+/// Every `--format json|sarif` run prints exactly one document on stdout, whatever the exit
+/// code, with the error inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_document_on_stdout_whatever_the_exit_code() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let one = |stdout: &str, what: &str| -> serde_json::Value {
+        let mut it = serde_json::Deserializer::from_str(stdout).into_iter::<serde_json::Value>();
+        let doc = it
+            .next()
+            .unwrap_or_else(|| panic!("[{what}] no document on stdout: {stdout:?}"))
+            .unwrap_or_else(|e| panic!("[{what}] not JSON ({e}): {stdout}"));
+        assert!(
+            it.next().is_none(),
+            "[{what}] more than one document: {stdout}"
+        );
+        doc
+    };
+    let run = |args: Vec<String>, env_token: bool| {
+        let mut c = env.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        if !env_token {
+            c.env_remove("GITHUB_TOKEN");
+        }
+        c
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // Exit 2 from clap (an unknown flag), and from configuration (a bad --only).
+    for (args, code) in [
+        (s(&["preflight", "--format", "json", "--no-such-flag"]), 2),
+        (s(&["preflight", "--format=sarif", "--no-such-flag"]), 2),
+        (s(&["preflight", "--format", "json", "--only", "nosuch"]), 2),
+        (
+            s(&["preflight", "--format", "sarif", "--only", "nosuch"]),
+            2,
+        ),
+        (s(&["verify", "9.9.9", "--format", "json"]), 2),
+    ] {
+        let out = run(args.clone(), true).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let doc = one(&String::from_utf8_lossy(&out.stdout), &args.join(" "));
+        if args.iter().any(|a| a.contains("sarif")) {
+            let inv = &doc["runs"][0]["invocations"][0];
+            assert_eq!(inv["executionSuccessful"], false, "{doc}");
+            assert_eq!(inv["exitCode"], code, "{doc}");
+            assert!(
+                !inv["toolExecutionNotifications"][0]["message"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .is_empty()
+            );
+        } else {
+            assert_eq!(doc["error"]["exit_code"], code, "{doc}");
+            assert_eq!(doc["error"]["kind"], "usage", "{doc}");
+        }
+    }
+    // Exit 3: the GitHub API unreachable. Old: nothing on stdout.
+    let mut c = run(
+        s(&["preflight", "--only", "repo-private", "--format", "sarif"]),
+        true,
+    );
+    c.env("GITHUB_API_URL", "http://127.0.0.1:9");
+    let out = c.output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = one(&String::from_utf8_lossy(&out.stdout), "exit 3");
+    assert_eq!(doc["runs"][0]["invocations"][0]["exitCode"], 3);
+
+    // `release --yes --format json`: old, a JSON plan followed by human text.
+    let att = env.attestations.to_str().unwrap().to_string();
+    let out = run(
+        s(&[
+            "release",
+            "2.0.0",
+            "--yes",
+            "--attestations",
+            &att,
+            "--skip-checks",
+            "build",
+            "--format",
+            "json",
+        ]),
+        true,
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = one(
+        &String::from_utf8_lossy(&out.stdout),
+        "release --format json",
+    );
+    assert_eq!(doc["outcome"], "released");
+    assert_eq!(doc["tag"], "v2.0.0");
+    assert_eq!(doc["released"]["references"].as_array().unwrap().len(), 4);
+    // A refusal is one document too, with the error inside.
+    let out = run(
+        s(&[
+            "release",
+            "2.1.0",
+            "--yes",
+            "--attestations",
+            &att,
+            "--skip-checks",
+            "build",
+            "--format",
+            "json",
+        ]),
+        true,
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc = one(&String::from_utf8_lossy(&out.stdout), "release refused");
+    assert_eq!(doc["outcome"], "error");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("one commit gives one image")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_release_per_checkout_at_a_time() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // The first release waits on a run held in progress; a second one in the same checkout
+    // is refused at once, naming the first. Old: both ran and raced.
+    env.control.hold.store(true, Ordering::SeqCst);
+    let (tx, rx) = tokio::sync::oneshot::channel::<(i32, String)>();
+    let second = async {
+        let (code, out) = env.release("2.0.0", &[]).await;
+        let _ = tx.send((code, out));
+        env.control.hold.store(false, Ordering::SeqCst);
+    };
+    let (code, out) = env.release_acting_at("2.0.0", "found run", second).await;
+    assert_eq!(code, 0, "the first release completes: {out}");
+    let (code2, out2) = rx.await.unwrap();
+    assert_eq!(code2, 1, "{out2}");
+    assert!(
+        out2.contains("another cargo xtask holds this checkout's lock: pid "),
+        "{out2}"
+    );
+    assert!(
+        out2.contains("`cargo xtask") && out2.contains("release 2.0.0"),
+        "{out2}"
+    );
+    assert!(out2.contains("started 20"), "{out2}");
+    assert_eq!(env.control.runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_and_the_resume_record_honour_the_umask() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt as _;
+    unsafe extern "C" {
+        fn umask(mask: u32) -> u32;
+    }
+    // Interrupted after the push, so the resume record exists; then completed.
+    env.control.pause_watcher.store(true, Ordering::SeqCst);
+    let run = |args: &[&str]| {
+        let mut c = env.command(args);
+        // SAFETY: umask is async-signal-safe; it only sets the child's file-creation mask.
+        unsafe {
+            c.pre_exec(|| {
+                umask(0o022);
+                Ok(())
+            });
+        }
+        c
+    };
+    let att = env.attestations.to_str().unwrap().to_string();
+    let args = [
+        "release",
+        "2.0.0",
+        "--yes",
+        "--attestations",
+        &att,
+        "--skip-checks",
+        "build",
+    ];
+    let mut child = run(&args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the record to appear (the push follows it), then stop the run.
+    let state = env.notes_dir().join(".2.0.0.state.json");
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stderr.take().unwrap()));
+    while let Ok(Some(l)) = lines.next_line().await {
+        if l.contains("waiting for the") {
+            break;
+        }
+    }
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+    // Old: 0600 whatever the umask.
+    assert_eq!(mode, 0o644, "resume record mode {mode:o}");
+    let _ = child.kill().await;
+    env.control.pause_watcher.store(false, Ordering::SeqCst);
+    let out = run(&args).output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["2.0.0.md", "2.0.0.customer.md"] {
+        let mode = std::fs::metadata(env.notes_dir().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o644, "{f} mode {mode:o}");
+    }
+}
