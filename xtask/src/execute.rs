@@ -307,7 +307,7 @@ fn dirty_outside_notes(config: &Config, lines: Vec<String>) -> Vec<String> {
 /// A checkout without the configured remote is a configuration problem (exit 2), not an
 /// unreachable system.
 fn require_remote(root: &std::path::Path, remote: &str) -> anyhow::Result<()> {
-    if git::is_repo(root) && !git::has_remote(root, remote) {
+    if git::is_repo(root)? && !git::has_remote(root, remote) {
         return Err(usage(format!(
             "this checkout has no remote `{remote}` (release.toml repository.remote); add it with `git remote add {remote} <url of the enterprise repository>`, or set repository.remote to the remote you use (`git remote -v` lists them)"
         )));

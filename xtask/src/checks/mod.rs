@@ -488,8 +488,8 @@ registry! {
         id: "manual-actions-package-write", section: RepositorySettings, phase: Preflight, kind: Manual, severity: Error,
         checklist: "GitHub Actions allowed to create and update packages",
         summary: "Each package grants this repository's Actions write access (Package settings > Manage Actions access).",
-        why: "Without it the publish workflow's GITHUB_TOKEN cannot push, and someone reaches for a PAT.",
-        fix: "Check each package's Manage Actions access, then attest with `--attest manual-actions-package-write`.",
+        why: "Without it the publish workflow's GITHUB_TOKEN cannot push (GHCR answers `permission_denied: write_package` only at push time, after the tag exists), and someone reaches for a PAT. No API shows, before the tag, what the workflow's token may write, so the release gate requires this attestation instead of finding out after the push.",
+        fix: "Check each package's Manage Actions access (a package that does not exist yet is created by the first push and needs nothing), then attest with `--attest manual-actions-package-write`.",
     },
     ManualPackageInheritance => {
         id: "manual-package-inheritance", section: PackageSettings, phase: Preflight, kind: Manual, severity: Error,
