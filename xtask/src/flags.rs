@@ -109,6 +109,8 @@ impl Cmd {
             Cmd::Publish(_) => "publish",
             Cmd::Promote(_) => "promote",
             Cmd::DocsChecks(_) => "docs-checks",
+            Cmd::Rehearse(_) => "rehearse",
+            Cmd::Test(_) => "test",
         }
     }
 
@@ -119,7 +121,7 @@ impl Cmd {
             Cmd::Release(c) => c.format,
             Cmd::Verify(c) => c.format,
             Cmd::Publish(c) => c.format,
-            Cmd::Promote(_) | Cmd::DocsChecks(_) => Format::Human,
+            Cmd::Promote(_) | Cmd::DocsChecks(_) | Cmd::Rehearse(_) | Cmd::Test(_) => Format::Human,
         }
     }
 }

@@ -202,6 +202,7 @@ impl flags::Rehearse {
             draft_release: false,
             attest: Vec::new(),
             attestations: None,
+            allow_downgrade: false,
             skip_checks: Vec::new(),
         }
         .run(g)
