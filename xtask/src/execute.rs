@@ -1034,6 +1034,7 @@ async fn release_steps(
             "No record of the gate's run was found (the resume record was missing when the notes were written): whether a gate ran before the push is unknown.".to_string(),
         );
     }
+    let mut record_packages = Vec::new();
     let by_pkg: BTreeMap<&str, &crate::verify::PackageState> = verified
         .packages
         .iter()

@@ -584,7 +584,10 @@ pub async fn verify(
         if let Some(prefix) = skipped(id).filter(|_| input.deep && id.selected_by(&input.only)) {
             report.push(Outcome::skip(
                 id,
-                format!("the operator passed --skip-checks {prefix}"),
+                format!(
+                    "by {} with --skip-checks {prefix}",
+                    crate::execute::operator()
+                ),
                 "release without --skip-checks, or run `cargo xtask verify VERSION --deep`",
             ));
         }

@@ -535,6 +535,10 @@ impl Env {
                 att,
                 "--skip-checks",
                 "build",
+                "--skip-checks",
+                "verify-runs",
+                "--skip-checks",
+                "verify-contents",
             ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -780,6 +784,10 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
             &att,
             "--skip-checks",
             "build",
+            "--skip-checks",
+            "verify-runs",
+            "--skip-checks",
+            "verify-contents",
             "--format",
             "json",
         ]),
@@ -811,6 +819,10 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
             &att,
             "--skip-checks",
             "build",
+            "--skip-checks",
+            "verify-runs",
+            "--skip-checks",
+            "verify-contents",
             "--format",
             "json",
         ]),
@@ -891,6 +903,10 @@ async fn notes_and_the_resume_record_honour_the_umask() {
         &att,
         "--skip-checks",
         "build",
+        "--skip-checks",
+        "verify-runs",
+        "--skip-checks",
+        "verify-contents",
     ];
     let mut child = run(&args)
         .stderr(std::process::Stdio::piped())
