@@ -243,7 +243,7 @@ mod tests {
             &sample(),
             Gate {
                 deny_warnings: true,
-                require_attestations: false,
+                ..Gate::default()
             },
             "preflight",
         );

@@ -103,7 +103,7 @@ fn document_error(format: Format, command: &str, message: &str, code: u8, kind: 
     let doc = match format {
         Format::Json => xtask::exit::json_error(command, message, code, kind),
         Format::Sarif => xtask::exit::sarif_error(message, code),
-        Format::Human => return,
+        Format::Human | Format::Github => return,
     };
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }

@@ -571,7 +571,11 @@ fn every_quoted_cargo_xtask_command_parses() {
         }
         let text = std::fs::read_to_string(root.join(&f)).unwrap_or_default();
         for (line, cmd) in quoted_commands(&text) {
-            let args = concrete(&cmd);
+            let mut args = concrete(&cmd);
+            if args.first().is_some_and(|a| a == "1.2.3") {
+                // `cargo xtask {command}`: the subcommand itself is a placeholder.
+                args.clear();
+            }
             seen += 1;
             let argv = std::iter::once("cargo xtask".to_string()).chain(args.iter().cloned());
             // A mention of a command (`cargo xtask release` in prose) lacks its required
