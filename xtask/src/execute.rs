@@ -161,13 +161,11 @@ pub struct ReleaseOptions {
 /// The org admin's one-way visibility flip of a package (`org/name`), which has no API on
 /// GitHub. Returns one line saying what was done.
 #[derive(Clone)]
-pub struct Admin(
-    pub  std::sync::Arc<
-        dyn Fn(&str) -> futures_util::future::BoxFuture<'static, anyhow::Result<String>>
-            + Send
-            + Sync,
-    >,
-);
+pub struct Admin(pub std::sync::Arc<AdminFlip>);
+
+/// What [`Admin`] holds: given `org/name`, flips that package and says what it did.
+pub type AdminFlip =
+    dyn Fn(&str) -> futures_util::future::BoxFuture<'static, anyhow::Result<String>> + Send + Sync;
 
 impl std::fmt::Debug for Admin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -717,12 +715,10 @@ async fn release_steps(
     let pushed = plan
         .step(StepKind::PushTag)
         .is_some_and(|s| s.done.is_some());
-    if !pushed {
-        if let Some(why) = &obs.registry_unreachable {
-            return Err(external(format!(
-                "cannot record what `latest` is before the release, so nothing was tagged: {why}"
-            )));
-        }
+    if !pushed && let Some(why) = &obs.registry_unreachable {
+        return Err(external(format!(
+            "cannot record what `latest` is before the release, so nothing was tagged: {why}"
+        )));
     }
     if !opts.yes && !confirm(&format!("release {version} as {}?", plan.tag)).await? {
         say("not confirmed; nothing was changed");

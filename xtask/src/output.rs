@@ -96,7 +96,8 @@ mod tests {
         use ColorWhen::Auto;
         let term = [("TERM", "xterm-256color")];
         // (environment, stdout is a terminal, colour?)
-        let table: &[(&[(&str, &str)], bool, bool)] = &[
+        type Row<'a> = (&'a [(&'a str, &'a str)], bool, bool);
+        let table: &[Row] = &[
             (&term, true, true),
             (&term, false, false),
             (&[("TERM", "xterm"), ("NO_COLOR", "1")], true, false),

@@ -178,13 +178,13 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
         )));
     }
     for (place, tags) in [("local", &world.local_tags), ("remote", &world.remote_tags)] {
-        if let Some(at) = tags.get(&tag) {
-            if at != &world.head {
-                return Err(policy(format!(
-                    "tag {tag} already exists ({place}) at commit {at}, not at HEAD {}; releases are immutable: choose a new version, or check out {at} to resume that release",
-                    world.head
-                )));
-            }
+        if let Some(at) = tags.get(&tag)
+            && at != &world.head
+        {
+            return Err(policy(format!(
+                "tag {tag} already exists ({place}) at commit {at}, not at HEAD {}; releases are immutable: choose a new version, or check out {at} to resume that release",
+                world.head
+            )));
         }
     }
     let tag_pushed = world.remote_tags.get(&tag) == Some(&world.head);

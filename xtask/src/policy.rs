@@ -30,12 +30,12 @@ pub fn parse_version(input: &str) -> anyhow::Result<semver::Version> {
             input.chars().count()
         )));
     }
-    if let Some(rest) = input.strip_prefix('v').or_else(|| input.strip_prefix('V')) {
-        if semver::Version::parse(rest).is_ok() {
-            return Err(usage(format!(
-                "version `{shown}` has a leading `v`; pass the bare version `{rest}` (the tag prefix comes from release.toml)"
-            )));
-        }
+    if let Some(rest) = input.strip_prefix('v').or_else(|| input.strip_prefix('V'))
+        && semver::Version::parse(rest).is_ok()
+    {
+        return Err(usage(format!(
+            "version `{shown}` has a leading `v`; pass the bare version `{rest}` (the tag prefix comes from release.toml)"
+        )));
     }
     if !input
         .chars()
@@ -105,10 +105,11 @@ pub fn parse_git_tag(rules: &TagRules, tag: &str) -> anyhow::Result<(TagKind, se
     pats.sort_by_key(|(_, p)| std::cmp::Reverse(p.len()));
     for (kind, pat) in pats {
         let (pre, post) = pat.split_once("{semver}").expect("validated by config");
-        if let Some(v) = name.strip_prefix(pre).and_then(|r| r.strip_suffix(post)) {
-            if !v.is_empty() && v.as_bytes()[0].is_ascii_digit() {
-                return Ok((kind, parse_version(v)?));
-            }
+        if let Some(v) = name.strip_prefix(pre).and_then(|r| r.strip_suffix(post))
+            && !v.is_empty()
+            && v.as_bytes()[0].is_ascii_digit()
+        {
+            return Ok((kind, parse_version(v)?));
         }
     }
     Err(usage(format!(

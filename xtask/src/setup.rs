@@ -360,10 +360,10 @@ pub fn decide(needs: Needs, f: &Facts) -> Result<Vec<Step>, Refusal> {
             (None, false) => {}
         }
     }
-    if needs.skopeo {
-        if let Some(bin) = &f.skopeo {
-            steps.push(Step::UseSkopeo(bin.clone()));
-        }
+    if needs.skopeo
+        && let Some(bin) = &f.skopeo
+    {
+        steps.push(Step::UseSkopeo(bin.clone()));
     }
     Ok(steps)
 }

@@ -248,7 +248,7 @@ fn every_declared_dependency_is_used() {
                 if !names_crate(text_to_search, &ident) {
                     let line = text
                         .lines()
-                        .position(|l| l.trim_start().starts_with(&format!("{name}")))
+                        .position(|l| l.trim_start().starts_with(&name.to_string()))
                         .map_or(1, |i| i + 1);
                     bad.push(format!(
                         "{path}:{line}: `{name}` is in [{table}] but no source names `{ident}`; remove it (and from [workspace.dependencies] if nothing else uses it)"

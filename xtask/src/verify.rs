@@ -782,10 +782,10 @@ pub fn notes_markers(text: &str, kind: &str) -> BTreeMap<String, Option<String>>
             continue;
         };
         let mut words = rest.split_whitespace();
-        if let (Some(pkg), Some(d)) = (words.next(), words.next()) {
-            if let Some(d) = parse_digest_or_none(d) {
-                out.insert(pkg.to_string(), d);
-            }
+        if let (Some(pkg), Some(d)) = (words.next(), words.next())
+            && let Some(d) = parse_digest_or_none(d)
+        {
+            out.insert(pkg.to_string(), d);
         }
     }
     out

@@ -213,13 +213,14 @@ fn visit(
                     }
                 }
                 for mut r in refs {
-                    if !r.pinned && key == Some("repository") {
-                        if let Some(parent) = parent {
-                            let sib =
-                                |k: &str| parent.get(k).and_then(Node::as_str).unwrap_or_default();
-                            r.pinned = digest_value(sib("digest"))
-                                || (sib("tag").contains('@') && digest_value(sib("tag")));
-                        }
+                    if !r.pinned
+                        && key == Some("repository")
+                        && let Some(parent) = parent
+                    {
+                        let sib =
+                            |k: &str| parent.get(k).and_then(Node::as_str).unwrap_or_default();
+                        r.pinned = digest_value(sib("digest"))
+                            || (sib("tag").contains('@') && digest_value(sib("tag")));
                     }
                     out.push(r);
                 }

@@ -664,10 +664,8 @@ impl Github {
                 v.set_sensitive(true);
                 req = req.header("authorization", v);
             }
-            if is_get {
-                if let Some(c) = self.lock().cache.get(&key) {
-                    req = req.header("if-none-match", c.etag.as_str());
-                }
+            if is_get && let Some(c) = self.lock().cache.get(&key) {
+                req = req.header("if-none-match", c.etag.as_str());
             }
             if let Some(b) = body {
                 req = req.json(b);
@@ -735,17 +733,15 @@ impl Github {
             }
             if status.is_success() {
                 let link = header(&headers, "link");
-                if is_get {
-                    if let Some(etag) = header(&headers, "etag") {
-                        self.lock().cache.insert(
-                            key.clone(),
-                            Cached {
-                                etag,
-                                body: bytes.clone(),
-                                link: link.clone(),
-                            },
-                        );
-                    }
+                if is_get && let Some(etag) = header(&headers, "etag") {
+                    self.lock().cache.insert(
+                        key.clone(),
+                        Cached {
+                            etag,
+                            body: bytes.clone(),
+                            link: link.clone(),
+                        },
+                    );
                 }
                 return Ok(Answer {
                     body: bytes,

@@ -89,18 +89,18 @@ impl Credentials {
     /// anonymous. The client then sends them only to that host and its token service there.
     pub fn discover(host: &str) -> anyhow::Result<Credentials> {
         for var in crate::effects::github::TOKEN_VARS {
-            if let Ok(token) = std::env::var(var) {
-                if !token.trim().is_empty() {
-                    let user = std::env::var("GITHUB_ACTOR")
-                        .ok()
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or_else(|| "x-access-token".into());
-                    return Ok(Credentials::Basic {
-                        user,
-                        password: Secret::new(token.trim()),
-                        source: var.to_string(),
-                    });
-                }
+            if let Ok(token) = std::env::var(var)
+                && !token.trim().is_empty()
+            {
+                let user = std::env::var("GITHUB_ACTOR")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "x-access-token".into());
+                return Ok(Credentials::Basic {
+                    user,
+                    password: Secret::new(token.trim()),
+                    source: var.to_string(),
+                });
             }
         }
         Credentials::from_docker_config(host)
@@ -242,15 +242,13 @@ pub fn convert_to_hostname(key: &str) -> String {
                 };
             }
             // hostFromURLFallback: an unbracketed IPv6 literal with a port.
-            if host.matches(':').count() > 1 {
-                if let Some((addr, port)) = host.rsplit_once(':') {
-                    if !addr.is_empty()
-                        && !port.is_empty()
-                        && port.bytes().all(|b| b.is_ascii_digit())
-                    {
-                        return format!("[{addr}]:{port}");
-                    }
-                }
+            if host.matches(':').count() > 1
+                && let Some((addr, port)) = host.rsplit_once(':')
+                && !addr.is_empty()
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+            {
+                return format!("[{addr}]:{port}");
             }
             return host.to_string();
         }
@@ -1205,13 +1203,14 @@ impl RegistryClient {
         }
         let body = res.body;
         let actual = sha256_digest(&body);
-        if let Some(h) = &header_digest {
-            if h.starts_with("sha256:") && *h != actual {
-                return Err(policy(format!(
-                    "the registry served a manifest whose body does not match its digest: {}/{repo}:{reference} has Docker-Content-Digest {h}, but its body hashes to {actual}; do not trust this registry's answer (check for a proxy or cache in between)",
-                    self.host
-                )));
-            }
+        if let Some(h) = &header_digest
+            && h.starts_with("sha256:")
+            && *h != actual
+        {
+            return Err(policy(format!(
+                "the registry served a manifest whose body does not match its digest: {}/{repo}:{reference} has Docker-Content-Digest {h}, but its body hashes to {actual}; do not trust this registry's answer (check for a proxy or cache in between)",
+                self.host
+            )));
         }
         if reference.starts_with("sha256:") && reference != actual {
             return Err(policy(format!(
@@ -1501,12 +1500,12 @@ impl RegistryClient {
             if let Some(cfg) = m.pointer("/config/digest").and_then(|v| v.as_str()) {
                 let blob = self.blob(repo, cfg).await?;
                 let text = String::from_utf8_lossy(&blob).into_owned();
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                    if let Some(labels) = v.pointer("/config/Labels").and_then(|l| l.as_object()) {
-                        for (k, v) in labels {
-                            meta.labels
-                                .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
-                        }
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+                    && let Some(labels) = v.pointer("/config/Labels").and_then(|l| l.as_object())
+                {
+                    for (k, v) in labels {
+                        meta.labels
+                            .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
                     }
                 }
                 meta.documents.push((format!("config {cfg} of {d}"), text));

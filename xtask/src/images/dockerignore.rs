@@ -71,9 +71,8 @@ pub struct PatternError {
 
 impl std::fmt::Display for PatternError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "line {l}: ")?,
-            None => {}
+        if let Some(l) = self.line {
+            write!(f, "line {l}: ")?
         }
         write!(f, "pattern `{}`: {}", self.pattern, self.reason)
     }
@@ -488,10 +487,14 @@ fn compile(pattern: &[u8]) -> Result<MatchKind, super::goregexp::Error> {
     })
 }
 
+/// Go's `filepath.ErrBadPattern`: "syntax error in pattern".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrBadPattern;
+
 /// Go's `filepath.Match(pattern, name)` on Unix, ported from `path/filepath/match.go`
-/// (Go 1.24): `Err(())` is `ErrBadPattern`. Since Go 1.16 the whole pattern is checked even
-/// when the match fails early.
-pub fn go_filepath_match(pattern: &[u8], name: &[u8]) -> Result<bool, ()> {
+/// (Go 1.24): `Err(ErrBadPattern)` is Go's `ErrBadPattern`. Since Go 1.16 the whole pattern is
+/// checked even when the match fails early.
+pub fn go_filepath_match(pattern: &[u8], name: &[u8]) -> Result<bool, ErrBadPattern> {
     let mut pattern = pattern;
     let mut name = name;
     'pattern: while !pattern.is_empty() {
@@ -506,7 +509,7 @@ pub fn go_filepath_match(pattern: &[u8], name: &[u8]) -> Result<bool, ()> {
             continue;
         }
         if err {
-            return Err(());
+            return Err(ErrBadPattern);
         }
         if star {
             let mut i = 0;
@@ -521,7 +524,7 @@ pub fn go_filepath_match(pattern: &[u8], name: &[u8]) -> Result<bool, ()> {
                     continue 'pattern;
                 }
                 if err {
-                    return Err(());
+                    return Err(ErrBadPattern);
                 }
                 i += 1;
             }
@@ -530,7 +533,7 @@ pub fn go_filepath_match(pattern: &[u8], name: &[u8]) -> Result<bool, ()> {
             let (_, chunk, rest) = scan_chunk(pattern);
             pattern = rest;
             if match_chunk(chunk, b"").2 {
-                return Err(());
+                return Err(ErrBadPattern);
             }
         }
         return Ok(false);
@@ -548,10 +551,8 @@ fn scan_chunk(mut pattern: &[u8]) -> (bool, &[u8], &[u8]) {
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            b'\\' => {
-                if i + 1 < pattern.len() {
-                    i += 1;
-                }
+            b'\\' if i + 1 < pattern.len() => {
+                i += 1;
             }
             b'[' => inrange = true,
             b']' => inrange = false,

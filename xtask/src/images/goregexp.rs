@@ -334,9 +334,8 @@ impl Parser<'_> {
                 }
                 '\\' => {
                     let (node, rest) = parse_backslash(t)?;
-                    match node {
-                        Some(n) => stack.push(Item::Node(n)),
-                        None => {}
+                    if let Some(n) = node {
+                        stack.push(Item::Node(n))
                     }
                     t = rest;
                 }
@@ -535,7 +534,10 @@ fn complement(r: &[(u32, u32)]) -> Vec<(u32, u32)> {
 }
 
 /// Go's `parseClass`, with Perl flags (`-` is fine anywhere; ClassNL: `[^a]` matches `\n`).
-fn parse_class(s: &str) -> Result<(Vec<(u32, u32)>, &str), Error> {
+/// A character class as inclusive code-point ranges.
+type Ranges = Vec<(u32, u32)>;
+
+fn parse_class(s: &str) -> Result<(Ranges, &str), Error> {
     let whole = s;
     let mut t = &s[1..];
     let mut negated = false;
@@ -551,17 +553,18 @@ fn parse_class(s: &str) -> Result<(Vec<(u32, u32)>, &str), Error> {
             return Err(err("missing closing ]", whole));
         }
         // POSIX `[:alnum:]`: Go looks for the next `:]` anywhere after `[:`.
-        if t.len() > 2 && t.starts_with("[:") {
-            if let Some(i) = t[2..].find(":]") {
-                let name = &t[..i + 4];
-                match posix_class(name) {
-                    Some(r) => {
-                        class.extend(r);
-                        t = &t[i + 4..];
-                        continue;
-                    }
-                    None => return Err(err("invalid character class range", name)),
+        if t.len() > 2
+            && t.starts_with("[:")
+            && let Some(i) = t[2..].find(":]")
+        {
+            let name = &t[..i + 4];
+            match posix_class(name) {
+                Some(r) => {
+                    class.extend(r);
+                    t = &t[i + 4..];
+                    continue;
                 }
+                None => return Err(err("invalid character class range", name)),
             }
         }
         if t.starts_with("\\p") || t.starts_with("\\P") {

@@ -224,10 +224,10 @@ impl StandIn {
     /// Runs the hook for a trigger, or creates a queued run.
     fn fire(&self, t: &Trigger) -> Option<u64> {
         let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(h) = hook {
-            if let Some(id) = h.on_trigger(self, t) {
-                return Some(id);
-            }
+        if let Some(h) = hook
+            && let Some(id) = h.on_trigger(self, t)
+        {
+            return Some(id);
         }
         let new = match t {
             Trigger::Dispatch {
@@ -654,23 +654,22 @@ fn finish(
             "x-github-request-id",
             format!("STANDIN:{}", g.log.len() + 1),
         );
-    if let Some(t) = tok {
-        if let TokenKind::Classic { scopes } = &t.kind {
-            b = b.header("x-oauth-scopes", scopes.join(", "));
-        }
+    if let Some(t) = tok
+        && let TokenKind::Classic { scopes } = &t.kind
+    {
+        b = b.header("x-oauth-scopes", scopes.join(", "));
     }
     if let Some(n) = need {
         if n != api::Need::Public {
             b = b.header("x-accepted-oauth-scopes", n.scope());
         }
-        if let Some(p) = n.permission() {
-            if !reply
+        if let Some(p) = n.permission()
+            && !reply
                 .headers
                 .iter()
                 .any(|(k, _)| k == "x-accepted-github-permissions")
-            {
-                b = b.header("x-accepted-github-permissions", p);
-            }
+        {
+            b = b.header("x-accepted-github-permissions", p);
         }
     }
     for (k, v) in &reply.headers {

@@ -650,10 +650,10 @@ impl RegistryHarness {
             std::thread::sleep(Duration::from_millis(25));
         }
         let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(&path) {
-            if f.seek(SeekFrom::Start(offset)).is_ok() {
-                let _ = f.read_to_string(&mut text);
-            }
+        if let Ok(mut f) = std::fs::File::open(&path)
+            && f.seek(SeekFrom::Start(offset)).is_ok()
+        {
+            let _ = f.read_to_string(&mut text);
         }
         text.lines()
             .filter(|l| !l.trim().is_empty())
@@ -926,10 +926,10 @@ fn fault_response(f: &Faults, head: bool) -> Response {
     if head {
         *res.body_mut() = axum::body::Body::empty();
     }
-    if let Some(ra) = &f.retry_after {
-        if let Ok(v) = HeaderValue::from_str(ra) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let Some(ra) = &f.retry_after
+        && let Ok(v) = HeaderValue::from_str(ra)
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
     }
     res
 }
@@ -1278,55 +1278,57 @@ async fn forward(State(state): State<Arc<TokenState>>, req: Request) -> Response
     }
     // A manifest PUT that worked: the package exists now. Record what ghcr.io records and
     // tell the hook.
-    if status.is_success() && method == Method::PUT && path.contains("/manifests/") {
-        if let Some(repo) = &repo {
-            let reference = path.rsplit('/').next().unwrap_or("").to_string();
-            let digest = out
-                .get("docker-content-digest")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let (hook, created) = {
-                let mut m = lock(&state);
-                let created = match creates {
-                    Some((_, who)) if !m.packages.contains_key(repo) => {
-                        let p = match &who {
-                            // "The package inherits the visibility and permissions model of
-                            // the repository where the workflow is run" (private here), and
-                            // the repository gets access to it.
-                            Principal::ActionsToken { repository, .. } => Package {
-                                public: m.public.contains(repo),
-                                linked: Some(repository.clone()),
-                                actions_access: BTreeMap::from([(repository.clone(), Role::Write)]),
-                            },
-                            // Pushed by hand: private, linked to nothing, and no repository's
-                            // workflow may write it until an admin grants access.
-                            _ => Package {
-                                public: m.public.contains(repo),
-                                linked: None,
-                                actions_access: BTreeMap::new(),
-                            },
-                        };
-                        m.packages.insert(repo.clone(), p.clone());
-                        Some(p)
-                    }
-                    _ => None,
-                };
-                (m.hook.clone(), created)
-            };
-            if let Some(hook) = hook {
-                if let Some(p) = created {
-                    hook(&PackageEvent::Created {
-                        name: repo.clone(),
-                        package: p,
-                    });
+    if status.is_success()
+        && method == Method::PUT
+        && path.contains("/manifests/")
+        && let Some(repo) = &repo
+    {
+        let reference = path.rsplit('/').next().unwrap_or("").to_string();
+        let digest = out
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let (hook, created) = {
+            let mut m = lock(&state);
+            let created = match creates {
+                Some((_, who)) if !m.packages.contains_key(repo) => {
+                    let p = match &who {
+                        // "The package inherits the visibility and permissions model of
+                        // the repository where the workflow is run" (private here), and
+                        // the repository gets access to it.
+                        Principal::ActionsToken { repository, .. } => Package {
+                            public: m.public.contains(repo),
+                            linked: Some(repository.clone()),
+                            actions_access: BTreeMap::from([(repository.clone(), Role::Write)]),
+                        },
+                        // Pushed by hand: private, linked to nothing, and no repository's
+                        // workflow may write it until an admin grants access.
+                        _ => Package {
+                            public: m.public.contains(repo),
+                            linked: None,
+                            actions_access: BTreeMap::new(),
+                        },
+                    };
+                    m.packages.insert(repo.clone(), p.clone());
+                    Some(p)
                 }
-                hook(&PackageEvent::Pushed {
+                _ => None,
+            };
+            (m.hook.clone(), created)
+        };
+        if let Some(hook) = hook {
+            if let Some(p) = created {
+                hook(&PackageEvent::Created {
                     name: repo.clone(),
-                    digest,
-                    reference,
+                    package: p,
                 });
             }
+            hook(&PackageEvent::Pushed {
+                name: repo.clone(),
+                digest,
+                reference,
+            });
         }
     }
     let body = if head {

@@ -308,12 +308,10 @@ fn scan_tar(
                 mode: header.mode().unwrap_or(0) & 0o7777,
                 size: header.size().unwrap_or(0),
             };
-            if scan {
-                if let Ok(Some(target)) = entry.link_name() {
-                    for m in scan_bytes(markers, target.to_string_lossy().as_bytes()) {
-                        out.hits
-                            .push(format!("the link target of `{path}` contains `{m}`"));
-                    }
+            if scan && let Ok(Some(target)) = entry.link_name() {
+                for m in scan_bytes(markers, target.to_string_lossy().as_bytes()) {
+                    out.hits
+                        .push(format!("the link target of `{path}` contains `{m}`"));
                 }
             }
             if kind == Kind::File {
@@ -548,13 +546,13 @@ pub async fn scan_image(
                 }
                 Err(e) => return Err(e),
             };
-            if let Some(want) = diff_ids.get(i) {
-                if *want != scan.diff_id {
-                    out.problems.push(format!(
-                        "layer {ld} uncompresses to {}, but the config says its diff_id is {want}",
-                        scan.diff_id
-                    ));
-                }
+            if let Some(want) = diff_ids.get(i)
+                && *want != scan.diff_id
+            {
+                out.problems.push(format!(
+                    "layer {ld} uncompresses to {}, but the config says its diff_id is {want}",
+                    scan.diff_id
+                ));
             }
             for (path, entry) in &scan.entries {
                 match entry {
@@ -614,14 +612,14 @@ pub fn file_problems(krate: &str, scan: &ImageScan) -> Vec<String> {
         out.push(format!("`/{path}` is missing"));
     }
     for (path, expected) in [("etc/passwd", stage::PASSWD), ("etc/group", stage::GROUP)] {
-        if let Some(t) = scan.texts.get(path) {
-            if t != expected {
-                out.push(format!(
-                    "`/{path}` is `{}`, expected `{}`",
-                    t.escape_debug(),
-                    expected.escape_debug()
-                ));
-            }
+        if let Some(t) = scan.texts.get(path)
+            && t != expected
+        {
+            out.push(format!(
+                "`/{path}` is `{}`, expected `{}`",
+                t.escape_debug(),
+                expected.escape_debug()
+            ));
         }
     }
     out

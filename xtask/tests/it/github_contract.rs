@@ -70,13 +70,12 @@ fn check(spec: &Value, schema: &Value, v: &Value, path: &str, errs: &mut Vec<Str
             || schema.get("allOf").is_some();
         if constrained {
             // allOf members may carry the nullability.
-            if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-                if all
+            if let Some(all) = schema.get("allOf").and_then(Value::as_array)
+                && all
                     .iter()
                     .any(|s| resolve(spec, s).get("nullable") == Some(&Value::Bool(true)))
-                {
-                    return;
-                }
+            {
+                return;
             }
             errs.push(format!("{path}: null, but the schema is not nullable"));
         }
@@ -116,19 +115,19 @@ fn check(spec: &Value, schema: &Value, v: &Value, path: &str, errs: &mut Vec<Str
             }
         }
     }
-    if let Some(t) = schema.get("type").and_then(Value::as_str) {
-        if !type_ok(t, v) {
-            errs.push(format!("{path}: expected {t}, got {v}"));
-            return;
-        }
+    if let Some(t) = schema.get("type").and_then(Value::as_str)
+        && !type_ok(t, v)
+    {
+        errs.push(format!("{path}: expected {t}, got {v}"));
+        return;
     }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            errs.push(format!(
-                "{path}: {v} is not one of {}",
-                Value::Array(e.clone())
-            ));
-        }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        errs.push(format!(
+            "{path}: {v} is not one of {}",
+            Value::Array(e.clone())
+        ));
     }
     if let Some(s) = v.as_str() {
         let n = s.chars().count() as u64;
