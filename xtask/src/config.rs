@@ -469,7 +469,6 @@ impl Config {
                 ));
             }
         }
-        self.validate_notes_dir()?;
         // Tag rules.
         let t = &r.tags;
         for (key, pat) in [
@@ -554,6 +553,8 @@ impl Config {
                 "use \"docs/packages/{package}.md\"",
             ));
         }
+        // Last, once the customer globs are known to be valid.
+        self.validate_notes_dir()?;
         Ok(())
     }
 

@@ -573,9 +573,10 @@ fn bad_release_toml_is_refused_naming_the_key_and_the_fix() {
             &["no `{component}` placeholder", "fix:"],
         ),
         (
+            // The commercial edition made public is refused first, as what it is.
             "two public editions",
             &[("visibility = \"private\"", "visibility = \"public\"")],
-            &["more than one public edition", "fix:"],
+            &["commercial images must never be public", "fix:"],
         ),
         (
             "package README pattern without {package}",
@@ -2935,6 +2936,8 @@ async fn release_faults_then_the_rerun_completes() {
     // GitHub down while waiting: exit 3 after the push, no notes; the rerun completes.
     env.gh.inject(runs, 1000, FaultAction::Status(503));
     env.gh.inject(run_detail, 1000, FaultAction::Status(503));
+    // One commit gives one image: each version from its own commit.
+    env.commit_and_push("core/fault-3.1.txt", "3.1\n");
     let run = release_through(&env, "3.1.0", &reg, &[]).await;
     expect(
         "release: GitHub 503 on every attempt while waiting",
@@ -2972,6 +2975,8 @@ async fn release_faults_then_the_rerun_completes() {
         )
         .times(1000),
     );
+    // One commit gives one image: each version from its own commit.
+    env.commit_and_push("core/fault-3.2.txt", "3.2\n");
     let tags_before = env.remote_tags();
     let run = release_through(&env, "3.2.0", &proxy.addr, &[]).await;
     expect(
@@ -3007,7 +3012,13 @@ async fn release_faults_then_the_rerun_completes() {
         &["503", "retry later"],
     );
     assert!(env.notes("3.2.0").is_none(), "no partial notes");
-    assert!(env.remote_tags().contains("release-v3.2.0"));
+    // The gate asks the registry what the publish run will ask (this release's version tags)
+    // before tagging, so the 503 on `/manifests/3.2.0` now stops the release before the tag
+    // exists: nothing to finish, and the rerun completes.
+    assert!(
+        !env.remote_tags().contains("release-v3.2.0"),
+        "refused before tagging"
+    );
     assert!(!proxy.fired().is_empty());
     proxy.clear();
     let rerun = release_through(&env, "3.2.0", &proxy.addr, &["--latest"]).await;
@@ -3015,7 +3026,7 @@ async fn release_faults_then_the_rerun_completes() {
         "release: registry 503 in the middle of verify (rerun)",
         &rerun,
         0,
-        &["[done] push exactly one tag"],
+        &["released 3.2.0 as release-v3.2.0"],
     );
     assert_released(&env, "3.2.0", "release-v3.2.0");
     let all = env.all_tags().await;
@@ -3030,6 +3041,8 @@ async fn release_faults_then_the_rerun_completes() {
     // A connection reset while reading a manifest during verify, then slow answers: the
     // first run stops with exit 3, the rerun completes despite the slowness.
     proxy.add(Rule::new(Some("GET"), "/manifests/sha256:", Action::ResetMidBody).times(1000));
+    // One commit gives one image: each version from its own commit.
+    env.commit_and_push("core/fault-3.3.txt", "3.3\n");
     let run = release_through(&env, "3.3.0", &proxy.addr, &[]).await;
     expect(
         "release: connection reset during verify",
@@ -3051,7 +3064,10 @@ async fn release_faults_then_the_rerun_completes() {
 
     // Ctrl-C while verify waits on a hung registry: exit 130 naming the rerun, the tag pushed
     // once, no notes; the rerun completes.
-    proxy.add(Rule::new(Some("HEAD"), "/manifests/3.4.0", Action::Hold));
+    // One commit gives one image: each version from its own commit.
+    env.commit_and_push("core/fault-3.4.txt", "3.4\n");
+    // The hold goes in once the tag is pushed: before it, the gate asks the registry about
+    // 3.4.0 too (what the publish run will ask), and that is not the stage under test.
     let cmd = xtask_cmd(
         &env.work,
         &[
@@ -3076,7 +3092,15 @@ async fn release_faults_then_the_rerun_completes() {
         ],
     );
     let held = proxy.held.clone();
-    let status = interrupt_when(cmd, || held.load(Ordering::SeqCst) > 0).await;
+    let armed = std::sync::atomic::AtomicBool::new(false);
+    let status = interrupt_when(cmd, || {
+        if !armed.load(Ordering::SeqCst) && env.remote_tags().contains("v3.4.0") {
+            proxy.add(Rule::new(Some("HEAD"), "/manifests/3.4.0", Action::Hold));
+            armed.store(true, Ordering::SeqCst);
+        }
+        held.load(Ordering::SeqCst) > 0
+    })
+    .await;
     assert!(ended_by_sigint(&status), "release: {status:?}");
     assert!(env.remote_tags().contains("v3.4.0") && env.notes("3.4.0").is_none());
     proxy.clear();
@@ -3218,7 +3242,15 @@ async fn promote_faults_then_the_rerun_completes() {
     let promote = |v: &'static str| {
         xtask_async(
             env.work.clone(),
-            strings(&["--repo", env.work.to_str().unwrap(), "promote", v, "--yes"]),
+            // 5.0.0 is older than the 5.1.0 `latest` holds: explicitly allowed.
+            strings(&[
+                "--repo",
+                env.work.to_str().unwrap(),
+                "promote",
+                v,
+                "--yes",
+                "--allow-downgrade",
+            ]),
             envs(&[
                 ("GITHUB_API_URL", &env.gh.base_url),
                 ("GITHUB_TOKEN", ADMIN_TOKEN),
