@@ -82,6 +82,21 @@ printf '#!/bin/sh\n# fresh-machine.sh: no init system in this chroot; 101 = acti
   >"$root/usr/sbin/policy-rc.d"
 chmod +x "$root/usr/sbin/policy-rc.d"
 
+# The Rust toolchain, as rustup installs it: ~/.rustup (hard links: the toolchains are only
+# read) and ~/.cargo without its registry cache, so crates are fetched as on a new machine.
+# Before the bind mount below: hard links cannot cross mounts, even on one file system.
+t=$(now)
+if ! cp -al /root/.rustup "$root/root/.rustup" 2>/dev/null; then
+  rm -rf "$root/root/.rustup" && cp -a /root/.rustup "$root/root/.rustup"
+fi
+mkdir -p "$root/root/.cargo"
+for f in /root/.cargo/*; do
+  case "$(basename "$f")" in registry|git|.package-cache*) ;; *) cp -a "$f" "$root/root/.cargo/" ;; esac
+done
+git clone --quiet --no-local "$repo" "$root/root/aisopsflow-enterprise"
+git -C "$root/root/aisopsflow-enterprise" checkout --quiet --detach "$commit"
+copied=$(secs "$t" "$(now)")
+
 # The root must be a mount point, as / is on a machine: dockerd's layer extraction remounts /
 # in a private mount namespace and fails with "remount /, flags: 0x84000: invalid argument"
 # when / of a chroot is a plain directory.
@@ -109,17 +124,7 @@ in_root 'export DEBIAN_FRONTEND=noninteractive
   update-ca-certificates >/dev/null'
 echo "base packages (git gcc libc6-dev ca-certificates): $(secs "$t" "$(now)") s"
 
-# The Rust toolchain, as rustup installs it: ~/.rustup (hard links: the toolchains are only
-# read) and ~/.cargo without its registry cache, so crates are fetched as on a new machine.
-t=$(now)
-cp -al /root/.rustup "$root/root/.rustup" 2>/dev/null || cp -a /root/.rustup "$root/root/.rustup"
-mkdir -p "$root/root/.cargo"
-for f in /root/.cargo/*; do
-  case "$(basename "$f")" in registry|git|.package-cache*) ;; *) cp -a "$f" "$root/root/.cargo/" ;; esac
-done
-git clone --quiet --no-local "$repo" "$root/root/aisopsflow-enterprise"
-git -C "$root/root/aisopsflow-enterprise" checkout --quiet --detach "$commit"
-echo "toolchain and clone: $(secs "$t" "$(now)") s ($(in_root 'cargo --version'))"
+echo "toolchain and clone: $copied s ($(in_root 'cargo --version'))"
 present=$(in_root 'command -v docker dockerd docker-registry skopeo' | tr '\n' ' ' || true)
 echo "present before the commands: ${present:-none of docker, dockerd, docker-registry, skopeo}"
 
