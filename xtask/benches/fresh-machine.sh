@@ -10,14 +10,15 @@
 #
 # Needs root, debootstrap (`apt-get install debootstrap`) and a Debian mirror (read from
 # /etc/apt/sources.list.d or /etc/apt/sources.list; override with MIRROR=URL). The root lives
-# under /var/tmp (override with WORK=DIR). It runs in a chroot with /proc, /sys and /dev
-# mounted: a privileged container cannot be used here ("unable to apply caps"). Every mount
+# under /var/tmp (override with WORK=DIR). Commands run in it after a pivot_root, in their own
+# mount and PID namespaces, with /proc, /sys and /dev mounted: a privileged container cannot be
+# used here ("unable to apply caps"), and a chroot breaks `docker exec` (see in_root). Every mount
 # it makes and every process left in the root is undone on exit, also on error and Ctrl-C.
 set -euo pipefail
 
 repo=$(git rev-parse --show-toplevel)
 commit=$(git -C "$repo" rev-parse HEAD)
-[ "$(id -u)" = 0 ] || { echo "fresh-machine.sh: run as root (it runs debootstrap and chroot)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "fresh-machine.sh: run as root (it runs debootstrap, mount and pivot_root)" >&2; exit 2; }
 command -v debootstrap >/dev/null || { echo "fresh-machine.sh: install debootstrap: apt-get install -y debootstrap" >&2; exit 3; }
 
 mirror=${MIRROR:-}
@@ -76,9 +77,9 @@ debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1 ||
   { tail -n 30 "$log" >&2; echo "debootstrap failed" >&2; exit 3; }
 echo "debootstrap: $(secs "$t" "$(now)") s"
 
-# A chroot has no init system: like a container image, it denies service starts, so installing
+# The root has no init system: like a container image, it denies service starts, so installing
 # docker.io starts no dockerd of its own (on a real machine systemd would; setup then uses it).
-printf '#!/bin/sh\n# fresh-machine.sh: no init system in this chroot; 101 = action denied\nexit 101\n' \
+printf '#!/bin/sh\n# fresh-machine.sh: no init system in this root; 101 = action denied\nexit 101\n' \
   >"$root/usr/sbin/policy-rc.d"
 chmod +x "$root/usr/sbin/policy-rc.d"
 
@@ -99,7 +100,7 @@ copied=$(secs "$t" "$(now)")
 
 # The root must be a mount point, as / is on a machine: dockerd's layer extraction remounts /
 # in a private mount namespace and fails with "remount /, flags: 0x84000: invalid argument"
-# when / of a chroot is a plain directory.
+# when / is a plain directory (and pivot_root needs a mount point).
 mount --bind "$root" "$root" && mount --make-private "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
@@ -112,10 +113,28 @@ mkdir -p "$root/usr/local/share/ca-certificates"
 cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
 [ -f /etc/apt/apt.conf.d/99artifact-registry ] && cp /etc/apt/apt.conf.d/99artifact-registry "$root/etc/apt/apt.conf.d/"
 
+# Each command enters the root as a machine boots into its /, not as a chroot: in fresh mount
+# and PID namespaces it bind-mounts nothing new, pivots / onto the root (pivot_root, as a
+# container runtime does), detaches the old / and mounts its own /proc. Under a plain chroot,
+# `docker exec` fails ("exec: ... stat ... no such file or directory"): runc joins a
+# container's mount namespace at the namespace's root mount, which for an engine started in
+# a chroot is the host's /, not the container's file system. When the command ends, the PID
+# namespace ends with it, so nothing it started (dockerd, registries) outlives it, and the
+# mounts those made vanish with their namespace.
 in_root() {
-  chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-    PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    bash -c "$1"
+  unshare --mount --pid --fork --kill-child --propagation private -- /bin/sh -c '
+    set -e
+    cd "$1"
+    mkdir -p .fresh-machine-old-root
+    pivot_root . .fresh-machine-old-root
+    cd /
+    umount -l /.fresh-machine-old-root
+    rmdir /.fresh-machine-old-root
+    mount -t proc proc /proc
+    exec /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+      PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      bash -c "$2"
+  ' fresh-machine "$root" "$1"
 }
 
 t=$(now)

@@ -537,14 +537,15 @@ impl Config {
                 return Err(self.err(key, "points at the enterprise repository", "customers must get the public SDK and catalog repositories, never the enterprise one"));
             }
         }
-        for g in r.customer.docs.iter().chain(&r.customer.manifests) {
-            globset::Glob::new(g).map_err(|e| {
-                self.err(
-                    "customer.docs",
-                    format!("bad glob `{g}`: {e}"),
-                    "use a glob such as \"docs/customer/**/*.md\"",
-                )
-            })?;
+        let docs = r.customer.docs.iter().map(|g| ("customer.docs", g));
+        let manifests = r
+            .customer
+            .manifests
+            .iter()
+            .map(|g| ("customer.manifests", g));
+        for (key, g) in docs.chain(manifests) {
+            crate::glob::Pattern::new(g)
+                .map_err(|e| self.err(key, e, "use a glob such as \"docs/customer/**/*.md\""))?;
         }
         if !r.customer.package_readmes.contains("{package}") {
             return Err(self.err(

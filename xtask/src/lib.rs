@@ -15,6 +15,7 @@ pub mod exit;
 pub mod flags;
 pub mod fsx;
 pub mod ghactions;
+pub mod glob;
 pub mod images;
 pub mod notes;
 pub mod output;

@@ -439,10 +439,52 @@ fn what_ships_builds_from_the_lockfile_and_the_pinned_toolchain() {
         })
         .expect("publish-images.yml: a `cargo xtask publish` step");
     let built = publish["env"]["CARGO_ALIAS_XTASK"].as_str().unwrap_or("");
-    for flag in ["--locked", "--no-default-features", "--package xtask"] {
+    for flag in [
+        "--locked",
+        "--no-default-features",
+        "--profile cold",
+        "--package xtask",
+    ] {
         assert!(
             built.contains(flag),
             "publish-images.yml: the publish step's CARGO_ALIAS_XTASK (`{built}`) lacks {flag}"
+        );
+    }
+}
+
+#[test]
+fn idna_has_no_unicode_back_end() {
+    // `cargo update` would bring back idna_adapter 1.2 and with it ICU4X (about twenty crates,
+    // 13 s of a cold build on 2 cores). 1.0 is idna's documented "no Unicode back end" choice:
+    // non-ASCII host names are refused, and every host this tool talks to (the GitHub API, the
+    // registry of release.toml, loopback stand-ins) is ASCII. Undo with
+    // `cargo update -p idna_adapter`, and say why in docs/benchmarks.md.
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&lock).unwrap();
+    let versions: Vec<&str> = lock["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"].as_str() == Some("idna_adapter"))
+        .filter_map(|p| p["version"].as_str())
+        .collect();
+    assert!(
+        versions.iter().all(|v| v.starts_with("1.0.")),
+        "Cargo.lock has idna_adapter {versions:?}; pin it back with `cargo update -p idna_adapter --precise 1.0.0`"
+    );
+    for heavy in [
+        "icu_normalizer",
+        "icu_properties",
+        "globset",
+        "regex-automata",
+    ] {
+        assert!(
+            !lock["package"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"].as_str() == Some(heavy)),
+            "Cargo.lock has {heavy} again; see the dependency budget in xtask/Cargo.toml"
         );
     }
 }

@@ -8,8 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
-
 use super::workflow::{Node, parse_yaml};
 use super::{CheckId, Ctx, Evidence, Outcome};
 
@@ -18,49 +16,6 @@ pub const IDS: &[CheckId] = &[
     CheckId::DeliveryNoEnterpriseRepo,
     CheckId::DeliveryPluginLinks,
 ];
-
-/// Files under `root` (relative paths, sorted) matching any of `globs`; `.git` and `target`
-/// are never entered.
-pub fn matching_files(root: &Path, globs: &[String]) -> Vec<PathBuf> {
-    let mut b = GlobSetBuilder::new();
-    for g in globs {
-        if let Ok(g) = Glob::new(g) {
-            b.add(g);
-        }
-    }
-    let Ok(set) = b.build() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    // Bounded: a workspace has far fewer directories than this.
-    let mut budget = 100_000;
-    while let Some(dir) = stack.pop() {
-        budget -= 1;
-        if budget == 0 {
-            break;
-        }
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in rd.flatten() {
-            let p = entry.path();
-            let name = entry.file_name();
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() {
-                if name != ".git" && name != "target" {
-                    stack.push(p);
-                }
-            } else if let Ok(rel) = p.strip_prefix(root)
-                && set.is_match(rel)
-            {
-                out.push(rel.to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// One reference to one of our packages found in a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,7 +223,8 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         .chain(&customer.manifests)
         .cloned()
         .collect();
-    let files = matching_files(root, &globs);
+    // release.toml's validation has already refused a pattern GitHub would not accept.
+    let files = crate::glob::workspace_files(root, &globs).unwrap_or_default();
     let packages: Vec<String> = cfg.all_images().into_iter().map(|i| i.package).collect();
     let texts: Vec<(PathBuf, String)> = files
         .iter()

@@ -502,15 +502,31 @@ fn triggers(
             if let Some(t) = push.get("tags") {
                 evidence.push(ev(t.line()));
             }
-            for (want, sample) in expected.iter().zip(&samples) {
-                let covered = globs.iter().any(|g| {
-                    globset::Glob::new(g)
-                        .map(|g| g.compile_matcher().is_match(sample))
-                        .unwrap_or(false)
-                });
-                if !covered {
-                    problems.push((push.line(), format!("push.tags does not include `{want}`")));
+            let ignore: Vec<String> = match push.get("tags-ignore") {
+                Some(Node::Seq { items, .. }) => items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect(),
+                Some(Node::Scalar { value, .. }) => vec![value.clone()],
+                _ => Vec::new(),
+            };
+            // `tags-ignore` alone runs for every tag it does not ignore (GitHub refuses a
+            // workflow that has both; actionlint reports that).
+            let only_ignore = push.get("tags").is_none() && push.get("tags-ignore").is_some();
+            // GitHub's filter rule: the last matching pattern decides, `!` excludes.
+            let list = if only_ignore { &ignore } else { &globs };
+            match crate::glob::Filter::new(list) {
+                Ok(filter) => {
+                    for (want, sample) in expected.iter().zip(&samples) {
+                        if filter.includes(sample) == only_ignore {
+                            problems.push((
+                                push.line(),
+                                format!("push.tags does not include `{want}`"),
+                            ));
+                        }
+                    }
                 }
+                Err(e) => problems.push((push.line(), format!("push.tags: {e}"))),
             }
             if let Some((l, _)) = push.entry("branches") {
                 problems.push((

@@ -24,44 +24,6 @@ pub struct FoundRef {
     pub text: String,
 }
 
-/// Files under `root` matching `globs` (relative, `/`-separated), skipping `.git` and `target`.
-pub fn matching_files(root: &Path, globs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut b = globset::GlobSetBuilder::new();
-    for g in globs {
-        b.add(globset::Glob::new(g)?);
-    }
-    let set = b.build()?;
-    let mut out = Vec::new();
-    let mut stack = vec![(root.to_path_buf(), 0usize)];
-    while let Some((dir, depth)) = stack.pop() {
-        if depth > 32 {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            let name = e.file_name();
-            if name == ".git" || name == "target" {
-                continue;
-            }
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push((path, depth + 1));
-            } else if ft.is_file() {
-                let rel = path.strip_prefix(root).unwrap_or(&path);
-                let rel = rel.to_string_lossy().replace('\\', "/");
-                if set.is_match(&rel) {
-                    out.push(path);
-                }
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// References to `org/<package>` (any host) in `text`, with their tag and digest.
 pub fn find_refs(path: &Path, text: &str, org: &str, packages: &[String]) -> Vec<FoundRef> {
     let mut out = Vec::new();
@@ -129,7 +91,11 @@ pub fn outcomes(
         })
         .collect();
     let names: Vec<String> = config.all_images().into_iter().map(|i| i.package).collect();
-    let files = matching_files(&ws.root, &config.raw.customer.manifests)?;
+    let files: Vec<PathBuf> =
+        crate::glob::workspace_files(&ws.root, &config.raw.customer.manifests)?
+            .into_iter()
+            .map(|rel| ws.root.join(rel))
+            .collect();
     let notes_path = config.notes_dir().join(format!("{version}.md"));
     let notes = std::fs::read_to_string(&notes_path).ok();
     let rel = |p: &Path| p.strip_prefix(&ws.root).unwrap_or(p).to_path_buf();
