@@ -544,8 +544,13 @@ impl Config {
             .iter()
             .map(|g| ("customer.manifests", g));
         for (key, g) in docs.chain(manifests) {
-            crate::glob::Pattern::new(g)
-                .map_err(|e| self.err(key, e, "use a glob such as \"docs/customer/**/*.md\""))?;
+            crate::glob::Pattern::new(g).map_err(|e| {
+                self.err(
+                    key,
+                    format!("bad glob: {e}"),
+                    "use a glob such as \"docs/customer/**/*.md\"",
+                )
+            })?;
         }
         if !r.customer.package_readmes.contains("{package}") {
             return Err(self.err(

@@ -1272,6 +1272,52 @@ mod tests {
         assert_eq!(line_in_scalar(run, off), 4);
     }
 
+    fn trigger_verdict(on: &str) -> Outcome {
+        let text = format!(
+            "on:\n{on}  workflow_dispatch:\n    inputs:\n      publish_latest:\n        type: boolean\n        default: false\n"
+        );
+        let docs = parse_yaml(&text).unwrap();
+        let rel = Path::new(".github/workflows/publish-images.yml");
+        let ev = |line: u32| Evidence::file(rel, Some(line));
+        triggers(&docs[0], &crate::config::TagRules::checklist(), &ev, rel)
+    }
+
+    #[test]
+    fn tag_filters_are_read_as_github_reads_them() {
+        use crate::checks::Status;
+        let passes = |on: &str| {
+            let o = trigger_verdict(on);
+            assert_eq!(o.status, Status::Pass, "{on}: {o:?}");
+        };
+        let fails = |on: &str, why: &str| {
+            let o = trigger_verdict(on);
+            assert_eq!(o.status, Status::Fail, "{on}: {o:?}");
+            assert!(o.message.contains(why), "{on}: {}", o.message);
+        };
+        passes("  push:\n    tags: ['v*', 'release-v*']\n");
+        // `+` is "one or more of the preceding character" in GitHub's filter patterns; a shell
+        // glob reads it literally and would call this workflow broken.
+        passes("  push:\n    tags: ['v[0-9]+.[0-9]+.[0-9]+', 'release-v[0-9]+.[0-9]+.[0-9]+']\n");
+        // A later `!` pattern excludes what an earlier one included: no run for release tags.
+        fails(
+            "  push:\n    tags: ['v*', 'release-v*', '!release-*']\n",
+            "does not include `release-v*`",
+        );
+        // ...and a positive pattern after it takes them back.
+        passes("  push:\n    tags: ['v*', '!v*', 'v[0-9]*', 'release-v*']\n");
+        // `tags-ignore` alone runs for every tag it does not ignore.
+        passes("  push:\n    tags-ignore: ['nightly-*']\n");
+        fails(
+            "  push:\n    tags-ignore: ['release-*']\n",
+            "does not include `release-v*`",
+        );
+        // A pattern GitHub refuses is named, not treated as matching nothing.
+        fails(
+            "  push:\n    tags: ['v[]', 'release-v*']\n",
+            "empty brackets",
+        );
+    }
+
     #[test]
     fn yaml_errors_carry_the_line() {
         let err = parse_yaml("a: [1, 2\nb: c\n  d: e\n").unwrap_err();
