@@ -34,7 +34,7 @@ pub struct Pattern {
 enum Kind {
     Lit(char),
     /// Inclusive ranges; a single character is a range of one.
-    Class(Vec<(char, char)>),
+    Class(Ranges),
     /// `*`: any run without `/`.
     Star,
     /// `**`: any run.
@@ -186,11 +186,11 @@ impl Pattern {
     }
 }
 
+/// Inclusive character ranges of one `[...]`.
+type Ranges = Vec<(char, char)>;
+
 /// `[...]` starting at `chars[open]`; returns the class and the index after `]`.
-fn parse_class(
-    chars: &[char],
-    open: usize,
-) -> Result<(Vec<(char, char)>, usize), (usize, &'static str)> {
+fn parse_class(chars: &[char], open: usize) -> Result<(Ranges, usize), (usize, &'static str)> {
     let mut i = open + 1;
     if chars.get(i) == Some(&']') {
         return Err((i, "empty brackets `[]`"));
