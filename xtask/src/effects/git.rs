@@ -525,7 +525,7 @@ pub fn tag_date(root: &Path, tag: &str) -> anyhow::Result<Option<u64>> {
 pub struct HeadInfo {
     /// The full 40-hex commit id.
     pub commit: String,
-    /// The committer date in strict ISO 8601, used as the image's `created` so that the same
+    /// The committer date in RFC 3339, UTC (`2023-11-14T22:13:20Z`), used as the image's `created` so that the same
     /// commit always gives the same labels.
     pub time: String,
     /// Whether tracked files differ from HEAD.
@@ -542,11 +542,22 @@ pub fn head_info(root: &Path) -> anyhow::Result<HeadInfo> {
     })?;
     // `log.showSignature` would print the signature check before the date; the pinned config
     // turns it off and `--no-show-signature` says so again for this call.
-    let time = read_text(
+    // Epoch seconds, written as RFC 3339 in UTC here: `%cI` prints `+00:00` in git 2.39
+    // (Debian 12) and `Z` in newer git, and the image label must not depend on which git built
+    // it.
+    let epoch = read_text(
         root,
-        &["show", "-s", "--no-show-signature", "--format=%cI", &commit],
+        &["show", "-s", "--no-show-signature", "--format=%ct", &commit],
         "reading the commit time of HEAD",
     )?;
+    let epoch: u64 = epoch.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "git printed `{}` as the commit time of HEAD in {}; expected epoch seconds (is the commit dated before 1970?)",
+            epoch.trim(),
+            root.display()
+        )
+    })?;
+    let time = crate::effects::github::rfc3339(epoch);
     let status = read(
         root,
         &["status", "--porcelain", "-z", "--untracked-files=no"],
@@ -554,7 +565,7 @@ pub fn head_info(root: &Path) -> anyhow::Result<HeadInfo> {
     )?;
     Ok(HeadInfo {
         commit,
-        time: time.trim().to_string(),
+        time,
         dirty: !status.is_empty(),
     })
 }

@@ -4,7 +4,9 @@
 //! through `docker build DIR` (the CLI's own walk: here docker/cli 28.2.2 without buildx, so the
 //! legacy builder, which is what the CLI does for a Dockerfile build on this machine) and
 //! through our tar (`context::collect` + `context::stream` to the engine API); the files in the
-//! two resulting images must be the same. A pattern the CLI refuses must be refused by us too,
+//! two resulting images must be the same. A CLI of the older, per-path generation (Debian 12's
+//! docker.io 20.10, what a fresh machine gets) re-includes files that the current walk leaves
+//! out; against it we must never send a file it does not (see `Generation`). A pattern the CLI refuses must be refused by us too,
 //! with exit 2 naming the line. `cargo test` runs a fixed handful of seeds; the long run is
 //!
 //! ```text
@@ -258,7 +260,68 @@ enum Verdict {
     /// compiles a pattern only when a path reaches it); a probe confirmed the CLI refuses it
     /// once a path does.
     Stricter,
+    /// Both built, and the CLI sent every file we sent and these besides. A difference for a
+    /// CLI of our generation; for a per-path CLI (before the walk used the parent's results)
+    /// it is that CLI's known leak, and we are the stricter side.
+    CliSentMore(BTreeSet<String>),
     Differs(String),
+}
+
+/// Which of the docker CLI's two context walks the CLI on this machine has, found by what it
+/// does with the leak case (`**/*.key`, `!config`, ...), not by its version string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Generation {
+    /// `MatchesUsingParentResults` (docker/cli 28.2.2 here): what `images::context` does, so
+    /// the two must send exactly the same files.
+    ParentResults,
+    /// The per-path rule (Debian bookworm's docker.io 20.10.24, what a fresh Debian 12 machine
+    /// installs): it re-includes `config/tls.key` through `!config`. Against it we must never
+    /// send a file it does not send (never less strict); it may send more.
+    PerPath,
+}
+
+impl Generation {
+    fn differs(self, v: &Verdict) -> bool {
+        match v {
+            Verdict::Differs(_) => true,
+            Verdict::CliSentMore(_) => self == Generation::ParentResults,
+            _ => false,
+        }
+    }
+}
+
+fn leak_case() -> Case {
+    Case {
+        files: vec![
+            "config/tls.key".into(),
+            "config/app.toml".into(),
+            "top.key".into(),
+            "build/keep.tmp".into(),
+        ],
+        empty_dirs: vec![],
+        ignore: vec![
+            b"**/*.key".to_vec(),
+            b"!config".to_vec(),
+            b"build".to_vec(),
+            b"!**/keep.tmp".to_vec(),
+        ],
+    }
+}
+
+/// Runs the leak case and tells the generation from its answer; panics on any other answer.
+async fn generation(docker: &Docker) -> Generation {
+    match run_case(docker, &leak_case(), 0).await {
+        Verdict::Same(2) => Generation::ParentResults,
+        Verdict::CliSentMore(extra) if extra.iter().map(String::as_str).eq(["config/tls.key"]) => {
+            println!(
+                "the docker CLI here walks the context with the per-path rule (before \
+                 MatchesUsingParentResults): it sends config/tls.key, which we never send; \
+                 differences are held to 'never less strict than it'"
+            );
+            Generation::PerPath
+        }
+        other => panic!("the leak case: {other:?}"),
+    }
 }
 
 fn files_under_ctx(files: Vec<String>) -> BTreeSet<String> {
@@ -339,6 +402,8 @@ async fn run_once(docker: &Docker, case: &Case, n: u64) -> Verdict {
                     let our_files = files_under_ctx(docker.list_files(&ours_tag).await.unwrap());
                     if cli_files == our_files {
                         Verdict::Same(cli_files.len())
+                    } else if our_files.is_subset(&cli_files) {
+                        Verdict::CliSentMore(cli_files.difference(&our_files).cloned().collect())
                     } else {
                         let only_cli: Vec<_> = cli_files.difference(&our_files).collect();
                         let only_ours: Vec<_> = our_files.difference(&cli_files).collect();
@@ -406,12 +471,12 @@ fn confirm_refusal(case: &Case, n: u64) -> Verdict {
 }
 
 /// Drops `.dockerignore` lines, then files, while the difference stays.
-async fn shrink(docker: &Docker, mut case: Case, n: u64) -> Case {
+async fn shrink(docker: &Docker, mut case: Case, n: u64, g: Generation) -> Case {
     let mut i = 0;
     while i < case.ignore.len() {
         let mut smaller = case.clone();
         smaller.ignore.remove(i);
-        if matches!(run_case(docker, &smaller, n).await, Verdict::Differs(_)) {
+        if g.differs(&run_case(docker, &smaller, n).await) {
             case = smaller;
         } else {
             i += 1;
@@ -421,7 +486,7 @@ async fn shrink(docker: &Docker, mut case: Case, n: u64) -> Case {
     while i < case.files.len() {
         let mut smaller = case.clone();
         smaller.files.remove(i);
-        if matches!(run_case(docker, &smaller, n).await, Verdict::Differs(_)) {
+        if g.differs(&run_case(docker, &smaller, n).await) {
             case = smaller;
         } else {
             i += 1;
@@ -447,11 +512,13 @@ struct Tally {
     same: usize,
     both_refused: usize,
     stricter: usize,
+    /// Per-path CLI only: cases where it sent files we leave out (its leak).
+    legacy_sent_more: usize,
     files_compared: usize,
     differences: Vec<String>,
 }
 
-async fn differential(docker: &Docker, seed: u64, cases: u64) -> Tally {
+async fn differential(docker: &Docker, seed: u64, cases: u64, g: Generation) -> Tally {
     let mut t = Tally::default();
     for i in 0..cases {
         let n = seed.wrapping_mul(1_000_003).wrapping_add(i);
@@ -463,11 +530,15 @@ async fn differential(docker: &Docker, seed: u64, cases: u64) -> Tally {
             }
             Verdict::BothRefused => t.both_refused += 1,
             Verdict::Stricter => t.stricter += 1,
-            Verdict::Differs(first) => {
-                let small = shrink(docker, case.clone(), n).await;
-                let why = match run_case(docker, &small, n).await {
-                    Verdict::Differs(w) => w,
-                    other => format!("{other:?} when run again"),
+            Verdict::CliSentMore(_) if g == Generation::PerPath => t.legacy_sent_more += 1,
+            first => {
+                let first = format!("{first:?}");
+                let small = shrink(docker, case.clone(), n, g).await;
+                let again = run_case(docker, &small, n).await;
+                let why = if g.differs(&again) {
+                    format!("{again:?}")
+                } else {
+                    format!("{again:?} when run again")
                 };
                 t.differences.push(format!(
                     "case {n}: {} => {first}; shrunk to {} => {why}",
@@ -496,23 +567,8 @@ async fn differential_against_the_docker_cli() {
         "the docker CLI is needed: apt-get install docker.io"
     );
     let docker = Docker::connect().await.unwrap();
-    let leak = Case {
-        files: vec![
-            "config/tls.key".into(),
-            "config/app.toml".into(),
-            "top.key".into(),
-            "build/keep.tmp".into(),
-        ],
-        empty_dirs: vec![],
-        ignore: vec![
-            b"**/*.key".to_vec(),
-            b"!config".to_vec(),
-            b"build".to_vec(),
-            b"!**/keep.tmp".to_vec(),
-        ],
-    };
-    assert_eq!(run_case(&docker, &leak, 0).await, Verdict::Same(2));
-    let t = differential(&docker, 7, 8).await;
+    let g = generation(&docker).await;
+    let t = differential(&docker, 7, 8, g).await;
     println!("{t:?}");
     assert!(t.differences.is_empty(), "{:#?}", t.differences);
     assert!(t.same > 0, "no case built on both sides: {t:?}");
@@ -532,15 +588,17 @@ async fn long_differential_run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
+    let g = generation(&docker).await;
     let started = std::time::Instant::now();
-    let t = differential(&docker, seed, cases).await;
+    let t = differential(&docker, seed, cases, g).await;
     println!(
-        "differential run: seed {seed}, {cases} cases in {:.0} s: {} same ({} files compared), {} refused by both, {} refused only by us (pattern never compiled by the CLI), {} differences",
+        "differential run: seed {seed}, {cases} cases in {:.0} s: {} same ({} files compared), {} refused by both, {} refused only by us (pattern never compiled by the CLI), {} where a per-path CLI sent more ({g:?}), {} differences",
         started.elapsed().as_secs_f64(),
         t.same,
         t.files_compared,
         t.both_refused,
         t.stricter,
+        t.legacy_sent_more,
         t.differences.len()
     );
     for d in &t.differences {

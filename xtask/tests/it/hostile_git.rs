@@ -20,6 +20,11 @@ pub(crate) fn workspace() -> tempfile::TempDir {
         std::fs::write(root.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
     }
     git(root, &["init", "-q", "-b", "main"]);
+    // The product's own git calls run in this process, without the test identity's
+    // variables: give the repository an identity, or `git tag -a` fails on a machine with no
+    // global one (a fresh machine).
+    git(root, &["config", "user.name", "release tester"]);
+    git(root, &["config", "user.email", "tester@example.test"]);
     git(root, &["add", "."]);
     git(root, &["commit", "-qm", "initial"]);
     dir
