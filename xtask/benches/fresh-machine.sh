@@ -8,6 +8,9 @@
 #   sudo ROOT_ONLY=1 xtask/benches/fresh-machine.sh  # only build and enter the root, then stop
 #   sudo KEEP=1 xtask/benches/fresh-machine.sh       # leave the root directory for inspection
 #
+# Each command's whole output is kept as $LOGS/fresh-machine-<commit>-<command>.log
+# (LOGS defaults to WORK, /var/tmp).
+#
 # Needs root, debootstrap (`apt-get install debootstrap`) and a Debian mirror (read from
 # /etc/apt/sources.list.d or /etc/apt/sources.list; override with MIRROR=URL). The root lives
 # under /var/tmp (override with WORK=DIR). Commands run in it after a pivot_root, in their own
@@ -31,6 +34,7 @@ fi
 [ -n "$mirror" ] || { echo "fresh-machine.sh: no Debian mirror found; set MIRROR=http://deb.debian.org/debian" >&2; exit 2; }
 
 work=$(mktemp -d "${WORK:-/var/tmp}/aisopsflow-fresh.XXXXXX")
+logs=${LOGS:-${WORK:-/var/tmp}}
 root=$work/root
 log=$work/debootstrap.log
 
@@ -167,6 +171,8 @@ for c in "${commands[@]}"; do
   set -e
   codes+=("$code"); times+=("$(secs "$t" "$(now)")")
   echo "=== $c: exit $code in ${times[-1]} s"
+  # The whole log outlives the root (which cleanup removes).
+  cp "$work/$(echo "$c" | tr ' ' '-').log" "$logs/fresh-machine-${commit:0:12}-$(echo "$c" | tr ' ' '-').log"
   [ "$code" = 0 ] || tail -n 60 "$work/$(echo "$c" | tr ' ' '-').log"
 done
 
