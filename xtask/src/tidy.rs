@@ -519,10 +519,16 @@ fn the_publish_build_has_no_stand_ins() {
 fn quoted_commands(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut fenced = false;
+    // A ```text block is a program's output (a summary table may start with `cargo xtask`).
+    let mut output = false;
     for (i, line) in text.lines().enumerate() {
         let t = line.trim_start();
-        if t.starts_with("```") {
+        if let Some(info) = t.strip_prefix("```") {
             fenced = !fenced;
+            output = fenced && info.trim() == "text";
+            continue;
+        }
+        if fenced && output {
             continue;
         }
         if fenced {
@@ -654,7 +660,7 @@ fn every_quoted_cargo_xtask_command_parses() {
 
 #[test]
 fn the_command_extraction_sees_what_it_should() {
-    let text = "run `cargo xtask release {version}{}` or\n```sh\ncargo xtask preflight --only build   # builds\n```\n";
+    let text = "run `cargo xtask release {version}{}` or\n```sh\ncargo xtask preflight --only build   # builds\n```\n```text\n  cargo xtask test   exit 0   1.0 s\n```\n";
     let cmds = quoted_commands(text);
     assert_eq!(cmds.len(), 2);
     assert_eq!(concrete(&cmds[0].1), ["release", "1.2.3x"]);
