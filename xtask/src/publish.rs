@@ -4,8 +4,10 @@
 //! `$GITHUB_STEP_SUMMARY` when they are set).
 //!
 //! Safety rules, in order: the checkout must be the commit the event names; a version tag that
-//! already exists at another commit is never overwritten; and `latest` is pushed only after
-//! every package's version tags are in place, so a failed publish never moves `latest`.
+//! already exists at another commit is never overwritten; every package must accept a write
+//! (`RegistryClient::check_push`) before anything is built or pushed; and `latest` is pushed
+//! only after every package's version tags are in place, so a failed publish never moves
+//! `latest`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -394,6 +396,15 @@ impl crate::flags::Publish {
                 }
             }
             actions.push(action);
+        }
+        // Every package must take our writes before anything is built or pushed: ghcr.io
+        // refuses a package that does not grant this repository Write only at the write, and
+        // finding that out at the third package would leave the first two tagged (and
+        // `latest` half moved on a promote) after a long build.
+        for img in &images {
+            registry
+                .check_push(&format!("{org}/{}", img.package))
+                .await?;
         }
         let to_build: Vec<crate::config::ImageSpec> = images
             .iter()

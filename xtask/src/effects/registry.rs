@@ -1238,6 +1238,82 @@ impl RegistryClient {
     /// gets exactly that digest. Needs push access. Returns the digest the registry reports.
     /// The PUT is retried like a read: putting the same bytes under the same tag twice is
     /// the same as once.
+    /// A fresh `pull,push` token for `repo`; a refusal is an error naming the fix.
+    async fn push_token(&self, repo: &str) -> anyhow::Result<Option<Secret>> {
+        match self.request_token_for(repo, false, "pull,push").await? {
+            Ok((t, _)) => Ok(t),
+            Err((status, body)) => {
+                let answer =
+                    format!("GET /token (scope repository:{repo}:pull,push) -> {status} {body}");
+                Err(
+                    if classify_refusal(status, body.as_bytes()) == Refusal::ActionsAccess {
+                        policy(format!(
+                            "the registry refused push access to {}/{repo} ({answer}); {}",
+                            self.host,
+                            actions_access_fix(repo, self.actions_repository.as_deref())
+                        ))
+                    } else {
+                        usage(format!(
+                            "the registry refused push access to {}/{repo} with the credentials from {} ({answer}); publish needs packages: write (GITHUB_TOKEN in the workflow) or `docker login {}`",
+                            self.host,
+                            self.creds.source(),
+                            self.host
+                        ))
+                    },
+                )
+            }
+        }
+    }
+
+    /// Proves that these credentials may write `repo` before anything is built or pushed.
+    /// ghcr.io issues a `pull,push` token to any workflow and refuses only at the write
+    /// (`permission_denied: write_package` when the package does not grant the workflow's
+    /// repository Write in "Manage Actions access"), so the proof is a write that tags
+    /// nothing: `POST /v2/REPO/blobs/uploads/` opens an upload session (202), which is left
+    /// unfinished (registries purge abandoned sessions; it holds no data and no tag). For a
+    /// package that does not exist yet this is where ghcr.io says whether the workflow may
+    /// create it.
+    pub async fn check_push(&self, repo: &str) -> anyhow::Result<()> {
+        let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let what = format!("POST /v2/{repo}/blobs/uploads/");
+        let mut answer = None;
+        for round in 0..2 {
+            let token = self.push_token(repo).await?;
+            let res = self
+                .send(&what, || with_bearer(self.http.post(&url), &token))
+                .await?;
+            // A push token that expired between the token request and the POST: once more.
+            if res.status.as_u16() == 401 && token.is_some() && round == 0 {
+                continue;
+            }
+            answer = Some(res);
+            break;
+        }
+        let res = answer.expect("the loop sets an answer or returns");
+        let status = res.status;
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = res.text();
+        Err(match classify_refusal(status.as_u16(), &res.body) {
+            Refusal::ActionsAccess => policy(format!(
+                "the registry refuses writes to {}/{repo} ({what} -> {status} {text}); nothing was pushed: {}",
+                self.host,
+                actions_access_fix(repo, self.actions_repository.as_deref())
+            )),
+            Refusal::Credentials | Refusal::Absent => usage(format!(
+                "the registry refuses writes to {}/{repo} ({what} -> {status} {text}); nothing was pushed: the credentials from {} need packages: write (GITHUB_TOKEN in the workflow) and access to the package",
+                self.host,
+                self.creds.source()
+            )),
+            _ => external(format!(
+                "{what} at {} answered {status}{}: {text}; nothing was pushed; rerun the publish",
+                self.host,
+                res.after()
+            )),
+        })
+    }
+
     pub async fn retag(&self, repo: &str, digest: &str, tag: &str) -> anyhow::Result<String> {
         let (body, got, media_type) = self.manifest(repo, digest).await?;
         if got != digest {
@@ -1250,30 +1326,7 @@ impl RegistryClient {
         let what = format!("PUT /v2/{repo}/manifests/{tag}");
         let mut res = None;
         for round in 0..2 {
-            let token = match self.request_token_for(repo, false, "pull,push").await? {
-                Ok((t, _)) => t,
-                Err((status, body)) => {
-                    let answer = format!(
-                        "GET /token (scope repository:{repo}:pull,push) -> {status} {body}"
-                    );
-                    return Err(
-                        if classify_refusal(status, body.as_bytes()) == Refusal::ActionsAccess {
-                            policy(format!(
-                                "the registry refused push access to {}/{repo} ({answer}); {}",
-                                self.host,
-                                actions_access_fix(repo, self.actions_repository.as_deref())
-                            ))
-                        } else {
-                            usage(format!(
-                                "the registry refused push access to {}/{repo} with the credentials from {} ({answer}); publish needs packages: write (GITHUB_TOKEN in the workflow) or `docker login {}`",
-                                self.host,
-                                self.creds.source(),
-                                self.host
-                            ))
-                        },
-                    );
-                }
-            };
+            let token = self.push_token(repo).await?;
             let answer = self
                 .send(&what, || {
                     with_bearer(

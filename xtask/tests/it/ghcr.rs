@@ -447,6 +447,158 @@ async fn a_write_without_actions_access_names_manage_actions_access() {
     assert_eq!(c.retag(&repo, &digest, "latest").await.unwrap(), digest);
 }
 
+/// Every package's tags and the digest each names, read with the operator's PAT.
+async fn tag_state(h: &RegistryHarness) -> BTreeMap<String, BTreeMap<String, String>> {
+    let c = harness_client(h);
+    let mut out = BTreeMap::new();
+    for p in PUBLIC.iter().chain(COMMERCIAL.iter()) {
+        let repo = format!("{ORG}/{p}");
+        let mut tags = BTreeMap::new();
+        for t in c.list_tags(&repo).await.unwrap().unwrap_or_default() {
+            let d = c.resolve(&repo, &t).await.unwrap().expect("listed").digest;
+            tags.insert(t, d);
+        }
+        out.insert(p.to_string(), tags);
+    }
+    out
+}
+
+/// Difference 5 through the real `cargo xtask publish`, as the workflow runs it (the
+/// repository's `GITHUB_TOKEN` as `REGISTRY_TOKEN`, a `release-v` tag that moves `latest`):
+/// one package, pushed by hand once, does not grant the repository Write in "Manage Actions
+/// access". Without any access the pre-read is refused; with Read only ghcr.io issues the push
+/// token and refuses at the write. Either way publish exits 1 naming the fix and the package's
+/// settings page, before building anything, and no package's tags change (no tag pushed, and
+/// `latest` not moved, on the packages before it either).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_without_actions_access_names_the_fix_and_pushes_nothing() {
+    let Some((h, actions, _)) = world().await else {
+        return;
+    };
+    // Every package has an earlier release and `latest`; the runner's edition is the odd one.
+    for p in PUBLIC.iter().chain(COMMERCIAL.iter()) {
+        let repo = format!("{ORG}/{p}");
+        push_image(&h, &repo, "1.3.0", p, &BTreeMap::new()).await;
+        crate::registry::retag(&h, &repo, "1.3.0", "latest").await;
+    }
+    let runner = format!("{ORG}/aisopsflow-runner");
+    let before = tag_state(&h).await;
+    assert!(
+        before.values().all(|t| t.contains_key("latest")),
+        "{before:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::copy(
+        crate::support::repo_root().join("release.toml"),
+        root.join("release.toml"),
+    )
+    .unwrap();
+    crate::support::git(root, &["-c", "init.defaultBranch=main", "init", "-q"]);
+    crate::support::git(root, &["add", "release.toml"]);
+    crate::support::git(root, &["commit", "-qm", "release 1.4.0"]);
+    let tag = format!("release-v{VERSION}");
+    crate::support::git(
+        root,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            &format!("release {VERSION}\n\ncomponents: core,runner,console"),
+            &tag,
+        ],
+    );
+    let sha = crate::support::git(root, &["rev-parse", "HEAD"]);
+    let publish = || {
+        crate::support::Xtask::new()
+            .arg("--repo")
+            .arg(root)
+            .arg("publish")
+            .env("AISOPSFLOW_REGISTRY", &h.host)
+            .env("GITHUB_REF", format!("refs/tags/{tag}"))
+            .env("GITHUB_SHA", &sha)
+            .env("GITHUB_EVENT_NAME", "push")
+            .env("REGISTRY_USERNAME", "release-operator")
+            .env("REGISTRY_TOKEN", actions.expose())
+            .env("AISOPSFLOW_REGISTRY_BACKOFF_MS", "5")
+            .output()
+    };
+    let settings =
+        format!("https://github.com/orgs/{ORG}/packages/container/aisopsflow-runner/settings");
+
+    // No access at all: the read before the write is refused.
+    h.set_actions_access(&runner, ENTERPRISE, None);
+    let out = publish();
+    let text = crate::support::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("installation not allowed to Read organization package")
+            && text.contains("Manage Actions access")
+            && text.contains("aisopsflow-enterprise with the Write role")
+            && text.contains(&settings),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| ["pushed ", "tagged ", "moved "]
+            .iter()
+            .any(|w| l.starts_with(w))),
+        "{text}"
+    );
+    assert_eq!(
+        tag_state(&h).await,
+        before,
+        "a refused publish changed the registry"
+    );
+
+    // Read only: the token is issued, the write is refused, and that is found before any
+    // package is built or written, not at the runner's push after the core's.
+    h.set_actions_access(
+        &runner,
+        ENTERPRISE,
+        Some(xtask::standin::registry::Role::Read),
+    );
+    let refused = h
+        .front_counts()
+        .get("permission_denied")
+        .copied()
+        .unwrap_or(0);
+    let out = publish();
+    let text = crate::support::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("permission_denied: write_package")
+            && text.contains("nothing was pushed")
+            && text.contains("Manage Actions access")
+            && text.contains("aisopsflow-enterprise with the Write role")
+            && text.contains(&settings),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| ["pushed ", "tagged ", "moved "]
+            .iter()
+            .any(|w| l.starts_with(w))),
+        "{text}"
+    );
+    assert_eq!(
+        h.front_counts()
+            .get("permission_denied")
+            .copied()
+            .unwrap_or(0),
+        refused + 1,
+        "refused at the write, once"
+    );
+    assert_eq!(
+        tag_state(&h).await,
+        before,
+        "a refused publish changed the registry"
+    );
+    assert!(
+        !text.contains(actions.expose()),
+        "the token is never printed"
+    );
+}
+
 /// Difference 6: a package first pushed with a workflow's `GITHUB_TOKEN` is created private,
 /// linked to the workflow's repository, with Write access for it; a public edition then fails
 /// the anonymous probe until an admin flips it, once, one way.
