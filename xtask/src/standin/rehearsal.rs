@@ -67,14 +67,19 @@ impl Drop for Rehearsal {
 /// recognisable test value, registered as a secret so it is still never printed.
 const REHEARSAL_TOKEN: &str = "ghp_REHEARSALonlyTOKEN000000000000000000000";
 
+/// The file of a kept world's scratch directory that holds `REHEARSAL_TOKEN`.
+pub const TOKEN_FILE: &str = "token";
+
 /// The publish runs' workflow token (a `GITHUB_TOKEN` of the enterprise repository).
 const ACTIONS_TOKEN: &str = "ghs_REHEARSALworkflowTOKEN0000000000000000";
 
 impl Rehearsal {
     /// Sets the world up from the workspace's working tree (HEAD when it is clean).
     pub async fn start(ws: &Workspace, opts: RehearsalOptions) -> anyhow::Result<Rehearsal> {
+        // Only its owner may open it: a kept world's token file lives here.
         let dir = tempfile::Builder::new()
             .prefix("aisopsflow-rehearsal-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .context("creating the rehearsal directory")?;
         let base = dir.path().to_path_buf();
@@ -291,6 +296,11 @@ impl Rehearsal {
             ),
         ];
         let (dir, kept) = if opts.keep {
+            // A kept world is reached from outside this process, so its token is where the
+            // operator can read it without it ever being printed: `DIR/token`, in the
+            // scratch directory only its owner can open (0700).
+            crate::fsx::write_atomic(&base.join(TOKEN_FILE), token.expose().as_bytes())
+                .context("writing the kept world's token file")?;
             (None, Some(dir.keep()))
         } else {
             (Some(dir), None)
@@ -368,7 +378,7 @@ impl Rehearsal {
     /// Where everything is, and how to look at it and stop it (for `--keep`).
     pub fn describe(&self) -> String {
         format!(
-            "rehearsal world (kept):\n  work clone:      {}\n  bare remote:     {}\n  GitHub stand-in: {}\n  registry:        {} (token service {}; user {}, password = the token below)\n  run logs:        {}/runs\n\ntry:\n  skopeo inspect --tls-verify=false --no-creds docker://{}/{}/aisopsflow-core:<version>\n  export GITHUB_API_URL={} AISOPSFLOW_REGISTRY={} GITHUB_TOKEN=<the rehearsal token, {}…>\n  cargo xtask verify <version> --repo {}\n\nstop: press Ctrl-C here; then remove {}",
+            "rehearsal world (kept):\n  work clone:      {}\n  bare remote:     {}\n  GitHub stand-in: {}\n  registry:        {} (token service {}; user {}, password = the token in {tok})\n  token:           {tok} (the API's and the registry's, an operator PAT; never printed)\n  run logs:        {}/runs\n\ntry:\n  skopeo inspect --tls-verify=false --no-creds docker://{}/{}/aisopsflow-core:<version>\n  export GITHUB_API_URL={} AISOPSFLOW_REGISTRY={} GITHUB_TOKEN=\"$(cat {tok})\"\n  cargo xtask verify <version> --repo {}\n\nstop: press Ctrl-C here; then remove {}",
             self.work_dir.display(),
             self.remote.display(),
             self.github.base_url,
@@ -380,9 +390,9 @@ impl Rehearsal {
             "aisopsflow",
             self.github.base_url,
             self.registry.host,
-            &REHEARSAL_TOKEN[..13],
             self.work_dir.display(),
             self.dir().display(),
+            tok = self.dir().join(TOKEN_FILE).display(),
         )
     }
 }

@@ -190,6 +190,330 @@ async fn token_service_answers_like_ghcr() {
     );
 }
 
+/// A kept rehearsal world, stopped with Ctrl-C (SIGINT) when dropped, and killed if it does
+/// not stop.
+struct Kept {
+    child: std::process::Child,
+    _home: tempfile::TempDir,
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            xtask::setup::signal(self.child.id(), xtask::setup::SIGINT);
+            for _ in 0..100 {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The processes whose parent is `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces, so split after the last `)`.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    })
+}
+
+/// Pushes a one-blob image to `repo:tag` from outside, as an operator's client does, with the
+/// `pull,push` token `token`.
+async fn push_from_outside(host: &str, repo: &str, tag: &str, token: &str) {
+    let http = xtask::effects::http::client();
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let digest = xtask::effects::registry::sha256_digest(config);
+    let res = http
+        .post(format!("http://{host}/v2/{repo}/blobs/uploads/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "{repo}");
+    let loc = res.headers()["location"].to_str().unwrap().to_string();
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let res = http
+        .put(format!("{loc}{sep}digest={digest}"))
+        .bearer_auth(token)
+        .body(config.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{repo}");
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": config.len()},
+        "layers": [],
+    });
+    let res = http
+        .put(format!("http://{host}/v2/{repo}/manifests/{tag}"))
+        .bearer_auth(token)
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(serde_json::to_vec(&manifest).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{repo}");
+}
+
+/// Acceptance of #13, from outside: the world `release --rehearse --keep` leaves running (here
+/// with `--dry-run`, the same `rehearse` path and the same kept world, without building) is
+/// reached only through what it prints; its token service answers like ghcr.io: 403 DENIED for
+/// a package that does not exist, 401 UNAUTHORIZED for anonymous access to a private one, 403
+/// for bad credentials, and a token for anonymous pulls of a public one. Ctrl-C stops the world
+/// and every process it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kept_worlds_token_service_answers_like_ghcr_from_outside() {
+    crate::docker_required!();
+    let mut run = crate::support::Xtask::new()
+        .arg("--repo")
+        .arg(crate::support::repo_root())
+        .args([
+            "release",
+            "0.1.0",
+            "--rehearse",
+            "--keep",
+            "--dry-run",
+            "--yes",
+        ])
+        .envs(crate::support::git_identity());
+    if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        run = run.env("DOCKER_HOST", host);
+    }
+    let (mut child, home) = run.spawn();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let pid = child.id();
+    let kept = Kept { child, _home: home };
+    let err_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = err_text.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut s = sink.lock().unwrap();
+            s.push_str(&l);
+            s.push('\n');
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    // What an operator sees: everything up to the line that says how to stop it.
+    let mut shown = String::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(600)) {
+            Ok(l) => {
+                shown.push_str(&l);
+                shown.push('\n');
+                if l.starts_with("stop: press Ctrl-C") {
+                    break;
+                }
+            }
+            Err(e) => panic!(
+                "the kept world never said how to reach it ({e}):\n{shown}\n{}",
+                err_text.lock().unwrap()
+            ),
+        }
+    }
+    let field = |name: &str| -> String {
+        shown
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().split(' ').next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no `{name}` line:\n{shown}"))
+    };
+    let host = field("registry:");
+    let token_file = std::path::PathBuf::from(field("token:"));
+    let scratch = token_file.parent().unwrap().to_path_buf();
+    assert!(
+        shown.contains(&format!("then remove {}", scratch.display())),
+        "{shown}"
+    );
+    let pat = std::fs::read_to_string(&token_file).expect("the kept world's token file");
+    assert!(
+        !shown.contains(&pat),
+        "the token is never printed:\n{shown}"
+    );
+    assert!(!err_text.lock().unwrap().contains(&pat), "nor on stderr");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&scratch).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "only its owner may read the token");
+    }
+    // The processes the kept world runs (the registry among them), to prove Ctrl-C stops them.
+    let started = children_of(pid);
+    assert!(
+        started
+            .iter()
+            .any(|p| std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "docker-registry")),
+        "the kept world runs the registry: {started:?}"
+    );
+
+    // From outside, as a client finds it: the challenge names the realm and service.
+    let http = xtask::effects::http::client();
+    let res = http.get(format!("http://{host}/v2/")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let ch = xtask::effects::registry::parse_challenge(
+        res.headers()["www-authenticate"].to_str().unwrap(),
+    );
+    let (realm, service) = (ch["realm"].clone(), ch["service"].clone());
+    assert!(
+        shown.contains(&format!("token service {realm}")),
+        "{realm}\n{shown}"
+    );
+    let token = |repo: &str, actions: &str, creds: Option<String>| {
+        let mut req = http.get(format!(
+            "{realm}?scope=repository:{repo}:{actions}&service={service}"
+        ));
+        if let Some(pw) = creds {
+            req = req.basic_auth("operator", Some(pw));
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let public = format!("{ORG}/aisopsflow-core");
+    let private = format!("{ORG}/aisopsflow-core-commercial");
+    let missing = format!("{ORG}/aisopsflow-runner");
+    // A rehearsal starts from an empty registry: nothing exists yet.
+    for repo in [&public, &private, &missing] {
+        let (status, body) = token(repo, "pull", None).await;
+        assert_eq!(status, 403, "{repo}: {body}");
+    }
+    // The operator (the token file: a PAT with write:packages) pushes two packages; both are
+    // created private, and one is made public on its settings page, as an org admin would.
+    for repo in [&public, &private] {
+        let (status, body) = token(repo, "pull,push", Some(pat.clone())).await;
+        assert_eq!(status, 200, "{body}");
+        let t: serde_json::Value = serde_json::from_str(&body).unwrap();
+        push_from_outside(&host, repo, "0.1.0", t["token"].as_str().unwrap()).await;
+    }
+    let res = http
+        .post(format!(
+            "http://{host}/_ui/orgs/{ORG}/packages/container/aisopsflow-core/visibility"
+        ))
+        .basic_auth("admin", Some(&pat))
+        .body(r#"{"visibility":"public"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // 403 DENIED for a package that does not exist, anonymous or not.
+    let (status, body) = token(&missing, "pull", None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains(r#""code":"DENIED""#)
+            && body.contains("requested access to the resource is denied"),
+        "{body}"
+    );
+    let (status, body) = token(&missing, "pull", Some(pat.clone())).await;
+    assert_eq!((status, body.contains("DENIED")), (403, true), "{body}");
+    // 401 UNAUTHORIZED for anonymous access to a private one.
+    let (status, body) = token(&private, "pull", None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body.contains(r#""code":"UNAUTHORIZED""#) && body.contains("authentication required"),
+        "{body}"
+    );
+    // 403 for bad credentials (not the spec's 401).
+    let (status, body) = token(&private, "pull", Some("ghp_notTheToken".into())).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains(r#""message":"denied""#), "{body}");
+    // A token for anonymous pulls of a public one: only `token`, opaque, no `expires_in`; and
+    // it pulls.
+    let (status, body) = token(&public, "pull", None).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v.as_object().unwrap().len(), 1, "only `token`: {body}");
+    let anon = v["token"].as_str().unwrap();
+    let res = http
+        .head(format!("http://{host}/v2/{public}/manifests/0.1.0"))
+        .bearer_auth(anon)
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Anonymous push is never granted, even on a public package.
+    assert_eq!(token(&public, "pull,push", None).await.0, 401);
+
+    // Ctrl-C: the world stops, and so does every process it started.
+    let mut kept = kept;
+    assert!(xtask::setup::signal(pid, xtask::setup::SIGINT));
+    let mut code = None;
+    for _ in 0..300 {
+        if let Some(s) = kept.child.try_wait().unwrap() {
+            code = Some(s.code());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let code = code.unwrap_or_else(|| panic!("Ctrl-C did not stop the kept world"));
+    let err = err_text.lock().unwrap().clone();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("stopping the rehearsal world"), "{err}");
+    let left: Vec<u32> = started.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(
+        left.is_empty(),
+        "processes left behind: {left:?} (of {started:?})"
+    );
+    assert!(
+        http.get(format!("http://{host}/v2/")).send().await.is_err(),
+        "the registry front still answers"
+    );
+    // What the operator removes by hand.
+    assert!(
+        scratch
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("aisopsflow-rehearsal-")
+    );
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
 /// Difference 1: a package that does not exist is refused at `/token` with DENIED, and the
 /// client reads that as "absent" (publish then creates it), not as refused credentials.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

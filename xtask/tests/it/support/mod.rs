@@ -119,6 +119,18 @@ impl Xtask {
             .collect()
     }
 
+    /// Starts the run with piped stdout and stderr; the temporary HOME lives as long as the
+    /// returned guard.
+    pub fn spawn(mut self) -> (std::process::Child, tempfile::TempDir) {
+        let child = self
+            .cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the xtask binary");
+        (child, self._home)
+    }
+
     pub fn output(mut self) -> Output {
         self.cmd.output().expect("running the xtask binary")
     }
