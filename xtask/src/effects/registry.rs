@@ -1292,6 +1292,10 @@ impl RegistryClient {
         let res = answer.expect("the loop sets an answer or returns");
         let status = res.status;
         if status.is_success() {
+            // The session stays open and unused. Cancelling it (DELETE on its Location) needs
+            // the `delete` action, which a push token lacks (distribution's
+            // `appendAccessRecords`), so it is left for the registry to purge (distribution:
+            // `uploadpurging`, after a week by default).
             return Ok(());
         }
         let text = res.text();
