@@ -450,6 +450,18 @@ fn top_level(root: &Node, ev: &dyn Fn(u32) -> Evidence, rel: &Path) -> Outcome {
     }
 }
 
+/// A filter list as GitHub reads it: a sequence of strings, or one string.
+fn string_list(node: Option<&Node>) -> Vec<String> {
+    match node {
+        Some(Node::Seq { items, .. }) => items
+            .iter()
+            .filter_map(|n| n.as_str().map(String::from))
+            .collect(),
+        Some(Node::Scalar { value, .. }) => vec![value.clone()],
+        _ => Vec::new(),
+    }
+}
+
 fn triggers(
     root: &Node,
     tags: &crate::config::TagRules,
@@ -491,25 +503,11 @@ fn triggers(
     ];
     match on.get("push") {
         Some(push) => {
-            let globs: Vec<String> = match push.get("tags") {
-                Some(Node::Seq { items, .. }) => items
-                    .iter()
-                    .filter_map(|n| n.as_str().map(String::from))
-                    .collect(),
-                Some(Node::Scalar { value, .. }) => vec![value.clone()],
-                _ => Vec::new(),
-            };
+            let globs = string_list(push.get("tags"));
             if let Some(t) = push.get("tags") {
                 evidence.push(ev(t.line()));
             }
-            let ignore: Vec<String> = match push.get("tags-ignore") {
-                Some(Node::Seq { items, .. }) => items
-                    .iter()
-                    .filter_map(|n| n.as_str().map(String::from))
-                    .collect(),
-                Some(Node::Scalar { value, .. }) => vec![value.clone()],
-                _ => Vec::new(),
-            };
+            let ignore = string_list(push.get("tags-ignore"));
             // `tags-ignore` alone runs for every tag it does not ignore (GitHub refuses a
             // workflow that has both; actionlint reports that).
             let only_ignore = push.get("tags").is_none() && push.get("tags-ignore").is_some();
