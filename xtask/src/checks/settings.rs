@@ -200,51 +200,7 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
         }
     };
     if ctx.wants(CheckId::RepoPrivate) {
-        let ev = vec![
-            Evidence::api(&repo_ep, "private", repo.private),
-            Evidence::api(
-                &repo_ep,
-                "visibility",
-                repo.visibility.as_deref().unwrap_or("(absent)"),
-            ),
-        ];
-        // `visibility` is "public, private, or internal" (`full-repository`); an Enterprise
-        // `internal` repository reports `private: true` but is readable by every member of
-        // the enterprise, and the checklist asks for private.
-        let fix = format!(
-            "change the visibility to private: Settings > General > Danger Zone > Change visibility, or `gh repo edit {} --visibility private`",
-            repo.full_name
-        );
-        out.push(match repo.visibility.as_deref() {
-            Some("private") if repo.private => Outcome::pass(
-                CheckId::RepoPrivate,
-                format!("{} is private", repo.full_name),
-                ev,
-            ),
-            None if repo.private => Outcome::pass(
-                CheckId::RepoPrivate,
-                format!("{} is private (`visibility` not returned)", repo.full_name),
-                ev,
-            ),
-            Some("internal") => Outcome::fail(
-                CheckId::RepoPrivate,
-                format!(
-                    "{} is internal (visible to every member of the enterprise), not private; {fix}",
-                    repo.full_name
-                ),
-                ev,
-            ),
-            Some(v) => Outcome::fail(
-                CheckId::RepoPrivate,
-                format!("{} is {v}, not private; {fix}", repo.full_name),
-                ev,
-            ),
-            None => Outcome::fail(
-                CheckId::RepoPrivate,
-                format!("{} is not private; {fix}", repo.full_name),
-                ev,
-            ),
-        });
+        out.push(repo_private(&repo_ep, &repo));
     }
     if ctx.wants(CheckId::RepoDefaultBranchProtected) {
         out.push(default_branch_check(gh, owner, name, &repo.default_branch).await?);
@@ -263,41 +219,10 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
         match gh.workflow_permissions(owner, name).await {
             Ok(p) => {
                 if ctx.wants(CheckId::ActionsDefaultPermissionsRead) {
-                    let id = CheckId::ActionsDefaultPermissionsRead;
-                    let ev = vec![Evidence::api(
-                        &wf_ep,
-                        "default_workflow_permissions",
-                        &p.default_workflow_permissions,
-                    )];
-                    out.push(if p.default_workflow_permissions == "read" {
-                        Outcome::pass(id, "the default GITHUB_TOKEN permission is read", ev)
-                    } else {
-                        Outcome::fail(
-                            id,
-                            format!(
-                                "the default GITHUB_TOKEN permission is `{}`, not `read`",
-                                p.default_workflow_permissions
-                            ),
-                            ev,
-                        )
-                    });
+                    out.push(default_permissions_read(&wf_ep, &p));
                 }
                 if ctx.wants(CheckId::ActionsCannotApprovePrs) {
-                    let id = CheckId::ActionsCannotApprovePrs;
-                    let ev = vec![Evidence::api(
-                        &wf_ep,
-                        "can_approve_pull_request_reviews",
-                        p.can_approve_pull_request_reviews,
-                    )];
-                    out.push(if p.can_approve_pull_request_reviews {
-                        Outcome::fail(
-                            id,
-                            "GitHub Actions may create and approve pull requests",
-                            ev,
-                        )
-                    } else {
-                        Outcome::pass(id, "GitHub Actions may not approve pull requests", ev)
-                    });
+                    out.push(cannot_approve_prs(&wf_ep, &p));
                 }
             }
             Err(e) => {
@@ -313,6 +238,102 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
         }
     }
     Ok(out)
+}
+
+/// `repo-private`, judged on the repository's answer alone (`GET /repos/{owner}/{repo}`).
+pub(crate) fn repo_private(repo_ep: &str, repo: &Repo) -> Outcome {
+    let ev = vec![
+        Evidence::api(repo_ep, "private", repo.private),
+        Evidence::api(
+            repo_ep,
+            "visibility",
+            repo.visibility.as_deref().unwrap_or("(absent)"),
+        ),
+    ];
+    // `visibility` is "public, private, or internal" (`full-repository`); an Enterprise
+    // `internal` repository reports `private: true` but is readable by every member of
+    // the enterprise, and the checklist asks for private.
+    let fix = format!(
+        "change the visibility to private: Settings > General > Danger Zone > Change visibility, or `gh repo edit {} --visibility private`",
+        repo.full_name
+    );
+    match repo.visibility.as_deref() {
+        Some("private") if repo.private => Outcome::pass(
+            CheckId::RepoPrivate,
+            format!("{} is private", repo.full_name),
+            ev,
+        ),
+        None if repo.private => Outcome::pass(
+            CheckId::RepoPrivate,
+            format!("{} is private (`visibility` not returned)", repo.full_name),
+            ev,
+        ),
+        Some("internal") => Outcome::fail(
+            CheckId::RepoPrivate,
+            format!(
+                "{} is internal (visible to every member of the enterprise), not private; {fix}",
+                repo.full_name
+            ),
+            ev,
+        ),
+        Some(v) => Outcome::fail(
+            CheckId::RepoPrivate,
+            format!("{} is {v}, not private; {fix}", repo.full_name),
+            ev,
+        ),
+        None => Outcome::fail(
+            CheckId::RepoPrivate,
+            format!("{} is not private; {fix}", repo.full_name),
+            ev,
+        ),
+    }
+}
+
+/// `actions-default-permissions-read`, judged on `GET .../actions/permissions/workflow`.
+pub(crate) fn default_permissions_read(
+    wf_ep: &str,
+    p: &crate::effects::github::WorkflowPermissions,
+) -> Outcome {
+    let id = CheckId::ActionsDefaultPermissionsRead;
+    let ev = vec![Evidence::api(
+        wf_ep,
+        "default_workflow_permissions",
+        &p.default_workflow_permissions,
+    )];
+    if p.default_workflow_permissions == "read" {
+        Outcome::pass(id, "the default GITHUB_TOKEN permission is read", ev)
+    } else {
+        Outcome::fail(
+            id,
+            format!(
+                "the default GITHUB_TOKEN permission is `{}`, not `read`",
+                p.default_workflow_permissions
+            ),
+            ev,
+        )
+    }
+}
+
+/// `actions-cannot-approve-prs`, judged on the same answer.
+pub(crate) fn cannot_approve_prs(
+    wf_ep: &str,
+    p: &crate::effects::github::WorkflowPermissions,
+) -> Outcome {
+    let id = CheckId::ActionsCannotApprovePrs;
+    let ev = vec![Evidence::api(
+        wf_ep,
+        "can_approve_pull_request_reviews",
+        p.can_approve_pull_request_reviews,
+    )];
+    if p.can_approve_pull_request_reviews {
+        Outcome::fail(
+            id,
+            "GitHub Actions may create and approve pull requests",
+            ev,
+        )
+    } else {
+        Outcome::pass(id, "GitHub Actions may not approve pull requests", ev)
+    }
 }
 
 /// `actions-enabled`: Actions is on, and its policy (`allowed_actions`) lets every action the
@@ -1285,6 +1306,76 @@ pub fn ruleset_pattern_matches(pattern: &str, full_ref: &str, default_branch: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Status;
+
+    /// A `GET /repos/{owner}/{repo}` body as GitHub sends it (fields trimmed to what we read,
+    /// plus noise we must ignore).
+    fn repo_body(private: bool, visibility: Option<&str>) -> Repo {
+        let mut v = serde_json::json!({
+            "id": 1296269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5",
+            "full_name": "aisopsflow/aisopsflow-enterprise", "private": private,
+            "default_branch": "main", "archived": false,
+            "owner": {"login": "aisopsflow", "id": 1, "type": "Organization"},
+            "html_url": "https://github.com/aisopsflow/aisopsflow-enterprise",
+            "forks_count": 0
+        });
+        if let Some(vis) = visibility {
+            v["visibility"] = vis.into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn repo_private_is_judged_on_the_body_alone() {
+        let ep = "GET /repos/aisopsflow/aisopsflow-enterprise";
+        let judge = |private, vis| repo_private(ep, &repo_body(private, vis));
+        assert_eq!(judge(true, Some("private")).status, Status::Pass);
+        assert_eq!(judge(true, None).status, Status::Pass);
+        // Enterprise `internal` says `private: true` but every enterprise member can read it.
+        let internal = judge(true, Some("internal"));
+        assert_eq!(internal.status, Status::Fail);
+        assert!(
+            internal.message.contains("internal"),
+            "{}",
+            internal.message
+        );
+        let public = judge(false, Some("public"));
+        assert_eq!(public.status, Status::Fail);
+        assert!(
+            public
+                .message
+                .contains("gh repo edit aisopsflow/aisopsflow-enterprise --visibility private"),
+            "{}",
+            public.message
+        );
+        assert_eq!(judge(false, None).status, Status::Fail);
+    }
+
+    #[test]
+    fn workflow_permissions_are_judged_on_the_body_alone() {
+        let ep = "GET /repos/aisopsflow/aisopsflow-enterprise/actions/permissions/workflow";
+        let body = |text: &str| -> crate::effects::github::WorkflowPermissions {
+            serde_json::from_str(text).unwrap()
+        };
+        let safe = body(
+            r#"{"default_workflow_permissions":"read","can_approve_pull_request_reviews":false}"#,
+        );
+        let loose = body(
+            r#"{"default_workflow_permissions":"write","can_approve_pull_request_reviews":true}"#,
+        );
+        assert_eq!(default_permissions_read(ep, &safe).status, Status::Pass);
+        assert_eq!(cannot_approve_prs(ep, &safe).status, Status::Pass);
+        let w = default_permissions_read(ep, &loose);
+        assert_eq!(w.status, Status::Fail);
+        assert!(w.message.contains("`write`"), "{}", w.message);
+        assert_eq!(cannot_approve_prs(ep, &loose).status, Status::Fail);
+        // The evidence names the endpoint and the field it read.
+        let ev = format!("{:?}", cannot_approve_prs(ep, &loose).evidence);
+        assert!(
+            ev.contains("can_approve_pull_request_reviews") && ev.contains(ep),
+            "{ev}"
+        );
+    }
 
     #[test]
     fn ruleset_patterns_follow_fnmatch_with_path_separators() {
