@@ -581,11 +581,22 @@ async fn default_branch_check(
     name: &str,
     branch: &str,
 ) -> anyhow::Result<Outcome> {
-    let id = CheckId::RepoDefaultBranchProtected;
     let prot_ep = format!("GET /repos/{owner}/{name}/branches/{branch}/protection");
     let rules_ep = format!("GET /repos/{owner}/{name}/rules/branches/{branch}");
     let classic = gh.branch_protection(owner, name, branch).await;
     let rules = gh.branch_rules(owner, name, branch).await;
+    branch_protected(branch, [&prot_ep, &rules_ep], classic, rules)
+}
+
+/// `repo-default-branch-protected`, judged on the two answers: classic protection (`None`
+/// for GitHub's 404 "Branch not protected") and the rules that apply to the branch.
+pub(crate) fn branch_protected(
+    branch: &str,
+    [prot_ep, rules_ep]: [&str; 2],
+    classic: anyhow::Result<Option<crate::effects::github::BranchProtection>>,
+    rules: anyhow::Result<Vec<crate::effects::github::BranchRule>>,
+) -> anyhow::Result<Outcome> {
+    let id = CheckId::RepoDefaultBranchProtected;
     let mut ev = Vec::new();
     let mut classic_problem = None;
     match &classic {
@@ -593,10 +604,10 @@ async fn default_branch_check(
             return Ok(Outcome::pass(
                 id,
                 format!("`{branch}` has classic branch protection"),
-                vec![Evidence::api(&prot_ep, "status", 200)],
+                vec![Evidence::api(prot_ep, "status", 200)],
             ));
         }
-        Ok(None) => ev.push(Evidence::api(&prot_ep, "message", "Branch not protected")),
+        Ok(None) => ev.push(Evidence::api(prot_ep, "message", "Branch not protected")),
         Err(e) => classic_problem = Some(e_clone(e)),
     }
     match rules {
@@ -610,10 +621,7 @@ async fn default_branch_check(
                 })
                 .collect();
             if !protective.is_empty() {
-                ev.insert(
-                    0,
-                    Evidence::api(&rules_ep, "[].type", protective.join(", ")),
-                );
+                ev.insert(0, Evidence::api(rules_ep, "[].type", protective.join(", ")));
                 return Ok(Outcome::pass(
                     id,
                     format!("`{branch}` is protected by an active branch ruleset"),
@@ -622,7 +630,7 @@ async fn default_branch_check(
             }
             let all: Vec<&str> = rules.iter().map(|r| r.kind.as_str()).collect();
             ev.push(Evidence::api(
-                &rules_ep,
+                rules_ep,
                 "[].type",
                 if all.is_empty() {
                     "(no rules)".to_string()
@@ -1349,6 +1357,36 @@ mod tests {
             public.message
         );
         assert_eq!(judge(false, None).status, Status::Fail);
+    }
+
+    #[test]
+    fn branch_protection_is_judged_on_the_answers_alone() {
+        let eps = ["GET .../protection", "GET .../rules/branches/main"];
+        let rules = |text: &str| -> anyhow::Result<Vec<crate::effects::github::BranchRule>> {
+            Ok(serde_json::from_str(text).unwrap())
+        };
+        let classic: crate::effects::github::BranchProtection = serde_json::from_str(
+            r#"{"url":"https://api.github.com/repos/o/r/branches/main/protection","enforce_admins":{"enabled":true}}"#,
+        )
+        .unwrap();
+        let judged = |c, r| branch_protected("main", eps, Ok(c), r).unwrap();
+        assert_eq!(judged(Some(classic), rules("[]")).status, Status::Pass);
+        // A ruleset with a protective rule protects it; one that only constrains commit
+        // messages (not in PROTECTIVE_RULES) does not.
+        let by_ruleset = judged(
+            None,
+            rules(
+                r#"[{"type":"pull_request","ruleset_source_type":"Repository","ruleset_source":"o/r","ruleset_id":42}]"#,
+            ),
+        );
+        assert_eq!(by_ruleset.status, Status::Pass, "{}", by_ruleset.message);
+        assert!(format!("{:?}", by_ruleset.evidence).contains("ruleset 42"));
+        let weak = judged(
+            None,
+            rules(r#"[{"type":"commit_message_pattern","ruleset_id":7}]"#),
+        );
+        assert_eq!(weak.status, Status::Fail, "{}", weak.message);
+        assert_eq!(judged(None, rules("[]")).status, Status::Fail);
     }
 
     #[test]
