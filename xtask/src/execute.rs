@@ -1,6 +1,6 @@
 //! Executing a release: observing the world, walking the plan's steps, waiting for the
-//! publish run, verifying and writing the notes; and `promote`, which moves `latest` to an
-//! existing release through the publish workflow's manual dispatch.
+//! publish run, verifying and writing the notes. `promote` (`promote.rs`) shares the run
+//! search and the wait.
 //!
 //! `observe` reads everything planning needs through the adapters (git, the registry, the notes
 //! directory) into a `plan::World`; `plan::plan` decides. `release` then walks the steps, and
@@ -304,13 +304,40 @@ fn dirty_outside_notes(config: &Config, lines: Vec<String>) -> Vec<String> {
 
 /// A checkout without the configured remote is a configuration problem (exit 2), not an
 /// unreachable system.
-fn require_remote(root: &std::path::Path, remote: &str) -> anyhow::Result<()> {
+pub(crate) fn require_remote(root: &std::path::Path, remote: &str) -> anyhow::Result<()> {
     if git::is_repo(root)? && !git::has_remote(root, remote) {
         return Err(usage(format!(
             "this checkout has no remote `{remote}` (release.toml repository.remote); add it with `git remote add {remote} <url of the enterprise repository>`, or set repository.remote to the remote you use (`git remote -v` lists them)"
         )));
     }
     Ok(())
+}
+
+/// One line for people about where `latest` was read.
+fn latest_note(
+    config: &Config,
+    registry: &RegistryClient,
+    latest_now: &BTreeMap<String, Option<String>>,
+    unreachable: Option<&str>,
+) -> String {
+    let rules = &config.raw.tags;
+    match unreachable {
+        None => {
+            let with = latest_now.values().filter(|d| d.is_some()).count();
+            format!(
+                "`{}` read from {} ({}): {with} of {} packages have one",
+                rules.latest,
+                registry.host(),
+                registry.credentials_source(),
+                latest_now.len()
+            )
+        }
+        Some(why) => format!(
+            "could not read `{}` from {}: {why}; `latest now` below is unknown, not absent",
+            rules.latest,
+            registry.host()
+        ),
+    }
 }
 
 /// Reads the world through the adapters: git state and the remote's refs, `latest` now, the
@@ -363,23 +390,7 @@ pub async fn observe(
         .map(|i| i.package)
         .collect();
     let (latest_now, unreachable) = read_latest(config, registry, &packages).await?;
-    let latest_note = match &unreachable {
-        None => {
-            let with = latest_now.values().filter(|d| d.is_some()).count();
-            format!(
-                "`{}` read from {} ({}): {with} of {} packages have one",
-                rules.latest,
-                registry.host(),
-                registry.credentials_source(),
-                latest_now.len()
-            )
-        }
-        Some(why) => format!(
-            "could not read `{}` from {}: {why}; `latest now` below is unknown, not absent",
-            rules.latest,
-            registry.host()
-        ),
-    };
+    let latest_note = latest_note(config, registry, &latest_now, unreachable.as_deref());
 
     let notes_path = notes::internal_path(config, &req.version.to_string());
     let notes_exist = std::fs::read_to_string(&notes_path)
@@ -395,46 +406,13 @@ pub async fn observe(
         .map(|r| r.latest_before.clone())
         .unwrap_or_default();
 
-    // The tag at HEAD, if any: planning judges whether it is this release's own. A pushed tag
-    // absent here is fetched, so what is judged is what the publish run reads.
-    let mut tag_messages = BTreeMap::new();
-    let local_at_head = local_tags.get(&tag) == Some(&head);
-    if local_at_head || remote_tags.get(&tag) == Some(&head) {
-        if !local_at_head {
-            git::fetch_tag(root, remote, &tag)?;
-            local_tags.insert(tag.clone(), head.clone());
-        }
-        tag_messages.insert(tag.clone(), git::tag_message(root, &tag)?);
-    }
+    let tag_messages = tag_at_head(root, remote, &tag, &head, &remote_tags, &mut local_tags)?;
 
-    // What the publish run will ask the registry, asked now: the version tags of this release
-    // (one commit gives one image; a version is never published from two commits), and which
-    // version `latest` holds (it never moves backwards).
-    let mut published = BTreeMap::new();
-    let mut latest_versions = BTreeMap::new();
-    if unreachable.is_none() {
-        let tag_plan = tags::plan_tags(
-            rules,
-            crate::policy::Event::Push,
-            &format!("refs/tags/{tag}"),
-            &head,
-            None,
-        )?;
-        for p in &packages {
-            let (state, latest_version) = published_state(
-                config,
-                registry,
-                p,
-                &tag_plan,
-                latest_now.get(p).cloned().flatten(),
-            )
-            .await?;
-            published.insert(p.clone(), state);
-            if latest_now.get(p).is_some_and(|d| d.is_some()) {
-                latest_versions.insert(p.clone(), latest_version);
-            }
-        }
-    }
+    let (published, latest_versions) = if unreachable.is_none() {
+        read_published(config, registry, &tag, &head, &packages, &latest_now).await?
+    } else {
+        (BTreeMap::new(), BTreeMap::new())
+    };
 
     Ok(Observation {
         world: World {
@@ -456,6 +434,71 @@ pub async fn observe(
         registry_unreachable: unreachable,
         latest_note,
     })
+}
+
+/// The message of this release's tag where it is at HEAD; a pushed tag absent here is
+/// fetched first.
+fn tag_at_head(
+    root: &std::path::Path,
+    remote: &str,
+    tag: &str,
+    head: &str,
+    remote_tags: &BTreeMap<String, String>,
+    local_tags: &mut BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, Option<String>>> {
+    let mut tag_messages = BTreeMap::new();
+    // The tag at HEAD, if any: planning judges whether it is this release's own. A pushed tag
+    // absent here is fetched, so what is judged is what the publish run reads.
+    let local_at_head = local_tags.get(tag).is_some_and(|c| c == head);
+    if local_at_head || remote_tags.get(tag).is_some_and(|c| c == head) {
+        if !local_at_head {
+            git::fetch_tag(root, remote, tag)?;
+            local_tags.insert(tag.to_string(), head.to_string());
+        }
+        tag_messages.insert(tag.to_string(), git::tag_message(root, tag)?);
+    }
+    Ok(tag_messages)
+}
+
+/// What the publish run will ask the registry, asked now: the version tags of this release
+/// (one commit gives one image; a version is never published from two commits), and which
+/// version `latest` holds (it never moves backwards).
+async fn read_published(
+    config: &Config,
+    registry: &RegistryClient,
+    tag: &str,
+    head: &str,
+    packages: &[String],
+    latest_now: &BTreeMap<String, Option<String>>,
+) -> anyhow::Result<(
+    BTreeMap<String, plan::Published>,
+    BTreeMap<String, Option<semver::Version>>,
+)> {
+    let rules = &config.raw.tags;
+    let mut published = BTreeMap::new();
+    let mut latest_versions = BTreeMap::new();
+    let tag_plan = tags::plan_tags(
+        rules,
+        crate::policy::Event::Push,
+        &format!("refs/tags/{tag}"),
+        head,
+        None,
+    )?;
+    for p in packages {
+        let (state, latest_version) = published_state(
+            config,
+            registry,
+            p,
+            &tag_plan,
+            latest_now.get(p).cloned().flatten(),
+        )
+        .await?;
+        published.insert(p.clone(), state);
+        if latest_now.get(p).is_some_and(|d| d.is_some()) {
+            latest_versions.insert(p.clone(), latest_version);
+        }
+    }
+    Ok((published, latest_versions))
 }
 
 /// The annotated tag's message. `publish` reads the `components:` line
@@ -555,7 +598,7 @@ async fn published_state(
 
 /// Prints a progress line (stderr, so stdout stays the plan and the result).
 /// A status line on stderr (redacted); `--quiet` drops it.
-fn say(msg: impl AsRef<str>) {
+pub(crate) fn say(msg: impl AsRef<str>) {
     if !crate::output::quiet() {
         eprintln!("{}", crate::secrets::redact_all(msg.as_ref()));
     }
@@ -566,7 +609,7 @@ fn say(msg: impl AsRef<str>) {
 static PROMPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Handles Ctrl-C: says how to resume; exits at once when a prompt holds the terminal.
-fn interrupted(resume: &str) -> u8 {
+pub(crate) fn interrupted(resume: &str) -> u8 {
     // Printed even with --quiet: it says how to resume.
     eprintln!(
         "{}",
@@ -579,7 +622,7 @@ fn interrupted(resume: &str) -> u8 {
 }
 
 /// Asks on the terminal; no terminal is a usage error naming `--yes`.
-async fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(crate) async fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(usage(
             "no terminal to ask for confirmation on; rerun with --yes to proceed without asking",
@@ -663,16 +706,11 @@ async fn release_steps(
 ) -> anyhow::Result<u8> {
     let config = &ws.config;
     let req = &opts.request;
-    let version = req.version.to_string();
-    let rerun = format!(
-        "cargo xtask release {version}{}",
-        if req.latest { " --latest" } else { "" }
-    );
     // One release, promote or publish per checkout at a time; a dry run only reads.
     let _lock = if opts.dry_run {
         None
     } else {
-        Some(crate::fsx::lock_checkout(
+        Some(crate::effects::git::lock_checkout(
             &ws.root,
             &crate::fsx::command_line(),
         )?)
@@ -680,35 +718,22 @@ async fn release_steps(
     let registry = registry_client(config)?;
     let obs = observe(ws, req, &registry).await?;
     let plan = plan::plan(config, req, &obs.world)?;
-
-    match opts.format {
-        Format::Json => {
-            if let serde_json::Value::Object(o) = serde_json::to_value(&plan)? {
-                doc.extend(o);
-            }
-            doc.insert("latest_read".into(), serde_json::json!(obs.latest_note));
-        }
-        _ => {
-            print!("{}", crate::secrets::redact_all(&plan::render_human(&plan)));
-            println!("{}", crate::secrets::redact_all(&obs.latest_note));
-        }
-    }
+    print_plan(opts.format, &plan, &obs, doc)?;
     if opts.dry_run {
         return Ok(crate::exit::OK);
     }
+    let mut run = Releasing::new(ws, opts, &plan, &obs, &registry);
     if obs.world.notes_exist {
-        // Everything up to the notes was done when they were written; only the optional
-        // draft release may remain, and it is idempotent.
-        let _ = std::fs::remove_file(state_path(config, &version));
-        if req.draft_release {
-            let gh = github_client(config).await?;
-            let body =
-                std::fs::read_to_string(notes::customer_path(config, &version)).unwrap_or_default();
-            draft_release(&gh, config, &plan, &body).await?;
-        }
+        // Everything up to the notes was done when they were written (the plan marks it
+        // so); only the optional draft release may remain, and it is idempotent.
+        let _ = std::fs::remove_file(state_path(config, &run.version));
+        let code = run.walk().await;
+        doc.insert("executed".into(), serde_json::to_value(&run.executed)?);
+        code?;
         say(format!(
-            "release {version} is complete: {} records it",
-            notes::internal_path(config, &version).display()
+            "release {} is complete: {} records it",
+            run.version,
+            notes::internal_path(config, &run.version).display()
         ));
         return Ok(crate::exit::OK);
     }
@@ -720,30 +745,188 @@ async fn release_steps(
             "cannot record what `latest` is before the release, so nothing was tagged: {why}"
         )));
     }
-    if !opts.yes && !confirm(&format!("release {version} as {}?", plan.tag)).await? {
+    if !opts.yes && !confirm(&format!("release {} as {}?", run.version, plan.tag)).await? {
         say("not confirmed; nothing was changed");
         return Ok(crate::exit::POLICY);
     }
-    let gh = github_client(config).await?;
-    let root = &ws.root;
-    let remote = &config.raw.repository.remote;
+    // GitHub is needed for the rest; no token stops the release before the gate runs.
+    run.github().await?;
+    let walked = run.walk().await;
+    doc.insert("executed".into(), serde_json::to_value(&run.executed)?);
+    walked?;
+    run.report_released(doc)?;
+    Ok(crate::exit::OK)
+}
 
-    // 1. The preflight gate, unless the tag is already pushed (the gate ran before it).
-    let mut gate_lines = obs
-        .resume
-        .as_ref()
-        .map(|r| r.gate.clone())
-        .unwrap_or_default();
-    let mut gate_notes = obs
-        .resume
-        .as_ref()
-        .map(|r| r.gate_notes.clone())
-        .unwrap_or_default();
-    if plan
-        .step(StepKind::Preflight)
-        .is_some_and(|s| s.done.is_none())
-    {
-        let after_push = pushed;
+/// The plan, on stdout (or into the JSON document).
+fn print_plan(
+    format: Format,
+    plan: &Plan,
+    obs: &Observation,
+    doc: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            if let serde_json::Value::Object(o) = serde_json::to_value(plan)? {
+                doc.extend(o);
+            }
+            doc.insert("latest_read".into(), serde_json::json!(obs.latest_note));
+        }
+        _ => {
+            print!("{}", crate::secrets::redact_all(&plan::render_human(plan)));
+            println!("{}", crate::secrets::redact_all(&obs.latest_note));
+        }
+    }
+    Ok(())
+}
+
+/// A release while its plan's steps run: what each step hands to the next.
+struct Releasing<'a> {
+    ws: &'a Workspace,
+    opts: &'a ReleaseOptions,
+    plan: &'a Plan,
+    obs: &'a Observation,
+    registry: &'a RegistryClient,
+    gh: Option<Github>,
+    version: String,
+    /// The command that resumes this release.
+    rerun: String,
+    gate_lines: Vec<CheckLine>,
+    gate_notes: Vec<String>,
+    attestations: Vec<AttestationLine>,
+    /// Whether this run created the tag.
+    created_here: bool,
+    /// When the tag was pushed, once known.
+    clock: Option<PushClock>,
+    /// The bound on finding and waiting for the run, set when the search starts.
+    deadline: Option<Instant>,
+    run: Option<WorkflowRun>,
+    verified: Option<crate::verify::Verified>,
+    notes: Option<WrittenNotes>,
+    /// The steps done by this run, in order (into the JSON document as `executed`).
+    executed: Vec<plan::Step>,
+}
+
+/// The notes this run wrote.
+struct WrittenNotes {
+    input: NotesInput,
+    internal: PathBuf,
+    customer: PathBuf,
+    record: PathBuf,
+}
+
+impl<'a> Releasing<'a> {
+    fn new(
+        ws: &'a Workspace,
+        opts: &'a ReleaseOptions,
+        plan: &'a Plan,
+        obs: &'a Observation,
+        registry: &'a RegistryClient,
+    ) -> Self {
+        let req = &opts.request;
+        let version = req.version.to_string();
+        let rerun = format!(
+            "cargo xtask release {version}{}",
+            if req.latest { " --latest" } else { "" }
+        );
+        let resume = obs.resume.as_ref();
+        let mut attestations = resume.map(|r| r.attestations.clone()).unwrap_or_default();
+        for a in &opts.attestations.entries {
+            if !attestations.iter().any(|x| x.id == a.id.id()) {
+                attestations.push(AttestationLine {
+                    id: a.id.id().to_string(),
+                    by: a.by.clone(),
+                    note: a.note.clone().unwrap_or_default(),
+                });
+            }
+        }
+        Releasing {
+            ws,
+            opts,
+            plan,
+            obs,
+            registry,
+            gh: None,
+            version,
+            rerun,
+            gate_lines: resume.map(|r| r.gate.clone()).unwrap_or_default(),
+            gate_notes: resume.map(|r| r.gate_notes.clone()).unwrap_or_default(),
+            attestations,
+            created_here: false,
+            clock: None,
+            deadline: None,
+            run: None,
+            verified: None,
+            notes: None,
+            executed: Vec::new(),
+        }
+    }
+
+    /// The one loop: every step still to do, in the plan's order, one function each.
+    async fn walk(&mut self) -> anyhow::Result<()> {
+        let plan = self.plan;
+        for step in plan.todo() {
+            match step.kind {
+                StepKind::Preflight => self.preflight().await?,
+                StepKind::CreateTag => self.create_tag().await?,
+                StepKind::PushTag => self.push_tag().await?,
+                StepKind::FindRun => self.find_run().await?,
+                StepKind::WaitRun => self.wait_run().await?,
+                StepKind::Verify => self.verify().await?,
+                StepKind::WriteNotes => self.write_notes().await?,
+                StepKind::DraftRelease => self.draft_release().await?,
+            }
+            self.executed.push(step.clone());
+        }
+        Ok(())
+    }
+
+    async fn github(&mut self) -> anyhow::Result<&Github> {
+        if self.gh.is_none() {
+            self.gh = Some(github_client(&self.ws.config).await?);
+        }
+        Ok(self.gh.as_ref().expect("just set"))
+    }
+
+    fn pushed_before(&self) -> bool {
+        self.plan
+            .step(StepKind::PushTag)
+            .is_some_and(|s| s.done.is_some())
+    }
+
+    /// The resume record for a push at `clock`.
+    fn record(&self, clock: &PushClock) -> ResumeRecord {
+        let plan = self.plan;
+        ResumeRecord {
+            version: self.version.clone(),
+            tag: plan.tag.clone(),
+            commit: plan.commit.clone(),
+            moves_latest: plan.moves_latest,
+            components: plan.components.clone(),
+            latest_before: plan
+                .packages
+                .iter()
+                .map(|p| (p.package.clone(), p.latest_before.clone()))
+                .collect(),
+            pushed_at: clock.at,
+            pushed_at_clock: clock.source,
+            gate: self.gate_lines.clone(),
+            gate_notes: self.gate_notes.clone(),
+            attestations: self.attestations.clone(),
+        }
+    }
+
+    /// GitHub's clock now (the run of a push made after it is created after it).
+    async fn github_clock(&mut self) -> anyhow::Result<PushClock> {
+        let (owner, name) = self.ws.config.repo_owner_name();
+        let gh = self.github().await?;
+        PushClock::github(gh, owner, name).await
+    }
+
+    /// 1. The preflight gate (every error-severity check must pass).
+    async fn preflight(&mut self) -> anyhow::Result<()> {
+        let (plan, config) = (self.plan, &self.ws.config);
+        let after_push = self.pushed_before();
         say(if after_push {
             format!(
                 "preflight gate: {} was pushed from elsewhere without a resume record here, so whether a gate ran before it is unknown; running it now",
@@ -752,7 +935,7 @@ async fn release_steps(
         } else {
             "preflight gate: running every preflight check".to_string()
         });
-        let report = run_gate(ws, &plan, req, opts).await?;
+        let report = run_gate(self.ws, plan, &self.opts.request, self.opts).await?;
         let gate = Gate {
             deny_warnings: false,
             require_attestations: true,
@@ -770,6 +953,7 @@ async fn release_steps(
                     &crate::preflight::help_base(config),
                 ))
             );
+            let rerun = &self.rerun;
             return Err(policy(if after_push {
                 format!(
                     "preflight gate failed for {}, which was pushed from elsewhere: no notes were written; fix the failing checks above and rerun `{rerun}`",
@@ -782,8 +966,8 @@ async fn release_steps(
             }));
         }
         say(format!("preflight gate passed ({})", summary(&report)));
-        gate_lines = check_lines(&report);
-        gate_notes = vec![if after_push {
+        self.gate_lines = check_lines(&report);
+        self.gate_notes = vec![if after_push {
             format!(
                 "The tag was pushed from elsewhere: whether a gate ran before the push is unknown. This gate ran after the push, at {}, by {}.",
                 rfc3339(now_epoch()),
@@ -796,179 +980,212 @@ async fn release_steps(
                 operator()
             )
         }];
-        if req.allow_downgrade && plan.moves_latest {
-            gate_notes.push(format!(
+        if self.opts.request.allow_downgrade && plan.moves_latest {
+            self.gate_notes.push(format!(
                 "`latest` was allowed to move to a lower version with --allow-downgrade, by {}.",
                 operator()
             ));
         }
+        Ok(())
     }
 
-    // 2. The resume record (before the tag exists, so a tag made here always has one), the
-    //    annotated tag, and 3. the push of exactly one tag.
-    let mut attestations = obs
-        .resume
-        .as_ref()
-        .map(|r| r.attestations.clone())
-        .unwrap_or_default();
-    for a in &opts.attestations.entries {
-        if !attestations.iter().any(|x| x.id == a.id.id()) {
-            attestations.push(AttestationLine {
-                id: a.id.id().to_string(),
-                by: a.by.clone(),
-                note: a.note.clone().unwrap_or_default(),
-            });
-        }
-    }
-    let (owner, name) = config.repo_owner_name();
-    let record = |clock: &PushClock| ResumeRecord {
-        version: version.clone(),
-        tag: plan.tag.clone(),
-        commit: plan.commit.clone(),
-        moves_latest: plan.moves_latest,
-        components: plan.components.clone(),
-        latest_before: plan
-            .packages
-            .iter()
-            .map(|p| (p.package.clone(), p.latest_before.clone()))
-            .collect(),
-        pushed_at: clock.at,
-        pushed_at_clock: clock.source,
-        gate: gate_lines.clone(),
-        gate_notes: gate_notes.clone(),
-        attestations: attestations.clone(),
-    };
-    let created_here = plan
-        .step(StepKind::CreateTag)
-        .is_some_and(|s| s.done.is_none());
-    if created_here {
-        let clock = PushClock::github(&gh, owner, name).await?;
-        write_state(config, &record(&clock))?;
-        git::create_annotated_tag(root, &plan.tag, &plan.commit, &tag_message(&plan))?;
+    /// 2. The resume record (before the tag exists, so a tag made here always has one),
+    ///    then the annotated tag.
+    async fn create_tag(&mut self) -> anyhow::Result<()> {
+        let clock = self.github_clock().await?;
+        let (plan, config) = (self.plan, &self.ws.config);
+        write_state(config, &self.record(&clock))?;
+        git::create_annotated_tag(&self.ws.root, &plan.tag, &plan.commit, &tag_message(plan))?;
         say(format!("created tag {} at {}", plan.tag, plan.commit));
-    } else if git::try_rev_parse(root, &format!("refs/tags/{}", plan.tag))?.is_none() {
-        // Pushed from another clone: verify and the notes read the local tag.
-        git::fetch_tag(root, remote, &plan.tag)?;
+        self.created_here = true;
+        Ok(())
     }
 
-    let clock = if !pushed {
+    /// 3. The push of exactly one tag, with the resume record written just before it.
+    async fn push_tag(&mut self) -> anyhow::Result<()> {
         // GitHub's clock just before the push: the run of this push is created after it.
-        let clock = PushClock::github(&gh, owner, name).await?;
-        let record = record(&clock);
-        write_state(config, &record)?;
+        let clock = self.github_clock().await?;
+        let (plan, config) = (self.plan, &self.ws.config);
+        let remote = &config.raw.repository.remote;
+        write_state(config, &self.record(&clock))?;
         push_exactly(
-            root,
+            &self.ws.root,
             remote,
-            &plan,
-            created_here,
-            &rerun,
-            &state_path(config, &version),
+            plan,
+            self.created_here,
+            &self.rerun,
+            &state_path(config, &self.version),
         )?;
         say(format!(
             "pushed tag {} to {remote}; it peels to {}",
             plan.tag, plan.commit
         ));
-        clock
-    } else {
-        match &obs.resume {
-            Some(r) => PushClock {
+        self.clock = Some(clock);
+        Ok(())
+    }
+
+    /// When an earlier run (or someone elsewhere) pushed the tag: the push time from the
+    /// resume record, else from the tag's own date.
+    fn pushed_clock(&mut self) -> anyhow::Result<PushClock> {
+        let (plan, config, root) = (self.plan, &self.ws.config, &self.ws.root);
+        if git::try_rev_parse(root, &format!("refs/tags/{}", plan.tag))?.is_none() {
+            // Pushed from another clone: verify and the notes read the local tag.
+            git::fetch_tag(root, &config.raw.repository.remote, &plan.tag)?;
+        }
+        if let Some(r) = &self.obs.resume {
+            return Ok(PushClock {
                 at: r.pushed_at,
                 source: r.pushed_at_clock,
-            },
-            None => {
-                let at = git::tag_date(root, &plan.tag)?.unwrap_or(0);
-                say(format!(
-                    "no resume record for {} (it was pushed from elsewhere): looking for runs created after the tag's date ({}); `latest` before is what the registry showed just now",
-                    plan.tag,
-                    rfc3339(at)
-                ));
-                let clock = PushClock {
-                    at,
-                    source: ClockSource::TagDate,
-                };
-                // Keep what the gate found: a rerun after an interruption must not lose it.
-                write_state(config, &record(&clock))?;
-                clock
-            }
+            });
         }
-    };
-
-    // 4. The publish run for this push, and 5. the wait.
-    let deadline = Instant::now() + opts.timeout;
-    let filter = push_run_filter(&plan.commit, &clock);
-    say(format!(
-        "waiting for the {} run of push {} at {}: {}",
-        config.workflow_file_name(),
-        plan.tag,
-        &plan.commit[..12],
-        clock.describe()
-    ));
-    let run = find_run(
-        &gh,
-        (owner, name),
-        config.workflow_file_name(),
-        &filter,
-        Some(&plan.tag),
-        clock.earliest(),
-        deadline,
-        opts.poll,
-    )
-    .await
-    .map_err(|e| match e {
-        FindError::Timeout => policy(format!(
-            "no publish run appeared for tag {} at commit {} within {} s (--timeout): Actions may be disabled or the workflow's triggers may not match the tag; check `cargo xtask preflight --only actions-enabled --only workflow-triggers`, then rerun `{rerun}` to keep waiting",
+        let at = git::tag_date(root, &plan.tag)?.unwrap_or(0);
+        say(format!(
+            "no resume record for {} (it was pushed from elsewhere): looking for runs created after the tag's date ({}); `latest` before is what the registry showed just now",
             plan.tag,
-            plan.commit,
-            opts.timeout.as_secs()
-        )),
-        FindError::Other(e) => e,
-    })?;
-    say(format!("found run {}: {}", run.id, run.html_url));
-    let (run, jobs) = wait_run(&gh, (owner, name), run.id, deadline, opts.poll)
+            rfc3339(at)
+        ));
+        let clock = PushClock {
+            at,
+            source: ClockSource::TagDate,
+        };
+        // Keep what the gate found: a rerun after an interruption must not lose it.
+        write_state(config, &self.record(&clock))?;
+        Ok(clock)
+    }
+
+    /// 4. The publish run for this push.
+    async fn find_run(&mut self) -> anyhow::Result<()> {
+        let clock = match self.clock {
+            Some(c) => c,
+            None => self.pushed_clock()?,
+        };
+        self.clock = Some(clock);
+        let (plan, config) = (self.plan, &self.ws.config);
+        let deadline = Instant::now() + self.opts.timeout;
+        self.deadline = Some(deadline);
+        let filter = push_run_filter(&plan.commit, &clock);
+        say(format!(
+            "waiting for the {} run of push {} at {}: {}",
+            config.workflow_file_name(),
+            plan.tag,
+            &plan.commit[..12],
+            clock.describe()
+        ));
+        let (opts, rerun) = (self.opts, self.rerun.clone());
+        let gh = self.github().await?;
+        let run = find_run(
+            gh,
+            config.repo_owner_name(),
+            config.workflow_file_name(),
+            &filter,
+            Some(&plan.tag),
+            clock.earliest(),
+            deadline,
+            opts.poll,
+        )
         .await
         .map_err(|e| match e {
             FindError::Timeout => policy(format!(
-                "timed out after {} s (--timeout) waiting for publish run {} ({}); rerun `{rerun}` to resume the wait, or raise --timeout",
-                opts.timeout.as_secs(),
-                run.id,
-                run.html_url
+                "no publish run appeared for tag {} at commit {} within {} s (--timeout): Actions may be disabled or the workflow's triggers may not match the tag; check `cargo xtask preflight --only actions-enabled --only workflow-triggers`, then rerun `{rerun}` to keep waiting",
+                plan.tag,
+                plan.commit,
+                opts.timeout.as_secs()
             )),
             FindError::Other(e) => e,
         })?;
-    if !run.succeeded() {
-        return Err(policy(format!(
-            "{}; no notes were written; read the run log, fix the cause, re-run the workflow run on GitHub, then rerun `{rerun}` (it finds the newest run for the tag)",
-            failure_message(&run, &jobs)
-        )));
+        say(format!("found run {}: {}", run.id, run.html_url));
+        self.run = Some(run);
+        Ok(())
     }
-    say(format!("run {} succeeded", run.id));
 
-    // 6. Verify against the registry, with the recorded `latest` before.
-    let input = crate::verify::VerifyInput {
-        version: version.clone(),
-        components: req.components.clone(),
-        only: Vec::new(),
-        latest_before: Some(latest_before_flag(&plan)),
-        expect_latest: Some(plan.moves_latest),
-        delivery: false,
-        offline: false,
-        // What the registry's bytes are, too: every image runs and holds only its files.
-        deep: true,
-        skip: opts.skip_checks.clone(),
-        recorded: None,
-    };
-    let mut verified = crate::verify::verify(ws, &registry, &input).await?;
-    // The first release: the public editions were created private (a package first pushed
-    // by a workflow inherits the private repository's visibility), and only an org admin can
-    // make them public, once, in the web UI.
-    if verified.fails_only_for_visibility_flips() {
-        let urls: Vec<String> = verified
-            .visibility_flips
-            .iter()
-            .map(|p| {
-                crate::effects::registry::package_settings_url(&format!("{}/{p}", config.org()))
-            })
-            .collect();
+    /// 5. The wait for the run to complete successfully.
+    async fn wait_run(&mut self) -> anyhow::Result<()> {
+        let found = self.run.clone().expect("find-run precedes wait-run");
+        let deadline = self.deadline.expect("set by find-run");
+        let (opts, rerun) = (self.opts, self.rerun.clone());
+        let owner_name = self.ws.config.repo_owner_name();
+        let gh = self.github().await?;
+        let (run, jobs) = wait_run(gh, owner_name, found.id, deadline, opts.poll)
+            .await
+            .map_err(|e| match e {
+                FindError::Timeout => policy(format!(
+                    "timed out after {} s (--timeout) waiting for publish run {} ({}); rerun `{rerun}` to resume the wait, or raise --timeout",
+                    opts.timeout.as_secs(),
+                    found.id,
+                    found.html_url
+                )),
+                FindError::Other(e) => e,
+            })?;
+        if !run.succeeded() {
+            return Err(policy(format!(
+                "{}; no notes were written; read the run log, fix the cause, re-run the workflow run on GitHub, then rerun `{rerun}` (it finds the newest run for the tag)",
+                failure_message(&run, &jobs)
+            )));
+        }
+        say(format!("run {} succeeded", run.id));
+        self.run = Some(run);
+        Ok(())
+    }
+
+    fn verify_input(&self) -> crate::verify::VerifyInput {
+        crate::verify::VerifyInput {
+            version: self.version.clone(),
+            components: self.opts.request.components.clone(),
+            only: Vec::new(),
+            latest_before: Some(latest_before_flag(self.plan)),
+            expect_latest: Some(self.plan.moves_latest),
+            delivery: false,
+            offline: false,
+            // What the registry's bytes are, too: every image runs and holds only its files.
+            deep: true,
+            skip: self.opts.skip_checks.clone(),
+            recorded: None,
+        }
+    }
+
+    /// 6. Verify against the registry, with the recorded `latest` before.
+    async fn verify(&mut self) -> anyhow::Result<()> {
+        let input = self.verify_input();
+        let mut verified = crate::verify::verify(self.ws, self.registry, &input).await?;
+        // The first release: the public editions were created private (a package first
+        // pushed by a workflow inherits the private repository's visibility), and only an
+        // org admin can make them public, once, in the web UI.
+        if verified.fails_only_for_visibility_flips() {
+            self.first_release_flips(&verified).await?;
+            verified = crate::verify::verify(self.ws, self.registry, &input).await?;
+        }
+        let config = &self.ws.config;
+        if verified.failed() {
+            eprint!(
+                "{}",
+                crate::secrets::redact_all(&crate::verify::render(
+                    &verified,
+                    Format::Human,
+                    &crate::preflight::help_base(config)
+                ))
+            );
+            return Err(policy(format!(
+                "verify failed after a successful publish run ({}); no notes were written; follow the failed checks' fixes above, then rerun `{}` to verify again and write the notes",
+                self.run_url(),
+                self.rerun
+            )));
+        }
+        say(format!("verify passed ({})", summary(&verified.report)));
+        self.verified = Some(verified);
+        Ok(())
+    }
+
+    fn run_url(&self) -> String {
+        self.run
+            .as_ref()
+            .map(|r| r.html_url.clone())
+            .unwrap_or_default()
+    }
+
+    /// The org admin's one-way visibility flips of a first release: done by `--rehearse`'s
+    /// admin, else the release stops with the admin's instructions.
+    async fn first_release_flips(&self, verified: &crate::verify::Verified) -> anyhow::Result<()> {
+        let config = &self.ws.config;
         for o in verified
             .report
             .outcomes
@@ -977,203 +1194,237 @@ async fn release_steps(
         {
             say(format!("verify: FAIL {}: {}", o.id.id(), o.message));
         }
-        match &opts.admin {
-            Some(admin) => {
-                for p in verified.visibility_flips.clone() {
-                    say((admin.0)(&format!("{}/{p}", config.org())).await?);
-                }
-                verified = crate::verify::verify(ws, &registry, &input).await?;
+        if let Some(admin) = &self.opts.admin {
+            for p in &verified.visibility_flips {
+                say((admin.0)(&format!("{}/{p}", config.org())).await?);
             }
-            None => {
-                print!(
-                    "{}",
-                    crate::secrets::redact_all(&crate::verify::render(
-                        &verified,
-                        Format::Human,
-                        &crate::preflight::help_base(config)
-                    ))
-                );
-                return Err(policy(format!(
-                    "first release: the publish run ({}) created {} private, as ghcr.io does for packages a workflow of a private repository creates; no notes were written. An org admin must now make each public once (this cannot be undone): open {}, Danger Zone → Change visibility → Public. Then rerun `{rerun}` to verify again and write the notes",
-                    run.html_url,
-                    verified.visibility_flips.join(", "),
-                    urls.join(", ")
-                )));
-            }
+            return Ok(());
         }
-    }
-    if verified.failed() {
-        eprint!(
+        let urls: Vec<String> = verified
+            .visibility_flips
+            .iter()
+            .map(|p| {
+                crate::effects::registry::package_settings_url(&format!("{}/{p}", config.org()))
+            })
+            .collect();
+        print!(
             "{}",
             crate::secrets::redact_all(&crate::verify::render(
-                &verified,
+                verified,
                 Format::Human,
                 &crate::preflight::help_base(config)
             ))
         );
-        return Err(policy(format!(
-            "verify failed after a successful publish run ({}); no notes were written; follow the failed checks' fixes above, then rerun `{rerun}` to verify again and write the notes",
-            run.html_url
-        )));
+        Err(policy(format!(
+            "first release: the publish run ({}) created {} private, as ghcr.io does for packages a workflow of a private repository creates; no notes were written. An org admin must now make each public once (this cannot be undone): open {}, Danger Zone → Change visibility → Public. Then rerun `{}` to verify again and write the notes",
+            self.run_url(),
+            verified.visibility_flips.join(", "),
+            urls.join(", "),
+            self.rerun
+        )))
     }
-    say(format!("verify passed ({})", summary(&verified.report)));
 
-    // 7. The notes: the customer variant first, so the internal notes (the "done" marker)
-    //    never exist without it.
-    let verify_lines = check_lines(&verified.report);
-    let mut record_checks = crate::record::checks("gate", &gate_lines);
-    record_checks.extend(crate::record::checks("verify", &verify_lines));
-    let mut checks = gate_lines;
-    checks.extend(verify_lines);
-    if gate_notes.is_empty() {
-        gate_notes.push(
-            "No record of the gate's run was found (the resume record was missing when the notes were written): whether a gate ran before the push is unknown.".to_string(),
-        );
-    }
-    let mut record_packages = Vec::new();
-    let by_pkg: BTreeMap<&str, &crate::verify::PackageState> = verified
-        .packages
-        .iter()
-        .map(|p| (p.image.package.as_str(), p))
-        .collect();
-    let mut packages = Vec::new();
-    for p in &plan.packages {
-        let state = by_pkg.get(p.package.as_str()).ok_or_else(|| {
-            policy(format!(
-                "verify did not report {}; rerun `{rerun}`",
-                p.package
-            ))
-        })?;
-        let digest = state
-            .semver
-            .as_ref()
-            .map(|r| r.digest.clone())
-            .ok_or_else(|| {
+    /// The notes' and the record's package entries, from what verify saw.
+    async fn package_entries(
+        &self,
+        verified: &crate::verify::Verified,
+    ) -> anyhow::Result<(Vec<PackageNotes>, Vec<crate::record::Package>)> {
+        let (rerun, version) = (&self.rerun, &self.version);
+        let by_pkg: BTreeMap<&str, &crate::verify::PackageState> = verified
+            .packages
+            .iter()
+            .map(|p| (p.image.package.as_str(), p))
+            .collect();
+        let mut packages = Vec::new();
+        let mut record_packages = Vec::new();
+        for p in &self.plan.packages {
+            let state = by_pkg.get(p.package.as_str()).ok_or_else(|| {
                 policy(format!(
-                    "{}:{version} is missing from the registry; rerun `{rerun}`",
-                    p.repository
+                    "verify did not report {}; rerun `{rerun}`",
+                    p.package
                 ))
             })?;
-        record_packages.push(
-            crate::record::package(&registry, state, p.tags.clone(), p.latest_before.clone())
+            let digest = state
+                .semver
+                .as_ref()
+                .map(|r| r.digest.clone())
+                .ok_or_else(|| {
+                    policy(format!(
+                        "{}:{version} is missing from the registry; rerun `{rerun}`",
+                        p.repository
+                    ))
+                })?;
+            record_packages.push(
+                crate::verify::from_record::record_package(
+                    self.registry,
+                    state,
+                    p.tags.clone(),
+                    p.latest_before.clone(),
+                )
                 .await?,
-        );
-        packages.push(PackageNotes {
-            package: p.package.clone(),
-            component: p.component.clone(),
-            edition: p.edition.clone(),
-            visibility: p.visibility,
-            repository: p.repository.clone(),
-            tags: p.tags.clone(),
-            digest,
-            latest_before: p.latest_before.clone(),
-            latest_after: state.latest.as_ref().map(|r| r.digest.clone()),
-        });
+            );
+            packages.push(PackageNotes {
+                package: p.package.clone(),
+                component: p.component.clone(),
+                edition: p.edition.clone(),
+                visibility: p.visibility,
+                repository: p.repository.clone(),
+                tags: p.tags.clone(),
+                digest,
+                latest_before: p.latest_before.clone(),
+                latest_after: state.latest.as_ref().map(|r| r.digest.clone()),
+            });
+        }
+        Ok((packages, record_packages))
     }
-    let input = NotesInput {
-        version: version.clone(),
-        tag: plan.tag.clone(),
-        commit: plan.commit.clone(),
-        run_url: Some(run.html_url.clone()),
-        written_at: rfc3339(now_epoch()),
-        moves_latest: plan.moves_latest,
-        latest_reason: plan.latest_reason.clone(),
-        packages,
-        checks,
-        gate: gate_notes,
-        attestations,
-        sdk_repository: config.raw.customer.sdk_repository.clone(),
-        catalog_repository: config.raw.customer.catalog_repository.clone(),
-    };
-    let customer = notes::customer_path(config, &version);
-    let internal = notes::internal_path(config, &version);
-    let record_path = crate::record::path(config, &version);
-    let record = crate::record::ReleaseRecord {
-        schema: crate::record::SCHEMA.into(),
-        schema_version: crate::record::SCHEMA_VERSION,
-        version: version.clone(),
-        tag: plan.tag.clone(),
-        commit: plan.commit.clone(),
-        run_url: input.run_url.clone(),
-        written_at: input.written_at.clone(),
-        registry: config.registry_host(),
-        org: config.org().to_string(),
-        components: plan.components.clone(),
-        moves_latest: plan.moves_latest,
-        latest_reason: plan.latest_reason.clone(),
-        latest_tag: config.raw.tags.latest.clone(),
-        verify_skipped: verified
-            .report
-            .outcomes
-            .iter()
-            .filter(|o| {
-                crate::verify::DEEP.contains(&o.id) && o.status == crate::checks::Status::Skip
+
+    /// 7. The notes: the customer variant first, so the internal notes (the "done" marker)
+    ///    never exist without it, and the release record before the internal notes.
+    async fn write_notes(&mut self) -> anyhow::Result<()> {
+        let verified = self.verified.take().expect("verify precedes the notes");
+        let (plan, config, version) = (self.plan, &self.ws.config, self.version.clone());
+        let verify_lines = check_lines(&verified.report);
+        let mut record_checks = crate::record::checks("gate", &self.gate_lines);
+        record_checks.extend(crate::record::checks("verify", &verify_lines));
+        let mut checks = self.gate_lines.clone();
+        checks.extend(verify_lines);
+        let mut gate_notes = self.gate_notes.clone();
+        if gate_notes.is_empty() {
+            gate_notes.push(
+                "No record of the gate's run was found (the resume record was missing when the notes were written): whether a gate ran before the push is unknown.".to_string(),
+            );
+        }
+        let (packages, record_packages) = self.package_entries(&verified).await?;
+        let input = NotesInput {
+            version: version.clone(),
+            tag: plan.tag.clone(),
+            commit: plan.commit.clone(),
+            run_url: Some(self.run_url()),
+            written_at: rfc3339(now_epoch()),
+            moves_latest: plan.moves_latest,
+            latest_reason: plan.latest_reason.clone(),
+            packages,
+            checks,
+            gate: gate_notes,
+            attestations: self.attestations.clone(),
+            sdk_repository: config.raw.customer.sdk_repository.clone(),
+            catalog_repository: config.raw.customer.catalog_repository.clone(),
+        };
+        let record = self.release_record(&input, &verified, record_packages, record_checks)?;
+        let written = WrittenNotes {
+            customer: notes::customer_path(config, &version),
+            internal: notes::internal_path(config, &version),
+            record: crate::record::path(config, &version),
+            input,
+        };
+        let write = |path: &PathBuf, text: String| {
+            crate::fsx::write_atomic(path, text.as_bytes()).with_context(|| {
+                format!(
+                    "writing {}; rerun `{}` to write the notes",
+                    path.display(),
+                    self.rerun
+                )
             })
-            .map(|o| o.id.id().to_string())
-            .collect(),
-        packages: record_packages,
-        checks: record_checks,
-        attestations: input.attestations.clone(),
-        release_toml: std::fs::read_to_string(&config.path)
-            .with_context(|| format!("reading {} for the release record", config.path.display()))?,
-    };
-    crate::fsx::write_atomic(&customer, notes::render_customer(&input).as_bytes()).with_context(
-        || {
-            format!(
-                "writing {}; rerun `{rerun}` to write the notes",
-                customer.display()
-            )
-        },
-    )?;
-    // The record before the internal notes, which mark the release done.
-    crate::fsx::write_atomic(&record_path, record.to_json().as_bytes()).with_context(|| {
-        format!(
-            "writing {}; rerun `{rerun}` to write the notes",
-            record_path.display()
-        )
-    })?;
-    crate::fsx::write_atomic(&internal, notes::render_internal(&input).as_bytes()).with_context(
-        || {
-            format!(
-                "writing {}; rerun `{rerun}` to write the notes",
-                internal.display()
-            )
-        },
-    )?;
-    let _ = std::fs::remove_file(state_path(config, &version));
-
-    // 8. Optionally, the GitHub release as a draft.
-    if req.draft_release {
-        draft_release(&gh, config, &plan, &notes::render_customer(&input)).await?;
+        };
+        write(&written.customer, notes::render_customer(&written.input))?;
+        write(&written.record, record.to_json())?;
+        write(&written.internal, notes::render_internal(&written.input))?;
+        let _ = std::fs::remove_file(state_path(config, &version));
+        self.notes = Some(written);
+        Ok(())
     }
 
-    result_line(
-        opts.format,
-        format!("released {version} as {} ({})", plan.tag, run.html_url),
-    );
-    for p in &input.packages {
-        result_line(opts.format, format!("  {}", p.reference(&version)));
+    /// The release record (`docs/release-record.md`).
+    fn release_record(
+        &self,
+        input: &NotesInput,
+        verified: &crate::verify::Verified,
+        packages: Vec<crate::record::Package>,
+        checks: Vec<crate::record::Check>,
+    ) -> anyhow::Result<crate::record::ReleaseRecord> {
+        let (plan, config) = (self.plan, &self.ws.config);
+        Ok(crate::record::ReleaseRecord {
+            schema: crate::record::SCHEMA.into(),
+            schema_version: crate::record::SCHEMA_VERSION,
+            version: self.version.clone(),
+            tag: plan.tag.clone(),
+            commit: plan.commit.clone(),
+            run_url: input.run_url.clone(),
+            written_at: input.written_at.clone(),
+            registry: config.registry_host(),
+            org: config.org().to_string(),
+            components: plan.components.clone(),
+            moves_latest: plan.moves_latest,
+            latest_reason: plan.latest_reason.clone(),
+            latest_tag: config.raw.tags.latest.clone(),
+            verify_skipped: verified
+                .report
+                .outcomes
+                .iter()
+                .filter(|o| {
+                    crate::verify::DEEP.contains(&o.id) && o.status == crate::checks::Status::Skip
+                })
+                .map(|o| o.id.id().to_string())
+                .collect(),
+            packages,
+            checks,
+            attestations: input.attestations.clone(),
+            release_toml: std::fs::read_to_string(&config.path).with_context(|| {
+                format!("reading {} for the release record", config.path.display())
+            })?,
+        })
     }
-    result_line(
-        opts.format,
-        format!(
-            "notes: {}, {} and the record {}; commit them through review",
-            internal.display(),
-            customer.display(),
-            record_path.display()
-        ),
-    );
-    doc.insert(
-        "released".into(),
-        serde_json::json!({
-            "tag": plan.tag,
-            "run_url": run.html_url,
-            "references": input.packages.iter().map(|p| p.reference(&version)).collect::<Vec<_>>(),
-            "notes": [internal.display().to_string(), customer.display().to_string()],
-            "record": record_path.display().to_string(),
-        }),
-    );
-    Ok(crate::exit::OK)
+
+    /// 8. Optionally, the GitHub release as a draft, with the customer notes as its body.
+    async fn draft_release(&mut self) -> anyhow::Result<()> {
+        let config = &self.ws.config;
+        let body = match &self.notes {
+            Some(n) => notes::render_customer(&n.input),
+            // Written by an earlier run.
+            None => std::fs::read_to_string(notes::customer_path(config, &self.version))
+                .unwrap_or_default(),
+        };
+        let plan = self.plan;
+        let gh = self.github().await?;
+        draft_release(gh, config, plan, &body).await
+    }
+
+    /// The result: lines for people, and `released` in the JSON document.
+    fn report_released(
+        &self,
+        doc: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> anyhow::Result<()> {
+        let (plan, version, format) = (self.plan, &self.version, self.opts.format);
+        let n = self.notes.as_ref().expect("the notes step ran");
+        let run_url = self.run_url();
+        result_line(
+            format,
+            format!("released {version} as {} ({run_url})", plan.tag),
+        );
+        for p in &n.input.packages {
+            result_line(format, format!("  {}", p.reference(version)));
+        }
+        result_line(
+            format,
+            format!(
+                "notes: {}, {} and the record {}; commit them through review",
+                n.internal.display(),
+                n.customer.display(),
+                n.record.display()
+            ),
+        );
+        doc.insert(
+            "released".into(),
+            serde_json::json!({
+                "tag": plan.tag,
+                "run_url": run_url,
+                "references": n.input.packages.iter().map(|p| p.reference(version)).collect::<Vec<_>>(),
+                "notes": [n.internal.display().to_string(), n.customer.display().to_string()],
+                "record": n.record.display().to_string(),
+            }),
+        );
+        Ok(())
+    }
 }
 
 async fn draft_release(
@@ -1324,13 +1575,7 @@ async fn run_gate(
     Ok(report)
 }
 
-/// Who runs this release, for the notes (`$USER`, as attestations record it).
-pub fn operator() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "the operator".to_string())
-}
+pub use crate::checks::manual::operator;
 
 /// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.
 pub fn latest_before_flag(plan: &Plan) -> String {
@@ -1601,288 +1846,6 @@ impl LiveView {
             b.finish_and_clear();
         }
     }
-}
-
-/// What `promote` needs besides the workspace.
-#[derive(Debug, Clone)]
-pub struct PromoteOptions {
-    pub version: semver::Version,
-    pub components: Vec<String>,
-    pub yes: bool,
-    pub timeout: Duration,
-    pub poll: Poll,
-    /// Move `latest` even when it holds a newer version.
-    pub allow_downgrade: bool,
-}
-
-/// Every tag of every package: `(package, tag) -> digest`. Packages that do not exist are
-/// absent.
-pub async fn snapshot_tags(
-    config: &Config,
-    registry: &RegistryClient,
-) -> anyhow::Result<BTreeMap<(String, String), String>> {
-    let mut refs = Vec::new();
-    for img in config.all_images() {
-        let repo = format!("{}/{}", config.org(), img.package);
-        if let Some(list) = registry
-            .list_tags(&repo)
-            .await
-            .with_context(|| format!("listing the tags of {repo}"))?
-        {
-            for t in list {
-                refs.push((img.package.clone(), repo.clone(), t));
-            }
-        }
-    }
-    let pairs: Vec<(String, String)> = refs
-        .iter()
-        .map(|(_, r, t)| (r.clone(), t.clone()))
-        .collect();
-    let mut out = BTreeMap::new();
-    for ((pkg, _, tag), res) in refs.into_iter().zip(registry.resolve_all(&pairs).await) {
-        if let Some(r) = res.with_context(|| format!("resolving {pkg}:{tag}"))? {
-            out.insert((pkg, tag), r.digest);
-        }
-    }
-    Ok(out)
-}
-
-/// `cargo xtask promote`: Ctrl-C exits 130; rerunning is safe (a promoted release is detected).
-pub async fn promote(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8> {
-    let version = opts.version.to_string();
-    tokio::select! {
-        r = promote_steps(ws, opts) => r,
-        // A promoted release is detected and left alone, so rerunning is safe.
-        _ = tokio::signal::ctrl_c() => Ok(interrupted(&format!("cargo xtask promote {version}"))),
-    }
-}
-
-async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8> {
-    let _lock = crate::fsx::lock_checkout(&ws.root, &crate::fsx::command_line())?;
-    let config = &ws.config;
-    let rules = &config.raw.tags;
-    let version = opts.version.to_string();
-    let remote = &config.raw.repository.remote;
-    let candidates = [
-        tags::git_tag(rules, &opts.version, TagKind::ReleaseLatest),
-        tags::git_tag(rules, &opts.version, TagKind::Release),
-    ];
-    let patterns: Vec<String> = candidates
-        .iter()
-        .map(|t| format!("refs/tags/{t}"))
-        .collect();
-    require_remote(&ws.root, remote)?;
-    let refs = git::ls_remote(&ws.root, remote, &patterns)
-        .with_context(|| format!("reading the release tags of `{remote}`"))?;
-    let Some((tag, commit)) = candidates.iter().find_map(|t| {
-        refs.get(&format!("refs/tags/{t}"))
-            .map(|c| (t.clone(), c.clone()))
-    }) else {
-        return Err(usage(format!(
-            "neither {} nor {} exists on `{remote}`: promote moves `latest` to an existing release; release it first with `cargo xtask release {version}`",
-            candidates[1], candidates[0]
-        )));
-    };
-    let components = config.scope(&opts.components)?;
-    let in_scope: Vec<String> = config
-        .images_for(&components)
-        .into_iter()
-        .map(|i| i.package)
-        .collect();
-    let latest = rules.latest.clone();
-    let registry = registry_client(config)?;
-
-    // Record every tag of every package first: afterwards nothing but `latest` may differ.
-    let before = snapshot_tags(config, &registry).await?;
-    let mut release_digest = BTreeMap::new();
-    for p in &in_scope {
-        let d = before.get(&(p.clone(), version.clone())).ok_or_else(|| {
-            policy(format!(
-                "{}:{version} does not exist, so there is nothing to promote; finish the release first (`cargo xtask release {version}` resumes it)",
-                config.image_repository(p)
-            ))
-        })?;
-        release_digest.insert(p.clone(), d.clone());
-    }
-    // `latest` never moves backwards: which version does it hold now?
-    let target = opts.version.clone();
-    for p in &in_scope {
-        let Some(now) = before.get(&(p.clone(), latest.clone())) else {
-            continue;
-        };
-        let held = before
-            .iter()
-            .filter(|((q, t), d)| q == p && *d == now && t != &latest)
-            .filter_map(|((_, t), _)| semver::Version::parse(t).ok())
-            .max();
-        match held {
-            Some(h) if h > target && !opts.allow_downgrade => {
-                return Err(usage(format!(
-                    "{}:{latest} holds {h}, which is newer than {version}: promoting would move `{latest}` backwards; pass --allow-downgrade if that is really intended",
-                    config.image_repository(p)
-                )));
-            }
-            None if !opts.allow_downgrade && *now != release_digest[p] => {
-                return Err(usage(format!(
-                    "{}:{latest} ({now}) names no version tag, so promoting {version} could move it backwards; inspect it, then pass --allow-downgrade to move it anyway",
-                    config.image_repository(p)
-                )));
-            }
-            Some(h) if h > target => {
-                println!(
-                    "  {}: `{latest}` moves backwards from {h} to {version}: allowed with --allow-downgrade by {}",
-                    config.image_repository(p),
-                    operator()
-                );
-            }
-            _ => {}
-        }
-    }
-    println!("promote {version} ({tag} at {commit}): move `{latest}` to this release");
-    for p in &in_scope {
-        println!(
-            "  {}: {latest} {} -> {}",
-            config.image_repository(p),
-            before
-                .get(&(p.clone(), latest.clone()))
-                .map(String::as_str)
-                .unwrap_or("none"),
-            release_digest[p]
-        );
-    }
-    if in_scope
-        .iter()
-        .all(|p| before.get(&(p.clone(), latest.clone())) == Some(&release_digest[p]))
-    {
-        println!("`{latest}` already points at {version} for every package; nothing to do");
-        return Ok(crate::exit::OK);
-    }
-    if !opts.yes
-        && !confirm(&format!(
-            "dispatch the publish workflow on {tag} with {}=true?",
-            rules.dispatch_input
-        ))
-        .await?
-    {
-        say("not confirmed; nothing was changed");
-        return Ok(crate::exit::POLICY);
-    }
-
-    let gh = github_client(config).await?;
-    let (owner, name) = config.repo_owner_name();
-    let workflow = config.workflow_file_name().to_string();
-    let mut inputs = serde_json::Map::new();
-    inputs.insert(
-        rules.dispatch_input.clone(),
-        serde_json::Value::String("true".into()),
-    );
-    // GitHub's clock just before the dispatch, as for a push.
-    let dispatched_at = PushClock::github(&gh, owner, name).await?;
-    let deadline = Instant::now() + opts.timeout;
-    let dispatched = gh
-        .dispatch(owner, name, &workflow, &tag, &inputs, true)
-        .await
-        .with_context(|| format!("dispatching {workflow} on {tag}"))?;
-    let run_id = match dispatched {
-        Some(d) => d.workflow_run_id,
-        None => {
-            let filter = RunFilter {
-                event: Some("workflow_dispatch".into()),
-                head_sha: Some(commit.clone()),
-                created: Some(format!(">={}", rfc3339(dispatched_at.earliest()))),
-                per_page: Some(20),
-                ..RunFilter::default()
-            };
-            say(format!(
-                "waiting for the run of the dispatch of {workflow} on {tag}: {}",
-                dispatched_at.describe()
-            ));
-            find_run(&gh, (owner, name), &workflow, &filter, None, dispatched_at.earliest(), deadline, opts.poll)
-                .await
-                .map_err(|e| match e {
-                    FindError::Timeout => policy(format!(
-                        "no run appeared for the dispatch of {workflow} on {tag} within {} s (--timeout); check `actions-enabled` and that the workflow has a workflow_dispatch trigger, then rerun `cargo xtask promote {version}`",
-                        opts.timeout.as_secs()
-                    )),
-                    FindError::Other(e) => e,
-                })?
-                .id
-        }
-    };
-    say(format!("dispatched {workflow} on {tag}: run {run_id}"));
-    let (run, jobs) = wait_run(&gh, (owner, name), run_id, deadline, opts.poll)
-        .await
-        .map_err(|e| match e {
-            FindError::Timeout => policy(format!(
-                "timed out after {} s (--timeout) waiting for run {run_id}; raise --timeout, and rerun `cargo xtask promote {version}` once the run finished (a promoted release is detected)",
-                opts.timeout.as_secs()
-            )),
-            FindError::Other(e) => e,
-        })?;
-    if !run.succeeded() {
-        return Err(policy(format!(
-            "{}; `{latest}` was not verified as moved; fix the cause and rerun `cargo xtask promote {version}`",
-            failure_message(&run, &jobs)
-        )));
-    }
-
-    // Verify: `latest` is the release's digest, and nothing else moved.
-    let after = snapshot_tags(config, &registry).await?;
-    let mut problems = Vec::new();
-    for p in &in_scope {
-        let now = after.get(&(p.clone(), latest.clone()));
-        if now != Some(&release_digest[p]) {
-            problems.push(format!(
-                "{}:{latest} is {}, not {version}'s {}",
-                config.image_repository(p),
-                now.map(String::as_str).unwrap_or("absent"),
-                release_digest[p]
-            ));
-        }
-    }
-    for ((p, t), d) in &before {
-        let allowed = t == &latest && in_scope.contains(p);
-        if allowed {
-            continue;
-        }
-        match after.get(&(p.clone(), t.clone())) {
-            Some(a) if a == d => {}
-            a => problems.push(format!(
-                "{}:{t} moved: it was {d}, it is {}",
-                config.image_repository(p),
-                a.map(String::as_str).unwrap_or("absent")
-            )),
-        }
-    }
-    for (p, t) in after.keys() {
-        let expected =
-            before.contains_key(&(p.clone(), t.clone())) || (t == &latest && in_scope.contains(p));
-        if !expected {
-            problems.push(format!("{}:{t} appeared", config.image_repository(p)));
-        }
-    }
-    if !problems.is_empty() {
-        for line in &problems {
-            println!("  FAIL {line}");
-        }
-        return Err(policy(format!(
-            "promote {version}: run {} succeeded, but the registry is not as planned ({} problem(s) above); inspect the run {} and the packages",
-            run.id,
-            problems.len(),
-            run.html_url
-        )));
-    }
-    println!(
-        "promoted {version}: `{latest}` now points at it for {} packages, and the other {} tags kept their digests ({})",
-        in_scope.len(),
-        before.len()
-            - before
-                .keys()
-                .filter(|(p, t)| t == &latest && in_scope.contains(p))
-                .count(),
-        run.html_url
-    );
-    Ok(crate::exit::OK)
 }
 
 #[cfg(test)]

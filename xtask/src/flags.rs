@@ -342,6 +342,9 @@ pub struct Promote {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Print the plan (what moves, and the steps) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Seconds to wait for the dispatched run.
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub timeout: u64,

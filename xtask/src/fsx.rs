@@ -65,10 +65,10 @@ unsafe extern "C" {
     fn flock(fd: i32, operation: i32) -> i32;
 }
 
-/// Takes this checkout's lock (`<git dir>/aisopsflow-xtask.lock`) for `command`. Another
-/// process holding it is refused at once (exit 1), naming its pid, command and start time.
-pub fn lock_checkout(root: &Path, command: &str) -> anyhow::Result<CheckoutLock> {
-    let dir = crate::effects::git::git_dir(root).unwrap_or_else(|| root.to_path_buf());
+/// Takes the checkout lock `<dir>/aisopsflow-xtask.lock` for `command`, started at `started`
+/// (`effects::git::lock_checkout` passes the git dir). Another process holding it is refused
+/// at once (exit 1), naming its pid, command and start time.
+pub fn lock_in(dir: &Path, command: &str, started: &str) -> anyhow::Result<CheckoutLock> {
     let path = dir.join("aisopsflow-xtask.lock");
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -104,7 +104,6 @@ pub fn lock_checkout(root: &Path, command: &str) -> anyhow::Result<CheckoutLock>
             )));
         }
     }
-    let started = crate::effects::github::rfc3339(crate::effects::github::now_epoch());
     let text = format!(
         "pid: {}\ncommand: {command}\nstarted: {started}\n",
         std::process::id()

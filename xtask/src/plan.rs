@@ -122,6 +122,11 @@ impl Plan {
         self.steps.iter().find(|s| s.kind == kind)
     }
 
+    /// The steps still to do, in order: what `execute::release` walks.
+    pub fn todo(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.done.is_none())
+    }
+
     /// Whether every step is already done: the release is complete.
     pub fn complete(&self) -> bool {
         self.steps.iter().all(|s| s.done.is_some())
@@ -145,71 +150,12 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
     };
     let other_tag = git_tag(rules, &req.version, other_kind);
 
-    if world.branch.is_none() && !world.local_tags.contains_key(&tag) {
-        return Err(usage(format!(
-            "HEAD is detached; check out the default branch first: git switch {}",
-            config.raw.repository.default_branch
-        )));
-    }
-    if !world.dirty.is_empty() {
-        let shown: Vec<&str> = world.dirty.iter().take(5).map(String::as_str).collect();
-        return Err(usage(format!(
-            "the working tree has uncommitted changes ({}{}); commit or stash them (git stash -u) so the tag names exactly what was checked",
-            shown.join("; "),
-            if world.dirty.len() > 5 { "; ..." } else { "" }
-        )));
-    }
-    if let Some(other) = world
-        .local_tags
-        .get(&other_tag)
-        .or(world.remote_tags.get(&other_tag))
-    {
-        let hint = if req.latest {
-            format!(
-                "to move `latest` to {}, run `cargo xtask promote {}`",
-                req.version, req.version
-            )
-        } else {
-            format!("the release exists as {other_tag}; rerun with --latest to resume it")
-        };
-        return Err(usage(format!(
-            "version {} was already released as {other_tag} (commit {other}); {hint}",
-            req.version
-        )));
-    }
-    for (place, tags) in [("local", &world.local_tags), ("remote", &world.remote_tags)] {
-        if let Some(at) = tags.get(&tag)
-            && at != &world.head
-        {
-            return Err(policy(format!(
-                "tag {tag} already exists ({place}) at commit {at}, not at HEAD {}; releases are immutable: choose a new version, or check out {at} to resume that release",
-                world.head
-            )));
-        }
-    }
+    check_tree_and_tags(config, req, world, &tag, &other_tag)?;
     let tag_pushed = world.remote_tags.get(&tag) == Some(&world.head);
     let tag_created = world.local_tags.get(&tag) == Some(&world.head);
     let components = config.scope(&req.components)?;
     if !tag_pushed {
-        match &world.remote_default {
-            Some(remote) if remote == &world.head => {}
-            Some(remote) => {
-                return Err(usage(format!(
-                    "HEAD {} is not the remote default branch {} ({}); run `git pull --ff-only {} {}` or push your commits through review first",
-                    world.head,
-                    config.raw.repository.default_branch,
-                    remote,
-                    config.raw.repository.remote,
-                    config.raw.repository.default_branch
-                )));
-            }
-            None => {
-                return Err(usage(format!(
-                    "the remote `{}` has no branch {}; check `git remote -v` and release.toml repository.remote",
-                    config.raw.repository.remote, config.raw.repository.default_branch
-                )));
-            }
-        }
+        check_remote_default(config, world)?;
     }
 
     let tag_plan = plan_tags(
@@ -232,8 +178,119 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
             check_no_downgrade(config, req, world)?;
         }
     }
-    let packages = config
-        .images_for(&components)
+    let packages = planned_packages(config, world, &components, &tag_plan.tags);
+
+    let steps = steps(
+        config,
+        req,
+        world,
+        &tag,
+        Progress {
+            gate_unknown,
+            tag_created,
+            tag_pushed,
+        },
+    );
+    Ok(Plan {
+        version: req.version.to_string(),
+        tag,
+        kind,
+        commit: world.head.clone(),
+        moves_latest: tag_plan.moves_latest,
+        latest_reason: tag_plan.latest_reason,
+        components,
+        packages,
+        steps,
+    })
+}
+
+/// The first refusals: a detached HEAD, a dirty tree, the version released under its other
+/// tag, and this tag at another commit.
+fn check_tree_and_tags(
+    config: &Config,
+    req: &Request,
+    world: &World,
+    tag: &str,
+    other_tag: &str,
+) -> anyhow::Result<()> {
+    if world.branch.is_none() && !world.local_tags.contains_key(tag) {
+        return Err(usage(format!(
+            "HEAD is detached; check out the default branch first: git switch {}",
+            config.raw.repository.default_branch
+        )));
+    }
+    if !world.dirty.is_empty() {
+        let shown: Vec<&str> = world.dirty.iter().take(5).map(String::as_str).collect();
+        return Err(usage(format!(
+            "the working tree has uncommitted changes ({}{}); commit or stash them (git stash -u) so the tag names exactly what was checked",
+            shown.join("; "),
+            if world.dirty.len() > 5 { "; ..." } else { "" }
+        )));
+    }
+    if let Some(other) = world
+        .local_tags
+        .get(other_tag)
+        .or(world.remote_tags.get(other_tag))
+    {
+        let hint = if req.latest {
+            format!(
+                "to move `latest` to {}, run `cargo xtask promote {}`",
+                req.version, req.version
+            )
+        } else {
+            format!("the release exists as {other_tag}; rerun with --latest to resume it")
+        };
+        return Err(usage(format!(
+            "version {} was already released as {other_tag} (commit {other}); {hint}",
+            req.version
+        )));
+    }
+    for (place, tags) in [("local", &world.local_tags), ("remote", &world.remote_tags)] {
+        if let Some(at) = tags.get(tag)
+            && at != &world.head
+        {
+            return Err(policy(format!(
+                "tag {tag} already exists ({place}) at commit {at}, not at HEAD {}; releases are immutable: choose a new version, or check out {at} to resume that release",
+                world.head
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Before the tag is pushed, HEAD must be the remote's default branch.
+fn check_remote_default(config: &Config, world: &World) -> anyhow::Result<()> {
+    match &world.remote_default {
+        Some(remote) if remote == &world.head => {}
+        Some(remote) => {
+            return Err(usage(format!(
+                "HEAD {} is not the remote default branch {} ({}); run `git pull --ff-only {} {}` or push your commits through review first",
+                world.head,
+                config.raw.repository.default_branch,
+                remote,
+                config.raw.repository.remote,
+                config.raw.repository.default_branch
+            )));
+        }
+        None => {
+            return Err(usage(format!(
+                "the remote `{}` has no branch {}; check `git remote -v` and release.toml repository.remote",
+                config.raw.repository.remote, config.raw.repository.default_branch
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The packages of the release, with `latest` before it.
+fn planned_packages(
+    config: &Config,
+    world: &World,
+    components: &[String],
+    tags: &[String],
+) -> Vec<PlannedPackage> {
+    config
+        .images_for(components)
         .into_iter()
         .map(|img| {
             // On resume, "before" is what the first run recorded, not what `latest` is now
@@ -250,12 +307,28 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
                 component: img.component,
                 edition: img.edition,
                 visibility: img.visibility,
-                tags: tag_plan.tags.clone(),
+                tags: tags.to_vec(),
                 latest_before: before,
             }
         })
-        .collect();
+        .collect()
+}
 
+/// What is already true of this release's tag, for the steps.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    gate_unknown: bool,
+    tag_created: bool,
+    tag_pushed: bool,
+}
+
+/// The release's steps, each marked done where the world shows it done.
+fn steps(config: &Config, req: &Request, world: &World, tag: &str, p: Progress) -> Vec<Step> {
+    let Progress {
+        gate_unknown,
+        tag_created,
+        tag_pushed,
+    } = p;
     let done = |cond: bool, why: &str| cond.then(|| why.to_string());
     let mut steps = vec![
         Step {
@@ -326,17 +399,7 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
             }
         }
     }
-    Ok(Plan {
-        version: req.version.to_string(),
-        tag,
-        kind,
-        commit: world.head.clone(),
-        moves_latest: tag_plan.moves_latest,
-        latest_reason: tag_plan.latest_reason,
-        components,
-        packages,
-        steps,
-    })
+    steps
 }
 
 /// The annotated tag's message `cargo xtask release` writes; `publish` reads its

@@ -13,7 +13,6 @@
 
 use crate::checks::manual::Attestations;
 use crate::checks::{self, ALL, CheckId, Ctx, Phase, Report};
-use crate::config::Config;
 use crate::exit::usage;
 use crate::flags;
 use crate::report::{self, Gate, Readiness};
@@ -55,7 +54,7 @@ pub fn validate_skips(skips: &[String]) -> anyhow::Result<()> {
     let gate_ids: Vec<CheckId> = ALL
         .iter()
         .copied()
-        .filter(|c| runs(*c) || crate::verify::DEEP.contains(c))
+        .filter(|c| runs(*c) || crate::checks::DEEP_VERIFY.contains(c))
         .collect();
     let list = || {
         gate_ids
@@ -105,13 +104,7 @@ pub fn skip_matches(s: &str, id: CheckId) -> bool {
         && (id == s || (id.starts_with(s) && (s.ends_with('-') || id[s.len()..].starts_with('-'))))
 }
 
-/// The URL of the check documentation, for SARIF rule help.
-pub fn help_base(cfg: &Config) -> String {
-    format!(
-        "https://github.com/{}/blob/{}/docs/checks.md",
-        cfg.raw.repository.name, cfg.raw.repository.default_branch
-    )
-}
+pub use crate::checks::help_base;
 
 /// Runs every selected preflight check and returns the outcomes. `Err` only when an external
 /// system the checks need is unreachable (exit 3).

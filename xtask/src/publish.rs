@@ -142,6 +142,8 @@ pub struct Record {
     pub moves_latest: bool,
     pub latest_reason: String,
     pub packages: Vec<PublishedPackage>,
+    /// The steps: planned (`--dry-run`) or executed, in order (`PublishStep`).
+    pub steps: Vec<PublishStep>,
 }
 
 impl Record {
@@ -155,6 +157,7 @@ impl Record {
             moves_latest: plan.moves_latest,
             latest_reason: plan.latest_reason.clone(),
             packages,
+            steps: Vec::new(),
         }
     }
 
@@ -291,9 +294,216 @@ fn push_credentials() -> anyhow::Result<(String, crate::secrets::Secret)> {
     Ok((user, crate::secrets::Secret::new(token)))
 }
 
+/// One step of a publish, with its data. The plan is a list of these, computed by
+/// [`plan_publish`] from what the registry holds; `--dry-run` prints it, and the real run
+/// executes exactly it, in order, one function per step (`Publisher::run_step`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum PublishStep {
+    /// Build the images of these packages (concurrently, through the Docker Engine API).
+    Build { packages: Vec<String> },
+    /// Push the built image of `package` under `tag`, the sha tag: pushed first, so a
+    /// half-finished publish looks like "sha tag only", which a rerun completes.
+    Push { package: String, tag: String },
+    /// Point `tag` of `package` at the release digest (`digest`, where it is known before
+    /// the run: already published from this commit).
+    Tag {
+        package: String,
+        tag: String,
+        digest: Option<String>,
+    },
+    /// Move `latest` of `package` to the release digest, once every package's version tags
+    /// are in place.
+    MoveLatest {
+        package: String,
+        tag: String,
+        digest: Option<String>,
+    },
+}
+
+impl PublishStep {
+    /// One line for people.
+    pub fn describe(&self, config: &Config) -> String {
+        let at = |d: &Option<String>| match d {
+            Some(d) => format!(" at {d}"),
+            None => " at the pushed digest".to_string(),
+        };
+        match self {
+            PublishStep::Build { packages } => format!("build {}", packages.join(", ")),
+            PublishStep::Push { package, tag } => {
+                format!("push {}:{tag}", config.image_repository(package))
+            }
+            PublishStep::Tag {
+                package,
+                tag,
+                digest,
+            } => format!(
+                "tag {}:{tag}{}",
+                config.image_repository(package),
+                at(digest)
+            ),
+            PublishStep::MoveLatest {
+                package,
+                tag,
+                digest,
+            } => format!(
+                "move {}:{tag}{} (last)",
+                config.image_repository(package),
+                at(digest)
+            ),
+        }
+    }
+}
+
+/// What the registry holds for one package before a publish: the digest under each tag the
+/// publish pushes (`None`: absent), and the version label of the image its version tags
+/// hold, when they all hold one.
+#[derive(Debug, Clone, Default)]
+pub struct PackageSnapshot {
+    pub existing: BTreeMap<String, Option<String>>,
+    pub built_as: Option<String>,
+}
+
+/// The publish plan: per package what to do, and the ordered steps.
+#[derive(Debug, Clone)]
+pub struct PublishPlan {
+    pub actions: Vec<PackageAction>,
+    pub steps: Vec<PublishStep>,
+}
+
+/// Plans a publish from the registry's snapshot (`None`: not read, as a dry run without
+/// credentials: every package is then planned as a build). Pure; refuses a version
+/// published from another commit, and a sha tag holding another version's image.
+pub fn plan_publish(
+    plan: &TagPlan,
+    packages: &[String],
+    snapshot: Option<&BTreeMap<String, PackageSnapshot>>,
+    latest: &str,
+) -> anyhow::Result<PublishPlan> {
+    let mut actions = Vec::new();
+    for package in packages {
+        let Some(snap) = snapshot.and_then(|s| s.get(package)) else {
+            actions.push(PackageAction::Build);
+            continue;
+        };
+        let action = decide(plan, package, &snap.existing)?;
+        if let (PackageAction::Retag { digest, .. }, Some(built)) = (&action, &snap.built_as)
+            && *built != plan.version
+        {
+            // The sha tag names one image per commit. If it already holds another version's
+            // image (a second version released from the same commit), retagging would
+            // publish that image under this version: refuse instead.
+            return Err(usage(format!(
+                "{package}: commit {} was already published as version {built} ({digest}); one commit gives one image, so release {} from a new commit",
+                plan.commit, plan.version
+            )));
+        }
+        actions.push(action);
+    }
+    let sha_tag = sha_tag(plan);
+    let mut steps = Vec::new();
+    let to_build: Vec<String> = packages
+        .iter()
+        .zip(&actions)
+        .filter(|(_, a)| **a == PackageAction::Build)
+        .map(|(p, _)| p.clone())
+        .collect();
+    if !to_build.is_empty() {
+        steps.push(PublishStep::Build { packages: to_build });
+    }
+    // Version tags first, for every package; `latest` only once all of them are in place.
+    for (package, action) in packages.iter().zip(&actions) {
+        let known = match action {
+            PackageAction::Build => {
+                steps.push(PublishStep::Push {
+                    package: package.clone(),
+                    tag: sha_tag.clone(),
+                });
+                None
+            }
+            PackageAction::Retag { digest, .. } => Some(digest.clone()),
+        };
+        for t in plan.version_tags.iter().filter(|t| **t != sha_tag) {
+            steps.push(PublishStep::Tag {
+                package: package.clone(),
+                tag: t.clone(),
+                digest: known.clone(),
+            });
+        }
+    }
+    if plan.moves_latest {
+        for (package, action) in packages.iter().zip(&actions) {
+            steps.push(PublishStep::MoveLatest {
+                package: package.clone(),
+                tag: latest.to_string(),
+                digest: match action {
+                    PackageAction::Build => None,
+                    PackageAction::Retag { digest, .. } => Some(digest.clone()),
+                },
+            });
+        }
+    }
+    Ok(PublishPlan { actions, steps })
+}
+
+/// The sha tag of a tag plan (the version tag naming the commit), pushed first.
+fn sha_tag(plan: &TagPlan) -> String {
+    plan.version_tags
+        .iter()
+        .find(|t| t.contains(&plan.commit[..7]))
+        .cloned()
+        .unwrap_or_else(|| plan.version_tags[0].clone())
+}
+
+/// Reads what the registry holds for each package under the publish's tags, and the version
+/// label of the image its version tags hold (when they agree on one digest).
+pub async fn observe_registry(
+    registry: &crate::effects::registry::RegistryClient,
+    org: &str,
+    plan: &TagPlan,
+    packages: &[String],
+) -> anyhow::Result<BTreeMap<String, PackageSnapshot>> {
+    let mut out = BTreeMap::new();
+    for package in packages {
+        let repo = format!("{org}/{package}");
+        let refs: Vec<(String, String)> = plan
+            .tags
+            .iter()
+            .map(|t| (repo.clone(), t.clone()))
+            .collect();
+        let mut snap = PackageSnapshot::default();
+        for (tag, r) in plan.tags.iter().zip(registry.resolve_all(&refs).await) {
+            let r = r.with_context(|| {
+                format!("reading {}/{repo}:{tag} before publishing", registry.host())
+            })?;
+            snap.existing.insert(tag.clone(), r.map(|r| r.digest));
+        }
+        let held: std::collections::BTreeSet<&String> = plan
+            .version_tags
+            .iter()
+            .filter_map(|t| snap.existing.get(t).and_then(|d| d.as_ref()))
+            .collect();
+        if held.len() == 1 {
+            let digest = held.into_iter().next().expect("one").clone();
+            let labels = registry.image_metadata(&repo, &digest).await?.labels;
+            snap.built_as = labels.get(VERSION_LABEL).cloned();
+        }
+        out.insert(package.clone(), snap);
+    }
+    Ok(out)
+}
+
+/// The plan for people (stderr: stdout carries the record).
+pub fn render_plan(config: &Config, steps: &[PublishStep]) -> String {
+    let mut s = String::from("Steps:\n");
+    for (i, st) in steps.iter().enumerate() {
+        let _ = writeln!(s, "  {}. {}", i + 1, st.describe(config));
+    }
+    s
+}
+
 impl crate::flags::Publish {
     pub async fn run(self, g: &crate::workspace::Global) -> anyhow::Result<u8> {
-        use crate::effects::registry::{Credentials, RegistryClient};
         if matches!(
             self.format,
             crate::flags::Format::Sarif | crate::flags::Format::Github
@@ -305,10 +515,10 @@ impl crate::flags::Publish {
         let ws = g.workspace()?;
         let env = |k: &str| std::env::var(k).ok();
         let trigger = trigger_from(
-            self.git_ref,
-            self.sha,
-            self.event,
-            self.publish_latest,
+            self.git_ref.clone(),
+            self.sha.clone(),
+            self.event.clone(),
+            self.publish_latest.clone(),
             &env,
         )?;
         let plan = policy::plan_tags(
@@ -333,20 +543,9 @@ impl crate::flags::Publish {
             plan.latest_reason
         );
         if self.dry_run {
-            let packages = images
-                .iter()
-                .map(|i| PublishedPackage {
-                    package: i.package.clone(),
-                    repository: ws.config.image_repository(&i.package),
-                    tags: plan.tags.clone(),
-                    digest: String::new(),
-                    source: "planned".into(),
-                })
-                .collect();
-            print_record(&Record::new(&plan, &trigger.git_ref, packages), self.format)?;
-            return Ok(crate::exit::OK);
+            return dry_run(&ws, &plan, &trigger, &images, self.format).await;
         }
-        let _lock = crate::fsx::lock_checkout(&ws.root, &crate::fsx::command_line())?;
+        let _lock = crate::effects::git::lock_checkout(&ws.root, &crate::fsx::command_line())?;
         let head = crate::effects::git::head(&ws.root)?;
         if head != plan.commit {
             return Err(usage(format!(
@@ -355,144 +554,44 @@ impl crate::flags::Publish {
             )));
         }
         let (user, token) = push_credentials()?;
-        let host = ws.config.registry_host();
-        let org = ws.config.org().to_string();
-        let registry = RegistryClient::new(
-            &host,
-            Credentials::Basic {
-                user: user.clone(),
-                password: token.clone(),
-                source: "REGISTRY_TOKEN".into(),
-            },
-        )?
-        .with_actions_repository(&ws.config.raw.repository.name);
-
+        let registry = push_registry(&ws.config, &user, &token)?;
+        let packages: Vec<String> = images.iter().map(|i| i.package.clone()).collect();
         // What the registry holds now decides, per package, whether to build.
-        let mut actions = Vec::new();
-        for img in &images {
-            let repo = format!("{org}/{}", img.package);
-            let refs: Vec<(String, String)> = plan
-                .tags
-                .iter()
-                .map(|t| (repo.clone(), t.clone()))
-                .collect();
-            let mut existing: BTreeMap<String, Option<String>> = BTreeMap::new();
-            for (tag, r) in plan.tags.iter().zip(registry.resolve_all(&refs).await) {
-                let r =
-                    r.with_context(|| format!("reading {}/{repo}:{tag} before publishing", host))?;
-                existing.insert(tag.clone(), r.map(|r| r.digest));
-            }
-            let action = decide(&plan, &img.package, &existing)?;
-            if let PackageAction::Retag { digest, .. } = &action {
-                // The sha tag names one image per commit. If it already holds another
-                // version's image (a second version released from the same commit), retagging
-                // would publish that image under this version: refuse instead.
-                let labels = registry.image_metadata(&repo, digest).await?.labels;
-                if let Some(built) = labels.get(VERSION_LABEL).filter(|v| **v != plan.version) {
-                    return Err(usage(format!(
-                        "{}: commit {} was already published as version {built} ({digest}); one commit gives one image, so release {} from a new commit",
-                        img.package, plan.commit, plan.version
-                    )));
-                }
-            }
-            actions.push(action);
-        }
+        let snapshot = observe_registry(&registry, ws.config.org(), &plan, &packages).await?;
+        let publish_plan = plan_publish(
+            &plan,
+            &packages,
+            Some(&snapshot),
+            &ws.config.raw.tags.latest,
+        )?;
+        let mut publisher = Publisher {
+            ws: &ws,
+            plan: &plan,
+            images: &images,
+            registry: &registry,
+            user,
+            token,
+            built: Vec::new(),
+            docker: None,
+            digests: BTreeMap::new(),
+        };
         // Every package must take our writes before anything is built or pushed: ghcr.io
         // refuses a package that does not grant this repository Write only at the write, and
-        // finding that out at the third package would leave the first two tagged (and
-        // `latest` half moved on a promote) after a long build.
-        for img in &images {
-            registry
-                .check_push(&format!("{org}/{}", img.package))
-                .await?;
-        }
-        let to_build: Vec<crate::config::ImageSpec> = images
-            .iter()
-            .zip(&actions)
-            .filter(|(_, a)| **a == PackageAction::Build)
-            .map(|(i, _)| i.clone())
-            .collect();
-        let built = if to_build.is_empty() {
-            Vec::new()
-        } else {
-            crate::images::build_images(
-                &ws,
-                &to_build,
-                &plan.version,
-                &plan.commit,
-                &crate::images::Progress::auto(),
-            )
-            .await?
-        };
-        let docker = if built.is_empty() {
-            None
-        } else {
-            Some(crate::effects::docker::Docker::connect().await?)
-        };
-
-        // Version tags first, for every package; `latest` only once all of them are in place.
-        let sha_tag = plan
-            .version_tags
-            .iter()
-            .find(|t| t.contains(&plan.commit[..7]))
-            .cloned()
-            .unwrap_or_else(|| plan.version_tags[0].clone());
-        let mut published: Vec<(usize, String, String)> = Vec::new();
-        for (i, (img, action)) in images.iter().zip(&actions).enumerate() {
-            let repo = format!("{org}/{}", img.package);
-            let full = ws.config.image_repository(&img.package);
-            let digest = match action {
-                PackageAction::Build => {
-                    let b = built
-                        .iter()
-                        .find(|b| b.spec == *img)
-                        .expect("every planned build was built");
-                    let docker = docker.as_ref().expect("connected when something was built");
-                    // The sha tag is pushed first: a half-finished publish then looks like
-                    // "sha tag only", which a rerun completes (see `decide`).
-                    let digest = docker
-                        .push(&b.id, &full, &sha_tag, Some((user.as_str(), &token)))
-                        .await
-                        .map_err(|e| push_error(e, &repo, &ws.config.raw.repository.name))?;
-                    eprintln!("pushed {full}:{sha_tag} {digest}");
-                    digest
-                }
-                PackageAction::Retag { digest, .. } => digest.clone(),
-            };
-            for t in plan.version_tags.iter().filter(|t| **t != sha_tag) {
+        // finding that out at the third package would leave the first two tagged after a long
+        // build. Not a step: it changes nothing, and a run with nothing left to do skips it.
+        if !publish_plan.steps.is_empty() {
+            for p in &packages {
                 registry
-                    .retag(&repo, &digest, t)
-                    .await
-                    .with_context(|| format!("tagging {full}:{t}"))?;
-                eprintln!("tagged {full}:{t} {digest}");
-            }
-            published.push((i, repo, digest));
-        }
-        if plan.moves_latest {
-            let latest = &ws.config.raw.tags.latest;
-            for (_, repo, digest) in &published {
-                registry
-                    .retag(repo, digest, latest)
-                    .await
-                    .with_context(|| format!("moving {latest} of {repo}"))?;
-                eprintln!("moved {}/{repo}:{latest} to {digest}", host);
+                    .check_push(&format!("{}/{p}", ws.config.org()))
+                    .await?;
             }
         }
-        let packages = published
-            .into_iter()
-            .map(|(i, _, digest)| PublishedPackage {
-                package: images[i].package.clone(),
-                repository: ws.config.image_repository(&images[i].package),
-                tags: plan.tags.clone(),
-                digest,
-                source: if actions[i] == PackageAction::Build {
-                    "built".into()
-                } else {
-                    "existing".into()
-                },
-            })
-            .collect();
-        let record = Record::new(&plan, &trigger.git_ref, packages);
+        let mut executed = Vec::new();
+        for step in &publish_plan.steps {
+            publisher.run_step(step).await?;
+            executed.push(step.clone());
+        }
+        let record = publisher.record(&trigger.git_ref, &publish_plan.actions, executed);
         if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             record.append_github_output(Path::new(&path))?;
         }
@@ -501,6 +600,219 @@ impl crate::flags::Publish {
         }
         print_record(&record, self.format)?;
         Ok(crate::exit::OK)
+    }
+}
+
+/// The registry client a publish pushes with.
+fn push_registry(
+    config: &Config,
+    user: &str,
+    token: &crate::secrets::Secret,
+) -> anyhow::Result<crate::effects::registry::RegistryClient> {
+    use crate::effects::registry::{Credentials, RegistryClient};
+    Ok(RegistryClient::new(
+        &config.registry_host(),
+        Credentials::Basic {
+            user: user.to_string(),
+            password: token.clone(),
+            source: "REGISTRY_TOKEN".into(),
+        },
+    )?
+    .with_actions_repository(&config.raw.repository.name))
+}
+
+/// `publish --dry-run`: the plan a real run would execute, from the registry as it is now
+/// when push credentials are set; without them (or with the registry unreadable) every
+/// package is planned as a build, and stderr says so.
+async fn dry_run(
+    ws: &crate::workspace::Workspace,
+    plan: &TagPlan,
+    trigger: &Trigger,
+    images: &[crate::config::ImageSpec],
+    format: crate::flags::Format,
+) -> anyhow::Result<u8> {
+    let packages: Vec<String> = images.iter().map(|i| i.package.clone()).collect();
+    let snapshot = match push_credentials() {
+        Ok((user, token)) => {
+            let read = async {
+                let registry = push_registry(&ws.config, &user, &token)?;
+                observe_registry(&registry, ws.config.org(), plan, &packages).await
+            };
+            match read.await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!(
+                        "{}",
+                        crate::secrets::redact_all(&format!(
+                            "the registry could not be read ({e:#}): the plan assumes nothing is published yet; a real run asks it first"
+                        ))
+                    );
+                    None
+                }
+            }
+        }
+        Err(_) => {
+            eprintln!(
+                "no registry credentials (REGISTRY_TOKEN or GITHUB_TOKEN): the plan assumes nothing is published yet; a real run asks the registry first"
+            );
+            None
+        }
+    };
+    let publish_plan = plan_publish(
+        plan,
+        &packages,
+        snapshot.as_ref(),
+        &ws.config.raw.tags.latest,
+    )?;
+    if format == crate::flags::Format::Human {
+        eprint!("{}", render_plan(&ws.config, &publish_plan.steps));
+    }
+    let records = images
+        .iter()
+        .map(|i| PublishedPackage {
+            package: i.package.clone(),
+            repository: ws.config.image_repository(&i.package),
+            tags: plan.tags.clone(),
+            digest: String::new(),
+            source: "planned".into(),
+        })
+        .collect();
+    let mut record = Record::new(plan, &trigger.git_ref, records);
+    record.steps = publish_plan.steps;
+    print_record(&record, format)?;
+    Ok(crate::exit::OK)
+}
+
+/// The state of a publish while its steps run.
+struct Publisher<'a> {
+    ws: &'a crate::workspace::Workspace,
+    plan: &'a TagPlan,
+    images: &'a [crate::config::ImageSpec],
+    registry: &'a crate::effects::registry::RegistryClient,
+    user: String,
+    token: crate::secrets::Secret,
+    built: Vec<crate::images::BuiltImage>,
+    docker: Option<crate::effects::docker::Docker>,
+    /// The release digest per package, once known.
+    digests: BTreeMap<String, String>,
+}
+
+impl Publisher<'_> {
+    async fn run_step(&mut self, step: &PublishStep) -> anyhow::Result<()> {
+        match step {
+            PublishStep::Build { packages } => self.build(packages).await,
+            PublishStep::Push { package, tag } => self.push(package, tag).await,
+            PublishStep::Tag {
+                package,
+                tag,
+                digest,
+            } => self.tag(package, tag, digest.as_deref(), false).await,
+            PublishStep::MoveLatest {
+                package,
+                tag,
+                digest,
+            } => self.tag(package, tag, digest.as_deref(), true).await,
+        }
+    }
+
+    async fn build(&mut self, packages: &[String]) -> anyhow::Result<()> {
+        let specs: Vec<crate::config::ImageSpec> = self
+            .images
+            .iter()
+            .filter(|i| packages.contains(&i.package))
+            .cloned()
+            .collect();
+        self.built = crate::images::build_images(
+            self.ws,
+            &specs,
+            &self.plan.version,
+            &self.plan.commit,
+            &crate::images::Progress::auto(),
+        )
+        .await?;
+        self.docker = Some(crate::effects::docker::Docker::connect().await?);
+        Ok(())
+    }
+
+    async fn push(&mut self, package: &str, tag: &str) -> anyhow::Result<()> {
+        let config = &self.ws.config;
+        let repo = format!("{}/{package}", config.org());
+        let full = config.image_repository(package);
+        let b = self
+            .built
+            .iter()
+            .find(|b| b.spec.package == package)
+            .expect("the build step precedes every push");
+        let docker = self.docker.as_ref().expect("connected by the build step");
+        let digest = docker
+            .push(&b.id, &full, tag, Some((self.user.as_str(), &self.token)))
+            .await
+            .map_err(|e| push_error(e, &repo, &config.raw.repository.name))?;
+        eprintln!("pushed {full}:{tag} {digest}");
+        self.digests.insert(package.to_string(), digest);
+        Ok(())
+    }
+
+    async fn tag(
+        &mut self,
+        package: &str,
+        tag: &str,
+        known: Option<&str>,
+        latest: bool,
+    ) -> anyhow::Result<()> {
+        let config = &self.ws.config;
+        let repo = format!("{}/{package}", config.org());
+        let full = config.image_repository(package);
+        let digest = match known {
+            Some(d) => d.to_string(),
+            None => self
+                .digests
+                .get(package)
+                .cloned()
+                .expect("the push step precedes the tags of a built package"),
+        };
+        let done = self.registry.retag(&repo, &digest, tag).await;
+        if latest {
+            done.with_context(|| format!("moving {tag} of {repo}"))?;
+            eprintln!("moved {}/{repo}:{tag} to {digest}", config.registry_host());
+        } else {
+            done.with_context(|| format!("tagging {full}:{tag}"))?;
+            eprintln!("tagged {full}:{tag} {digest}");
+        }
+        self.digests.insert(package.to_string(), digest);
+        Ok(())
+    }
+
+    /// The record of what was published.
+    fn record(
+        &self,
+        git_ref: &str,
+        actions: &[PackageAction],
+        executed: Vec<PublishStep>,
+    ) -> Record {
+        let packages = self
+            .images
+            .iter()
+            .zip(actions)
+            .map(|(img, action)| PublishedPackage {
+                package: img.package.clone(),
+                repository: self.ws.config.image_repository(&img.package),
+                tags: self.plan.tags.clone(),
+                digest: match action {
+                    PackageAction::Build => self.digests.get(&img.package).cloned(),
+                    PackageAction::Retag { digest, .. } => Some(digest.clone()),
+                }
+                .unwrap_or_default(),
+                source: if *action == PackageAction::Build {
+                    "built".into()
+                } else {
+                    "existing".into()
+                },
+            })
+            .collect();
+        let mut record = Record::new(self.plan, git_ref, packages);
+        record.steps = executed;
+        record
     }
 }
 

@@ -13,10 +13,11 @@ use anyhow::Context;
 #[cfg(feature = "rehearse")]
 use crate::checks::manual::Attestation;
 use crate::checks::manual::Attestations;
-use crate::execute::{self, Poll, PromoteOptions, ReleaseOptions};
+use crate::execute::{self, Poll, ReleaseOptions};
 use crate::flags;
 use crate::plan::Request;
 use crate::policy::parse_version;
+use crate::promote::PromoteOptions;
 #[cfg(feature = "rehearse")]
 use crate::standin::rehearsal::{Rehearsal, RehearsalOptions};
 use crate::workspace::Global;
@@ -116,18 +117,7 @@ async fn rehearse(
             world.registry.host
         );
     }
-    // The stand-in world has no settings to check by hand, so its manual lines are attested
-    // by the rehearsal itself; a real release still needs the operator's attestations.
-    for id in crate::checks::manual::manual_ids() {
-        if opts.attestations.get(id).is_none() {
-            opts.attestations.entries.push(Attestation {
-                id,
-                by: "the rehearsal".into(),
-                note: Some("stand-in world: nothing to check by hand".into()),
-                source: "--rehearse".into(),
-            });
-        }
-    }
+    attest_for_rehearsal(&mut opts);
     // The rehearsal plays the org admin's part of a first release: the one-way visibility
     // flip of the public editions, through the stand-in's settings page.
     opts.admin = Some(world.admin());
@@ -138,20 +128,8 @@ async fn rehearse(
     let result = match rg.workspace() {
         Ok(rws) => {
             let r = execute::release(&rws, &opts).await;
-            // The notes live in the throwaway clone, so show them here: they are what the
-            // rehearsal proves.
             if matches!(r, Ok(crate::exit::OK)) && !opts.dry_run {
-                let path =
-                    crate::notes::internal_path(&rws.config, &opts.request.version.to_string());
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    // stdout holds the one JSON document under --format json.
-                    let shown = format!("\n--- {} (rehearsal) ---\n{text}", path.display());
-                    if opts.format == flags::Format::Json {
-                        eprintln!("{shown}");
-                    } else {
-                        println!("{shown}");
-                    }
-                }
+                show_notes(&rws, &opts);
             }
             r
         }
@@ -183,6 +161,38 @@ async fn rehearse(
         );
     }
     result
+}
+
+/// The stand-in world has no settings to check by hand, so its manual lines are attested by
+/// the rehearsal itself; a real release still needs the operator's attestations.
+#[cfg(feature = "rehearse")]
+fn attest_for_rehearsal(opts: &mut ReleaseOptions) {
+    for id in crate::checks::manual::manual_ids() {
+        if opts.attestations.get(id).is_none() {
+            opts.attestations.entries.push(Attestation {
+                id,
+                by: "the rehearsal".into(),
+                note: Some("stand-in world: nothing to check by hand".into()),
+                source: "--rehearse".into(),
+            });
+        }
+    }
+}
+
+/// The notes live in the throwaway clone, so they are shown: they are what the rehearsal
+/// proves.
+#[cfg(feature = "rehearse")]
+fn show_notes(rws: &crate::workspace::Workspace, opts: &ReleaseOptions) {
+    let path = crate::notes::internal_path(&rws.config, &opts.request.version.to_string());
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        // stdout holds the one JSON document under --format json.
+        let shown = format!("\n--- {} (rehearsal) ---\n{text}", path.display());
+        if opts.format == flags::Format::Json {
+            eprintln!("{shown}");
+        } else {
+            println!("{shown}");
+        }
+    }
 }
 
 impl flags::Rehearse {
@@ -217,10 +227,11 @@ impl flags::Promote {
             version: parse_version(&self.version)?,
             components: self.scope.components.clone(),
             yes: self.yes,
+            dry_run: self.dry_run,
             timeout: Duration::from_secs(self.timeout),
             poll: Poll::default(),
             allow_downgrade: self.allow_downgrade,
         };
-        execute::promote(&ws, &opts).await
+        crate::promote::promote(&ws, &opts).await
     }
 }

@@ -18,6 +18,8 @@
 //! check failed), `FAILED` (exit 1), and `ok` for reports that are not a readiness verdict
 //! (`verify`, or preflight `--only`, whose selection is not the whole gate).
 
+pub mod ghactions;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -522,7 +524,7 @@ pub fn render(
         Format::Sarif => {
             serde_json::to_string_pretty(&sarif(report, gate, help_base)).unwrap_or_default() + "\n"
         }
-        Format::Github => crate::ghactions::render(report, gate, command),
+        Format::Github => crate::report::ghactions::render(report, gate, command),
     }
 }
 
@@ -530,7 +532,7 @@ pub fn render(
 pub fn emit(report: &Report, format: Format, gate: Gate, command: &str, help_base: &str) -> u8 {
     let text = render(report, format, gate, command, help_base);
     print!("{}", crate::secrets::redact_all(&text));
-    crate::ghactions::write_step_summary(report, gate, command);
+    crate::report::ghactions::write_step_summary(report, gate, command);
     exit_code(report, gate)
 }
 

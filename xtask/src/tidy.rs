@@ -677,3 +677,375 @@ fn the_command_extraction_sees_what_it_should() {
         .is_err()
     );
 }
+
+/// Rust source with comments, string and char literals blanked to spaces (newlines kept), so
+/// braces and paths are read only where they are code.
+fn code_only(text: &str) -> String {
+    let b: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < b.len() && b[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < b.len() {
+                if b[i] == '/' && b.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if b[i] == '*' && b.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(b[i]));
+                    i += 1;
+                }
+            }
+        } else if (c == 'r' || c == 'b')
+            && !b
+                .get(i.wrapping_sub(1))
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+            && {
+                let mut j = i + 1;
+                if c == 'b' && b.get(j) == Some(&'r') {
+                    j += 1;
+                }
+                while b.get(j) == Some(&'#') {
+                    j += 1;
+                }
+                b.get(j) == Some(&'"') && (c == 'r' || b[i + 1] == 'r')
+            }
+        {
+            // A raw string: r"..", r#".."#, br"..".
+            let mut j = i + 1;
+            if c == 'b' {
+                j += 1;
+            }
+            let mut hashes = 0;
+            while b[j] == '#' {
+                hashes += 1;
+                j += 1;
+            }
+            j += 1;
+            let close: Vec<char> = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            while j < b.len() && b[j..].iter().take(close.len()).ne(close.iter()) {
+                j += 1;
+            }
+            j = (j + close.len()).min(b.len());
+            out.extend(b[i..j].iter().map(|c| blank(*c)));
+            i = j;
+        } else if c == '"' {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != '"' {
+                j += if b[j] == '\\' { 2 } else { 1 };
+            }
+            j = (j + 1).min(b.len());
+            out.extend(b[i..j].iter().map(|c| blank(*c)));
+            i = j;
+        } else if c == '\'' {
+            // A char literal ('x', '\n', '\u{..}'), not a lifetime ('a).
+            let end = if next == Some('\\') {
+                (i + 2..b.len()).find(|&j| b[j] == '\'').map(|j| j + 1)
+            } else if b.get(i + 2) == Some(&'\'') {
+                Some(i + 3)
+            } else {
+                None
+            };
+            match end {
+                Some(j) => {
+                    out.extend(b[i..j].iter().map(|c| blank(*c)));
+                    i = j;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `(name, first line, length in lines)` of every `fn` item with a body in `text` (outside
+/// its `#[cfg(test)] mod tests`), from the signature to the closing brace.
+fn fn_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let text = text
+        .split("\n#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default();
+    let code = code_only(text);
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        let mut words = line.split_whitespace().peekable();
+        while words.peek().is_some_and(|w| {
+            ["pub", "async", "const", "unsafe", "extern"].contains(w) || w.starts_with("pub(")
+        }) {
+            words.next();
+        }
+        if words.next() != Some("fn") {
+            continue;
+        }
+        let name: String = words
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let mut depth = 0usize;
+        let mut end = None;
+        'scan: for (m, l) in lines.iter().enumerate().skip(n) {
+            for c in l.chars() {
+                match c {
+                    ';' if depth == 0 => break 'scan,
+                    '{' => depth += 1,
+                    '}' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            end = Some(m);
+                            break 'scan;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(m) = end {
+            out.push((name, n + 1, m - n + 1));
+        }
+    }
+    out
+}
+
+/// The files of the release, publish and promote paths.
+const COMMAND_PATHS: [&str; 5] = [
+    "xtask/src/execute.rs",
+    "xtask/src/plan.rs",
+    "xtask/src/publish.rs",
+    "xtask/src/promote.rs",
+    "xtask/src/release.rs",
+];
+
+#[test]
+fn no_long_functions_in_the_command_paths() {
+    let root = root();
+    let mut bad = Vec::new();
+    for f in COMMAND_PATHS {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        for (name, line, len) in fn_lengths(&text) {
+            if len > 100 {
+                bad.push(format!(
+                    "{f}:{line}: fn {name} is {len} lines; split it (one function per step), 100 at most"
+                ));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "functions over 100 lines:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_function_measure_reads_code_not_strings() {
+    let text = "/// fn not_this() {\nfn a() {\n    let s = \"}{\";\n    let c = '}';\n    let r = r#\"}\"#;\n    fn inner<'a>(x: &'a str) -> &'a str { x }\n}\ntrait T {\n    fn decl(&self);\n}\n";
+    assert_eq!(
+        fn_lengths(text),
+        [("a".to_string(), 2, 6), ("inner".to_string(), 6, 1)]
+    );
+}
+
+/// The top-level module a file of `xtask/src` belongs to (`checks/mod.rs` -> `checks`).
+fn top_module(path: &str) -> Option<String> {
+    let rel = path.strip_prefix("xtask/src/")?;
+    let first = rel.split('/').next()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!["main", "lib"].contains(&name)).then(|| name.to_string())
+}
+
+/// The top-level modules `code` names through `crate::X` (also `crate::{X, Y::..}`).
+fn crate_references(code: &str) -> std::collections::BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for (i, _) in code.match_indices("crate::") {
+        if code[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        {
+            continue;
+        }
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // The names at the group's top level.
+            let mut depth = 0;
+            let mut start = 0;
+            for (j, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.insert(ident(&group[start..j]));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.insert(ident(&group[start..j]));
+                        start = j + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.insert(ident(rest));
+        }
+    }
+    out.remove("");
+    out
+}
+
+/// Cycles among the graph's nodes: every strongly connected component of more than one node
+/// (Tarjan's algorithm), each sorted.
+fn cycles(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<Vec<String>> {
+    struct Tarjan<'g> {
+        graph: &'g std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        index: std::collections::BTreeMap<&'g str, (usize, usize)>,
+        stack: Vec<&'g str>,
+        next: usize,
+        out: Vec<Vec<String>>,
+    }
+    impl<'g> Tarjan<'g> {
+        fn visit(&mut self, v: &'g str) {
+            self.index.insert(v, (self.next, self.next));
+            self.next += 1;
+            self.stack.push(v);
+            for w in self.graph.get(v).into_iter().flatten() {
+                let w = w.as_str();
+                match self.index.get(w).copied() {
+                    None => {
+                        self.visit(w);
+                        let low = self.index[v].1.min(self.index[w].1);
+                        self.index.get_mut(v).unwrap().1 = low;
+                    }
+                    Some((wi, _)) if self.stack.contains(&w) => {
+                        let low = self.index[v].1.min(wi);
+                        self.index.get_mut(v).unwrap().1 = low;
+                    }
+                    Some(_) => {}
+                }
+            }
+            if self.index[v].0 == self.index[v].1 {
+                let mut scc = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    scc.push(w.to_string());
+                    if w == v {
+                        break;
+                    }
+                }
+                if scc.len() > 1 {
+                    scc.sort();
+                    self.out.push(scc);
+                }
+            }
+        }
+    }
+    let mut t = Tarjan {
+        graph,
+        index: Default::default(),
+        stack: Vec::new(),
+        next: 0,
+        out: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !t.index.contains_key(v.as_str()) {
+            t.visit(v);
+        }
+    }
+    t.out
+}
+
+#[test]
+fn no_import_cycle_among_the_top_level_modules() {
+    let root = root();
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let mut seen = 0;
+    for f in rust_sources(&root) {
+        let Some(module) = top_module(&f) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(root.join(&f)).unwrap_or_default();
+        let refs = crate_references(&code_only(&text));
+        seen += refs.len();
+        let edges = graph.entry(module.clone()).or_default();
+        edges.extend(refs.into_iter().filter(|r| *r != module));
+    }
+    assert!(
+        seen > 50,
+        "found only {seen} references; is the scan broken?"
+    );
+    let found: Vec<String> = cycles(&graph)
+        .into_iter()
+        .map(|c| {
+            let why: Vec<String> = c
+                .iter()
+                .flat_map(|a| {
+                    graph[a]
+                        .iter()
+                        .filter(|b| c.contains(b))
+                        .map(move |b| format!("{a} -> {b}"))
+                })
+                .collect();
+            format!("{} ({})", c.join(", "), why.join(", "))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "modules of xtask/src that import each other (move the shared item down into one module both may use):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_cycle_finder_finds_cycles_and_only_them() {
+    let refs =
+        crate_references("use crate::{a::X, b, c::{d, e}};\nlet x = crate::f::g(); y::crate::no;");
+    assert_eq!(refs.into_iter().collect::<Vec<_>>(), ["a", "b", "c", "f"]);
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for (a, b) in edges {
+            g.entry(a.to_string()).or_default().insert(b.to_string());
+            g.entry(b.to_string()).or_default();
+        }
+        g
+    };
+    assert!(cycles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
+    assert_eq!(
+        cycles(&graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")])),
+        [["a", "b", "c"]]
+    );
+}

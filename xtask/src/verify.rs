@@ -16,6 +16,7 @@
 
 pub mod contents;
 pub mod delivery;
+pub mod from_record;
 pub mod manifests;
 pub mod runs;
 
@@ -69,7 +70,7 @@ pub struct RecordedRelease {
 }
 
 /// The checks `--deep` adds.
-pub const DEEP: [CheckId; 2] = [CheckId::VerifyRuns, CheckId::VerifyContents];
+pub const DEEP: [CheckId; 2] = crate::checks::DEEP_VERIFY;
 
 /// One package's tags as the registry reports them.
 #[derive(Debug, Clone, Serialize)]
@@ -127,7 +128,7 @@ impl Verified {
 impl flags::Verify {
     pub async fn run(self, g: &Global) -> anyhow::Result<u8> {
         if let Some(file) = &self.from_notes {
-            return crate::record::verify_from_record(file, &self, g).await;
+            return from_record::verify_from_record(file, &self, g).await;
         }
         let ws = g.workspace()?;
         let input = VerifyInput {
@@ -153,12 +154,12 @@ impl flags::Verify {
             );
         }
         let verified = verify(&ws, &client, &input).await?;
-        let help = crate::preflight::help_base(&ws.config);
+        let help = crate::checks::help_base(&ws.config);
         print!(
             "{}",
             crate::secrets::redact_all(&render(&verified, self.format, &help))
         );
-        crate::ghactions::write_step_summary(
+        crate::report::ghactions::write_step_summary(
             &verified.report,
             crate::report::Gate::default(),
             &format!("verify {}", verified.version),
@@ -586,7 +587,7 @@ pub async fn verify(
                 id,
                 format!(
                     "by {} with --skip-checks {prefix}",
-                    crate::execute::operator()
+                    crate::checks::manual::operator()
                 ),
                 "release without --skip-checks, or run `cargo xtask verify VERSION --deep`",
             ));

@@ -185,6 +185,14 @@ pub fn run(ctx: &Ctx, attestations: &Attestations) -> Vec<Outcome> {
         .collect()
 }
 
+/// Who runs this release, for the notes (`$USER`, as attestations record it).
+pub fn operator() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "the operator".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

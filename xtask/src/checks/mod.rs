@@ -703,6 +703,17 @@ impl Report {
     }
 }
 
+/// The URL of the check documentation, for SARIF rule help.
+pub fn help_base(cfg: &crate::config::Config) -> String {
+    format!(
+        "https://github.com/{}/blob/{}/docs/checks.md",
+        cfg.raw.repository.name, cfg.raw.repository.default_branch
+    )
+}
+
+/// The deep checks of verify (`--deep`): pulling and running each image, reading its layers.
+pub const DEEP_VERIFY: [CheckId; 2] = [CheckId::VerifyRuns, CheckId::VerifyContents];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -727,6 +727,14 @@ pub fn working_tree_commit(
     Ok(Some((commit, n)))
 }
 
+/// Takes this checkout's lock (`<git dir>/aisopsflow-xtask.lock`, `fsx::lock_in`) for
+/// `command`: one release, promote or publish per checkout at a time.
+pub fn lock_checkout(root: &Path, command: &str) -> anyhow::Result<crate::fsx::CheckoutLock> {
+    let dir = git_dir(root).unwrap_or_else(|| root.to_path_buf());
+    let started = crate::effects::github::rfc3339(crate::effects::github::now_epoch());
+    crate::fsx::lock_in(&dir, command, &started)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -311,3 +311,76 @@ async fn pushes_and_dispatches_publish_exactly_the_policys_tags() {
         }
     }
 }
+
+/// `publish --dry-run` reads the registry and prints the plan (the record's `steps`); the
+/// real run executes exactly those steps, in order (its record's `steps`), and the registry
+/// then holds what they say. Here: a dispatch with publish_latest=true on an existing `v`
+/// release, so the version is already published from this commit and nothing is built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_executes_exactly_the_printed_plan() {
+    let Some(env) = crate::release::Env::start().await else {
+        return;
+    };
+    let (code, out) = env.release("2.1.0", &[]).await;
+    assert_eq!(code, 0, "{out}");
+    let head = env.head();
+    let before = env.all_tags().await;
+    let args = |dry: bool| {
+        let mut a = vec![
+            "publish",
+            "--ref",
+            "refs/tags/v2.1.0",
+            "--sha",
+            head.as_str(),
+            "--event",
+            "workflow_dispatch",
+            "--publish-latest",
+            "true",
+            "--format",
+            "json",
+        ];
+        if dry {
+            a.push("--dry-run");
+        }
+        a
+    };
+    let (code, out) = env.xtask(&args(true)).await;
+    assert_eq!(code, 0, "{out}");
+    let planned = crate::release::first_json(&out)["steps"].clone();
+    let steps = planned.as_array().expect("the plan's steps");
+    let packages = env.packages();
+    // Per package the semver tag (the sha tag holds the image already), then `latest` last.
+    assert_eq!(steps.len(), 2 * packages.len(), "{out}");
+    for (i, p) in packages.iter().enumerate() {
+        let digest = &before[&(p.clone(), "2.1.0".to_string())];
+        assert_eq!(
+            steps[i],
+            serde_json::json!({"step": "tag", "package": p, "tag": "2.1.0", "digest": digest}),
+            "{out}"
+        );
+        assert_eq!(
+            steps[packages.len() + i],
+            serde_json::json!({"step": "move-latest", "package": p, "tag": "latest", "digest": digest}),
+            "{out}"
+        );
+    }
+    assert_eq!(env.all_tags().await, before, "a dry run moved a tag");
+
+    let (code, out) = env.xtask(&args(false)).await;
+    assert_eq!(code, 0, "{out}");
+    let record = crate::release::first_json(&out);
+    assert_eq!(record["steps"], planned, "{out}");
+    let after = env.all_tags().await;
+    for p in &packages {
+        assert_eq!(
+            after[&(p.clone(), "latest".into())],
+            before[&(p.clone(), "2.1.0".into())],
+            "{p}: latest"
+        );
+    }
+    for (k, d) in &before {
+        if k.1 != "latest" {
+            assert_eq!(&after[k], d, "{k:?} moved");
+        }
+    }
+}

@@ -1502,3 +1502,185 @@ async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() 
         Some("true")
     );
 }
+
+/// The first JSON document of a run's output (stdout comes first, and carries exactly one).
+pub fn first_json(out: &str) -> serde_json::Value {
+    serde_json::Deserializer::from_str(out)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .unwrap_or_else(|| panic!("no JSON document in:\n{out}"))
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+/// `(kind, description)` of each step in a JSON list of release steps.
+fn kinds_and_descriptions(steps: &serde_json::Value) -> Vec<(String, String)> {
+    steps
+        .as_array()
+        .expect("a list of steps")
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap().to_string(),
+                s["description"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `release --dry-run` prints the plan; the real run executes exactly its steps still to do,
+/// in order (its JSON document's `executed`), and a rerun has nothing left but to say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_executes_exactly_the_printed_plan() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (code, out) = env
+        .xtask(&[
+            "release",
+            "2.0.0",
+            "--latest",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let planned = first_json(&out);
+    assert_eq!(planned["outcome"], "planned", "{out}");
+    let todo: Vec<serde_json::Value> = planned["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["done"].is_null())
+        .cloned()
+        .collect();
+    let todo = kinds_and_descriptions(&serde_json::Value::Array(todo));
+    let kinds: Vec<&str> = todo.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "preflight",
+            "create-tag",
+            "push-tag",
+            "find-run",
+            "wait-run",
+            "verify",
+            "write-notes"
+        ],
+        "{out}"
+    );
+    assert!(env.remote_tags().is_empty(), "a dry run tagged something");
+
+    let (code, out) = env
+        .release("2.0.0", &["--latest", "--format", "json"])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let doc = first_json(&out);
+    assert_eq!(doc["outcome"], "released", "{out}");
+    assert_eq!(kinds_and_descriptions(&doc["executed"]), todo, "{out}");
+    // What the steps claim is so: the tag is on the remote and the notes exist.
+    assert!(env.remote_tags().contains("release-v2.0.0"));
+    assert!(env.notes("2.0.0").is_some());
+
+    // Planned again, every step is done, and the real run executes none.
+    let (code, out) = env
+        .xtask(&[
+            "release",
+            "2.0.0",
+            "--latest",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let again = first_json(&out);
+    assert!(
+        again["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["done"].is_null()),
+        "{out}"
+    );
+    let (code, out) = env
+        .release("2.0.0", &["--latest", "--format", "json"])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(first_json(&out)["executed"], serde_json::json!([]), "{out}");
+}
+
+/// The numbered steps under `Steps:` in a human plan.
+fn printed_steps(out: &str) -> Vec<String> {
+    out.lines()
+        .skip_while(|l| *l != "Steps:")
+        .skip(1)
+        .map_while(|l| {
+            let (n, rest) = l.trim_start().split_once(". ")?;
+            n.parse::<u32>().ok().map(|_| rest.to_string())
+        })
+        .collect()
+}
+
+/// `promote --dry-run` prints the plan; the real run does exactly those steps, in order
+/// (its `done:` lines), and what they claim is so in the registry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_executes_exactly_the_printed_plan() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let (code, out) = env.release("2.0.0", &["--latest"]).await;
+    assert_eq!(code, 0, "{out}");
+    env.commit_and_push("core/CHANGE.txt", "a fix\n");
+    let (code, out) = env.release("2.1.0", &[]).await;
+    assert_eq!(code, 0, "{out}");
+
+    let before = env.all_tags().await;
+    let (code, out) = env.xtask(&["promote", "2.1.0", "--dry-run"]).await;
+    assert_eq!(code, 0, "{out}");
+    let planned = printed_steps(&out);
+    let packages = env.packages();
+    assert_eq!(planned.len(), 2 + packages.len() + 1, "{out}");
+    assert!(
+        planned[0].starts_with("dispatch publish-images.yml on v2.1.0 with publish_latest=true"),
+        "{out}"
+    );
+    for (p, step) in packages.iter().zip(&planned[2..]) {
+        let to = &before[&(p.clone(), "2.1.0".to_string())];
+        assert!(
+            step.ends_with(&format!(
+                "latest moved from {} to {to}",
+                before[&(p.clone(), "latest".to_string())]
+            )),
+            "{step}"
+        );
+    }
+    assert_eq!(env.all_tags().await, before, "a dry run moved a tag");
+    assert!(
+        env.gh
+            .with_world(|w| w.runs.iter().all(|r| r.event != "workflow_dispatch")),
+        "a dry run dispatched"
+    );
+
+    let (code, out) = env.xtask(&["promote", "2.1.0", "--yes"]).await;
+    assert_eq!(code, 0, "{out}");
+    let done: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("done: "))
+        .map(String::from)
+        .collect();
+    assert_eq!(done, planned, "{out}");
+    let after = env.all_tags().await;
+    for p in &packages {
+        assert_eq!(
+            after[&(p.clone(), "latest".into())],
+            before[&(p.clone(), "2.1.0".into())]
+        );
+    }
+
+    // Nothing left: the plan has no steps, and the run does none.
+    let (code, out) = env.xtask(&["promote", "2.1.0", "--dry-run"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(printed_steps(&out).is_empty(), "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+}
