@@ -29,25 +29,18 @@ fn unchanged(env: &Env) {
 /// clone), with only the given environment: no token unless the test passes one, and a
 /// HOME without a `gh` login.
 async fn preflight(env: &Env, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
-    let home = env.dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.arg("--repo")
+    let mut c = crate::support::Xtask::new()
+        .arg("--repo")
         .arg(&env.work)
         .arg("preflight")
         .args(args)
-        .env("NO_COLOR", "1")
-        .env("HOME", &home)
         .env("GITHUB_API_URL", &env.gh.base_url)
         .env("AISOPSFLOW_REGISTRY", &env.reg.host)
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GH_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
+        .pass("USER");
     if let Some(t) = token {
-        c.env("GITHUB_TOKEN", t);
+        c = c.env("GITHUB_TOKEN", t);
     }
-    let out = c.output().await.unwrap();
+    let out = c.into_tokio().output().await.unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).to_string(),
@@ -526,20 +519,21 @@ impl Env {
     ) -> (i32, String) {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
         let att = self.attestations.to_str().unwrap();
-        let mut child = self
-            .command(&[
-                "release",
-                version,
-                "--yes",
-                "--attestations",
-                att,
-                "--skip-checks",
-                "build",
-                "--skip-checks",
-                "verify-runs",
-                "--skip-checks",
-                "verify-contents",
-            ])
+        // Held until the child ends: it owns the run's temporary HOME.
+        let mut cmd = self.command(&[
+            "release",
+            version,
+            "--yes",
+            "--attestations",
+            att,
+            "--skip-checks",
+            "build",
+            "--skip-checks",
+            "verify-runs",
+            "--skip-checks",
+            "verify-contents",
+        ]);
+        let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -908,10 +902,9 @@ async fn notes_and_the_resume_record_honour_the_umask() {
         "--skip-checks",
         "verify-contents",
     ];
-    let mut child = run(&args)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Held until the child ends: it owns the run's temporary HOME.
+    let mut cmd = run(&args);
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
     // Wait for the record to appear (the push follows it), then stop the run.
     let state = env.notes_dir().join(".2.0.0.state.json");
     let mut lines =

@@ -371,21 +371,20 @@ impl Env {
         })
     }
 
-    pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-        c.arg("--repo")
+    /// `xtask --repo work ARGS` with the closed environment of `support::Xtask`: the
+    /// stand-ins' addresses, their token, the test identity, and `USER` (which the notes
+    /// name), nothing else of the caller's.
+    pub(crate) fn command(&self, args: &[&str]) -> crate::support::Closed<tokio::process::Command> {
+        crate::support::Xtask::new()
+            .arg("--repo")
             .arg(&self.work)
             .args(args)
-            .env("NO_COLOR", "1")
             .env("GITHUB_API_URL", &self.gh.base_url)
             .env("GITHUB_TOKEN", ADMIN_TOKEN)
             .env("AISOPSFLOW_REGISTRY", &self.reg.host)
-            .env_remove("GH_TOKEN")
-            .env_remove("GITHUB_ACTOR")
             .envs(crate::git_identity())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        c
+            .pass("USER")
+            .into_tokio()
     }
 
     /// Runs `xtask --repo work ARGS`; returns (exit code, stdout + stderr).
@@ -429,20 +428,21 @@ impl Env {
     /// returns (exit code, output).
     pub async fn release_interrupted_at(&self, version: &str, marker: &str) -> (i32, String) {
         let att = self.attestations.to_str().unwrap();
-        let mut child = self
-            .command(&[
-                "release",
-                version,
-                "--yes",
-                "--attestations",
-                att,
-                "--skip-checks",
-                "build",
-                "--skip-checks",
-                "verify-runs",
-                "--skip-checks",
-                "verify-contents",
-            ])
+        // Held until the child ends: it owns the run's temporary HOME.
+        let mut cmd = self.command(&[
+            "release",
+            version,
+            "--yes",
+            "--attestations",
+            att,
+            "--skip-checks",
+            "build",
+            "--skip-checks",
+            "verify-runs",
+            "--skip-checks",
+            "verify-contents",
+        ]);
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -159,35 +159,28 @@ impl Run {
     }
 }
 
-/// A command for the real binary with a closed environment: no token, GitHub and the registry
-/// at a closed loopback port, an empty docker config and HOME, unless `env` says otherwise.
-pub fn xtask_cmd(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let home = std::env::temp_dir().join("aisopsflow-reliability-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.args(args)
+/// A command for the real binary with the closed environment of `support::Xtask` (an empty
+/// temporary HOME, no token), GitHub and the registry at a closed loopback port, no docker
+/// config or engine, and the test identity, unless `env` says otherwise.
+pub fn xtask_cmd(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> crate::support::Closed<Command> {
+    let scratch = std::env::temp_dir().join("aisopsflow-reliability-home");
+    crate::support::Xtask::new()
+        .args(args)
         .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env("HOME", &home)
-        .env("DOCKER_CONFIG", home.join("no-docker-config"))
+        .env("DOCKER_CONFIG", scratch.join("no-docker-config"))
         .env("GITHUB_API_URL", format!("http://{CLOSED}"))
         .env("AISOPSFLOW_REGISTRY", CLOSED)
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         // Registry retries stay real but wait milliseconds, so persistent faults end fast.
         .env("AISOPSFLOW_REGISTRY_BACKOFF_MS", "5")
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GH_TOKEN")
-        .env_remove("GITHUB_ACTOR")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_REF")
-        .env_remove("GITHUB_SHA")
-        .env_remove("GITHUB_EVENT_NAME")
-        .env_remove("PUBLISH_LATEST");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+        .envs(crate::git_identity())
+        .pass("USER")
+        .envs(env.iter().copied())
+        .into_std()
 }
 
 pub fn xtask(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -2331,7 +2324,7 @@ async fn github_faults_are_retried_or_reported_and_the_rerun_completes() {
 /// Starts the binary, waits (bounded) until `in_flight()` says it is blocked in the stage
 /// under test, sends SIGINT, and returns how it ended.
 async fn interrupt_when(
-    mut cmd: Command,
+    mut cmd: crate::support::Closed<Command>,
     in_flight: impl Fn() -> bool,
 ) -> std::process::ExitStatus {
     let mut child = cmd

@@ -131,8 +131,61 @@ impl Xtask {
         (child, self._home)
     }
 
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// The caller's value of `k`, passed on explicitly where the caller has one (`USER`,
+    /// which the notes name; `DOCKER_HOST` for a test that needs the engine).
+    pub fn pass(self, k: &str) -> Self {
+        match std::env::var_os(k) {
+            Some(v) => self.env(k, v),
+            None => self,
+        }
+    }
+
     pub fn output(mut self) -> Output {
         self.cmd.output().expect("running the xtask binary")
+    }
+
+    /// The same closed command as a std `Command` (to spawn, pipe or signal), holding the
+    /// temporary HOME for as long as it lives.
+    pub fn into_std(self) -> Closed<Command> {
+        Closed {
+            cmd: self.cmd,
+            _home: self._home,
+        }
+    }
+
+    /// The same closed command for tokio (killed on drop), holding the temporary HOME.
+    pub fn into_tokio(self) -> Closed<tokio::process::Command> {
+        let mut cmd = tokio::process::Command::from(self.cmd);
+        cmd.kill_on_drop(true);
+        Closed {
+            cmd,
+            _home: self._home,
+        }
+    }
+}
+
+/// A command with the closed environment of [`Xtask`], and the temporary HOME it runs with:
+/// keep it alive until the child ends.
+pub struct Closed<C> {
+    cmd: C,
+    _home: tempfile::TempDir,
+}
+
+impl<C> std::ops::Deref for Closed<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.cmd
+    }
+}
+
+impl<C> std::ops::DerefMut for Closed<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.cmd
     }
 }
 
