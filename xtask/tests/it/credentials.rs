@@ -296,18 +296,15 @@ fn gh_token_wins_over_github_token() {
         .parent()
         .unwrap();
     let run = |vars: &[(&str, &str)]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-        cmd.args(["-v", "verify", "1.0.0", "--offline", "--repo"])
+        let out = crate::support::Xtask::new()
+            .args(["-v", "verify", "1.0.0", "--offline", "--repo"])
             .arg(root)
             .env("AISOPSFLOW_REGISTRY", "127.0.0.1:1")
             .env("GITHUB_API_URL", "http://127.0.0.1:1")
-            .env_remove("GH_TOKEN")
-            .env_remove("GITHUB_TOKEN")
-            .env("DOCKER_CONFIG", "/nonexistent");
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        String::from_utf8_lossy(&cmd.output().unwrap().stderr).into_owned()
+            .env("DOCKER_CONFIG", "/nonexistent")
+            .envs(vars.iter().copied())
+            .output();
+        String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let both = run(&[("GH_TOKEN", "from-gh"), ("GITHUB_TOKEN", "from-actions")]);
     assert!(both.contains("credentials from GH_TOKEN"), "{both}");

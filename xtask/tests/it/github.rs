@@ -1115,7 +1115,7 @@ async fn preflight_binary_passes_against_a_compliant_standin_without_leaking_the
     let root = root();
     let base = h.base_url.clone();
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        crate::support::Xtask::new()
             .args([
                 "preflight",
                 "--only",
@@ -1135,9 +1135,7 @@ async fn preflight_binary_passes_against_a_compliant_standin_without_leaking_the
             .arg(&root)
             .env("GITHUB_API_URL", &base)
             .env("GITHUB_TOKEN", ADMIN_TOKEN)
-            .env_remove("GH_TOKEN")
             .output()
-            .expect("running xtask")
     })
     .await
     .unwrap();
@@ -1171,13 +1169,12 @@ async fn preflight_binary_passes_against_a_compliant_standin_without_leaking_the
     let root = self::root();
     let base = h.base_url.clone();
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        crate::support::Xtask::new()
             .args(["preflight", "--only", "actions", "--repo"])
             .arg(&root)
             .env("GITHUB_API_URL", &base)
             .env("GITHUB_TOKEN", ADMIN_TOKEN)
             .output()
-            .expect("running xtask")
     })
     .await
     .unwrap();
