@@ -7,22 +7,14 @@ use std::process::{Command, Output};
 
 use crate::support::repo_root as root;
 
-/// The xtask binary with a clean colour environment (no NO_COLOR, CLICOLOR* or CI from the
-/// caller's shell) and no GitHub Actions variables.
-fn xtask() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    for k in [
-        "NO_COLOR",
-        "CLICOLOR",
-        "CLICOLOR_FORCE",
-        "CI",
-        "GITHUB_STEP_SUMMARY",
-        "GITHUB_WORKSPACE",
-    ] {
-        cmd.env_remove(k);
-    }
-    cmd.env("TERM", "xterm-256color");
-    cmd
+/// The xtask binary with the closed environment of `support::Xtask`, without its `NO_COLOR`
+/// (so no colour setting, `CI` or GitHub Actions variable of the caller's reaches it), on a
+/// colour terminal type.
+fn xtask() -> crate::support::Closed<Command> {
+    crate::support::Xtask::new()
+        .without("NO_COLOR")
+        .env("TERM", "xterm-256color")
+        .into_std()
 }
 
 fn text(b: &[u8]) -> String {

@@ -726,10 +726,6 @@ async fn client_rejects_a_body_that_does_not_match_its_digest() {
     assert!(err.contains("does not match its digest"), "{err}");
 }
 
-pub fn xtask_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_xtask"))
-}
-
 /// A release workspace for the binary: a git repo with release.toml, tag `v1.4.0` (or
 /// `release-v1.4.0`) at HEAD, customer docs and release notes, and the registry seeded with
 /// 0.9.0 (holding `latest`) and 1.4.0.
@@ -826,28 +822,26 @@ impl Fixture {
         env: &[(&str, &str)],
     ) -> (i32, serde_json::Value, String) {
         let docker_config = self.root().join(".no-docker-config");
-        let mut cmd = Command::new(xtask_bin());
-        cmd.args([
-            "verify",
-            VERSION,
-            "--components",
-            "console",
-            "--format",
-            "json",
-            "--repo",
-        ])
-        .arg(self.root())
-        .args(args)
-        .env("AISOPSFLOW_REGISTRY", &self.h.host)
-        .env("GITHUB_TOKEN", self.h.password.expose())
-        .env("GITHUB_API_URL", &self.gh.base_url)
-        .env_remove("GH_TOKEN")
-        .env_remove("GITHUB_ACTOR")
-        .env("DOCKER_CONFIG", docker_config);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("running xtask verify");
+        let out = crate::support::Xtask::new()
+            .args([
+                "verify",
+                VERSION,
+                "--components",
+                "console",
+                "--format",
+                "json",
+                "--repo",
+            ])
+            .arg(self.root())
+            .args(args)
+            .env("AISOPSFLOW_REGISTRY", &self.h.host)
+            .env("GITHUB_TOKEN", self.h.password.expose())
+            .env("GITHUB_API_URL", &self.gh.base_url)
+            .env("DOCKER_CONFIG", docker_config)
+            // The deep checks pull and run images on the engine the caller names.
+            .pass("DOCKER_HOST")
+            .envs(env.iter().copied())
+            .output();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
@@ -1367,7 +1361,7 @@ async fn bench_verify() {
     );
 
     // The human report, for reading.
-    let out = Command::new(xtask_bin())
+    let out = crate::support::Xtask::new()
         .args([
             "verify",
             VERSION,
@@ -1380,8 +1374,7 @@ async fn bench_verify() {
         .env("AISOPSFLOW_REGISTRY", &h.host)
         .env("GITHUB_TOKEN", h.password.expose())
         .env("DOCKER_CONFIG", fx.root().join(".none"))
-        .output()
-        .unwrap();
+        .output();
     println!("\n{}", String::from_utf8_lossy(&out.stdout));
 }
 

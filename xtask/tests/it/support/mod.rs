@@ -131,6 +131,12 @@ impl Xtask {
         (child, self._home)
     }
 
+    /// Removes a variable the runner sets itself (`NO_COLOR`, for the colour tests).
+    pub fn without(mut self, k: impl AsRef<OsStr>) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.cmd.current_dir(dir);
         self
