@@ -599,3 +599,105 @@ impl Promoting<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        Config::load(root).unwrap()
+    }
+
+    fn opts(version: &str, allow_downgrade: bool) -> PromoteOptions {
+        PromoteOptions {
+            version: semver::Version::parse(version).unwrap(),
+            components: Vec::new(),
+            yes: true,
+            dry_run: true,
+            timeout: Duration::from_secs(1),
+            poll: Poll::default(),
+            allow_downgrade,
+        }
+    }
+
+    /// `a` holds 1.0.0 (`latest` there) and 1.1.0.
+    fn world() -> PromoteWorld {
+        let t = |p: &str, tag: &str, d: &str| ((p.to_string(), tag.to_string()), d.to_string());
+        PromoteWorld {
+            tag: "v1.1.0".into(),
+            commit: "c".repeat(40),
+            packages: vec!["a".into()],
+            before: BTreeMap::from([
+                t("a", "1.0.0", "sha256:old"),
+                t("a", "latest", "sha256:old"),
+                t("a", "1.1.0", "sha256:new"),
+                t("b", "latest", "sha256:other"),
+            ]),
+        }
+    }
+
+    #[test]
+    fn the_plan_dispatches_waits_and_checks_latest_then_the_rest() {
+        let config = config();
+        let p = plan(&config, &opts("1.1.0", false), &world(), "alice").unwrap();
+        assert_eq!(
+            p.steps,
+            [
+                PromoteStep::Dispatch {
+                    workflow: config.workflow_file_name().to_string(),
+                    git_ref: "v1.1.0".into(),
+                    input: config.raw.tags.dispatch_input.clone(),
+                },
+                PromoteStep::WaitRun {
+                    workflow: config.workflow_file_name().to_string()
+                },
+                PromoteStep::CheckLatest {
+                    package: "a".into(),
+                    tag: "latest".into(),
+                    from: Some("sha256:old".into()),
+                    to: "sha256:new".into(),
+                },
+                // Every tag but `a:latest` must keep its digest.
+                PromoteStep::CheckUnchanged { tags: 3 },
+            ]
+        );
+        // Already there: nothing to do.
+        let mut w = world();
+        w.before
+            .insert(("a".into(), "latest".into()), "sha256:new".into());
+        assert!(
+            plan(&config, &opts("1.1.0", false), &w, "alice")
+                .unwrap()
+                .steps
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_plan_refuses_a_missing_release_and_a_move_backwards() {
+        let config = config();
+        let err = plan(&config, &opts("1.2.0", false), &world(), "alice").unwrap_err();
+        assert!(format!("{err}").contains(":1.2.0 does not exist"), "{err}");
+        // `latest` at 1.1.0; promoting 1.0.0 moves it backwards.
+        let mut w = world();
+        w.before
+            .insert(("a".into(), "latest".into()), "sha256:new".into());
+        let err = plan(&config, &opts("1.0.0", false), &w, "alice").unwrap_err();
+        assert!(
+            format!("{err}").contains("holds 1.1.0, which is newer than 1.0.0"),
+            "{err}"
+        );
+        let p = plan(&config, &opts("1.0.0", true), &w, "alice").unwrap();
+        assert_eq!(
+            p.notes,
+            [format!(
+                "  {}: `latest` moves backwards from 1.1.0 to 1.0.0: allowed with --allow-downgrade by alice",
+                config.image_repository("a")
+            )]
+        );
+        assert!(!p.steps.is_empty());
+    }
+}

@@ -965,4 +965,77 @@ mod tests {
         .unwrap_err();
         assert!(format!("{err}").contains("releases are immutable"), "{err}");
     }
+
+    #[test]
+    fn the_plan_builds_what_is_missing_pushes_the_sha_tag_first_and_moves_latest_last() {
+        let plan = policy::plan_tags(
+            &rules(),
+            policy::Event::Push,
+            "refs/tags/release-v1.2.3",
+            SHA,
+            None,
+        )
+        .unwrap();
+        let packages = vec!["a".to_string(), "b".to_string()];
+        let snap = |pairs: &[(&str, Option<&str>)], built_as: Option<&str>| PackageSnapshot {
+            existing: pairs
+                .iter()
+                .map(|(t, d)| (t.to_string(), d.map(String::from)))
+                .collect(),
+            built_as: built_as.map(String::from),
+        };
+        // `a` is new; `b` was interrupted after its sha tag.
+        let world = BTreeMap::from([
+            ("a".to_string(), snap(&[], None)),
+            (
+                "b".to_string(),
+                snap(&[("sha-0123456", Some("sha256:b"))], Some("1.2.3")),
+            ),
+        ]);
+        let got = plan_publish(&plan, &packages, Some(&world), "latest").unwrap();
+        let tag = |p: &str, t: &str, d: Option<&str>| PublishStep::Tag {
+            package: p.into(),
+            tag: t.into(),
+            digest: d.map(String::from),
+        };
+        let latest = |p: &str, d: Option<&str>| PublishStep::MoveLatest {
+            package: p.into(),
+            tag: "latest".into(),
+            digest: d.map(String::from),
+        };
+        assert_eq!(
+            got.steps,
+            [
+                PublishStep::Build {
+                    packages: vec!["a".into()]
+                },
+                PublishStep::Push {
+                    package: "a".into(),
+                    tag: "sha-0123456".into()
+                },
+                tag("a", "1.2.3", None),
+                tag("b", "1.2.3", Some("sha256:b")),
+                latest("a", None),
+                latest("b", Some("sha256:b")),
+            ]
+        );
+        // Not read (a dry run without credentials): everything is a build.
+        let blind = plan_publish(&plan, &packages, None, "latest").unwrap();
+        assert_eq!(
+            blind.steps[0],
+            PublishStep::Build {
+                packages: packages.clone()
+            }
+        );
+        // The sha tag holds another version's image: refused before any step.
+        let world = BTreeMap::from([(
+            "a".to_string(),
+            snap(&[("sha-0123456", Some("sha256:a"))], Some("1.2.2")),
+        )]);
+        let err = plan_publish(&plan, &packages[..1], Some(&world), "latest").unwrap_err();
+        assert!(
+            format!("{err}").contains("was already published as version 1.2.2"),
+            "{err}"
+        );
+    }
 }
