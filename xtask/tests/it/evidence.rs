@@ -12,7 +12,7 @@
 use crate::support::repo_root;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -31,16 +31,17 @@ const MANUAL: [&str; 5] = [
 
 /// Runs the xtask binary in `cwd` with the rehearsal's operator environment.
 async fn xtask(world: &Rehearsal, cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.current_dir(cwd)
+    // The closed environment, plus the rehearsal's operator settings, the toolchain (the
+    // release builds images) and the engine.
+    let mut c = crate::support::Xtask::new()
+        .current_dir(cwd)
         .args(args)
         .envs(world.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .env("NO_COLOR", "1")
-        .env_remove("GH_TOKEN")
-        .env_remove("GITHUB_ACTOR")
         .envs(crate::git_identity())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+        .toolchain()
+        .pass("DOCKER_HOST")
+        .pass("USER")
+        .into_tokio();
     let out = tokio::time::timeout(Duration::from_secs(3600), c.output())
         .await
         .expect("finished within an hour")

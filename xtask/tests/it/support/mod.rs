@@ -151,6 +151,22 @@ impl Xtask {
         }
     }
 
+    /// The Rust toolchain's homes, for a run that compiles (an image build, a rehearsal):
+    /// `CARGO_HOME` and `RUSTUP_HOME` as the caller has them, or where rustup puts them under
+    /// the caller's HOME. Only where the toolchain is, never the caller's other settings.
+    pub fn toolchain(self) -> Self {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let mut me = self;
+        for (k, dir) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+            let v =
+                std::env::var_os(k).or_else(|| home.as_ref().map(|h| h.join(dir).into_os_string()));
+            if let Some(v) = v {
+                me = me.env(k, v);
+            }
+        }
+        me
+    }
+
     pub fn output(mut self) -> Output {
         self.cmd.output().expect("running the xtask binary")
     }
