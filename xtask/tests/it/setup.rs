@@ -46,21 +46,16 @@ fn with_no_engine_the_rehearsal_starts_one_and_stops_it() {
     // `--bridge=none`, dockerd deletes it).
     let bridge_before = Path::new("/sys/class/net/docker0").exists();
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    // The closed environment, with the toolchain (the rehearsal builds images).
+    let out = crate::support::Xtask::new()
         .arg("--repo")
         .arg(repo_root())
         .args(["rehearse", "0.1.0"])
         .env("DOCKER_HOST", &host)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_API_URL")
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GH_TOKEN")
-        .env_remove("AISOPSFLOW_REGISTRY")
-        .env_remove(xtask::setup::ENV_NO_INSTALL)
         .envs(crate::git_identity())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .toolchain()
+        .pass("USER")
+        .output();
     let text = text(&out);
     eprintln!("rehearsal on a private engine: {:?}", started.elapsed());
     assert_eq!(out.status.code(), Some(0), "{text}");
@@ -130,19 +125,16 @@ fn no_install_refuses_to_install_the_missing_registry_and_changes_nothing() {
             Some((xtask::setup::ENV_NO_INSTALL, "1")),
         ),
     ] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        cmd.arg("--repo")
+        let mut cmd = crate::support::Xtask::new()
+            .arg("--repo")
             .arg(repo_root())
             .args(&args)
             .env("PATH", &bin)
-            .env("TMPDIR", &tmp)
-            .env_remove(xtask::setup::ENV_NO_INSTALL)
-            .env_remove(xtask::setup::ENV_REGISTRY_IMAGE)
-            .stdin(Stdio::null());
+            .env("TMPDIR", &tmp);
         if let Some((k, v)) = env {
-            cmd.env(k, v);
+            cmd = cmd.env(k, v);
         }
-        let out = cmd.output().unwrap();
+        let out = cmd.output();
         let text = text(&out);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {text}");
         for want in [
@@ -166,14 +158,12 @@ fn the_test_command_names_what_it_cannot_get() {
     crate::docker_required!();
     let scratch = tempfile::tempdir().unwrap();
     let bin = path_with(scratch.path(), &["apt-get", "git", "docker-registry"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = crate::support::Xtask::new()
         .arg("--repo")
         .arg(repo_root())
         .args(["test", "--no-install", "--lib"])
         .env("PATH", &bin)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .output();
     let text = text(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(
