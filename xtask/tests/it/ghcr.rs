@@ -24,11 +24,7 @@ use xtask::standin::registry::{Faults, HarnessOptions, Principal, RegistryHarnes
 const ENTERPRISE: &str = "aisopsflow/aisopsflow-enterprise";
 
 fn skip() -> bool {
-    if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!("\n!!!! SKIPPED: ghcr test skipped because AISOPSFLOW_SKIP_DOCKER=1 !!!!\n");
-        return true;
-    }
-    false
+    crate::support::skip_docker("a ghcr test", &["docker-registry", "skopeo"])
 }
 
 /// A harness with an operator PAT (the password), a workflow token of the enterprise

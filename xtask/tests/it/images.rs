@@ -22,10 +22,7 @@ const TEST_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// The engine, or `None` when the operator asked to skip Docker tests.
 async fn docker() -> Option<Docker> {
-    if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!(
-            "\n!!!!!!!! SKIPPING a Docker test because AISOPSFLOW_SKIP_DOCKER=1: image builds are NOT tested !!!!!!!!\n"
-        );
+    if crate::support::skip_docker("an image test: image builds are NOT tested", &["engine"]) {
         return None;
     }
     match Docker::connect().await {

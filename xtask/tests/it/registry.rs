@@ -24,23 +24,7 @@ pub const COMMERCIAL: [&str; 3] = [
 ];
 
 fn skip() -> bool {
-    if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!("\n!!!! SKIPPED: registry test skipped because AISOPSFLOW_SKIP_DOCKER=1 !!!!\n");
-        return true;
-    }
-    for tool in ["docker-registry", "skopeo"] {
-        // Where the binary is missing, setup may run the registry as an image instead.
-        let found = (tool == "docker-registry"
-            && std::env::var_os(xtask::setup::ENV_REGISTRY_IMAGE).is_some())
-            || std::env::var_os("PATH")
-                .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-                .unwrap_or(false);
-        assert!(
-            found,
-            "`{tool}` is not on PATH: install it with `apt-get install docker-registry skopeo` (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
-        );
-    }
-    false
+    crate::support::skip_docker("a registry test", &["docker-registry", "skopeo"])
 }
 
 /// Starts a harness whose public repositories are the public packages.

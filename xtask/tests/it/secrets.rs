@@ -265,8 +265,7 @@ async fn the_token_never_appears_in_output_or_files() {
 }
 
 async fn registry_with_fake_password() -> Option<RegistryHarness> {
-    if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!("\n!!!! SKIPPED: secrets test skipped because AISOPSFLOW_SKIP_DOCKER=1 !!!!\n");
+    if crate::support::skip_docker("a secrets test", &["docker-registry"]) {
         return None;
     }
     let opts = HarnessOptions {

@@ -225,3 +225,36 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The one gate of the tests that need the local parts. Returns `true` (the test returns at
+/// once) only when `AISOPSFLOW_SKIP_DOCKER=1`, and says so loudly with `what` it skips;
+/// otherwise fails the test, naming how to get it, when one of `parts` is missing: a program on
+/// `PATH`, or `"engine"` for a Docker engine that answers. `cargo xtask test` provisions them
+/// all first (`xtask/src/setup.rs`), so this fails only under a bare `cargo test` on a machine
+/// that lacks them.
+pub fn skip_docker(what: &str, parts: &[&str]) -> bool {
+    if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
+        eprintln!("\n!!!! SKIPPED {what}: AISOPSFLOW_SKIP_DOCKER=1 !!!!\n");
+        return true;
+    }
+    for part in parts {
+        if *part == "engine" {
+            let engine = Command::new("docker").arg("info").output();
+            assert!(
+                engine.is_ok_and(|o| o.status.success()),
+                "no Docker engine answers: run the tests with `cargo xtask test`, which starts one (as root) or names the install command (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
+            );
+            continue;
+        }
+        // Where the binary is missing, setup may run the registry as an image instead.
+        let found = (*part == "docker-registry"
+            && std::env::var_os(xtask::setup::ENV_REGISTRY_IMAGE).is_some())
+            || std::env::var_os("PATH")
+                .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(part).is_file()));
+        assert!(
+            found,
+            "`{part}` is not on PATH: run the tests with `cargo xtask test`, which installs it (as root on Debian/Ubuntu) or names the install command (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
+        );
+    }
+    false
+}
