@@ -640,7 +640,21 @@ impl Docker {
                 digest = Some(d);
             }
         }
-        digest.with_context(|| format!("pushing {repository}:{tag}: the engine reported no digest"))
+        let digest = digest
+            .with_context(|| format!("pushing {repository}:{tag}: the engine reported no digest"))?;
+        // The registry-qualified tag was only the engine's handle for this push. Untag it when
+        // the image keeps another tag (its local build tag), so that rehearsals, whose
+        // registries are `127.0.0.1:<port>`, do not pile dead tags up on the engine. Best
+        // effort: the push itself succeeded.
+        let pushed = format!("{repository}:{tag}");
+        if let Ok(i) = self.inner.inspect_image(image).await
+            && i.repo_tags
+                .as_ref()
+                .is_some_and(|tags| tags.iter().any(|t| *t != pushed))
+        {
+            let _ = self.remove_image(&pushed).await;
+        }
+        Ok(digest)
     }
 
     /// Pulls `repository@digest` (e.g. `ghcr.io/org/pkg@sha256:…`) through the engine, which

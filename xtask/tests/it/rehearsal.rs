@@ -104,4 +104,17 @@ async fn a_pushed_tag_runs_the_publish_workflow_for_real() {
         "{:?}",
         job.steps
     );
+    // The publish untagged what it pushed: no `127.0.0.1:<port>/...` tag of this world's
+    // registry is left on the engine (the images keep their local build tags).
+    let out = std::process::Command::new("docker")
+        .args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+        .unwrap();
+    let prefix = format!("{}/", r.registry.host);
+    let left: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(String::from)
+        .collect();
+    assert!(left.is_empty(), "pushed tags left on the engine: {left:?}");
 }
