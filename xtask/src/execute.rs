@@ -32,7 +32,7 @@ use crate::effects::github::{
     Github, Job, RunFilter, WorkflowRun, now_epoch, parse_rfc3339, rfc3339,
 };
 use crate::effects::registry::{Credentials, RegistryClient};
-use crate::exit::{Kind, external, kind_of, policy, usage};
+use crate::exit::{Kind, kind_of, policy, usage};
 use crate::flags::Format;
 use crate::notes::{self, AttestationLine, CheckLine, NotesInput, PackageNotes};
 use crate::plan::{self, Plan, Request, StepKind, World};
@@ -221,8 +221,6 @@ fn write_state(config: &Config, record: &ResumeRecord) -> anyhow::Result<()> {
 pub struct Observation {
     pub world: World,
     pub resume: Option<ResumeRecord>,
-    /// `Some(why)` when the registry could not be read: `latest` is then unknown.
-    pub registry_unreachable: Option<String>,
     /// One line for people about where `latest` was read.
     pub latest_note: String,
 }
@@ -252,7 +250,8 @@ pub async fn github_client(config: &Config) -> anyhow::Result<Github> {
 }
 
 /// The digests `latest` has now for `packages`, read concurrently. An unreachable registry is
-/// `Err(why)` in the second slot, not an error: the plan can still be shown.
+/// `Some(why)` in the second slot, not an error: planning decides (it refuses to tag while
+/// `latest` is unknown, and a release already pushed or finished still plans).
 pub async fn read_latest(
     config: &Config,
     registry: &RegistryClient,
@@ -423,6 +422,7 @@ pub async fn observe(
             local_tags,
             remote_tags,
             latest_now,
+            latest_unknown: unreachable,
             notes_exist,
             recorded_latest_before,
             tag_messages,
@@ -431,7 +431,6 @@ pub async fn observe(
             latest_versions,
         },
         resume,
-        registry_unreachable: unreachable,
         latest_note,
     })
 }
@@ -723,7 +722,7 @@ async fn release_steps(
         return Ok(crate::exit::OK);
     }
     let mut run = Releasing::new(ws, opts, &plan, &obs, &registry);
-    if obs.world.notes_exist {
+    if plan.notes_written() {
         // Everything up to the notes was done when they were written (the plan marks it
         // so); only the optional draft release may remain, and it is idempotent.
         let _ = std::fs::remove_file(state_path(config, &run.version));
@@ -736,14 +735,6 @@ async fn release_steps(
             notes::internal_path(config, &run.version).display()
         ));
         return Ok(crate::exit::OK);
-    }
-    let pushed = plan
-        .step(StepKind::PushTag)
-        .is_some_and(|s| s.done.is_some());
-    if !pushed && let Some(why) = &obs.registry_unreachable {
-        return Err(external(format!(
-            "cannot record what `latest` is before the release, so nothing was tagged: {why}"
-        )));
     }
     if !opts.yes && !confirm(&format!("release {} as {}?", run.version, plan.tag)).await? {
         say("not confirmed; nothing was changed");

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::{Config, Visibility};
-use crate::exit::{policy, usage};
+use crate::exit::{external, policy, usage};
 use crate::policy::{Event, TagKind, git_tag, plan_tags};
 
 /// What planning reads. Gathered by `execute::observe`; plain data so planning is testable.
@@ -29,8 +29,12 @@ pub struct World {
     /// Peeled commits of existing tags for this version, by tag name, locally and remotely.
     pub local_tags: BTreeMap<String, String>,
     pub remote_tags: BTreeMap<String, String>,
-    /// The digest `latest` has now, by package (`None`: no `latest` yet). Empty when offline.
+    /// The digest `latest` has now, by package (`None`: no `latest` yet). Empty when the
+    /// registry could not be read (then `latest_unknown` says why).
     pub latest_now: BTreeMap<String, Option<String>>,
+    /// `Some(why)` when the registry could not be read: `latest` is unknown, not absent, so
+    /// planning refuses to tag (nothing would record what `latest` was before the release).
+    pub latest_unknown: Option<String>,
     /// Whether the internal notes for this version already exist.
     pub notes_exist: bool,
     /// `latest` before this release, as recorded by an earlier, interrupted run (resume).
@@ -131,10 +135,19 @@ impl Plan {
     pub fn complete(&self) -> bool {
         self.steps.iter().all(|s| s.done.is_some())
     }
+
+    /// Whether the notes were written by an earlier run: the release was finished then, and
+    /// only the optional draft release can remain (it is idempotent).
+    pub fn notes_written(&self) -> bool {
+        self.step(StepKind::WriteNotes)
+            .is_some_and(|s| s.done.is_some())
+    }
 }
 
 /// Plans a release. Refuses (with the fix) what must not happen: a dirty tree, a detached HEAD,
-/// a HEAD that is not the remote default branch, a tag at another commit.
+/// a HEAD that is not the remote default branch, a tag at another commit, and tagging while
+/// `latest` is unknown. Notes that exist mark every step up to them done (the release was
+/// finished by an earlier run).
 pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Plan> {
     let rules = &config.raw.tags;
     let kind = if req.latest {
@@ -167,7 +180,8 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
     )?;
     // The tag that exists at HEAD must be this release's: the publish run reads its
     // components from it, so a hand-made one ships something else, and no rerun can fix that.
-    let gate_unknown = tag_pushed && !world.resume_record;
+    // Finished notes record whichever gate ran, so nothing about it is unknown then.
+    let gate_unknown = tag_pushed && !world.resume_record && !world.notes_exist;
     if tag_created || tag_pushed {
         check_existing_tag(config, &tag, world, &components, tag_pushed)?;
     }
@@ -177,6 +191,9 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
         if tag_plan.moves_latest && !req.allow_downgrade {
             check_no_downgrade(config, req, world)?;
         }
+    }
+    if !tag_pushed && !world.notes_exist {
+        check_latest_known(req, world)?;
     }
     let packages = planned_packages(config, world, &components, &tag_plan.tags);
 
@@ -282,6 +299,21 @@ fn check_remote_default(config: &Config, world: &World) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Nothing is tagged while `latest` is unknown: verify compares against `latest` before the
+/// release, and the resume record keeps it, so it must be read before the tag exists. (After
+/// the push the record has it; finished notes need nothing more.) Exit 3: a system is
+/// unreachable, and a rerun once it answers resumes from here.
+fn check_latest_known(req: &Request, world: &World) -> anyhow::Result<()> {
+    match &world.latest_unknown {
+        None => Ok(()),
+        Some(why) => Err(external(format!(
+            "cannot record what `latest` is before the release, so nothing was tagged: {why}; check the network and the registry host (AISOPSFLOW_REGISTRY, else release.toml registry.host), then rerun `cargo xtask release {}{}`",
+            req.version,
+            if req.latest { " --latest" } else { "" }
+        ))),
+    }
+}
+
 /// The packages of the release, with `latest` before it.
 fn planned_packages(
     config: &Config,
@@ -339,7 +371,7 @@ fn steps(config: &Config, req: &Request, world: &World, tag: &str, p: Progress) 
                 "run the preflight gate (every error-severity check must pass)".into()
             },
             done: done(
-                tag_pushed && !gate_unknown,
+                tag_pushed && !gate_unknown && !world.notes_exist,
                 "the tag is already pushed; the gate ran before it (the resume record holds its result)",
             ),
         },
@@ -557,6 +589,8 @@ pub fn render_human(plan: &Plan) -> String {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+
     use super::*;
 
     const HEAD: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -588,9 +622,14 @@ mod tests {
         }
     }
 
-    /// Renders a plan (or its error) with the commit redacted, for golden comparison.
-    fn check(latest: bool, world: &World, expect: &str) {
-        let got = match plan(&config(), &req(latest), world) {
+    /// Renders a plan (or its error) with the commits redacted, for golden comparison
+    /// (`UPDATE_EXPECT=1 cargo test -p xtask --lib plan` rewrites the goldens).
+    fn check(latest: bool, world: &World, expect: Expect) {
+        check_req(&req(latest), world, expect);
+    }
+
+    fn check_req(req: &Request, world: &World, expect: Expect) {
+        let got = match plan(&config(), req, world) {
             Ok(p) => render_human(&p),
             Err(e) => format!("error (exit {}): {e:#}\n", crate::exit::code_for(&e)),
         };
@@ -598,7 +637,7 @@ mod tests {
             .replace(OTHER, "<OTHER>")
             .replace(HEAD, "<HEAD>")
             .replace(&HEAD[..12], "<HEAD12>");
-        assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
+        expect.assert_eq(&got);
     }
 
     #[test]
@@ -606,7 +645,7 @@ mod tests {
         check(
             false,
             &world(),
-            r#"
+            expect![[r#"
 Release 1.2.3 as tag v1.2.3 at commit <HEAD>
 Components: core, runner
 `latest` stays: tag v1.2.3 matches v{semver}, which never moves it
@@ -623,8 +662,141 @@ Steps:
   5. wait for the run to complete successfully
   6. verify tags, digests, `latest` and visibility in the registry
   7. write docs/releases/1.2.3.md and the customer variant
-"#,
+"#]],
         );
+    }
+
+    /// The first release that moves `latest`: every step to do, `latest` before read.
+    #[test]
+    fn first_release_moving_latest() {
+        let mut w = world();
+        w.latest_now.insert("aisopsflow-core".into(), None);
+        w.latest_now
+            .insert("aisopsflow-runner".into(), Some("sha256:1.1".into()));
+        w.latest_versions.insert(
+            "aisopsflow-runner".into(),
+            Some(semver::Version::parse("1.1.0").unwrap()),
+        );
+        let mut r = req(true);
+        r.draft_release = true;
+        check_req(
+            &r,
+            &w,
+            expect![[r#"
+            Release 1.2.3 as tag release-v1.2.3 at commit <HEAD>
+            Components: core, runner
+            `latest` moves: pushed tag release-v1.2.3 matches release-v{semver}
+            Packages:
+              ghcr.io/aisopsflow/aisopsflow-core (public): tags 1.2.3, sha-0123456, latest; latest now none
+              ghcr.io/aisopsflow/aisopsflow-core-commercial (private): tags 1.2.3, sha-0123456, latest; latest now none
+              ghcr.io/aisopsflow/aisopsflow-runner (public): tags 1.2.3, sha-0123456, latest; latest now sha256:1.1
+              ghcr.io/aisopsflow/aisopsflow-runner-commercial (private): tags 1.2.3, sha-0123456, latest; latest now none
+            Steps:
+              1. run the preflight gate (every error-severity check must pass)
+              2. create annotated tag release-v1.2.3 at <HEAD>
+              3. push exactly one tag, release-v1.2.3, to origin
+              4. find the publish-images.yml run for push release-v1.2.3 at <HEAD12>
+              5. wait for the run to complete successfully
+              6. verify tags, digests, `latest` and visibility in the registry
+              7. write docs/releases/1.2.3.md and the customer variant
+              8. create the GitHub release release-v1.2.3 as a draft
+        "#]],
+        );
+    }
+
+    /// A rerun after the notes were written: the plan marks every step up to the notes done
+    /// and says why, so the dry run shows what the real run does (nothing, or the draft).
+    /// The registry being down changes nothing: a finished release needs nothing from it.
+    #[test]
+    fn rerun_after_the_notes_is_complete() {
+        let mut w = world();
+        w.local_tags.insert("release-v1.2.3".into(), HEAD.into());
+        w.remote_tags.insert("release-v1.2.3".into(), HEAD.into());
+        w.tag_messages.insert(
+            "release-v1.2.3".into(),
+            Some(tag_message_for(
+                "1.2.3",
+                &["core".into(), "runner".into()],
+                HEAD,
+                true,
+            )),
+        );
+        w.notes_exist = true;
+        w.latest_unknown = Some("registry.example: connection refused".into());
+        let mut r = req(true);
+        r.draft_release = true;
+        check_req(
+            &r,
+            &w,
+            expect![[r#"
+            Release 1.2.3 as tag release-v1.2.3 at commit <HEAD>
+            Components: core, runner
+            `latest` moves: pushed tag release-v1.2.3 matches release-v{semver}
+            Packages:
+              ghcr.io/aisopsflow/aisopsflow-core (public): tags 1.2.3, sha-0123456, latest; latest now none
+              ghcr.io/aisopsflow/aisopsflow-core-commercial (private): tags 1.2.3, sha-0123456, latest; latest now none
+              ghcr.io/aisopsflow/aisopsflow-runner (public): tags 1.2.3, sha-0123456, latest; latest now none
+              ghcr.io/aisopsflow/aisopsflow-runner-commercial (private): tags 1.2.3, sha-0123456, latest; latest now none
+            Steps:
+              1. [done] run the preflight gate (every error-severity check must pass) (the notes exist, so this was done)
+              2. [done] create annotated tag release-v1.2.3 at <HEAD> (the tag exists at HEAD)
+              3. [done] push exactly one tag, release-v1.2.3, to origin (the remote tag peels to HEAD)
+              4. [done] find the publish-images.yml run for push release-v1.2.3 at <HEAD12> (the notes exist, so this was done)
+              5. [done] wait for the run to complete successfully (the notes exist, so this was done)
+              6. [done] verify tags, digests, `latest` and visibility in the registry (the notes exist, so this was done)
+              7. [done] write docs/releases/1.2.3.md and the customer variant (the notes exist)
+              8. create the GitHub release release-v1.2.3 as a draft
+        "#]],
+        );
+        let p = plan(&config(), &r, &w).unwrap();
+        assert!(p.notes_written());
+        let todo: Vec<StepKind> = p.todo().map(|s| s.kind).collect();
+        assert_eq!(todo, [StepKind::DraftRelease]);
+        let p = plan(&config(), &req(true), &w).unwrap();
+        assert!(p.notes_written() && p.complete());
+    }
+
+    /// `latest` unknown (the registry could not be read): nothing is tagged, exit 3, the
+    /// fix named; once the tag is pushed the release resumes (its record holds `latest`).
+    #[test]
+    fn latest_unknown_refuses_before_the_tag() {
+        let mut w = world();
+        w.latest_unknown = Some("registry.example: HTTP 503 Service Unavailable".into());
+        check(
+            false,
+            &w,
+            expect![[r#"
+            error (exit 3): cannot record what `latest` is before the release, so nothing was tagged: registry.example: HTTP 503 Service Unavailable; check the network and the registry host (AISOPSFLOW_REGISTRY, else release.toml registry.host), then rerun `cargo xtask release 1.2.3`
+        "#]],
+        );
+        check(
+            true,
+            &w,
+            expect![[r#"
+            error (exit 3): cannot record what `latest` is before the release, so nothing was tagged: registry.example: HTTP 503 Service Unavailable; check the network and the registry host (AISOPSFLOW_REGISTRY, else release.toml registry.host), then rerun `cargo xtask release 1.2.3 --latest`
+        "#]],
+        );
+        // Made here, not pushed: still refused (the push is what needs `latest` before).
+        w.local_tags.insert("v1.2.3".into(), HEAD.into());
+        w.tag_messages.insert(
+            "v1.2.3".into(),
+            Some(tag_message_for(
+                "1.2.3",
+                &["core".into(), "runner".into()],
+                HEAD,
+                false,
+            )),
+        );
+        w.resume_record = true;
+        assert_eq!(
+            crate::exit::code_for(&plan(&config(), &req(false), &w).unwrap_err()),
+            3
+        );
+        // Pushed: the plan resumes after the push.
+        w.remote_tags.insert("v1.2.3".into(), HEAD.into());
+        let p = plan(&config(), &req(false), &w).unwrap();
+        assert!(p.step(StepKind::PushTag).unwrap().done.is_some());
+        assert!(!p.notes_written());
     }
 
     #[test]
@@ -688,7 +860,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 2): aisopsflow-core: commit <HEAD> was already published as version 1.2.2 (sha256:a); one commit gives one image, so the publish run would refuse 1.2.3: nothing was tagged; release 1.2.3 from a new commit",
+            expect![[r#"
+                error (exit 2): aisopsflow-core: commit <HEAD> was already published as version 1.2.2 (sha256:a); one commit gives one image, so the publish run would refuse 1.2.3: nothing was tagged; release 1.2.3 from a new commit
+            "#]],
         );
         // The version published from another commit (its tag was deleted and remade).
         let mut w = world();
@@ -702,7 +876,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 2): aisopsflow-core: version 1.2.3 is already published (1.2.3 -> sha256:b) but not from commit <HEAD>; releases are immutable: publish a new version; nothing was tagged",
+            expect![[r#"
+                error (exit 2): aisopsflow-core: version 1.2.3 is already published (1.2.3 -> sha256:b) but not from commit <HEAD>; releases are immutable: publish a new version; nothing was tagged
+            "#]],
         );
         // An interrupted publish of this very version resumes.
         let mut w = world();
@@ -725,7 +901,9 @@ Steps:
         check(
             true,
             &w,
-            "error (exit 2): `latest` of aisopsflow-core holds 1.3.0, which is newer than 1.2.3: moving it would move `latest` backwards; release without --latest (a `v` tag), or pass --allow-downgrade if that is really intended (the notes record it)",
+            expect![[r#"
+                error (exit 2): `latest` of aisopsflow-core holds 1.3.0, which is newer than 1.2.3: moving it would move `latest` backwards; release without --latest (a `v` tag), or pass --allow-downgrade if that is really intended (the notes record it)
+            "#]],
         );
         // A `v` tag never moves `latest`, and --allow-downgrade is explicit.
         assert!(plan(&config(), &req(false), &w).is_ok());
@@ -745,7 +923,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 2): tag v1.2.3 exists locally at HEAD, but it is a lightweight tag, so it names no components; it was not pushed, so delete it (`git tag -d v1.2.3`) and rerun: the release creates the tag itself",
+            expect![[r#"
+                error (exit 2): tag v1.2.3 exists locally at HEAD, but it is a lightweight tag, so it names no components; it was not pushed, so delete it (`git tag -d v1.2.3`) and rerun: the release creates the tag itself
+            "#]],
         );
         w.remote_tags.insert("v1.2.3".into(), HEAD.into());
         w.tag_messages
@@ -753,7 +933,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 1): tag v1.2.3 exists on `origin` at HEAD, but its message has no `components:` line, so the publish run would ship only the default components; the publish run publishes what the tag says, so this release cannot finish as asked and nothing more was done; if no image was published from it, delete it (`git push origin :refs/tags/v1.2.3` and `git tag -d v1.2.3`) and rerun, otherwise release a new version",
+            expect![[r#"
+                error (exit 1): tag v1.2.3 exists on `origin` at HEAD, but its message has no `components:` line, so the publish run would ship only the default components; the publish run publishes what the tag says, so this release cannot finish as asked and nothing more was done; if no image was published from it, delete it (`git push origin :refs/tags/v1.2.3` and `git tag -d v1.2.3`) and rerun, otherwise release a new version
+            "#]],
         );
         w.tag_messages.insert(
             "v1.2.3".into(),
@@ -790,7 +972,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 2): the working tree has uncommitted changes ( M core/src/main.rs); commit or stash them (git stash -u) so the tag names exactly what was checked",
+            expect![[r#"
+                error (exit 2): the working tree has uncommitted changes ( M core/src/main.rs); commit or stash them (git stash -u) so the tag names exactly what was checked
+            "#]],
         );
 
         let mut w = world();
@@ -798,7 +982,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 2): HEAD is detached; check out the default branch first: git switch main",
+            expect![[r#"
+                error (exit 2): HEAD is detached; check out the default branch first: git switch main
+            "#]],
         );
 
         let mut w = world();
@@ -806,7 +992,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 1): tag v1.2.3 already exists (remote) at commit <OTHER>, not at HEAD <HEAD>; releases are immutable: choose a new version, or check out <OTHER> to resume that release",
+            expect![[r#"
+                error (exit 1): tag v1.2.3 already exists (remote) at commit <OTHER>, not at HEAD <HEAD>; releases are immutable: choose a new version, or check out <OTHER> to resume that release
+            "#]],
         );
 
         let mut w = world();
@@ -814,7 +1002,9 @@ Steps:
         check(
             false,
             &w,
-            "error (exit 2): HEAD <HEAD> is not the remote default branch main (<OTHER>); run `git pull --ff-only origin main` or push your commits through review first",
+            expect![[r#"
+                error (exit 2): HEAD <HEAD> is not the remote default branch main (<OTHER>); run `git pull --ff-only origin main` or push your commits through review first
+            "#]],
         );
 
         let mut w = world();
@@ -822,7 +1012,9 @@ Steps:
         check(
             true,
             &w,
-            "error (exit 2): version 1.2.3 was already released as v1.2.3 (commit <HEAD>); to move `latest` to 1.2.3, run `cargo xtask promote 1.2.3`",
+            expect![[r#"
+                error (exit 2): version 1.2.3 was already released as v1.2.3 (commit <HEAD>); to move `latest` to 1.2.3, run `cargo xtask promote 1.2.3`
+            "#]],
         );
     }
 }
