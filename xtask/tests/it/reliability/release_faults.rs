@@ -207,6 +207,23 @@ pub(super) async fn release_faults_then_the_rerun_completes() {
         "a tag was pushed although latest was unknown"
     );
     assert!(!env.state_exists("3.2.0") && env.notes("3.2.0").is_none());
+    // The dry run gives the same refusal: planning refuses, not the executor after the plan.
+    let dry = release_through(&env, "3.2.0", &proxy.addr, &["--dry-run"]).await;
+    expect(
+        "release --dry-run: registry 503 while reading latest",
+        &dry,
+        3,
+        &["nothing was tagged"],
+    );
+    let error_line = |r: &Run| {
+        r.stderr
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .map(String::from)
+    };
+    assert!(error_line(&run).is_some(), "{}", run.stderr);
+    assert_eq!(error_line(&dry), error_line(&run), "{}", dry.stderr);
+    assert_eq!(env.remote_tags(), tags_before);
     proxy.clear();
 
     // The registry fails in the middle of the release's verify (after the run published):
