@@ -640,8 +640,9 @@ impl Docker {
                 digest = Some(d);
             }
         }
-        let digest = digest
-            .with_context(|| format!("pushing {repository}:{tag}: the engine reported no digest"))?;
+        let digest = digest.with_context(|| {
+            format!("pushing {repository}:{tag}: the engine reported no digest")
+        })?;
         // The registry-qualified tag was only the engine's handle for this push. Untag it when
         // the image keeps another tag (its local build tag), so that rehearsals, whose
         // registries are `127.0.0.1:<port>`, do not pile dead tags up on the engine. Best

@@ -45,23 +45,7 @@ const MANUAL: [&str; 5] = [
 ];
 
 fn skip() -> bool {
-    if std::env::var("AISOPSFLOW_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!("\n!!!! SKIPPED: release test skipped because AISOPSFLOW_SKIP_DOCKER=1 !!!!\n");
-        return true;
-    }
-    for tool in ["docker-registry", "skopeo", "git"] {
-        // Where the binary is missing, setup may run the registry as an image instead.
-        let found = (tool == "docker-registry"
-            && std::env::var_os(xtask::setup::ENV_REGISTRY_IMAGE).is_some())
-            || std::env::var_os("PATH")
-                .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-                .unwrap_or(false);
-        assert!(
-            found,
-            "`{tool}` is not on PATH: install it with `apt-get install docker-registry skopeo git` (or set AISOPSFLOW_SKIP_DOCKER=1 to skip, loudly)"
-        );
-    }
-    false
+    crate::support::skip_docker("a release test", &["docker-registry", "skopeo", "git"])
 }
 
 /// How the simulated publish runs behave; tests flip these while a release runs.
@@ -1265,33 +1249,28 @@ async fn bench_release_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rehearsal_releases_through_the_real_publish_workflow() {
     crate::docker_required!();
-    let out = tokio::time::timeout(
-        Duration::from_secs(3600),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .arg("--repo")
-            .arg(repo_root())
-            .args([
-                "release",
-                "9.0.0",
-                "--latest",
-                "--rehearse",
-                "--yes",
-                "--skip-checks",
-                "build",
-            ])
-            .env("NO_COLOR", "1")
-            .env_remove("GITHUB_API_URL")
-            .env_remove("GITHUB_TOKEN")
-            .env_remove("GH_TOKEN")
-            .env_remove("AISOPSFLOW_REGISTRY")
-            .envs(crate::git_identity())
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the rehearsal finished within an hour")
-    .unwrap();
+    // The closed environment, with the toolchain (the rehearsal builds images) and the engine.
+    let mut c = crate::support::Xtask::new()
+        .arg("--repo")
+        .arg(repo_root())
+        .args([
+            "release",
+            "9.0.0",
+            "--latest",
+            "--rehearse",
+            "--yes",
+            "--skip-checks",
+            "build",
+        ])
+        .envs(crate::git_identity())
+        .toolchain()
+        .pass("DOCKER_HOST")
+        .pass("USER")
+        .into_tokio();
+    let out = tokio::time::timeout(Duration::from_secs(3600), c.output())
+        .await
+        .expect("the rehearsal finished within an hour")
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -1397,16 +1376,16 @@ async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() 
     .unwrap();
     let config = Config::load(&world.work_dir).unwrap();
     let run = |args: Vec<&'static str>| {
-        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-        c.arg("--repo")
+        let mut c = crate::support::Xtask::new()
+            .arg("--repo")
             .arg(&world.work_dir)
             .args(args)
             .envs(world.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .env("NO_COLOR", "1")
-            .env_remove("GH_TOKEN")
             .envs(crate::git_identity())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
+            .toolchain()
+            .pass("DOCKER_HOST")
+            .pass("USER")
+            .into_tokio();
         async move {
             let out = tokio::time::timeout(Duration::from_secs(3600), c.output())
                 .await
