@@ -121,25 +121,25 @@ impl flags::DocsChecks {
         if self.check {
             if is_current(&root) {
                 if !crate::output::quiet() {
-                    println!("{PATH} is current");
+                    crate::say!("{PATH} is current");
                 }
                 return Ok(exit::OK);
             }
-            eprintln!(
+            crate::note!(
                 "{PATH} is stale or missing; regenerate it with `{REGENERATE}` and commit it"
             );
             return Ok(exit::POLICY);
         }
         if is_current(&root) {
             if !crate::output::quiet() {
-                println!("{PATH} is already current");
+                crate::say!("{PATH} is already current");
             }
             return Ok(exit::OK);
         }
         crate::fsx::write_atomic(&path, render().as_bytes())
             .with_context(|| format!("writing {PATH}"))?;
         if !crate::output::quiet() {
-            println!("wrote {PATH}");
+            crate::say!("wrote {PATH}");
         }
         Ok(exit::OK)
     }

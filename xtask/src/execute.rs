@@ -599,7 +599,7 @@ async fn published_state(
 /// A status line on stderr (redacted); `--quiet` drops it.
 pub(crate) fn say(msg: impl AsRef<str>) {
     if !crate::output::quiet() {
-        eprintln!("{}", crate::secrets::redact_all(msg.as_ref()));
+        crate::note!("{}", crate::secrets::redact_all(msg.as_ref()));
     }
 }
 
@@ -610,7 +610,7 @@ static PROMPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// Handles Ctrl-C: says how to resume; exits at once when a prompt holds the terminal.
 pub(crate) fn interrupted(resume: &str) -> u8 {
     // Printed even with --quiet: it says how to resume.
-    eprintln!(
+    crate::note!(
         "{}",
         crate::secrets::redact_all(&format!("interrupted: rerun `{resume}` to resume"))
     );
@@ -627,7 +627,7 @@ pub(crate) async fn confirm(question: &str) -> anyhow::Result<bool> {
             "no terminal to ask for confirmation on; rerun with --yes to proceed without asking",
         ));
     }
-    eprint!("{question} [y/N] ");
+    crate::note_part!("{question} [y/N] ");
     PROMPTING.store(true, std::sync::atomic::Ordering::SeqCst);
     let line = tokio::task::spawn_blocking(|| {
         let mut s = String::new();
@@ -681,7 +681,7 @@ pub async fn release(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<u8
             }),
         );
     }
-    println!(
+    crate::say!(
         "{}",
         crate::secrets::redact_all(&serde_json::to_string_pretty(&doc)?)
     );
@@ -692,9 +692,9 @@ pub async fn release(ws: &Workspace, opts: &ReleaseOptions) -> anyhow::Result<u8
 fn result_line(format: Format, line: impl AsRef<str>) {
     let line = crate::secrets::redact_all(line.as_ref());
     if format == Format::Json {
-        eprintln!("{line}");
+        crate::note!("{line}");
     } else {
-        println!("{line}");
+        crate::say!("{line}");
     }
 }
 
@@ -764,8 +764,8 @@ fn print_plan(
             doc.insert("latest_read".into(), serde_json::json!(obs.latest_note));
         }
         _ => {
-            print!("{}", crate::secrets::redact_all(&plan::render_human(plan)));
-            println!("{}", crate::secrets::redact_all(&obs.latest_note));
+            crate::say_part!("{}", crate::secrets::redact_all(&plan::render_human(plan)));
+            crate::say!("{}", crate::secrets::redact_all(&obs.latest_note));
         }
     }
     Ok(())
@@ -934,7 +934,7 @@ impl<'a> Releasing<'a> {
             readiness: crate::report::Readiness::Plain,
         };
         if report::exit_code(&report, gate) != crate::exit::OK {
-            eprint!(
+            crate::note_part!(
                 "{}",
                 crate::secrets::redact_all(&report::render(
                     &report,
@@ -1147,7 +1147,7 @@ impl<'a> Releasing<'a> {
         }
         let config = &self.ws.config;
         if verified.failed() {
-            eprint!(
+            crate::note_part!(
                 "{}",
                 crate::secrets::redact_all(&crate::verify::render(
                     &verified,
@@ -1198,7 +1198,7 @@ impl<'a> Releasing<'a> {
                 crate::effects::registry::package_settings_url(&format!("{}/{p}", config.org()))
             })
             .collect();
-        print!(
+        crate::say_part!(
             "{}",
             crate::secrets::redact_all(&crate::verify::render(
                 verified,
@@ -1821,7 +1821,7 @@ impl LiveView {
                 let line = format!("  {k}: {v}");
                 match &self.bar {
                     Some(b) => b.println(line),
-                    None => eprintln!("{line}"),
+                    None => crate::note!("{line}"),
                 }
                 self.seen.insert(k, v);
             }

@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            xtask::note!("error: cannot start the async runtime: {e}");
             return ExitCode::from(xtask::exit::EXTERNAL);
         }
     };
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
             // The whole chain, lower-case, with the fix at the end where one is known.
             let message = xtask::secrets::redact_all(&format!("{err:#}"));
             let message = message.trim_start_matches("(reported on stdout): ");
-            eprintln!("error: {message}");
+            xtask::note!("error: {message}");
             let code = xtask::exit::code_for(&err);
             if !xtask::exit::is_reported(&err) {
                 document_error(format, command, message, code, xtask::exit::kind_name(&err));
@@ -105,5 +105,5 @@ fn document_error(format: Format, command: &str, message: &str, code: u8, kind: 
         Format::Sarif => xtask::exit::sarif_error(message, code),
         Format::Human | Format::Github => return,
     };
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    xtask::say!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }

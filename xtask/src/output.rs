@@ -6,6 +6,11 @@
 //! `0`: always, even into a pipe, <https://bixense.com/clicolors/>), then `CLICOLOR=0` (never),
 //! then colour only on a terminal whose `TERM` is not `dumb` (or on a terminal in CI).
 //! `--quiet` drops progress and status lines on stderr; reports, warnings and errors stay.
+//!
+//! Every line the tool prints goes through one path, [`emit`] (the `say!` and `note!` macros,
+//! for stdout and stderr): it redacts every registered secret (`secrets::redact_all`) and never
+//! panics on a closed pipe (`cargo xtask verify 1.2.3 | head` ends quietly, where `println!`
+//! would panic). A tidy test keeps `println!` and its kin out of the rest of the code.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
@@ -122,4 +127,51 @@ mod tests {
             );
         }
     }
+}
+
+/// Where a line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The one output path: writes `text` (and a newline when `line`) to `stream` with every
+/// registered secret redacted; a write error (a closed pipe) is ignored.
+pub fn emit(stream: Stream, text: &str, line: bool) {
+    use std::io::Write as _;
+    let mut text = crate::secrets::redact_all(text);
+    if line {
+        text.push('\n');
+    }
+    let _ = match stream {
+        Stream::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
+        Stream::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
+    };
+}
+
+/// `println!` through the one output path (redacted, safe on a closed pipe).
+#[macro_export]
+macro_rules! say {
+    () => { $crate::output::emit($crate::output::Stream::Stdout, "", true) };
+    ($($t:tt)*) => { $crate::output::emit($crate::output::Stream::Stdout, &format!($($t)*), true) };
+}
+
+/// `print!` through the one output path.
+#[macro_export]
+macro_rules! say_part {
+    ($($t:tt)*) => { $crate::output::emit($crate::output::Stream::Stdout, &format!($($t)*), false) };
+}
+
+/// `eprintln!` through the one output path.
+#[macro_export]
+macro_rules! note {
+    () => { $crate::output::emit($crate::output::Stream::Stderr, "", true) };
+    ($($t:tt)*) => { $crate::output::emit($crate::output::Stream::Stderr, &format!($($t)*), true) };
+}
+
+/// `eprint!` through the one output path.
+#[macro_export]
+macro_rules! note_part {
+    ($($t:tt)*) => { $crate::output::emit($crate::output::Stream::Stderr, &format!($($t)*), false) };
 }

@@ -367,7 +367,7 @@ async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<
     let config = &ws.config;
     let (world, registry) = observe(ws, opts).await?;
     let plan = plan(config, opts, &world, &operator())?;
-    print!("{}", crate::secrets::redact_all(&render(config, &plan)));
+    crate::say_part!("{}", crate::secrets::redact_all(&render(config, &plan)));
     if opts.dry_run || plan.steps.is_empty() {
         return Ok(crate::exit::OK);
     }
@@ -395,10 +395,10 @@ async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<
     };
     for step in &plan.steps {
         run.run_step(step).await?;
-        println!("done: {}", step.describe(config));
+        crate::say!("done: {}", step.describe(config));
     }
     let promoted = run.run.as_ref().expect("the wait ran");
-    println!(
+    crate::say!(
         "promoted {}: `{}` now points at it for {} packages, and the other {} tags kept their digests ({})",
         plan.version,
         plan.latest,
@@ -524,7 +524,7 @@ impl Promoting<'_> {
     /// A failed check: the problems, then the error naming the run.
     fn fail(&self, problems: &[String]) -> anyhow::Error {
         for line in problems {
-            println!("  FAIL {line}");
+            crate::say!("  FAIL {line}");
         }
         let run = self.run.as_ref().expect("the wait ran");
         policy(format!(

@@ -535,7 +535,7 @@ impl crate::flags::Publish {
             ws.config.scope(&self.scope.components)?
         };
         let images = ws.config.images_for(&components);
-        eprintln!(
+        crate::note!(
             "publish {} at {}: {} ({})",
             plan.git_tag,
             plan.commit,
@@ -641,7 +641,7 @@ async fn dry_run(
             match read.await {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    eprintln!(
+                    crate::note!(
                         "{}",
                         crate::secrets::redact_all(&format!(
                             "the registry could not be read ({e:#}): the plan assumes nothing is published yet; a real run asks it first"
@@ -652,7 +652,7 @@ async fn dry_run(
             }
         }
         Err(_) => {
-            eprintln!(
+            crate::note!(
                 "no registry credentials (REGISTRY_TOKEN or GITHUB_TOKEN): the plan assumes nothing is published yet; a real run asks the registry first"
             );
             None
@@ -665,7 +665,7 @@ async fn dry_run(
         &ws.config.raw.tags.latest,
     )?;
     if format == crate::flags::Format::Human {
-        eprint!("{}", render_plan(&ws.config, &publish_plan.steps));
+        crate::note_part!("{}", render_plan(&ws.config, &publish_plan.steps));
     }
     let records = images
         .iter()
@@ -748,7 +748,7 @@ impl Publisher<'_> {
             .push(&b.id, &full, tag, Some((self.user.as_str(), &self.token)))
             .await
             .map_err(|e| push_error(e, &repo, &config.raw.repository.name))?;
-        eprintln!("pushed {full}:{tag} {digest}");
+        crate::note!("pushed {full}:{tag} {digest}");
         self.digests.insert(package.to_string(), digest);
         Ok(())
     }
@@ -774,10 +774,10 @@ impl Publisher<'_> {
         let done = self.registry.retag(&repo, &digest, tag).await;
         if latest {
             done.with_context(|| format!("moving {tag} of {repo}"))?;
-            eprintln!("moved {}/{repo}:{tag} to {digest}", config.registry_host());
+            crate::note!("moved {}/{repo}:{tag} to {digest}", config.registry_host());
         } else {
             done.with_context(|| format!("tagging {full}:{tag}"))?;
-            eprintln!("tagged {full}:{tag} {digest}");
+            crate::note!("tagged {full}:{tag} {digest}");
         }
         self.digests.insert(package.to_string(), digest);
         Ok(())
@@ -836,9 +836,9 @@ fn push_error(e: anyhow::Error, repo: &str, repository: &str) -> anyhow::Error {
 /// goes to stderr. Human format adds the summary table on stderr.
 fn print_record(record: &Record, format: crate::flags::Format) -> anyhow::Result<()> {
     if format == crate::flags::Format::Human {
-        eprint!("{}", record.summary_markdown());
+        crate::note_part!("{}", record.summary_markdown());
     }
-    println!("{}", serde_json::to_string_pretty(record)?);
+    crate::say!("{}", serde_json::to_string_pretty(record)?);
     Ok(())
 }
 

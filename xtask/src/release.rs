@@ -109,7 +109,7 @@ async fn rehearse(
         unsafe { std::env::set_var("AISOPSFLOW_IMAGES_TARGET_DIR", cache) };
     }
     if !crate::output::quiet() {
-        eprintln!(
+        crate::note!(
             "rehearsal: releasing {} from the work clone {} (GitHub stand-in {}, registry {})",
             opts.request.version,
             world.work_dir.display(),
@@ -140,23 +140,23 @@ async fn rehearse(
         let code = match result {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("error: {}", crate::secrets::redact_all(&format!("{e:#}")));
+                crate::note!("error: {}", crate::secrets::redact_all(&format!("{e:#}")));
                 crate::exit::code_for(&e)
             }
         };
         if opts.format == flags::Format::Json {
-            eprintln!("{}", world.describe());
+            crate::note!("{}", world.describe());
         } else {
-            println!("{}", world.describe());
+            crate::say!("{}", world.describe());
         }
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;
-        eprintln!("stopping the rehearsal world");
+        crate::note!("stopping the rehearsal world");
         return Ok(code);
     }
     if result.as_ref().map_or(true, |c| *c != crate::exit::OK) {
-        eprintln!(
+        crate::note!(
             "rehearsal: the stand-ins and run logs are removed now; rerun with --keep to inspect them"
         );
     }
@@ -188,9 +188,9 @@ fn show_notes(rws: &crate::workspace::Workspace, opts: &ReleaseOptions) {
         // stdout holds the one JSON document under --format json.
         let shown = format!("\n--- {} (rehearsal) ---\n{text}", path.display());
         if opts.format == flags::Format::Json {
-            eprintln!("{shown}");
+            crate::note!("{shown}");
         } else {
-            println!("{shown}");
+            crate::say!("{shown}");
         }
     }
 }

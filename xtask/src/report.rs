@@ -531,7 +531,7 @@ pub fn render(
 /// Prints `report` to stdout (redacted) and returns the exit code.
 pub fn emit(report: &Report, format: Format, gate: Gate, command: &str, help_base: &str) -> u8 {
     let text = render(report, format, gate, command, help_base);
-    print!("{}", crate::secrets::redact_all(&text));
+    crate::say_part!("{}", crate::secrets::redact_all(&text));
     crate::report::ghactions::write_step_summary(report, gate, command);
     exit_code(report, gate)
 }

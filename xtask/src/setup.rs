@@ -401,7 +401,7 @@ pub async fn provision(needs: Needs, opts: Options) -> anyhow::Result<Provisione
         engine: None,
     };
     let mut say = |line: String| {
-        eprintln!("setup: {line}");
+        crate::note!("setup: {line}");
         out.lines.push(line);
     };
     let mut steps = decide(needs, &facts).map_err(|r| exit::external(r.to_string()))?;
@@ -703,7 +703,7 @@ impl StartedEngine {
                     .status();
             }
         }
-        eprintln!("setup: engine: stopped the dockerd it started (pid {pid})");
+        crate::note!("setup: engine: stopped the dockerd it started (pid {pid})");
     }
 }
 
@@ -769,7 +769,7 @@ impl crate::flags::Test {
         .await?;
         let args = cargo_test_args(&self.args);
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!("setup: tests: running `cargo {}`", args.join(" "));
+        crate::note!("setup: tests: running `cargo {}`", args.join(" "));
         let status = tokio::process::Command::new(&cargo)
             .args(&args)
             .current_dir(&root)

@@ -106,6 +106,78 @@ fn one_atomic_write() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
+/// Whether `line` calls one of the standard printing macros (`println!`, `eprintln!`,
+/// `print!`, `eprint!`) in code: not in a comment, not inside a string literal.
+fn calls_std_print(line: &str) -> bool {
+    if line.trim_start().starts_with("//") {
+        return false;
+    }
+    let names = ["println", "eprintln", "print", "eprint"];
+    let bytes = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            _ if !in_string => {
+                let boundary = i == 0
+                    || !(bytes[i - 1].is_ascii_alphanumeric()
+                        || bytes[i - 1] == b'_'
+                        || bytes[i - 1] == b':');
+                if boundary
+                    && names
+                        .iter()
+                        .any(|n| line[i..].starts_with(&format!("{n}!(")))
+                {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+#[test]
+fn one_output_path() {
+    let root = root();
+    let mut bad = Vec::new();
+    for f in rust_sources(&root) {
+        if !f.starts_with("xtask/src/") || f == "xtask/src/output.rs" || f == "xtask/src/tidy.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&f)).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            if calls_std_print(line) {
+                bad.push(format!(
+                    "{f}:{}: print with `crate::say!`/`crate::note!` (redacted, safe on a closed pipe), not the std macros",
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn the_print_scanner_sees_what_it_should() {
+    let p = |name: &str, rest: &str| format!("{name}!({rest}");
+    assert!(calls_std_print(&format!(
+        "    {}",
+        p("eprintln", "\"x\");")
+    )));
+    assert!(calls_std_print(&p("print", "\"{x}\")")));
+    assert!(!calls_std_print(&format!("// {}", p("println", ""))));
+    assert!(!calls_std_print(&format!(
+        "write(\"fn main() {{ {} }}\");",
+        p("println", ")")
+    )));
+    assert!(!calls_std_print(&format!("crate::{}", p("say", ""))));
+    assert!(!calls_std_print(&p("xprintln", "")));
+}
+
 #[test]
 fn integration_test_helpers_are_defined_once() {
     let root = root();

@@ -148,14 +148,14 @@ impl flags::Verify {
         let host = ws.config.registry_host();
         let client = RegistryClient::for_host(&host)?;
         if ws.verbose > 0 {
-            eprintln!(
+            crate::note!(
                 "verify: registry {host}, credentials from {}",
                 client.credentials_source()
             );
         }
         let verified = verify(&ws, &client, &input).await?;
         let help = crate::checks::help_base(&ws.config);
-        print!(
+        crate::say_part!(
             "{}",
             crate::secrets::redact_all(&render(&verified, self.format, &help))
         );

@@ -136,7 +136,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     }
 
     if ctx.ws.verbose > 0 {
-        eprintln!(
+        crate::note!(
             "images: compiled, staged, built (or reused) and smoke-ran {} images in {:.2} s",
             results.len(),
             started.elapsed().as_secs_f64()

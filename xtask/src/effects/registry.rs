@@ -835,7 +835,7 @@ impl RegistryClient {
             };
             let Some(wait) = wait else {
                 if verbose() {
-                    eprintln!(
+                    crate::note!(
                         "registry: {what} {reason}; giving up after {attempts} attempts ({})",
                         if attempts > self.retry.max_retries {
                             "retries exhausted"
@@ -847,7 +847,7 @@ impl RegistryClient {
                 return sent.map_err(|e| net_err(&self.host, what, e, attempts));
             };
             if verbose() {
-                eprintln!(
+                crate::note!(
                     "registry: {what} {reason}; retry {attempts}/{} in {} ms",
                     self.retry.max_retries,
                     wait.as_millis()
@@ -995,7 +995,7 @@ impl RegistryClient {
                 return Ok(Pull::Granted(c.token.clone()));
             }
             if verbose() {
-                eprintln!(
+                crate::note!(
                     "registry: the token for {repo} is {} s old (lifetime {} s): requesting a new one",
                     c.at.elapsed().as_secs(),
                     c.life.as_secs()
@@ -1075,7 +1075,7 @@ impl RegistryClient {
         }
         // The token expired early or was revoked: one new token, one more try.
         if verbose() {
-            eprintln!("registry: {what} answered 401 with a cached token: requesting a new one");
+            crate::note!("registry: {what} answered 401 with a cached token: requesting a new one");
         }
         self.forget_token(repo, &token).await;
         let Pull::Granted(token) = self.pull(repo).await? else {
@@ -1345,7 +1345,7 @@ impl RegistryClient {
             // A push token that expired between the token request and the PUT: once more.
             if answer.status.as_u16() == 401 && token.is_some() && round == 0 {
                 if verbose() {
-                    eprintln!("registry: {what} answered 401: requesting a new push token");
+                    crate::note!("registry: {what} answered 401: requesting a new push token");
                 }
                 continue;
             }
@@ -1463,7 +1463,7 @@ impl RegistryClient {
                 break sent.map_err(|e| net_err(&self.host, &what, e, attempts))?;
             };
             if verbose() {
-                eprintln!(
+                crate::note!(
                     "registry: {what} failed; retry {attempts}/{} in {} ms",
                     self.retry.max_retries,
                     wait.as_millis()

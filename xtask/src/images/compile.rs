@@ -77,7 +77,9 @@ pub async fn compile_and_stage_edition(
         && specs.iter().all(|s| bins.join(&s.krate).is_file());
     if fresh {
         if ws.verbose > 0 {
-            eprintln!("images: the {edition} edition's inputs are unchanged; reusing its binaries");
+            crate::note!(
+                "images: the {edition} edition's inputs are unchanged; reusing its binaries"
+            );
         }
     } else {
         let _lock = COMPILE_LOCK.lock().await;
@@ -103,7 +105,7 @@ pub async fn compile_and_stage_edition(
         }
         crate::fsx::write_atomic(&stamp, fingerprint.as_bytes())?;
         if ws.verbose > 0 {
-            eprintln!(
+            crate::note!(
                 "images: cargo build of the {edition} edition took {:.2} s",
                 started.elapsed().as_secs_f64()
             );
@@ -344,7 +346,7 @@ async fn cargo_build(
         }
     );
     if ws.verbose > 0 {
-        eprintln!("$ {shown}");
+        crate::note!("$ {shown}");
     }
     let output = cmd
         .output()
@@ -359,7 +361,7 @@ async fn cargo_build(
         );
     }
     if ws.verbose > 1 {
-        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        crate::note_part!("{}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(())
 }
@@ -514,7 +516,7 @@ mod tests {
         let before = vm_hwm_kib();
         source_digest(root).unwrap();
         let grew = vm_hwm_kib().saturating_sub(before);
-        println!("peak RSS grew by {grew} KiB hashing a 512 MiB file");
+        crate::say!("peak RSS grew by {grew} KiB hashing a 512 MiB file");
         assert!(
             grew < 32 * 1024,
             "hashing held the file in memory: +{grew} KiB"

@@ -395,7 +395,7 @@ async fn prune(docker: &Docker, prefix: &str, current: &str) {
     let tags = match docker.local_tags(&format!("{prefix}*")).await {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("warning: not pruning old {prefix}* builds: {e:#}");
+            crate::note!("warning: not pruning old {prefix}* builds: {e:#}");
             return;
         }
     };
@@ -405,7 +405,7 @@ async fn prune(docker: &Docker, prefix: &str, current: &str) {
         .skip(KEEP_PER_PACKAGE - 1)
     {
         if let Err(e) = docker.remove_image(tag).await {
-            eprintln!("warning: not pruning {tag}: {e:#}");
+            crate::note!("warning: not pruning {tag}: {e:#}");
         }
     }
 }

@@ -168,7 +168,7 @@ pub fn write_step_summary(report: &Report, gate: Gate, command_name: &str) {
         .open(&path)
         .and_then(|mut f| f.write_all(text.as_bytes()));
     if let Err(e) = written {
-        eprintln!(
+        crate::note!(
             "warning: cannot append the step summary to {}: {e}",
             Path::new(&path).display()
         );

@@ -102,7 +102,7 @@ impl Rehearsal {
             "committing the working tree for the rehearsal (nothing in the checkout changes)",
         )? {
             Some((commit, n)) => {
-                eprintln!(
+                crate::note!(
                     "rehearsal: rehearsing the working tree: HEAD {} plus {n} uncommitted change(s), as commit {} in the throwaway remote only",
                     &head[..12],
                     &commit[..12]
@@ -110,7 +110,7 @@ impl Rehearsal {
                 commit
             }
             None => {
-                eprintln!(
+                crate::note!(
                     "rehearsal: rehearsing HEAD {} (the working tree is clean)",
                     &head[..12]
                 );

@@ -153,7 +153,7 @@ pub async fn verify_from_record(
     let host = ws.config.registry_host();
     let client = crate::effects::registry::RegistryClient::for_host(&host)?;
     if g.verbose > 0 {
-        eprintln!(
+        crate::note!(
             "verify --from-notes {}: registry {host}, credentials from {}",
             file.display(),
             client.credentials_source()
@@ -165,7 +165,7 @@ pub async fn verify_from_record(
     if flags.format == crate::flags::Format::Human {
         text.push_str(&compare_text(&rec, &verified.report));
     }
-    print!("{}", crate::secrets::redact_all(&text));
+    crate::say_part!("{}", crate::secrets::redact_all(&text));
     Ok(crate::report::exit_code(
         &verified.report,
         crate::report::Gate::default(),

@@ -160,7 +160,7 @@ pub async fn outcomes(
             )),
         }
         if let Err(e) = removed {
-            eprintln!(
+            crate::note!(
                 "verify-runs: could not remove the pulled image {reference}: {e:#}; remove it with `docker rmi {reference}`"
             );
         }

@@ -77,7 +77,7 @@ pub async fn start(
 ) -> anyhow::Result<(Child, String, String)> {
     let present = docker(&["image", "inspect", "--format", "{{.Id}}", image])?;
     if !present.status.success() {
-        eprintln!("registry: pulling {image}");
+        crate::note!("registry: pulling {image}");
         let pull = docker(&["pull", "--quiet", image])?;
         if !pull.status.success() {
             return Err(external(format!(
