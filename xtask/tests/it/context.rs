@@ -611,22 +611,10 @@ async fn long_differential_run() {
 /// before anything compiles.
 #[test]
 fn refused_pattern_is_a_configuration_error_naming_the_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::Layout::new()
+        .file("core/.dockerignore", "# ok\n*\n!Dockerfile\n[x-]\n")
+        .commit();
     let root = dir.path();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    fs::copy(repo.join("release.toml"), root.join("release.toml")).unwrap();
-    for c in ["core", "runner", "console"] {
-        fs::create_dir_all(root.join(c)).unwrap();
-        fs::write(root.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
-    }
-    fs::write(
-        root.join("core/.dockerignore"),
-        "# ok\n*\n!Dockerfile\n[x-]\n",
-    )
-    .unwrap();
-    crate::git(root, &["init", "-q", "-b", "main"]);
-    crate::git(root, &["add", "."]);
-    crate::git(root, &["commit", "-qm", "initial"]);
     let out = crate::support::Xtask::new()
         .arg("--repo")
         .arg(root)

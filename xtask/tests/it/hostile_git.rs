@@ -3,7 +3,7 @@
 //! operator's global config would) and drives the product's own git reads and writes.
 //! Every test here failed on the adapter that parsed git's human output.
 
-use crate::support::{Xtask, repo_root};
+use crate::support::Xtask;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,21 +12,12 @@ use xtask::effects::git as product_git;
 
 /// A committed workspace layout: release.toml and one Dockerfile per component.
 pub(crate) fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::copy(repo_root().join("release.toml"), root.join("release.toml")).unwrap();
-    for c in ["core", "runner", "console"] {
-        std::fs::create_dir_all(root.join(c)).unwrap();
-        std::fs::write(root.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
-    }
-    git(root, &["init", "-q", "-b", "main"]);
+    let dir = crate::support::Layout::new().commit();
     // The product's own git calls run in this process, without the test identity's
     // variables: give the repository an identity, or `git tag -a` fails on a machine with no
     // global one (a fresh machine).
-    git(root, &["config", "user.name", "release tester"]);
-    git(root, &["config", "user.email", "tester@example.test"]);
-    git(root, &["add", "."]);
-    git(root, &["commit", "-qm", "initial"]);
+    git(dir.path(), &["config", "user.name", "release tester"]);
+    git(dir.path(), &["config", "user.email", "tester@example.test"]);
     dir
 }
 

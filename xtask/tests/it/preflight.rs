@@ -1,7 +1,6 @@
 //! End-to-end preflight tests: the real binary against copies of the repository layout, the
 //! check-id snapshot, generated docs, report formats and release.toml validation.
 
-use crate::support::copy_tree as copy_dir;
 use crate::support::{Xtask, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,24 +23,10 @@ use crate::support::text;
 /// A committed copy of the repository layout: release.toml, docs/ and the given fixture
 /// workflow as the publish workflow.
 fn repo_copy(workflow: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::copy(repo_root().join("release.toml"), root.join("release.toml")).unwrap();
-    copy_dir(&repo_root().join("docs"), &root.join("docs"));
-    std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
-    std::fs::copy(
-        fixtures().join("workflows").join(workflow),
-        root.join(".github/workflows/publish-images.yml"),
-    )
-    .unwrap();
-    for c in ["core", "runner", "console"] {
-        std::fs::create_dir_all(root.join(c)).unwrap();
-        std::fs::write(root.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
-    }
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["add", "."]);
-    git(root, &["commit", "-qm", "initial"]);
-    dir
+    crate::support::Layout::new()
+        .docs()
+        .workflow(fixtures().join("workflows").join(workflow))
+        .commit()
 }
 
 fn line_of(path: &Path, needle: &str) -> usize {

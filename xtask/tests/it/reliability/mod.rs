@@ -7,7 +7,6 @@
 //! `docs/reliability.md` lists the classes and outcomes; keep the two in step. One file per
 //! fault source.
 
-use crate::support::copy_tree as copy_dir;
 use crate::support::repo_root;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -37,23 +36,11 @@ impl Repo {
         let dir = tempfile::tempdir().unwrap();
         let work = dir.path().join("work");
         std::fs::create_dir_all(&work).unwrap();
-        let real = repo_root();
-        std::fs::copy(real.join("release.toml"), work.join("release.toml")).unwrap();
-        std::fs::write(work.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
-        copy_dir(&real.join("docs"), &work.join("docs"));
-        std::fs::create_dir_all(work.join(".github/workflows")).unwrap();
-        std::fs::copy(
-            real.join(".github/workflows/publish-images.yml"),
-            work.join(".github/workflows/publish-images.yml"),
-        )
-        .unwrap();
-        for c in ["core", "runner", "console"] {
-            std::fs::create_dir_all(work.join(c)).unwrap();
-            std::fs::write(work.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
-        }
-        git(&work, &["-c", "init.defaultBranch=main", "init", "-q"]);
-        git(&work, &["add", "."]);
-        git(&work, &["commit", "-qm", "release layout"]);
+        crate::support::Layout::new()
+            .cargo_stub()
+            .docs()
+            .workflow(repo_root().join(".github/workflows/publish-images.yml"))
+            .commit_in(&work, "release layout");
         let remote = dir.path().join("remote.git");
         git(
             dir.path(),
