@@ -139,6 +139,15 @@ impl Github {
 
     // --- 7. workflow runs ---
 
+    fn runs_path(owner: &str, repo: &str, workflow: &str, filter: &RunFilter) -> String {
+        format!(
+            "{}/actions/workflows/{}/runs{}",
+            Self::repo_path(owner, repo),
+            enc(workflow),
+            filter.query()
+        )
+    }
+
     /// Runs of a workflow (id or file name), newest first, all pages.
     pub async fn workflow_runs(
         &self,
@@ -147,12 +156,7 @@ impl Github {
         workflow: &str,
         filter: &RunFilter,
     ) -> anyhow::Result<Vec<WorkflowRun>> {
-        let path = format!(
-            "{}/actions/workflows/{}/runs{}",
-            Self::repo_path(owner, repo),
-            enc(workflow),
-            filter.query()
-        );
+        let path = Self::runs_path(owner, repo, workflow, filter);
         self.get_paged(&path, Some("workflow_runs")).await
     }
 
@@ -164,12 +168,7 @@ impl Github {
         workflow: &str,
         filter: &RunFilter,
     ) -> anyhow::Result<Vec<WorkflowRun>> {
-        let path = format!(
-            "{}/actions/workflows/{}/runs{}",
-            Self::repo_path(owner, repo),
-            enc(workflow),
-            filter.query()
-        );
+        let path = Self::runs_path(owner, repo, workflow, filter);
         let list: RunList = self.get_json(&path).await?;
         Ok(list.workflow_runs)
     }
