@@ -330,19 +330,7 @@ async fn a_tag_pushed_from_elsewhere_gets_the_gate_and_the_notes_say_so() {
     let Some(env) = Env::start().await else {
         return;
     };
-    let other = env.dir.path().join("other");
-    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
-    git(
-        &other,
-        &[
-            "tag",
-            "-a",
-            "-m",
-            "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
-            "v2.0.0",
-        ],
-    );
-    git(&other, &["push", "-q", "origin", "v2.0.0"]);
+    env.tag_from_another_clone("2.0.0");
     // Old: "the gate ran before it", with no record anywhere; the notes listed only the
     // verify checks.
     let (code, out) = env.release("2.0.0", &[]).await;

@@ -477,6 +477,27 @@ impl Env {
         git(&self.work, &["push", "-q", "origin", "main"]);
     }
 
+    /// `aisopsflow <version>` tagged `v<version>` (components core and runner) in another
+    /// clone of the remote and pushed from there: this checkout has neither the tag nor a
+    /// resume record.
+    pub fn tag_from_another_clone(&self, version: &str) {
+        let name = format!("other-{version}");
+        let other = self.dir.path().join(&name);
+        git(self.dir.path(), &["clone", "-q", "remote.git", &name]);
+        let tag = format!("v{version}");
+        git(
+            &other,
+            &[
+                "tag",
+                "-a",
+                "-m",
+                &format!("aisopsflow {version}\n\ncomponents: core,runner\n"),
+                &tag,
+            ],
+        );
+        git(&other, &["push", "-q", "origin", &tag]);
+    }
+
     /// Tags on the bare remote.
     pub fn remote_tags(&self) -> BTreeSet<String> {
         git(&self.remote, &["tag", "--list"])
@@ -903,19 +924,7 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     env.commit_and_push("core/stage-1b.txt", "1b\n");
     // 1b. Tagged and pushed from another clone: this checkout has neither the tag nor a
     //     resume record.
-    let other = env.dir.path().join("other");
-    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
-    git(
-        &other,
-        &[
-            "tag",
-            "-a",
-            "-m",
-            "aisopsflow 2.0.5\n\ncomponents: core,runner\n",
-            "v2.0.5",
-        ],
-    );
-    git(&other, &["push", "-q", "origin", "v2.0.5"]);
+    env.tag_from_another_clone("2.0.5");
     let (code, out) = env.release("2.0.5", &[]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no resume record for v2.0.5"), "{out}");
