@@ -727,15 +727,19 @@ impl Docker {
         Ok(out)
     }
 
-    /// Removes a local image by reference (untag; the layers go when nothing else uses them).
+    /// Removes a local image by reference: untags it, and deletes the image when no tag is
+    /// left, but never its untagged parents (`noprune`). Those are the legacy builder's
+    /// intermediate images, and a concurrent build of the same Dockerfile may be using them
+    /// as its cache at that moment. Pruning them made such a build fail with "unable to find
+    /// image sha256:…" at a cached step. `docker image prune` reclaims them.
     pub async fn remove_image(&self, reference: &str) -> anyhow::Result<()> {
+        let options = bollard::query_parameters::RemoveImageOptions {
+            noprune: true,
+            ..Default::default()
+        };
         match self
             .inner
-            .remove_image(
-                reference,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
+            .remove_image(reference, Some(options), None)
             .await
         {
             Ok(_) => Ok(()),
