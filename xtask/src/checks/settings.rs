@@ -1149,7 +1149,6 @@ async fn tag_ruleset_inner(
 async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
     let cfg = &ctx.ws.config;
     let org = cfg.org();
-    let ep = format!("GET /orgs/{org}/packages?package_type=container");
     let wanted: Vec<CheckId> = PACKAGE_IDS
         .iter()
         .copied()
@@ -1161,10 +1160,23 @@ async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> 
             return wanted.iter().map(|id| problem(*id, e_clone(&e))).collect();
         }
     };
+    Ok(package_judgements(cfg, &packages, &|id| ctx.wants(id)))
+}
+
+/// `packages-registry-set`, `packages-public-visibility`, `packages-commercial-private` and
+/// `packages-linked-repository` (those `wants` selects), judged on the organisation's
+/// container packages as `GET /orgs/{org}/packages?package_type=container` lists them.
+pub(crate) fn package_judgements(
+    cfg: &crate::config::Config,
+    packages: &[Package],
+    wants: &dyn Fn(CheckId) -> bool,
+) -> Vec<Outcome> {
+    let org = cfg.org();
+    let ep = format!("GET /orgs/{org}/packages?package_type=container");
     let find = |n: &str| packages.iter().find(|p| p.name == n);
     let images = cfg.all_images();
     let mut out = Vec::new();
-    if ctx.wants(CheckId::PackagesRegistrySet) {
+    if wants(CheckId::PackagesRegistrySet) {
         let id = CheckId::PackagesRegistrySet;
         let mut expected: BTreeSet<String> = cfg.raw.packages.allowed.iter().cloned().collect();
         expected.extend(cfg.raw.packages.exceptions.iter().map(|x| x.name.clone()));
@@ -1223,7 +1235,7 @@ async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> 
         (CheckId::PackagesPublicVisibility, Visibility::Public),
         (CheckId::PackagesCommercialPrivate, Visibility::Private),
     ] {
-        if !ctx.wants(id) {
+        if !wants(id) {
             continue;
         }
         let mut ev = Vec::new();
@@ -1272,7 +1284,7 @@ async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> 
             Outcome::pass(id, format!("every {vis}-edition package is {vis}"), ev)
         });
     }
-    if ctx.wants(CheckId::PackagesLinkedRepository) {
+    if wants(CheckId::PackagesLinkedRepository) {
         let id = CheckId::PackagesLinkedRepository;
         let want = &cfg.raw.repository.name;
         let mut ev = Vec::new();
@@ -1302,7 +1314,7 @@ async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> 
             Outcome::pass(id, format!("every package is linked to {want}"), ev)
         });
     }
-    Ok(out)
+    out
 }
 
 /// Whether a ruleset `ref_name` pattern matches `full_ref`, as GitHub evaluates it (see
@@ -1387,6 +1399,93 @@ mod tests {
         );
         assert_eq!(weak.status, Status::Fail, "{}", weak.message);
         assert_eq!(judged(None, rules("[]")).status, Status::Fail);
+    }
+
+    /// The organisation's package list as GitHub answers it: one entry per name, with its
+    /// visibility and linked repository.
+    fn packages(list: &[(&str, &str, Option<&str>)]) -> Vec<Package> {
+        list.iter()
+            .enumerate()
+            .map(|(i, (name, visibility, repo))| {
+                let mut v = serde_json::json!({
+                    "id": i + 1, "name": name, "package_type": "container",
+                    "visibility": visibility,
+                    "html_url": format!("https://github.com/orgs/aisopsflow/packages/container/package/{name}"),
+                    "version_count": 3
+                });
+                if let Some(r) = repo {
+                    v["repository"] = serde_json::json!({"id": 7, "full_name": r, "private": true});
+                }
+                serde_json::from_value(v).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn package_checks_are_judged_on_the_package_list_alone() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let cfg = crate::config::Config::load(root).unwrap();
+        let repo = Some("aisopsflow/aisopsflow-enterprise");
+        let all = |commercial_console: &str| {
+            packages(&[
+                ("aisopsflow-core", "public", repo),
+                ("aisopsflow-runner", "public", repo),
+                ("aisopsflow-console", "public", repo),
+                ("aisopsflow-core-commercial", "private", repo),
+                ("aisopsflow-runner-commercial", "private", repo),
+                ("aisopsflow-console-commercial", commercial_console, repo),
+            ])
+        };
+        let judge = |list: &[Package]| {
+            package_judgements(&cfg, list, &|_| true)
+                .into_iter()
+                .map(|o| (o.id, o))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let good = judge(&all("private"));
+        for o in good.values() {
+            assert_eq!(o.status, Status::Pass, "{:?}: {}", o.id, o.message);
+        }
+        // A commercial edition made public by mistake fails, naming it.
+        let leaked = judge(&all("public"));
+        let o = &leaked[&CheckId::PackagesCommercialPrivate];
+        assert_eq!(o.status, Status::Fail);
+        assert!(
+            o.message
+                .contains("aisopsflow-console-commercial is public"),
+            "{}",
+            o.message
+        );
+        assert_eq!(
+            leaked[&CheckId::PackagesPublicVisibility].status,
+            Status::Pass
+        );
+        // A stray package with our prefix fails the registry set; one not yet published warns.
+        let mut stray = all("private");
+        stray.extend(packages(&[("aisopsflow-core-debug", "private", repo)]));
+        let o = &judge(&stray)[&CheckId::PackagesRegistrySet];
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.message.contains("aisopsflow-core-debug"), "{}", o.message);
+        let first = packages(&[("aisopsflow-core", "public", repo)]);
+        let first = judge(&first);
+        assert_eq!(first[&CheckId::PackagesRegistrySet].status, Status::Warn);
+        assert_eq!(
+            first[&CheckId::PackagesPublicVisibility].status,
+            Status::Warn
+        );
+        // A package linked to another repository (or to none) fails the link check.
+        let mut unlinked = all("private");
+        unlinked[1].repository = None;
+        let o = &judge(&unlinked)[&CheckId::PackagesLinkedRepository];
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.message.contains("aisopsflow-runner"), "{}", o.message);
+        // Only the checks asked for are judged.
+        let only = package_judgements(&cfg, &all("private"), &|id| {
+            id == CheckId::PackagesLinkedRepository
+        });
+        assert_eq!(only.len(), 1);
     }
 
     #[test]
