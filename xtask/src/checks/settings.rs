@@ -347,64 +347,87 @@ async fn actions_enabled_check(
     name: &str,
 ) -> anyhow::Result<Outcome> {
     let id = CheckId::ActionsEnabled;
-    let ep = format!("GET /repos/{owner}/{name}/actions/permissions");
     let p = match gh.actions_permissions(owner, name).await {
         Ok(p) => p,
         Err(e) => return problem(id, e),
     };
+    // The selected-actions policy is read only when it applies.
+    let selected = if p.enabled && p.allowed_actions.as_deref() == Some("selected") {
+        match gh.selected_actions(owner, name).await {
+            Ok(sa) => Some(sa),
+            Err(e) => return problem(id, e),
+        }
+    } else {
+        None
+    };
+    let path = ctx.ws.config.workflow_path();
+    let rel = path
+        .strip_prefix(&ctx.ws.root)
+        .unwrap_or(&path)
+        .to_path_buf();
+    Ok(actions_enabled(
+        owner,
+        name,
+        &p,
+        selected.as_ref(),
+        &rel,
+        workflow_uses(&path),
+    ))
+}
+
+/// `actions-enabled`, judged on the answers (`actions/permissions`, and
+/// `actions/permissions/selected-actions` when the policy is `selected`) and the `uses:` of the
+/// publish workflow at `rel`.
+pub(crate) fn actions_enabled(
+    owner: &str,
+    name: &str,
+    p: &crate::effects::github::ActionsPermissions,
+    selected: Option<&crate::effects::github::SelectedActions>,
+    rel: &std::path::Path,
+    uses: Result<Vec<(u32, String)>, String>,
+) -> Outcome {
+    let id = CheckId::ActionsEnabled;
+    let ep = format!("GET /repos/{owner}/{name}/actions/permissions");
     let mut ev = vec![Evidence::api(&ep, "enabled", p.enabled)];
     if !p.enabled {
-        return Ok(Outcome::fail(
-            id,
-            "GitHub Actions is disabled for the repository",
-            ev,
-        ));
+        return Outcome::fail(id, "GitHub Actions is disabled for the repository", ev);
     }
-    let policy = p.allowed_actions.clone();
+    let policy = p.allowed_actions.as_deref();
     ev.push(Evidence::api(
         &ep,
         "allowed_actions",
-        policy.as_deref().unwrap_or("(absent)"),
+        policy.unwrap_or("(absent)"),
     ));
-    let selected = match policy.as_deref() {
-        Some("all") => {
-            return Ok(Outcome::pass(
-                id,
-                "GitHub Actions is enabled and allows all actions",
-                ev,
-            ));
+    let selected = match (policy, selected) {
+        (Some("all"), _) => {
+            return Outcome::pass(id, "GitHub Actions is enabled and allows all actions", ev);
         }
-        Some("local_only") => None,
-        Some("selected") => {
+        (Some("local_only"), _) => None,
+        (Some("selected"), Some(sa)) => {
             let sel_ep = format!("GET /repos/{owner}/{name}/actions/permissions/selected-actions");
-            match gh.selected_actions(owner, name).await {
-                Ok(sa) => {
-                    ev.push(Evidence::api(
-                        &sel_ep,
-                        "github_owned_allowed",
-                        sa.github_owned_allowed,
-                    ));
-                    ev.push(Evidence::api(
-                        &sel_ep,
-                        "verified_allowed",
-                        sa.verified_allowed,
-                    ));
-                    ev.push(Evidence::api(
-                        &sel_ep,
-                        "patterns_allowed",
-                        if sa.patterns_allowed.is_empty() {
-                            "[]".to_string()
-                        } else {
-                            sa.patterns_allowed.join(", ")
-                        },
-                    ));
-                    Some(sa)
-                }
-                Err(e) => return problem(id, e),
-            }
+            ev.push(Evidence::api(
+                &sel_ep,
+                "github_owned_allowed",
+                sa.github_owned_allowed,
+            ));
+            ev.push(Evidence::api(
+                &sel_ep,
+                "verified_allowed",
+                sa.verified_allowed,
+            ));
+            ev.push(Evidence::api(
+                &sel_ep,
+                "patterns_allowed",
+                if sa.patterns_allowed.is_empty() {
+                    "[]".to_string()
+                } else {
+                    sa.patterns_allowed.join(", ")
+                },
+            ));
+            Some(sa)
         }
-        other => {
-            return Ok(Outcome::warn(
+        (other, _) => {
+            return Outcome::warn(
                 id,
                 format!(
                     "GitHub Actions is enabled, but `allowed_actions` is {}: which actions may run is unknown; check Settings > Actions > General",
@@ -413,31 +436,26 @@ async fn actions_enabled_check(
                         .unwrap_or_else(|| "not returned".into())
                 ),
                 ev,
-            ));
+            );
         }
     };
-    let path = ctx.ws.config.workflow_path();
-    let rel = path
-        .strip_prefix(&ctx.ws.root)
-        .unwrap_or(&path)
-        .to_path_buf();
-    let uses = match workflow_uses(&path) {
+    let uses = match uses {
         Ok(u) => u,
         Err(why) => {
-            return Ok(Outcome::fail(
+            return Outcome::fail(
                 id,
                 format!(
                     "`allowed_actions` restricts actions, and the publish workflow's actions cannot be read to compare: {why}"
                 ),
                 ev,
-            ));
+            );
         }
     };
     let mut blocked = Vec::new();
     for (line, u) in &uses {
-        if let Err(why) = action_allowed(u, owner, selected.as_ref()) {
+        if let Err(why) = action_allowed(u, owner, selected) {
             blocked.push(format!("`{u}` ({why})"));
-            ev.push(Evidence::file(&rel, Some(*line)));
+            ev.push(Evidence::file(rel, Some(*line)));
         }
     }
     let what = match &selected {
@@ -445,16 +463,16 @@ async fn actions_enabled_check(
         Some(_) => "`allowed_actions: selected`".to_string(),
     };
     if blocked.is_empty() {
-        return Ok(Outcome::pass(
+        return Outcome::pass(
             id,
             format!(
                 "GitHub Actions is enabled, and {what} allows all {} action(s) the publish workflow uses",
                 uses.len()
             ),
             ev,
-        ));
+        );
     }
-    Ok(Outcome::fail(
+    Outcome::fail(
         id,
         format!(
             "{what} does not allow what {} uses, so its run would not start after the tag push: {}; fix: allow them under Settings > Actions > General (add them to \"Allow or block specified actions\", e.g. `OWNER/REPO@*`), or set `allowed_actions` to all",
@@ -462,7 +480,7 @@ async fn actions_enabled_check(
             blocked.join("; ")
         ),
         ev,
-    ))
+    )
 }
 
 /// Every `uses:` of the workflow's jobs and steps, with its line.
@@ -1486,6 +1504,76 @@ mod tests {
             id == CheckId::PackagesLinkedRepository
         });
         assert_eq!(only.len(), 1);
+    }
+
+    #[test]
+    fn actions_enabled_is_judged_on_the_answers_and_the_workflow_uses() {
+        let perms = |text: &str| -> crate::effects::github::ActionsPermissions {
+            serde_json::from_str(text).unwrap()
+        };
+        let rel = std::path::Path::new(".github/workflows/publish-images.yml");
+        let uses = || {
+            Ok(vec![
+                (
+                    20,
+                    "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1".to_string(),
+                ),
+                (30, "aisopsflow/setup@v1".to_string()),
+            ])
+        };
+        let judge = |p: &str, sel: Option<&SelectedActions>| {
+            actions_enabled(
+                "aisopsflow",
+                "aisopsflow-enterprise",
+                &perms(p),
+                sel,
+                rel,
+                uses(),
+            )
+        };
+        assert_eq!(judge(r#"{"enabled":false}"#, None).status, Status::Fail);
+        assert_eq!(
+            judge(r#"{"enabled":true,"allowed_actions":"all"}"#, None).status,
+            Status::Pass
+        );
+        // local_only: actions/checkout is not the owner's, so the run would not start.
+        let local = judge(r#"{"enabled":true,"allowed_actions":"local_only"}"#, None);
+        assert_eq!(local.status, Status::Fail);
+        assert!(
+            local.message.contains("actions/checkout"),
+            "{}",
+            local.message
+        );
+        assert!(
+            !local.message.contains("aisopsflow/setup"),
+            "{}",
+            local.message
+        );
+        // selected with GitHub-owned actions allowed: both are allowed.
+        let sa: SelectedActions = serde_json::from_str(
+            r#"{"github_owned_allowed":true,"verified_allowed":false,"patterns_allowed":[]}"#,
+        )
+        .unwrap();
+        let selected = r#"{"enabled":true,"allowed_actions":"selected"}"#;
+        assert_eq!(judge(selected, Some(&sa)).status, Status::Pass);
+        // ...and without them, only a pattern would allow actions/checkout.
+        let none: SelectedActions =
+            serde_json::from_str(r#"{"patterns_allowed":["actions/checkout@*"]}"#).unwrap();
+        assert_eq!(judge(selected, Some(&none)).status, Status::Pass);
+        let nothing = SelectedActions::default();
+        assert_eq!(judge(selected, Some(&nothing)).status, Status::Fail);
+        // A policy GitHub did not return is a warning, never a pass.
+        assert_eq!(judge(r#"{"enabled":true}"#, None).status, Status::Warn);
+        // A workflow that cannot be read cannot be compared under a restricting policy.
+        let unread = actions_enabled(
+            "aisopsflow",
+            "aisopsflow-enterprise",
+            &perms(r#"{"enabled":true,"allowed_actions":"local_only"}"#),
+            None,
+            rel,
+            Err("missing".into()),
+        );
+        assert_eq!(unread.status, Status::Fail);
     }
 
     #[test]
