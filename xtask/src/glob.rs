@@ -25,7 +25,6 @@ use std::fmt;
 /// One compiled filter pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
-    source: String,
     negative: bool,
     atoms: Vec<Atom>,
 }
@@ -164,7 +163,6 @@ impl Pattern {
             });
         }
         Ok(Pattern {
-            source: raw.to_string(),
             negative,
             atoms,
         })
@@ -172,10 +170,6 @@ impl Pattern {
 
     pub fn is_negative(&self) -> bool {
         self.negative
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.source
     }
 
     /// Whether the pattern body matches all of `text` (the `!` is not applied here).
@@ -308,12 +302,6 @@ impl Filter {
             .rev()
             .find(|p| p.matches(text))
             .is_some_and(|p| !p.is_negative())
-    }
-
-    /// For `*-ignore` lists: ignored when the last matching pattern is positive (the same
-    /// rule; a `!` pattern there takes a ref back).
-    pub fn ignores(&self, text: &str) -> bool {
-        self.includes(text)
     }
 }
 

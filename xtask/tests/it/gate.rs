@@ -757,27 +757,28 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
 
     // `release --yes --format json`: old, a JSON plan followed by human text.
     let att = env.attestations.to_str().unwrap().to_string();
-    let out = run(
-        s(&[
-            "release",
-            "2.0.0",
-            "--yes",
-            "--attestations",
-            &att,
-            "--skip-checks",
-            "build",
-            "--skip-checks",
-            "verify-runs",
-            "--skip-checks",
-            "verify-contents",
-            "--format",
-            "json",
-        ]),
-        true,
-    )
-    .output()
-    .await
-    .unwrap();
+    let release_json = |version: &str| {
+        run(
+            s(&[
+                "release",
+                version,
+                "--yes",
+                "--attestations",
+                &att,
+                "--skip-checks",
+                "build",
+                "--skip-checks",
+                "verify-runs",
+                "--skip-checks",
+                "verify-contents",
+                "--format",
+                "json",
+            ]),
+            true,
+        )
+        .output()
+    };
+    let out = release_json("2.0.0").await.unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -792,27 +793,7 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
     assert_eq!(doc["tag"], "v2.0.0");
     assert_eq!(doc["released"]["references"].as_array().unwrap().len(), 4);
     // A refusal is one document too, with the error inside.
-    let out = run(
-        s(&[
-            "release",
-            "2.1.0",
-            "--yes",
-            "--attestations",
-            &att,
-            "--skip-checks",
-            "build",
-            "--skip-checks",
-            "verify-runs",
-            "--skip-checks",
-            "verify-contents",
-            "--format",
-            "json",
-        ]),
-        true,
-    )
-    .output()
-    .await
-    .unwrap();
+    let out = release_json("2.1.0").await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     let doc = one(&String::from_utf8_lossy(&out.stdout), "release refused");
     assert_eq!(doc["outcome"], "error");

@@ -392,22 +392,24 @@ pub(super) async fn promote_faults_then_the_rerun_completes() {
         1,
         FaultAction::Status(502),
     );
-    let run = xtask_async(
-        env.work.clone(),
-        strings(&[
-            "--repo",
-            env.work.to_str().unwrap(),
-            "promote",
-            "5.1.0",
-            "--yes",
-        ]),
-        envs(&[
-            ("GITHUB_API_URL", &env.gh.base_url),
-            ("GITHUB_TOKEN", ADMIN_TOKEN),
-            ("AISOPSFLOW_REGISTRY", &reg),
-        ]),
-    )
-    .await;
+    let promote_5_1 = || {
+        xtask_async(
+            env.work.clone(),
+            strings(&[
+                "--repo",
+                env.work.to_str().unwrap(),
+                "promote",
+                "5.1.0",
+                "--yes",
+            ]),
+            envs(&[
+                ("GITHUB_API_URL", &env.gh.base_url),
+                ("GITHUB_TOKEN", ADMIN_TOKEN),
+                ("AISOPSFLOW_REGISTRY", &reg),
+            ]),
+        )
+    };
+    let run = promote_5_1().await;
     expect("promote: dispatch answered 502", &run, 3, &["502"]);
     let posts = env
         .gh
@@ -427,22 +429,7 @@ pub(super) async fn promote_faults_then_the_rerun_completes() {
     );
 
     // The rerun dispatches once and moves exactly `latest` to 5.1.0.
-    let run = xtask_async(
-        env.work.clone(),
-        strings(&[
-            "--repo",
-            env.work.to_str().unwrap(),
-            "promote",
-            "5.1.0",
-            "--yes",
-        ]),
-        envs(&[
-            ("GITHUB_API_URL", &env.gh.base_url),
-            ("GITHUB_TOKEN", ADMIN_TOKEN),
-            ("AISOPSFLOW_REGISTRY", &reg),
-        ]),
-    )
-    .await;
+    let run = promote_5_1().await;
     expect(
         "promote: dispatch answered 502 (rerun)",
         &run,
