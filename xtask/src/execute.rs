@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -35,7 +35,7 @@ use crate::effects::registry::{Credentials, RegistryClient};
 use crate::exit::{Kind, kind_of, policy, usage};
 use crate::flags::Format;
 use crate::notes::{self, AttestationLine, CheckLine, NotesInput, PackageNotes};
-use crate::plan::{self, Plan, Request, StepKind, World};
+use crate::plan::{self, Action, Plan, Request, World};
 use crate::policy::{self as tags, TagKind};
 use crate::report::{self, Gate};
 use crate::workspace::Workspace;
@@ -500,17 +500,6 @@ async fn read_published(
     Ok((published, latest_versions))
 }
 
-/// The annotated tag's message. `publish` reads the `components:` line
-/// (`publish::components_from_tag_message`).
-pub fn tag_message(plan: &Plan) -> String {
-    plan::tag_message_for(
-        &plan.version,
-        &plan.components,
-        &plan.commit,
-        plan.moves_latest,
-    )
-}
-
 /// What `package` holds under the release's version tags, and which version `latest` (at
 /// `latest`) holds: from the image's version label, else from the version tags that share
 /// its digest.
@@ -722,30 +711,32 @@ async fn release_steps(
         return Ok(crate::exit::OK);
     }
     let mut run = Releasing::new(ws, opts, &plan, &obs, &registry);
-    if plan.notes_written() {
-        // Everything up to the notes was done when they were written (the plan marks it
-        // so); only the optional draft release may remain, and it is idempotent.
+    // Finished notes mark every step before them done: only the optional draft release
+    // can remain (it is idempotent), so nothing needs confirming.
+    let finished = plan.notes_written();
+    if finished {
+        // A resume record left beside finished notes is stale.
         let _ = std::fs::remove_file(state_path(config, &run.version));
-        let code = run.walk().await;
-        doc.insert("executed".into(), serde_json::to_value(&run.executed)?);
-        code?;
+    } else {
+        if !opts.yes && !confirm(&format!("release {} as {}?", run.version, plan.tag)).await? {
+            say("not confirmed; nothing was changed");
+            return Ok(crate::exit::POLICY);
+        }
+        // GitHub is needed for the rest; no token stops the release before the gate runs.
+        run.github().await?;
+    }
+    let walked = run.walk().await;
+    doc.insert("executed".into(), serde_json::to_value(&run.executed)?);
+    walked?;
+    if finished {
         say(format!(
             "release {} is complete: {} records it",
             run.version,
             notes::internal_path(config, &run.version).display()
         ));
-        return Ok(crate::exit::OK);
+    } else {
+        run.report_released(doc)?;
     }
-    if !opts.yes && !confirm(&format!("release {} as {}?", run.version, plan.tag)).await? {
-        say("not confirmed; nothing was changed");
-        return Ok(crate::exit::POLICY);
-    }
-    // GitHub is needed for the rest; no token stops the release before the gate runs.
-    run.github().await?;
-    let walked = run.walk().await;
-    doc.insert("executed".into(), serde_json::to_value(&run.executed)?);
-    walked?;
-    run.report_released(doc)?;
     Ok(crate::exit::OK)
 }
 
@@ -857,15 +848,40 @@ impl<'a> Releasing<'a> {
     async fn walk(&mut self) -> anyhow::Result<()> {
         let plan = self.plan;
         for step in plan.todo() {
-            match step.kind {
-                StepKind::Preflight => self.preflight().await?,
-                StepKind::CreateTag => self.create_tag().await?,
-                StepKind::PushTag => self.push_tag().await?,
-                StepKind::FindRun => self.find_run().await?,
-                StepKind::WaitRun => self.wait_run().await?,
-                StepKind::Verify => self.verify().await?,
-                StepKind::WriteNotes => self.write_notes().await?,
-                StepKind::DraftRelease => self.draft_release().await?,
+            match &step.action {
+                Action::Preflight { after_push } => self.preflight(*after_push).await?,
+                Action::CreateTag {
+                    tag,
+                    commit,
+                    message,
+                } => self.create_tag(tag, commit, message).await?,
+                Action::PushTag {
+                    remote,
+                    tag,
+                    commit,
+                } => self.push_tag(remote, tag, commit).await?,
+                Action::FindRun {
+                    workflow,
+                    tag,
+                    commit,
+                } => self.find_run(workflow, tag, commit).await?,
+                Action::WaitRun => self.wait_run().await?,
+                Action::Verify {
+                    version,
+                    components,
+                    latest_before,
+                    expect_latest,
+                } => {
+                    let input =
+                        self.verify_input(version, components, latest_before, *expect_latest);
+                    self.verify(input).await?
+                }
+                Action::WriteNotes {
+                    customer,
+                    record,
+                    internal,
+                } => self.write_notes(customer, record, internal).await?,
+                Action::DraftRelease(draft) => self.draft_release(draft).await?,
             }
             self.executed.push(step.clone());
         }
@@ -877,12 +893,6 @@ impl<'a> Releasing<'a> {
             self.gh = Some(github_client(&self.ws.config).await?);
         }
         Ok(self.gh.as_ref().expect("just set"))
-    }
-
-    fn pushed_before(&self) -> bool {
-        self.plan
-            .step(StepKind::PushTag)
-            .is_some_and(|s| s.done.is_some())
     }
 
     /// The resume record for a push at `clock`.
@@ -915,9 +925,8 @@ impl<'a> Releasing<'a> {
     }
 
     /// 1. The preflight gate (every error-severity check must pass).
-    async fn preflight(&mut self) -> anyhow::Result<()> {
+    async fn preflight(&mut self, after_push: bool) -> anyhow::Result<()> {
         let (plan, config) = (self.plan, &self.ws.config);
-        let after_push = self.pushed_before();
         say(if after_push {
             format!(
                 "preflight gate: {} was pushed from elsewhere without a resume record here, so whether a gate ran before it is unknown; running it now",
@@ -982,34 +991,32 @@ impl<'a> Releasing<'a> {
 
     /// 2. The resume record (before the tag exists, so a tag made here always has one),
     ///    then the annotated tag.
-    async fn create_tag(&mut self) -> anyhow::Result<()> {
+    async fn create_tag(&mut self, tag: &str, commit: &str, message: &str) -> anyhow::Result<()> {
         let clock = self.github_clock().await?;
-        let (plan, config) = (self.plan, &self.ws.config);
-        write_state(config, &self.record(&clock))?;
-        git::create_annotated_tag(&self.ws.root, &plan.tag, &plan.commit, &tag_message(plan))?;
-        say(format!("created tag {} at {}", plan.tag, plan.commit));
+        write_state(&self.ws.config, &self.record(&clock))?;
+        git::create_annotated_tag(&self.ws.root, tag, commit, message)?;
+        say(format!("created tag {tag} at {commit}"));
         self.created_here = true;
         Ok(())
     }
 
     /// 3. The push of exactly one tag, with the resume record written just before it.
-    async fn push_tag(&mut self) -> anyhow::Result<()> {
+    async fn push_tag(&mut self, remote: &str, tag: &str, commit: &str) -> anyhow::Result<()> {
         // GitHub's clock just before the push: the run of this push is created after it.
         let clock = self.github_clock().await?;
-        let (plan, config) = (self.plan, &self.ws.config);
-        let remote = &config.raw.repository.remote;
+        let config = &self.ws.config;
         write_state(config, &self.record(&clock))?;
         push_exactly(
             &self.ws.root,
             remote,
-            plan,
+            tag,
+            commit,
             self.created_here,
             &self.rerun,
             &state_path(config, &self.version),
         )?;
         say(format!(
-            "pushed tag {} to {remote}; it peels to {}",
-            plan.tag, plan.commit
+            "pushed tag {tag} to {remote}; it peels to {commit}"
         ));
         self.clock = Some(clock);
         Ok(())
@@ -1045,21 +1052,19 @@ impl<'a> Releasing<'a> {
     }
 
     /// 4. The publish run for this push.
-    async fn find_run(&mut self) -> anyhow::Result<()> {
+    async fn find_run(&mut self, workflow: &str, tag: &str, commit: &str) -> anyhow::Result<()> {
         let clock = match self.clock {
             Some(c) => c,
             None => self.pushed_clock()?,
         };
         self.clock = Some(clock);
-        let (plan, config) = (self.plan, &self.ws.config);
+        let config = &self.ws.config;
         let deadline = Instant::now() + self.opts.timeout;
         self.deadline = Some(deadline);
-        let filter = push_run_filter(&plan.commit, &clock);
+        let filter = push_run_filter(commit, &clock);
         say(format!(
-            "waiting for the {} run of push {} at {}: {}",
-            config.workflow_file_name(),
-            plan.tag,
-            &plan.commit[..12],
+            "waiting for the {workflow} run of push {tag} at {}: {}",
+            &commit[..commit.len().min(12)],
             clock.describe()
         ));
         let (opts, rerun) = (self.opts, self.rerun.clone());
@@ -1067,9 +1072,9 @@ impl<'a> Releasing<'a> {
         let run = find_run(
             gh,
             config.repo_owner_name(),
-            config.workflow_file_name(),
+            workflow,
             &filter,
-            Some(&plan.tag),
+            Some(tag),
             clock.earliest(),
             deadline,
             opts.poll,
@@ -1077,9 +1082,7 @@ impl<'a> Releasing<'a> {
         .await
         .map_err(|e| match e {
             FindError::Timeout => policy(format!(
-                "no publish run appeared for tag {} at commit {} within {} s (--timeout): Actions may be disabled or the workflow's triggers may not match the tag; check `cargo xtask preflight --only actions-enabled --only workflow-triggers`, then rerun `{rerun}` to keep waiting",
-                plan.tag,
-                plan.commit,
+                "no publish run appeared for tag {tag} at commit {commit} within {} s (--timeout): Actions may be disabled or the workflow's triggers may not match the tag; check `cargo xtask preflight --only actions-enabled --only workflow-triggers`, then rerun `{rerun}` to keep waiting",
                 opts.timeout.as_secs()
             )),
             FindError::Other(e) => e,
@@ -1118,13 +1121,19 @@ impl<'a> Releasing<'a> {
         Ok(())
     }
 
-    fn verify_input(&self) -> crate::verify::VerifyInput {
+    fn verify_input(
+        &self,
+        version: &str,
+        components: &[String],
+        latest_before: &str,
+        expect_latest: bool,
+    ) -> crate::verify::VerifyInput {
         crate::verify::VerifyInput {
-            version: self.version.clone(),
-            components: self.opts.request.components.clone(),
+            version: version.to_string(),
+            components: components.to_vec(),
             only: Vec::new(),
-            latest_before: Some(latest_before_flag(self.plan)),
-            expect_latest: Some(self.plan.moves_latest),
+            latest_before: Some(latest_before.to_string()),
+            expect_latest: Some(expect_latest),
             delivery: false,
             offline: false,
             // What the registry's bytes are, too: every image runs and holds only its files.
@@ -1135,8 +1144,7 @@ impl<'a> Releasing<'a> {
     }
 
     /// 6. Verify against the registry, with the recorded `latest` before.
-    async fn verify(&mut self) -> anyhow::Result<()> {
-        let input = self.verify_input();
+    async fn verify(&mut self, input: crate::verify::VerifyInput) -> anyhow::Result<()> {
         let mut verified = crate::verify::verify(self.ws, self.registry, &input).await?;
         // The first release: the public editions were created private (a package first
         // pushed by a workflow inherits the private repository's visibility), and only an
@@ -1269,11 +1277,16 @@ impl<'a> Releasing<'a> {
         Ok((packages, record_packages))
     }
 
-    /// 7. The notes: the customer variant first, so the internal notes (the "done" marker)
-    ///    never exist without it, and the release record before the internal notes.
-    async fn write_notes(&mut self) -> anyhow::Result<()> {
-        let verified = self.verified.take().expect("verify precedes the notes");
-        let (plan, config, version) = (self.plan, &self.ws.config, self.version.clone());
+    /// What the notes say: the plan, the gate and what verify saw.
+    async fn notes_input(
+        &self,
+        verified: &crate::verify::Verified,
+    ) -> anyhow::Result<(
+        NotesInput,
+        Vec<crate::record::Package>,
+        Vec<crate::record::Check>,
+    )> {
+        let (plan, config) = (self.plan, &self.ws.config);
         let verify_lines = check_lines(&verified.report);
         let mut record_checks = crate::record::checks("gate", &self.gate_lines);
         record_checks.extend(crate::record::checks("verify", &verify_lines));
@@ -1285,9 +1298,9 @@ impl<'a> Releasing<'a> {
                 "No record of the gate's run was found (the resume record was missing when the notes were written): whether a gate ran before the push is unknown.".to_string(),
             );
         }
-        let (packages, record_packages) = self.package_entries(&verified).await?;
+        let (packages, record_packages) = self.package_entries(verified).await?;
         let input = NotesInput {
-            version: version.clone(),
+            version: self.version.clone(),
             tag: plan.tag.clone(),
             commit: plan.commit.clone(),
             run_url: Some(self.run_url()),
@@ -1301,14 +1314,22 @@ impl<'a> Releasing<'a> {
             sdk_repository: config.raw.customer.sdk_repository.clone(),
             catalog_repository: config.raw.customer.catalog_repository.clone(),
         };
-        let record = self.release_record(&input, &verified, record_packages, record_checks)?;
-        let written = WrittenNotes {
-            customer: notes::customer_path(config, &version),
-            internal: notes::internal_path(config, &version),
-            record: crate::record::path(config, &version),
-            input,
-        };
-        let write = |path: &PathBuf, text: String| {
+        Ok((input, record_packages, record_checks))
+    }
+
+    /// 7. The notes: the customer variant first, so the internal notes (the "done" marker)
+    ///    never exist without it, and the release record before the internal notes.
+    async fn write_notes(
+        &mut self,
+        customer: &Path,
+        record: &Path,
+        internal: &Path,
+    ) -> anyhow::Result<()> {
+        let verified = self.verified.take().expect("verify precedes the notes");
+        let (input, record_packages, record_checks) = self.notes_input(&verified).await?;
+        let release_record =
+            self.release_record(&input, &verified, record_packages, record_checks)?;
+        let write = |path: &Path, text: String| {
             crate::fsx::write_atomic(path, text.as_bytes()).with_context(|| {
                 format!(
                     "writing {}; rerun `{}` to write the notes",
@@ -1317,11 +1338,16 @@ impl<'a> Releasing<'a> {
                 )
             })
         };
-        write(&written.customer, notes::render_customer(&written.input))?;
-        write(&written.record, record.to_json())?;
-        write(&written.internal, notes::render_internal(&written.input))?;
-        let _ = std::fs::remove_file(state_path(config, &version));
-        self.notes = Some(written);
+        write(customer, notes::render_customer(&input))?;
+        write(record, release_record.to_json())?;
+        write(internal, notes::render_internal(&input))?;
+        let _ = std::fs::remove_file(state_path(&self.ws.config, &self.version));
+        self.notes = Some(WrittenNotes {
+            input,
+            customer: customer.to_path_buf(),
+            record: record.to_path_buf(),
+            internal: internal.to_path_buf(),
+        });
         Ok(())
     }
 
@@ -1367,7 +1393,7 @@ impl<'a> Releasing<'a> {
     }
 
     /// 8. Optionally, the GitHub release as a draft, with the customer notes as its body.
-    async fn draft_release(&mut self) -> anyhow::Result<()> {
+    async fn draft_release(&mut self, draft: &plan::Draft) -> anyhow::Result<()> {
         let config = &self.ws.config;
         let body = match &self.notes {
             Some(n) => notes::render_customer(&n.input),
@@ -1375,9 +1401,8 @@ impl<'a> Releasing<'a> {
             None => std::fs::read_to_string(notes::customer_path(config, &self.version))
                 .unwrap_or_default(),
         };
-        let plan = self.plan;
         let gh = self.github().await?;
-        draft_release(gh, config, plan, &body).await
+        draft_release(gh, config, draft, &body).await
     }
 
     /// The result: lines for people, and `released` in the JSON document.
@@ -1421,17 +1446,17 @@ impl<'a> Releasing<'a> {
 async fn draft_release(
     gh: &Github,
     config: &Config,
-    plan: &Plan,
+    draft: &plan::Draft,
     body: &str,
 ) -> anyhow::Result<()> {
     let (owner, name) = config.repo_owner_name();
     let new = crate::effects::github::NewRelease {
-        tag_name: plan.tag.clone(),
-        target_commitish: Some(plan.commit.clone()),
-        name: Some(format!("aisopsflow {}", plan.version)),
+        tag_name: draft.tag.clone(),
+        target_commitish: Some(draft.commit.clone()),
+        name: Some(draft.name.clone()),
         body: Some(body.to_string()),
         draft: true,
-        prerelease: plan.version.contains('-'),
+        prerelease: draft.prerelease,
         make_latest: None,
     };
     match gh.create_release(owner, name, &new).await {
@@ -1446,10 +1471,10 @@ async fn draft_release(
             Some(crate::effects::github::GithubError::Validation { codes, .. })
                 if codes.iter().any(|c| c == "already_exists") =>
             {
-                say(format!("the GitHub release {} already exists", plan.tag));
+                say(format!("the GitHub release {} already exists", draft.tag));
                 Ok(())
             }
-            _ => Err(e.context(format!("creating the draft release {}", plan.tag))),
+            _ => Err(e.context(format!("creating the draft release {}", draft.tag))),
         },
     }
 }
@@ -1460,30 +1485,31 @@ async fn draft_release(
 fn push_exactly(
     root: &std::path::Path,
     remote: &str,
-    plan: &Plan,
+    tag: &str,
+    commit: &str,
     created_here: bool,
     rerun: &str,
     state: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let refname = format!("refs/tags/{}", plan.tag);
+    let refname = format!("refs/tags/{tag}");
     let theirs = |at: Option<&String>| -> anyhow::Error {
         // Their tag is not ours: neither our tag nor our record of it stays.
         if created_here {
-            let _ = git::delete_local_tag(root, &plan.tag);
+            let _ = git::delete_local_tag(root, tag);
         }
         let _ = std::fs::remove_file(state);
         match at {
-            Some(sha) if sha == &plan.commit => policy(format!(
+            Some(sha) if sha == commit => policy(format!(
                 "someone else pushed tag {} to `{remote}` at this commit while the gate ran; nothing of ours was pushed; rerun `{rerun}` to follow that release (its gate's run is unknown, so the rerun runs the gate again and the notes say so)",
-                plan.tag
+                tag
             )),
             Some(sha) => policy(format!(
                 "someone else pushed tag {} to `{remote}` at commit {sha}, not {}, while the gate ran; nothing of ours was pushed; releases are immutable: choose a new version",
-                plan.tag, plan.commit
+                tag, commit
             )),
             None => policy(format!(
                 "the tag {} was not on `{remote}` after the push; inspect it with `git ls-remote {remote} {refname}` before rerunning",
-                plan.tag
+                tag
             )),
         }
     };
@@ -1492,30 +1518,30 @@ fn push_exactly(
     if let Some(sha) = before.get(&refname) {
         return Err(theirs(Some(sha)));
     }
-    if let Err(e) = git::push_tag(root, remote, &plan.tag) {
+    if let Err(e) = git::push_tag(root, remote, tag) {
         let now = git::ls_remote(root, remote, std::slice::from_ref(&refname))?;
         return match now.get(&refname) {
             // Our push may have landed before the error (a lost connection): then it is ours.
-            Some(sha) if sha == &plan.commit && remote_tag_is_ours(root, remote, plan)? => Ok(()),
+            Some(sha) if sha == commit && remote_tag_is_ours(root, remote, tag)? => Ok(()),
             Some(sha) => Err(theirs(Some(sha))),
             None => Err(e),
         };
     }
     let refs = git::ls_remote(root, remote, std::slice::from_ref(&refname))?;
     match refs.get(&refname) {
-        Some(sha) if sha == &plan.commit => Ok(()),
+        Some(sha) if sha == commit => Ok(()),
         other => Err(policy(format!(
             "after the push, {remote}'s tag {} peels to {}, not {}; inspect it with `git ls-remote {remote} {refname}` before rerunning",
-            plan.tag,
+            tag,
             other.map(String::as_str).unwrap_or("nothing"),
-            plan.commit,
+            commit,
         ))),
     }
 }
 
 /// Whether the remote's tag object is the one made here (same object id as the local tag).
-fn remote_tag_is_ours(root: &std::path::Path, remote: &str, plan: &Plan) -> anyhow::Result<bool> {
-    let refname = format!("refs/tags/{}", plan.tag);
+fn remote_tag_is_ours(root: &std::path::Path, remote: &str, tag: &str) -> anyhow::Result<bool> {
+    let refname = format!("refs/tags/{tag}");
     let local = git::local_ref_object(root, &refname)?;
     let theirs = git::remote_ref_object(root, remote, &refname)?;
     Ok(local.is_some() && theirs == local)
@@ -1567,21 +1593,6 @@ async fn run_gate(
 }
 
 pub use crate::checks::manual::operator;
-
-/// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.
-pub fn latest_before_flag(plan: &Plan) -> String {
-    plan.packages
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p.package,
-                p.latest_before.as_deref().unwrap_or("none")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 fn check_lines(report: &Report) -> Vec<CheckLine> {
     report

@@ -162,10 +162,7 @@ impl Pattern {
                 rep: Rep::One,
             });
         }
-        Ok(Pattern {
-            negative,
-            atoms,
-        })
+        Ok(Pattern { negative, atoms })
     }
 
     pub fn is_negative(&self) -> bool {

@@ -8,6 +8,7 @@
 //! release with the finished steps marked done, which is how `release` resumes.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -75,6 +76,7 @@ pub struct Request {
     pub allow_downgrade: bool,
 }
 
+/// Which step, without its data: for tests and for asking the plan about one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepKind {
@@ -88,12 +90,91 @@ pub enum StepKind {
     DraftRelease,
 }
 
+/// What one step does, with everything it needs. The executor matches on this and nothing
+/// else, so what `--dry-run` prints is what a real run does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// The preflight gate. `after_push`: the tag was pushed from elsewhere without a resume
+    /// record here, so whether a gate ran before it is unknown; it runs now and the notes say
+    /// so.
+    Preflight { after_push: bool },
+    /// The resume record (so a tag made here always has one), then the annotated tag.
+    CreateTag {
+        tag: String,
+        commit: String,
+        message: String,
+    },
+    /// The push of exactly this one tag, with the resume record written just before it.
+    PushTag {
+        remote: String,
+        tag: String,
+        commit: String,
+    },
+    /// The publish workflow's run for the push of `tag` at `commit`.
+    FindRun {
+        workflow: String,
+        tag: String,
+        commit: String,
+    },
+    /// The wait for that run (found by the step before) to complete successfully.
+    WaitRun,
+    /// Verify against the registry, deep (every image runs and holds only its files).
+    Verify {
+        version: String,
+        components: Vec<String>,
+        /// What `verify --latest-before` takes: `PKG=sha256:...|none,...`.
+        latest_before: String,
+        expect_latest: bool,
+    },
+    /// The notes: the customer variant, the release record, then the internal notes (the
+    /// "done" marker, so it never exists without the other two).
+    WriteNotes {
+        customer: PathBuf,
+        record: PathBuf,
+        internal: PathBuf,
+    },
+    /// The GitHub release as a draft, with the customer notes as its body.
+    DraftRelease(Draft),
+}
+
+/// The GitHub release `DraftRelease` creates (its body is the customer notes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Draft {
+    pub tag: String,
+    pub commit: String,
+    pub name: String,
+    pub prerelease: bool,
+}
+
+impl Action {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Action::Preflight { .. } => StepKind::Preflight,
+            Action::CreateTag { .. } => StepKind::CreateTag,
+            Action::PushTag { .. } => StepKind::PushTag,
+            Action::FindRun { .. } => StepKind::FindRun,
+            Action::WaitRun => StepKind::WaitRun,
+            Action::Verify { .. } => StepKind::Verify,
+            Action::WriteNotes { .. } => StepKind::WriteNotes,
+            Action::DraftRelease(_) => StepKind::DraftRelease,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
-    pub kind: StepKind,
+    #[serde(flatten)]
+    pub action: Action,
     pub description: String,
     /// Why the step is already done, when it is.
     pub done: Option<String>,
+}
+
+impl Step {
+    pub fn kind(&self) -> StepKind {
+        self.action.kind()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,7 +204,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn step(&self, kind: StepKind) -> Option<&Step> {
-        self.steps.iter().find(|s| s.kind == kind)
+        self.steps.iter().find(|s| s.kind() == kind)
     }
 
     /// The steps still to do, in order: what `execute::release` walks.
@@ -197,18 +278,7 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
     }
     let packages = planned_packages(config, world, &components, &tag_plan.tags);
 
-    let steps = steps(
-        config,
-        req,
-        world,
-        &tag,
-        Progress {
-            gate_unknown,
-            tag_created,
-            tag_pushed,
-        },
-    );
-    Ok(Plan {
+    let mut plan = Plan {
         version: req.version.to_string(),
         tag,
         kind,
@@ -217,8 +287,15 @@ pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Pla
         latest_reason: tag_plan.latest_reason,
         components,
         packages,
-        steps,
-    })
+        steps: Vec::new(),
+    };
+    let progress = Progress {
+        gate_unknown,
+        tag_created,
+        tag_pushed,
+    };
+    plan.steps = steps(config, req, world, &plan, progress);
+    Ok(plan)
 }
 
 /// The first refusals: a detached HEAD, a dirty tree, the version released under its other
@@ -354,84 +431,152 @@ struct Progress {
     tag_pushed: bool,
 }
 
-/// The release's steps, each marked done where the world shows it done.
-fn steps(config: &Config, req: &Request, world: &World, tag: &str, p: Progress) -> Vec<Step> {
-    let Progress {
-        gate_unknown,
-        tag_created,
-        tag_pushed,
-    } = p;
-    let done = |cond: bool, why: &str| cond.then(|| why.to_string());
-    let mut steps = vec![
-        Step {
-            kind: StepKind::Preflight,
-            description: if gate_unknown {
-                "run the preflight gate now: the tag was pushed from elsewhere, so whether a gate ran before it is unknown (the notes say so)".into()
-            } else {
-                "run the preflight gate (every error-severity check must pass)".into()
-            },
-            done: done(
-                tag_pushed && !gate_unknown && !world.notes_exist,
-                "the tag is already pushed; the gate ran before it (the resume record holds its result)",
-            ),
-        },
-        Step {
-            kind: StepKind::CreateTag,
-            description: format!("create annotated tag {tag} at {}", world.head),
-            done: done(tag_created || tag_pushed, "the tag exists at HEAD"),
-        },
-        Step {
-            kind: StepKind::PushTag,
-            description: format!(
-                "push exactly one tag, {tag}, to {}",
-                config.raw.repository.remote
-            ),
-            done: done(tag_pushed, "the remote tag peels to HEAD"),
-        },
-        Step {
-            kind: StepKind::FindRun,
-            description: format!(
-                "find the {} run for push {tag} at {}",
-                config.workflow_file_name(),
-                &world.head[..world.head.len().min(12)]
-            ),
-            done: None,
-        },
-        Step {
-            kind: StepKind::WaitRun,
-            description: "wait for the run to complete successfully".into(),
-            done: None,
-        },
-        Step {
-            kind: StepKind::Verify,
-            description: "verify tags, digests, `latest` and visibility in the registry".into(),
-            done: None,
-        },
-        Step {
-            kind: StepKind::WriteNotes,
-            description: format!(
-                "write {}/{}.md and the customer variant",
-                config.raw.notes.dir, req.version
-            ),
-            done: done(world.notes_exist, "the notes exist"),
-        },
-    ];
-    if req.draft_release {
-        steps.push(Step {
-            kind: StepKind::DraftRelease,
-            description: format!("create the GitHub release {tag} as a draft"),
-            done: None,
-        });
+/// One step, with why it is done when it is.
+fn step(action: Action, description: String, done: Option<&str>) -> Step {
+    Step {
+        action,
+        description,
+        done: done.map(str::to_string),
     }
+}
+
+/// The release's steps, each with its data and marked done where the world shows it done.
+fn steps(config: &Config, req: &Request, world: &World, plan: &Plan, p: Progress) -> Vec<Step> {
+    let mut steps = tag_steps(config, world, plan, p);
+    steps.extend(run_steps(config, req, world, plan));
     if world.notes_exist {
         // Everything before the notes was done when they were written.
         for s in steps.iter_mut() {
-            if s.done.is_none() && s.kind != StepKind::DraftRelease {
+            if s.done.is_none() && s.kind() != StepKind::DraftRelease {
                 s.done = Some("the notes exist, so this was done".into());
             }
         }
     }
     steps
+}
+
+/// The gate, the tag and its push.
+fn tag_steps(config: &Config, world: &World, plan: &Plan, p: Progress) -> Vec<Step> {
+    let Progress {
+        gate_unknown,
+        tag_created,
+        tag_pushed,
+    } = p;
+    let (tag, commit) = (&plan.tag, &plan.commit);
+    let remote = config.raw.repository.remote.clone();
+    vec![
+        step(
+            Action::Preflight {
+                after_push: gate_unknown,
+            },
+            if gate_unknown {
+                "run the preflight gate now: the tag was pushed from elsewhere, so whether a gate ran before it is unknown (the notes say so)".into()
+            } else {
+                "run the preflight gate (every error-severity check must pass)".into()
+            },
+            (tag_pushed && !gate_unknown && !world.notes_exist).then_some(
+                "the tag is already pushed; the gate ran before it (the resume record holds its result)",
+            ),
+        ),
+        step(
+            Action::CreateTag {
+                tag: tag.clone(),
+                commit: commit.clone(),
+                message: tag_message_for(
+                    &plan.version,
+                    &plan.components,
+                    commit,
+                    plan.moves_latest,
+                ),
+            },
+            format!("create annotated tag {tag} at {commit}"),
+            (tag_created || tag_pushed).then_some("the tag exists at HEAD"),
+        ),
+        step(
+            Action::PushTag {
+                remote: remote.clone(),
+                tag: tag.clone(),
+                commit: commit.clone(),
+            },
+            format!("push exactly one tag, {tag}, to {remote}"),
+            tag_pushed.then_some("the remote tag peels to HEAD"),
+        ),
+    ]
+}
+
+/// After the push: the publish run, verify, the notes and the optional draft release.
+fn run_steps(config: &Config, req: &Request, world: &World, plan: &Plan) -> Vec<Step> {
+    let (tag, commit, version) = (&plan.tag, &plan.commit, &plan.version);
+    let workflow = config.workflow_file_name().to_string();
+    let mut steps = vec![
+        step(
+            Action::FindRun {
+                workflow: workflow.clone(),
+                tag: tag.clone(),
+                commit: commit.clone(),
+            },
+            format!(
+                "find the {workflow} run for push {tag} at {}",
+                &commit[..commit.len().min(12)]
+            ),
+            None,
+        ),
+        step(
+            Action::WaitRun,
+            "wait for the run to complete successfully".into(),
+            None,
+        ),
+        step(
+            Action::Verify {
+                version: version.clone(),
+                components: req.components.clone(),
+                latest_before: latest_before_flag(&plan.packages),
+                expect_latest: plan.moves_latest,
+            },
+            "verify tags, digests, `latest` and visibility in the registry".into(),
+            None,
+        ),
+        step(
+            Action::WriteNotes {
+                customer: crate::notes::customer_path(config, version),
+                record: crate::record::path(config, version),
+                internal: crate::notes::internal_path(config, version),
+            },
+            format!(
+                "write {}/{version}.md and the customer variant",
+                config.raw.notes.dir
+            ),
+            world.notes_exist.then_some("the notes exist"),
+        ),
+    ];
+    if req.draft_release {
+        steps.push(step(
+            Action::DraftRelease(Draft {
+                tag: tag.clone(),
+                commit: commit.clone(),
+                name: format!("aisopsflow {version}"),
+                prerelease: !req.version.pre.is_empty(),
+            }),
+            format!("create the GitHub release {tag} as a draft"),
+            None,
+        ));
+    }
+    steps
+}
+
+/// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.
+pub fn latest_before_flag(packages: &[PlannedPackage]) -> String {
+    packages
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p.package,
+                p.latest_before.as_deref().unwrap_or("none")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The annotated tag's message `cargo xtask release` writes; `publish` reads its
@@ -666,6 +811,39 @@ Steps:
         );
     }
 
+    /// Each step carries what it acts on, and the executor reads only that: the JSON
+    /// document's steps are what `--dry-run --format json` prints.
+    #[test]
+    fn the_steps_carry_their_data() {
+        let config = config();
+        let mut r = req(true);
+        r.draft_release = true;
+        r.version = semver::Version::parse("1.2.3-rc.1").unwrap();
+        let mut w = world();
+        w.latest_now
+            .insert("aisopsflow-core".into(), Some(format!("sha256:{}", "a".repeat(64))));
+        let p = plan(&config, &r, &w).unwrap();
+        let mut got = String::new();
+        for s in &p.steps {
+            let mut v = serde_json::to_value(s).unwrap();
+            v.as_object_mut().unwrap().remove("description");
+            got.push_str(&v.to_string());
+            got.push('\n');
+        }
+        let root = config.root.display().to_string();
+        let got = got.replace(HEAD, "<HEAD>").replace(&root, "<ROOT>");
+        expect![[r#"
+            {"after_push":false,"done":null,"kind":"preflight"}
+            {"commit":"<HEAD>","done":null,"kind":"create-tag","message":"aisopsflow 1.2.3-rc.1\n\nversion: 1.2.3-rc.1\ncomponents: core,runner\ncommit: <HEAD>\nlatest: stays\n","tag":"release-v1.2.3-rc.1"}
+            {"commit":"<HEAD>","done":null,"kind":"push-tag","remote":"origin","tag":"release-v1.2.3-rc.1"}
+            {"commit":"<HEAD>","done":null,"kind":"find-run","tag":"release-v1.2.3-rc.1","workflow":"publish-images.yml"}
+            {"done":null,"kind":"wait-run"}
+            {"components":[],"done":null,"expect_latest":false,"kind":"verify","latest_before":"aisopsflow-core=sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,aisopsflow-core-commercial=none,aisopsflow-runner=none,aisopsflow-runner-commercial=none","version":"1.2.3-rc.1"}
+            {"customer":"<ROOT>/docs/releases/1.2.3-rc.1.customer.md","done":null,"internal":"<ROOT>/docs/releases/1.2.3-rc.1.md","kind":"write-notes","record":"<ROOT>/docs/releases/1.2.3-rc.1.json"}
+            {"commit":"<HEAD>","done":null,"kind":"draft-release","name":"aisopsflow 1.2.3-rc.1","prerelease":true,"tag":"release-v1.2.3-rc.1"}
+        "#]].assert_eq(&got);
+    }
+
     /// The first release that moves `latest`: every step to do, `latest` before read.
     #[test]
     fn first_release_moving_latest() {
@@ -750,7 +928,7 @@ Steps:
         );
         let p = plan(&config(), &r, &w).unwrap();
         assert!(p.notes_written());
-        let todo: Vec<StepKind> = p.todo().map(|s| s.kind).collect();
+        let todo: Vec<StepKind> = p.todo().map(Step::kind).collect();
         assert_eq!(todo, [StepKind::DraftRelease]);
         let p = plan(&config(), &req(true), &w).unwrap();
         assert!(p.notes_written() && p.complete());
