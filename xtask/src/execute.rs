@@ -1069,17 +1069,15 @@ impl<'a> Releasing<'a> {
         ));
         let (opts, rerun) = (self.opts, self.rerun.clone());
         let gh = self.github().await?;
-        let run = find_run(
-            gh,
-            config.repo_owner_name(),
+        let query = RunQuery {
+            repo: config.repo_owner_name(),
             workflow,
-            &filter,
-            Some(tag),
-            clock.earliest(),
-            deadline,
-            opts.poll,
-        )
-        .await
+            filter,
+            tag: Some(tag),
+            earliest: clock.earliest(),
+        };
+        let run = find_run(gh, &query, deadline, opts.poll)
+            .await
         .map_err(|e| match e {
             FindError::Timeout => policy(format!(
                 "no publish run appeared for tag {tag} at commit {commit} within {} s (--timeout): Actions may be disabled or the workflow's triggers may not match the tag; check `cargo xtask preflight --only actions-enabled --only workflow-triggers`, then rerun `{rerun}` to keep waiting",
@@ -1685,21 +1683,33 @@ pub fn push_run_filter(commit: &str, clock: &PushClock) -> RunFilter {
     }
 }
 
-/// Polls the runs of `workflow` matching `filter` until one is the run of this push: its
-/// `head_sha` is the commit, its `head_branch` (when set) is `tag`, and it was created at or
-/// after `earliest` (`PushClock::earliest`: the push time with its clock's tolerance). The
-/// newest such run wins; an earlier run is never taken.
-#[allow(clippy::too_many_arguments)]
+/// Which run to look for: the runs of `workflow` in `repo` matching `filter`, whose
+/// `head_sha` is the filter's commit, whose `head_branch` (when set) is `tag`, created at or
+/// after `earliest` (`PushClock::earliest`: the push time with its clock's tolerance).
+#[derive(Debug, Clone)]
+pub struct RunQuery<'a> {
+    pub repo: (&'a str, &'a str),
+    pub workflow: &'a str,
+    pub filter: RunFilter,
+    pub tag: Option<&'a str>,
+    pub earliest: u64,
+}
+
+/// Polls until a run matches `query`, up to `deadline`. The newest such run wins; an earlier
+/// run is never taken.
 pub async fn find_run(
     gh: &Github,
-    (owner, repo): (&str, &str),
-    workflow: &str,
-    filter: &RunFilter,
-    tag: Option<&str>,
-    earliest: u64,
+    query: &RunQuery<'_>,
     deadline: Instant,
     poll: Poll,
 ) -> Result<WorkflowRun, FindError> {
+    let RunQuery {
+        repo: (owner, repo),
+        workflow,
+        ref filter,
+        tag,
+        earliest,
+    } = *query;
     let mut interval = poll.initial;
     loop {
         let runs = gh

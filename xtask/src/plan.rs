@@ -820,8 +820,10 @@ Steps:
         r.draft_release = true;
         r.version = semver::Version::parse("1.2.3-rc.1").unwrap();
         let mut w = world();
-        w.latest_now
-            .insert("aisopsflow-core".into(), Some(format!("sha256:{}", "a".repeat(64))));
+        w.latest_now.insert(
+            "aisopsflow-core".into(),
+            Some(format!("sha256:{}", "a".repeat(64))),
+        );
         let p = plan(&config, &r, &w).unwrap();
         let mut got = String::new();
         for s in &p.steps {

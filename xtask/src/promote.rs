@@ -17,8 +17,8 @@ use crate::effects::git;
 use crate::effects::github::{Github, RunFilter, WorkflowRun, rfc3339};
 use crate::effects::registry::RegistryClient;
 use crate::execute::{
-    FindError, Poll, PushClock, confirm, failure_message, find_run, github_client, interrupted,
-    operator, registry_client, require_remote, say, wait_run,
+    FindError, Poll, PushClock, RunQuery, confirm, failure_message, find_run, github_client,
+    interrupted, operator, registry_client, require_remote, say, wait_run,
 };
 use crate::exit::{policy, usage};
 use crate::policy::{self as tags, TagKind};
@@ -473,7 +473,14 @@ impl Promoting<'_> {
                     "waiting for the run of the dispatch of {workflow} on {git_ref}: {}",
                     dispatched_at.describe()
                 ));
-                find_run(&self.gh, (owner, name), workflow, &filter, None, dispatched_at.earliest(), self.deadline, self.opts.poll)
+                let query = RunQuery {
+                    repo: (owner, name),
+                    workflow,
+                    filter,
+                    tag: None,
+                    earliest: dispatched_at.earliest(),
+                };
+                find_run(&self.gh, &query, self.deadline, self.opts.poll)
                     .await
                     .map_err(|e| match e {
                         FindError::Timeout => policy(format!(

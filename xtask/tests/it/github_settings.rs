@@ -347,7 +347,7 @@ async fn d8_team_lookup_without_read_org_resolves_through_repository_teams() {
 
 async fn find_after_push(clock_offset: i64) -> (xtask::execute::PushClock, u64, u64) {
     use std::time::{Duration, Instant};
-    use xtask::execute::{Poll, PushClock, find_run, push_run_filter};
+    use xtask::execute::{Poll, PushClock, RunQuery, find_run, push_run_filter};
     let h = with_world(|w| w.clock_offset = clock_offset).await;
     let gh = client(&h, Some(ADMIN_TOKEN));
     let commit = fake_sha("skewed push");
@@ -356,13 +356,16 @@ async fn find_after_push(clock_offset: i64) -> (xtask::execute::PushClock, u64, 
         .unwrap();
     let ids = h.push_tag("v9.9.9", &commit, "octo-admin");
     assert_eq!(ids.len(), 1, "the tag push triggers the publish workflow");
+    let query = RunQuery {
+        repo: (crate::github::OWNER, crate::github::REPO),
+        workflow: "publish-images.yml",
+        filter: push_run_filter(&commit, &clock),
+        tag: Some("v9.9.9"),
+        earliest: clock.earliest(),
+    };
     let run = find_run(
         &gh,
-        (crate::github::OWNER, crate::github::REPO),
-        "publish-images.yml",
-        &push_run_filter(&commit, &clock),
-        Some("v9.9.9"),
-        clock.earliest(),
+        &query,
         Instant::now() + Duration::from_secs(20),
         Poll {
             initial: Duration::from_millis(50),
