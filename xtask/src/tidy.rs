@@ -906,8 +906,12 @@ fn fn_lengths(text: &str) -> Vec<(String, usize, usize)> {
 }
 
 /// The files of the release, publish and promote paths.
-const COMMAND_PATHS: [&str; 5] = [
-    "xtask/src/execute.rs",
+const COMMAND_PATHS: [&str; 9] = [
+    "xtask/src/execute/mod.rs",
+    "xtask/src/execute/observe.rs",
+    "xtask/src/execute/resume.rs",
+    "xtask/src/execute/steps.rs",
+    "xtask/src/execute/wait.rs",
     "xtask/src/plan.rs",
     "xtask/src/publish.rs",
     "xtask/src/promote.rs",
