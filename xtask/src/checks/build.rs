@@ -93,22 +93,22 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     // Each image is smoke-run as soon as it is ready, while later ones still compile or build.
     let want_smoke = ctx.wants(CheckId::BuildSmoke);
     let (docker_ref, version_ref, commit_ref) = (&docker, version.as_str(), head.commit.as_str());
-    let pipelined = images::build_each_then(
-        &ctx.ws,
-        &docker,
-        &specs,
-        &version,
-        &head.commit,
-        &head.time,
-        &progress,
-        |built| async move {
-            if want_smoke {
-                Some(images::smoke::smoke(docker_ref, &built, version_ref, commit_ref).await)
-            } else {
-                None
-            }
-        },
-    )
+    let set = images::BuildSet {
+        ws: &ctx.ws,
+        docker: &docker,
+        images: &specs,
+        version: &version,
+        commit: &head.commit,
+        created: &head.time,
+        progress: &progress,
+    };
+    let pipelined = images::build_each_then(&set, |built| async move {
+        if want_smoke {
+            Some(images::smoke::smoke(docker_ref, &built, version_ref, commit_ref).await)
+        } else {
+            None
+        }
+    })
     .await;
     if crate::effects::docker::was_interrupted() {
         return Err(crate::exit::policy(

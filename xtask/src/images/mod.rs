@@ -167,9 +167,17 @@ pub async fn build_images(
     let created = crate::effects::git::head_info(&ws.root)
         .map(|h| h.time)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string());
+    let set = BuildSet {
+        ws,
+        docker: &docker,
+        images,
+        version,
+        commit,
+        created: &created,
+        progress,
+    };
     let mut out = Vec::new();
-    for (spec, result) in build_each(ws, &docker, images, version, commit, &created, progress).await
-    {
+    for (spec, result) in build_each(&set).await {
         out.push(
             result
                 .with_context(|| format!("building {} ({} edition)", spec.package, spec.edition))?,
@@ -178,50 +186,47 @@ pub async fn build_images(
     Ok(out)
 }
 
+/// What one build of a set of images needs: where, through which engine, which images, and
+/// the version, commit and creation time they are labelled with.
+#[derive(Clone, Copy)]
+pub struct BuildSet<'a> {
+    pub ws: &'a Workspace,
+    pub docker: &'a Docker,
+    pub images: &'a [ImageSpec],
+    pub version: &'a str,
+    pub commit: &'a str,
+    /// The image's `created` (RFC 3339 UTC, from the commit time).
+    pub created: &'a str,
+    pub progress: &'a Progress,
+}
+
 /// Builds every image and reports each one's result; a compile failure fails its edition.
-pub async fn build_each(
-    ws: &Workspace,
-    docker: &Docker,
-    images: &[ImageSpec],
-    version: &str,
-    commit: &str,
-    created: &str,
-    progress: &Progress,
-) -> Vec<(ImageSpec, anyhow::Result<BuiltImage>)> {
-    build_each_then(
-        ws,
-        docker,
-        images,
-        version,
-        commit,
-        created,
-        progress,
-        |_| async {},
-    )
-    .await
-    .into_iter()
-    .map(|(spec, r, _)| (spec, r))
-    .collect()
+pub async fn build_each(set: &BuildSet<'_>) -> Vec<(ImageSpec, anyhow::Result<BuiltImage>)> {
+    build_each_then(set, |_| async {})
+        .await
+        .into_iter()
+        .map(|(spec, r, _)| (spec, r))
+        .collect()
 }
 
 /// Like `build_each`, and runs `then` on each image as soon as it is ready. The editions are
 /// pipelined: while one edition's images are built and `then` runs on them, cargo compiles the
 /// next. Results come back in the order of `images`.
-#[allow(clippy::too_many_arguments)]
 pub async fn build_each_then<T, F, Fut>(
-    ws: &Workspace,
-    docker: &Docker,
-    images: &[ImageSpec],
-    version: &str,
-    commit: &str,
-    created: &str,
-    progress: &Progress,
+    set: &BuildSet<'_>,
     then: F,
 ) -> Vec<(ImageSpec, anyhow::Result<BuiltImage>, Option<T>)>
 where
     F: Fn(BuiltImage) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
+    let BuildSet {
+        ws,
+        images,
+        version,
+        commit,
+        ..
+    } = *set;
     use futures_util::StreamExt;
     use futures_util::stream::FuturesUnordered;
 
@@ -278,7 +283,7 @@ where
             tokio::select! {
                 Some((spec, dir)) = rx.recv() => running.push(async move {
                     let result = match dir {
-                        Ok(dir) => build_one(ws, docker, &spec, &dir, version, commit, created, progress).await,
+                        Ok(dir) => build_one(set, &spec, &dir).await,
                         Err(e) => Err(e),
                     };
                     let after = match &result {
@@ -303,17 +308,16 @@ where
     done
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn build_one(
-    ws: &Workspace,
-    docker: &Docker,
-    spec: &ImageSpec,
-    dir: &Path,
-    version: &str,
-    commit: &str,
-    created: &str,
-    progress: &Progress,
-) -> anyhow::Result<BuiltImage> {
+async fn build_one(set: &BuildSet<'_>, spec: &ImageSpec, dir: &Path) -> anyhow::Result<BuiltImage> {
+    let BuildSet {
+        ws,
+        docker,
+        version,
+        commit,
+        created,
+        progress,
+        ..
+    } = *set;
     let bar = progress.bar(&format!("{} ({})", spec.package, spec.edition));
     bar.set_message("hashing the context");
     let dir_owned = dir.to_path_buf();

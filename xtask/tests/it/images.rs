@@ -54,17 +54,17 @@ async fn all_six_images_build_and_smoke_run() {
     let components: Vec<String> = ["core", "runner", "console"].map(String::from).to_vec();
     let specs = ws.config.images_for(&components);
     assert_eq!(specs.len(), 6, "three components in two editions");
-    let created = "2020-01-01T00:00:00Z";
-    let results = images::build_each(
-        &ws,
-        &docker,
-        &specs,
-        TEST_VERSION,
-        TEST_COMMIT,
-        created,
-        &Progress::hidden(),
-    )
-    .await;
+    let hidden = Progress::hidden();
+    let set = images::BuildSet {
+        ws: &ws,
+        docker: &docker,
+        images: &specs,
+        version: TEST_VERSION,
+        commit: TEST_COMMIT,
+        created: "2020-01-01T00:00:00Z",
+        progress: &hidden,
+    };
+    let results = images::build_each(&set).await;
     let mut built = Vec::new();
     for (spec, r) in results {
         let b = r.unwrap_or_else(|e| panic!("building {}: {e:#}", spec.package));
@@ -124,16 +124,7 @@ async fn all_six_images_build_and_smoke_run() {
         }
     }
     // Nothing changed, so a second run reuses every image instead of rebuilding.
-    let again = images::build_each(
-        &ws,
-        &docker,
-        &specs,
-        TEST_VERSION,
-        TEST_COMMIT,
-        created,
-        &Progress::hidden(),
-    )
-    .await;
+    let again = images::build_each(&set).await;
     for ((_, r), first) in again.into_iter().zip(&built) {
         let b = r.unwrap();
         assert!(b.reused, "{} was rebuilt although nothing changed", b.tag);
