@@ -61,7 +61,8 @@ impl flags::Release {
 }
 
 /// The message when `--rehearse` is asked of a build without the stand-ins.
-pub const NO_REHEARSE_FEATURE: &str = "--rehearse needs the `rehearse` cargo feature, which this xtask was built without (`--no-default-features`, as the publish workflow builds it); run `cargo xtask release --rehearse` from a checkout with the default features, or build with `--features rehearse`";
+#[cfg(not(feature = "rehearse"))]
+const NO_REHEARSE_FEATURE: &str = "--rehearse needs the `rehearse` cargo feature, which this xtask was built without (`--no-default-features`, as the publish workflow builds it); run `cargo xtask release --rehearse` from a checkout with the default features, or build with `--features rehearse`";
 
 #[cfg(not(feature = "rehearse"))]
 async fn rehearse(_: flags::Release, _: &Global, _: ReleaseOptions) -> anyhow::Result<u8> {
