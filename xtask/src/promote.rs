@@ -543,47 +543,15 @@ impl Promoting<'_> {
         ))
     }
 
-    /// Everything not as planned: `latest` of each package in scope not at the release's
-    /// digest, then any other tag moved, then any tag that appeared.
+    /// Everything not as planned in the registry after the run.
     async fn problems(&mut self) -> anyhow::Result<Vec<String>> {
-        let (world, plan) = (self.world, self.plan);
-        let latest = &plan.latest;
-        let config = &self.ws.config;
         let after = self.after().await?.clone();
-        let mut problems = Vec::new();
-        for p in &world.packages {
-            let now = after.get(&(p.clone(), latest.clone()));
-            if now != Some(&plan.release_digest[p]) {
-                problems.push(format!(
-                    "{}:{latest} is {}, not {}'s {}",
-                    config.image_repository(p),
-                    now.map(String::as_str).unwrap_or("absent"),
-                    plan.version,
-                    plan.release_digest[p]
-                ));
-            }
-        }
-        for ((p, t), d) in &world.before {
-            if t == latest && world.packages.contains(p) {
-                continue;
-            }
-            match after.get(&(p.clone(), t.clone())) {
-                Some(a) if a == d => {}
-                a => problems.push(format!(
-                    "{}:{t} moved: it was {d}, it is {}",
-                    config.image_repository(p),
-                    a.map(String::as_str).unwrap_or("absent")
-                )),
-            }
-        }
-        for (p, t) in after.keys() {
-            let expected = world.before.contains_key(&(p.clone(), t.clone()))
-                || (t == latest && world.packages.contains(p));
-            if !expected {
-                problems.push(format!("{}:{t} appeared", config.image_repository(p)));
-            }
-        }
-        Ok(problems)
+        Ok(unexpected_moves(
+            &self.ws.config,
+            self.world,
+            self.plan,
+            &after,
+        ))
     }
 
     /// `tag` of `package` is `to` now; otherwise every problem is named.
@@ -605,6 +573,53 @@ impl Promoting<'_> {
             Err(self.fail(&problems))
         }
     }
+}
+
+/// Everything not as planned, comparing every tag before the run (`world.before`) with every
+/// tag after it: `latest` of each package in scope not at the release's digest, then any
+/// other tag that moved or went away, then any tag that appeared. Empty: only `latest` moved,
+/// and exactly as planned.
+pub(crate) fn unexpected_moves(
+    config: &Config,
+    world: &PromoteWorld,
+    plan: &PromotePlan,
+    after: &Tags,
+) -> Vec<String> {
+    let latest = &plan.latest;
+    let mut problems = Vec::new();
+    for p in &world.packages {
+        let now = after.get(&(p.clone(), latest.clone()));
+        if now != Some(&plan.release_digest[p]) {
+            problems.push(format!(
+                "{}:{latest} is {}, not {}'s {}",
+                config.image_repository(p),
+                now.map(String::as_str).unwrap_or("absent"),
+                plan.version,
+                plan.release_digest[p]
+            ));
+        }
+    }
+    for ((p, t), d) in &world.before {
+        if t == latest && world.packages.contains(p) {
+            continue;
+        }
+        match after.get(&(p.clone(), t.clone())) {
+            Some(a) if a == d => {}
+            a => problems.push(format!(
+                "{}:{t} moved: it was {d}, it is {}",
+                config.image_repository(p),
+                a.map(String::as_str).unwrap_or("absent")
+            )),
+        }
+    }
+    for (p, t) in after.keys() {
+        let expected = world.before.contains_key(&(p.clone(), t.clone()))
+            || (t == latest && world.packages.contains(p));
+        if !expected {
+            problems.push(format!("{}:{t} appeared", config.image_repository(p)));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -680,6 +695,46 @@ mod tests {
                 .unwrap()
                 .steps
                 .is_empty()
+        );
+    }
+
+    /// After the run, only `a:latest` may have moved, and only to the release's digest.
+    #[test]
+    fn only_latest_may_move_and_only_to_the_release() {
+        let config = config();
+        let w = world();
+        let p = plan(&config, &opts("1.1.0", false), &w, "alice").unwrap();
+        let moved = |changes: &[((&str, &str), Option<&str>)]| {
+            let mut after = w.before.clone();
+            for ((pkg, tag), d) in changes {
+                let key = (pkg.to_string(), tag.to_string());
+                match d {
+                    Some(d) => after.insert(key, d.to_string()),
+                    None => after.remove(&key),
+                };
+            }
+            unexpected_moves(&config, &w, &p, &after)
+                .join("\n")
+                .replace("ghcr.io/aisopsflow/", "")
+        };
+        // As planned.
+        assert_eq!(moved(&[(("a", "latest"), Some("sha256:new"))]), "");
+        // The run did nothing.
+        assert_eq!(moved(&[]), "a:latest is sha256:old, not 1.1.0's sha256:new");
+        // `latest` moved somewhere else.
+        assert_eq!(
+            moved(&[(("a", "latest"), Some("sha256:evil"))]),
+            "a:latest is sha256:evil, not 1.1.0's sha256:new"
+        );
+        // Another package's `latest` moved, a version tag went away, a tag appeared.
+        assert_eq!(
+            moved(&[
+                (("a", "latest"), Some("sha256:new")),
+                (("b", "latest"), Some("sha256:new")),
+                (("a", "1.0.0"), None),
+                (("a", "1.1.1"), Some("sha256:new")),
+            ]),
+            "a:1.0.0 moved: it was sha256:old, it is absent\nb:latest moved: it was sha256:other, it is sha256:new\na:1.1.1 appeared"
         );
     }
 
