@@ -593,6 +593,105 @@ mod tests {
         assert!(text.contains(".github/workflows/x.yml:3"));
     }
 
+    /// The human and JSON renderings, whole (`UPDATE_EXPECT=1 cargo test -p xtask --lib
+    /// report` rewrites them after an intended wording change).
+    #[test]
+    fn renderings_match_their_goldens() {
+        expect_test::expect![[r#"
+            GitHub Actions permissions
+              pass   workflow-present: ok
+                       .github/workflows/x.yml:1
+              warn   workflow-top-level-permissions: top-level permissions grant packages: write
+                       .github/workflows/x.yml:3
+            GHCR package settings
+              manual manual-package-inheritance: awaiting attestation
+                       run --attest manual-package-inheritance
+
+            ok: 1 pass, 0 fail, 1 warn, 0 skip, 0 not run, 1 manual
+        "#]]
+        .assert_eq(&human(&sample(), Gate::default(), false));
+        let doc = json(&sample(), Gate::default(), "preflight");
+        expect_test::expect![[r#"
+            {
+              "checks": [
+                {
+                  "evidence": [
+                    {
+                      "excerpt": null,
+                      "kind": "file",
+                      "line": 1,
+                      "path": ".github/workflows/x.yml"
+                    }
+                  ],
+                  "gates": false,
+                  "id": "workflow-present",
+                  "kind": "automated",
+                  "level": "none",
+                  "message": "ok",
+                  "section": "actions-permissions",
+                  "severity": "error",
+                  "status": "pass"
+                },
+                {
+                  "evidence": [
+                    {
+                      "excerpt": null,
+                      "kind": "file",
+                      "line": 3,
+                      "path": ".github/workflows/x.yml"
+                    }
+                  ],
+                  "gates": false,
+                  "id": "workflow-top-level-permissions",
+                  "kind": "automated",
+                  "level": "warning",
+                  "message": "top-level permissions grant packages: write",
+                  "section": "actions-permissions",
+                  "severity": "warning",
+                  "status": "warn"
+                },
+                {
+                  "evidence": [
+                    {
+                      "kind": "note",
+                      "text": "run --attest manual-package-inheritance"
+                    }
+                  ],
+                  "gates": false,
+                  "id": "manual-package-inheritance",
+                  "kind": "manual",
+                  "level": "warning",
+                  "message": "awaiting attestation",
+                  "section": "package-settings",
+                  "severity": "error",
+                  "status": "manual"
+                }
+              ],
+              "command": "preflight",
+              "schema_version": 1,
+              "summary": {
+                "attestations_missing": 1,
+                "counts": {
+                  "fail": 0,
+                  "manual": 1,
+                  "not-run": 0,
+                  "pass": 1,
+                  "skip": 0,
+                  "warn": 1
+                },
+                "deny_warnings": false,
+                "exit_code": 0,
+                "headline": "ok",
+                "not_run": 0,
+                "require_attestations": false,
+                "require_complete": false,
+                "verdict": "pass"
+              },
+              "tool": "cargo xtask"
+            }"#]]
+        .assert_eq(&serde_json::to_string_pretty(&doc).unwrap());
+    }
+
     #[test]
     fn sarif_has_rules_and_locations() {
         let s = sarif(&sample(), Gate::default(), "https://example.test/checks.md");
