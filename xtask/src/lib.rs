@@ -31,6 +31,7 @@ pub mod secrets;
 pub mod setup;
 #[cfg(feature = "rehearse")]
 pub mod standin;
+pub mod time;
 pub mod verify;
 pub mod workspace;
 

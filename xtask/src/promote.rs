@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::effects::git;
-use crate::effects::github::{Github, RunFilter, WorkflowRun, rfc3339};
+use crate::effects::github::{Github, RunFilter, WorkflowRun};
 use crate::effects::registry::RegistryClient;
 use crate::execute::{
     FindError, Poll, PushClock, RunQuery, confirm, failure_message, find_run, github_client,
@@ -22,6 +22,7 @@ use crate::execute::{
 };
 use crate::exit::{policy, usage};
 use crate::policy::{self as tags, TagKind};
+use crate::time::rfc3339;
 use crate::workspace::Workspace;
 
 /// What `promote` needs besides the workspace.

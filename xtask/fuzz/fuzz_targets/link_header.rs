@@ -9,5 +9,5 @@ fuzz_target!(|data: &[u8]| {
     if let Some(next) = xtask::effects::github::link_next(h) {
         assert!(h.contains(&format!("<{next}>")), "{next:?} from {h:?}");
     }
-    let _ = xtask::effects::github::parse_rfc3339(h);
+    let _ = xtask::time::parse_rfc3339(h);
 });

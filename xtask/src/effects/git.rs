@@ -557,7 +557,7 @@ pub fn head_info(root: &Path) -> anyhow::Result<HeadInfo> {
             root.display()
         )
     })?;
-    let time = crate::effects::github::rfc3339(epoch);
+    let time = crate::time::rfc3339(epoch);
     let status = read(
         root,
         &["status", "--porcelain", "-z", "--untracked-files=no"],
@@ -731,7 +731,7 @@ pub fn working_tree_commit(
 /// `command`: one release, promote or publish per checkout at a time.
 pub fn lock_checkout(root: &Path, command: &str) -> anyhow::Result<crate::fsx::CheckoutLock> {
     let dir = git_dir(root).unwrap_or_else(|| root.to_path_buf());
-    let started = crate::effects::github::rfc3339(crate::effects::github::now_epoch());
+    let started = crate::time::rfc3339(crate::time::now_epoch());
     crate::fsx::lock_in(&dir, command, &started)
 }
 

@@ -9,8 +9,9 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::effects::github::{Github, now_epoch, rfc3339};
+use crate::effects::github::Github;
 use crate::notes::{AttestationLine, CheckLine};
+use crate::time::{now_epoch, rfc3339};
 
 /// How far before the push a run's `created_at` may be and still be taken for the run of
 /// this push, when the push time is GitHub's own (the `Date` of an answer just before the

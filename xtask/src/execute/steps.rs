@@ -15,13 +15,14 @@ use super::{ReleaseOptions, operator, result_line, say};
 use crate::checks::{Ctx, Report};
 use crate::config::Config;
 use crate::effects::git;
-use crate::effects::github::{Github, WorkflowRun, now_epoch, rfc3339};
+use crate::effects::github::{Github, WorkflowRun};
 use crate::effects::registry::RegistryClient;
 use crate::exit::policy;
 use crate::flags::Format;
 use crate::notes::{self, AttestationLine, CheckLine, NotesInput, PackageNotes};
 use crate::plan::{self, Action, Plan, Request};
 use crate::report::{self, Gate};
+use crate::time::{now_epoch, rfc3339};
 use crate::workspace::Workspace;
 
 /// A release while its plan's steps run: what each step hands to the next.

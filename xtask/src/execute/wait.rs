@@ -8,9 +8,8 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use super::resume::PushClock;
-use crate::effects::github::{
-    Github, Job, RunFilter, WorkflowRun, now_epoch, parse_rfc3339, rfc3339,
-};
+use crate::effects::github::{Github, Job, RunFilter, WorkflowRun};
+use crate::time::{now_epoch, parse_rfc3339, rfc3339};
 
 /// How often to poll GitHub while waiting.
 #[derive(Debug, Clone, Copy)]

@@ -34,7 +34,8 @@ pub use world::{
     World, fake_digest, fake_sha,
 };
 
-use crate::effects::github::{API_2022, now_epoch};
+use crate::effects::github::API_2022;
+use crate::time::now_epoch;
 
 /// One request as the stand-in saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -704,7 +705,7 @@ pub fn http_date(epoch: u64) -> String {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     // rfc3339 gives `YYYY-MM-DDTHH:MM:SSZ`; the weekday counts from 1970-01-01 (a Thursday).
-    let iso = crate::effects::github::rfc3339(epoch);
+    let iso = crate::time::rfc3339(epoch);
     let (y, m, d, hms) = (&iso[0..4], &iso[5..7], &iso[8..10], &iso[11..19]);
     let month = MONTHS[m.parse::<usize>().unwrap_or(1) - 1];
     format!(

@@ -2,6 +2,7 @@
 //! GitHub said and the fix.
 
 use super::*;
+use crate::time::rfc3339;
 
 /// An answer GitHub gave that we cannot use. Each variant's message names the endpoint, what
 /// GitHub said, and the fix.

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use super::fnmatch::{actions_filter_matches, ruleset_matches};
 use super::world::{Role, RulesetSeed, RunSeed, TokenKind, TokenSeed, World};
-use crate::effects::github::{API_2022, API_2026, parse_rfc3339, rfc3339};
+use crate::effects::github::{API_2022, API_2026};
+use crate::time::{parse_rfc3339, rfc3339};
 
 pub const DOCS: &str = "https://docs.github.com/rest";
 pub const SUPPORTED_VERSIONS: [&str; 2] = [API_2022, API_2026];

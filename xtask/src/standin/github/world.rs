@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::effects::github::now_epoch;
+use crate::time::now_epoch;
 
 /// A fake classic token with `repo` and `read:packages` held by a repository admin who is in
 /// the release-operators team. Recognisable, so tests can grep output for leaks.

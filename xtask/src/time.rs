@@ -1,6 +1,8 @@
-//! The dates GitHub speaks: epoch seconds, RFC 3339 and HTTP dates, without a date crate.
+//! Dates without a date crate: epoch seconds, RFC 3339 (GitHub's timestamps, the image
+//! `created` label, the notes) and HTTP dates (GitHub's `Date` header). Pure; the release
+//! code, the GitHub client and the stand-ins share them.
 
-use super::*;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_epoch() -> u64 {
     SystemTime::now()
@@ -96,4 +98,34 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs the `link_header` fuzz target found (overflow panics in debug builds).
+    #[test]
+    fn hostile_dates_are_refused_not_overflowed() {
+        for bad in [
+            "2026-11-28T08:-0102601111111111111",
+            "99999999999999999-01-01",
+            "2026-11-28T99999999999999999:00:00Z",
+            "2026-11-28T24:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-28T23:59:60Z").map(|t| t % 60),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        let t = parse_rfc3339("2026-11-28T07:25:51Z").unwrap();
+        assert_eq!(rfc3339(t), "2026-11-28T07:25:51Z");
+        assert_eq!(parse_rfc3339("2024-02-29"), Some(1_709_164_800));
+    }
 }
