@@ -231,18 +231,9 @@ impl Plan {
 /// finished by an earlier run).
 pub fn plan(config: &Config, req: &Request, world: &World) -> anyhow::Result<Plan> {
     let rules = &config.raw.tags;
-    let kind = if req.latest {
-        TagKind::ReleaseLatest
-    } else {
-        TagKind::Release
-    };
+    let kind = TagKind::for_latest(req.latest);
     let tag = git_tag(rules, &req.version, kind);
-    let other_kind = if req.latest {
-        TagKind::Release
-    } else {
-        TagKind::ReleaseLatest
-    };
-    let other_tag = git_tag(rules, &req.version, other_kind);
+    let other_tag = git_tag(rules, &req.version, kind.other());
 
     check_tree_and_tags(config, req, world, &tag, &other_tag)?;
     let tag_pushed = world.remote_tags.get(&tag) == Some(&world.head);

@@ -85,6 +85,34 @@ pub enum TagKind {
     ReleaseLatest,
 }
 
+impl TagKind {
+    /// The kind a release request asks for: `release-v*` with `--latest`, else `v*`.
+    pub fn for_latest(latest: bool) -> TagKind {
+        if latest {
+            TagKind::ReleaseLatest
+        } else {
+            TagKind::Release
+        }
+    }
+
+    /// The other kind: a version released under one must never be released under the other.
+    pub fn other(self) -> TagKind {
+        match self {
+            TagKind::Release => TagKind::ReleaseLatest,
+            TagKind::ReleaseLatest => TagKind::Release,
+        }
+    }
+}
+
+/// Both git tags a version can have, `release-v*` first: where a version's release is looked
+/// for.
+pub fn release_tags(rules: &TagRules, version: &semver::Version) -> [String; 2] {
+    [
+        git_tag(rules, version, TagKind::ReleaseLatest),
+        git_tag(rules, version, TagKind::Release),
+    ]
+}
+
 /// The git tag for a version.
 pub fn git_tag(rules: &TagRules, version: &semver::Version, kind: TagKind) -> String {
     let pat = match kind {
@@ -279,6 +307,16 @@ mod tests {
     }
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn a_versions_two_tags() {
+        let v = semver::Version::parse("1.2.3").unwrap();
+        assert_eq!(release_tags(&rules(), &v), ["release-v1.2.3", "v1.2.3"]);
+        let latest = TagKind::for_latest(true);
+        assert_eq!(git_tag(&rules(), &v, latest), "release-v1.2.3");
+        assert_eq!(git_tag(&rules(), &v, latest.other()), "v1.2.3");
+        assert_eq!(TagKind::for_latest(false).other(), latest);
+    }
 
     /// Renders a plan or an error on one line, for golden comparison.
     fn check(event: Event, r: &str, input: Option<&str>, expect: &str) {

@@ -21,7 +21,7 @@ use crate::execute::{
     interrupted, operator, registry_client, require_remote, say, wait_run,
 };
 use crate::exit::{policy, usage};
-use crate::policy::{self as tags, TagKind};
+use crate::policy::{self as tags};
 use crate::time::rfc3339;
 use crate::workspace::Workspace;
 
@@ -307,10 +307,7 @@ pub async fn observe(
     let rules = &config.raw.tags;
     let version = opts.version.to_string();
     let remote = &config.raw.repository.remote;
-    let candidates = [
-        tags::git_tag(rules, &opts.version, TagKind::ReleaseLatest),
-        tags::git_tag(rules, &opts.version, TagKind::Release),
-    ];
+    let candidates = tags::release_tags(rules, &opts.version);
     let patterns: Vec<String> = candidates
         .iter()
         .map(|t| format!("refs/tags/{t}"))

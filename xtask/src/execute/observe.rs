@@ -152,16 +152,8 @@ pub async fn observe(
     let rules = &config.raw.tags;
     let remote = &config.raw.repository.remote;
     let branch_name = &config.raw.repository.default_branch;
-    let kind = if req.latest {
-        TagKind::ReleaseLatest
-    } else {
-        TagKind::Release
-    };
-    let tag = tags::git_tag(rules, &req.version, kind);
-    let candidates = [
-        tags::git_tag(rules, &req.version, TagKind::Release),
-        tags::git_tag(rules, &req.version, TagKind::ReleaseLatest),
-    ];
+    let tag = tags::git_tag(rules, &req.version, TagKind::for_latest(req.latest));
+    let candidates = tags::release_tags(rules, &req.version);
 
     require_remote(root, remote)?;
     let head = git::head(root).context("reading HEAD")?;
