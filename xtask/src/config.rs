@@ -292,6 +292,18 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.validate_registry_and_repository()?;
+        self.validate_components_and_editions()?;
+        self.validate_packages()?;
+        self.validate_tags()?;
+        self.validate_customer()?;
+        // Last, once the customer globs are known to be valid.
+        self.validate_notes_dir()?;
+        Ok(())
+    }
+
+    /// The registry, the repository and the API base.
+    fn validate_registry_and_repository(&self) -> anyhow::Result<()> {
         let r = &self.raw;
         if r.registry.host.trim().is_empty() || r.registry.host.contains('/') {
             return Err(self.err(
@@ -354,6 +366,12 @@ impl Config {
                 "set it to \"https://api.github.com\" (GITHUB_API_URL overrides it)",
             ));
         }
+        Ok(())
+    }
+
+    /// Components and editions: the commercial edition is never public, and one edition at most is.
+    fn validate_components_and_editions(&self) -> anyhow::Result<()> {
+        let r = &self.raw;
         if r.components.is_empty() {
             return Err(self.err(
                 "components",
@@ -419,7 +437,12 @@ impl Config {
                 "keep exactly one public edition",
             ));
         }
-        // Package names: unique, disjoint between editions, and inside the allowlist.
+        Ok(())
+    }
+
+    /// Package names: unique, disjoint between editions, and inside the allowlist.
+    fn validate_packages(&self) -> anyhow::Result<()> {
+        let r = &self.raw;
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for img in self.all_images() {
             if let Some(prev) = seen.insert(
@@ -469,7 +492,12 @@ impl Config {
                 ));
             }
         }
-        // Tag rules.
+        Ok(())
+    }
+
+    /// Tag rules.
+    fn validate_tags(&self) -> anyhow::Result<()> {
+        let r = &self.raw;
         let t = &r.tags;
         for (key, pat) in [
             ("tags.release", &t.release),
@@ -537,6 +565,12 @@ impl Config {
                 return Err(self.err(key, "points at the enterprise repository", "customers must get the public SDK and catalog repositories, never the enterprise one"));
             }
         }
+        Ok(())
+    }
+
+    /// The customer docs, manifests and package README globs.
+    fn validate_customer(&self) -> anyhow::Result<()> {
+        let r = &self.raw;
         let docs = r.customer.docs.iter().map(|g| ("customer.docs", g));
         let manifests = r
             .customer
@@ -559,8 +593,6 @@ impl Config {
                 "use \"docs/packages/{package}.md\"",
             ));
         }
-        // Last, once the customer globs are known to be valid.
-        self.validate_notes_dir()?;
         Ok(())
     }
 
