@@ -316,6 +316,75 @@ impl Github {
     }
 
     /// Sends one request with retries; GETs go through the ETag cache.
+    /// One attempt's request: GitHub's media type and API version, the token (to the
+    /// configured API origin only, whatever URL an answer named), and the ETag held for a GET.
+    fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        key: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        let mut req = self
+            .http
+            .request(method.clone(), url.clone())
+            .timeout(self.retry.timeout)
+            .header("accept", "application/vnd.github+json")
+            .header("x-github-api-version", self.api_version.as_str());
+        if let Some(token) = self
+            .token
+            .as_ref()
+            .filter(|_| same_origin(url.as_str(), &self.base))
+        {
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                exit::usage(
+                    "the GitHub token contains characters that cannot be sent in a header; fix: set GITHUB_TOKEN to the token alone",
+                )
+            })?;
+            v.set_sensitive(true);
+            req = req.header("authorization", v);
+        }
+        if *method == Method::GET
+            && let Some(c) = self.lock().cache.get(key)
+        {
+            req = req.header("if-none-match", c.etag.as_str());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        Ok(req)
+    }
+
+    /// Counts an answer, keeps its rate-limit headers and `Date` (and returns them), and
+    /// records it when asked.
+    fn note_answer(
+        &self,
+        method: &Method,
+        url: &Url,
+        status: StatusCode,
+        headers: &HeaderMap,
+        bytes: &Bytes,
+    ) -> (Option<RateLimit>, Option<u64>) {
+        let rate = RateLimit::from_headers(headers);
+        let date = header(headers, "date").and_then(|d| parse_http_date(&d));
+        if let Some(r) = &self.recorder {
+            let rel = url
+                .as_str()
+                .strip_prefix(self.base.as_str())
+                .unwrap_or(url.path());
+            r.record(method, rel, status.as_u16(), headers, bytes);
+        }
+        let mut st = self.lock();
+        st.stats.sent += 1;
+        if rate.is_some() {
+            st.stats.last_rate = rate.clone();
+        }
+        if date.is_some() {
+            st.stats.last_date = date;
+        }
+        (rate, date)
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -334,33 +403,7 @@ impl Github {
         loop {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts.max(1);
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .timeout(self.retry.timeout)
-                .header("accept", "application/vnd.github+json")
-                .header("x-github-api-version", self.api_version.as_str());
-            // The token goes to the configured API origin only, whatever URL an answer named.
-            if let Some(token) = self
-                .token
-                .as_ref()
-                .filter(|_| same_origin(url.as_str(), &self.base))
-            {
-                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| {
-                        exit::usage(
-                            "the GitHub token contains characters that cannot be sent in a header; fix: set GITHUB_TOKEN to the token alone",
-                        )
-                    })?;
-                v.set_sensitive(true);
-                req = req.header("authorization", v);
-            }
-            if is_get && let Some(c) = self.lock().cache.get(&key) {
-                req = req.header("if-none-match", c.etag.as_str());
-            }
-            if let Some(b) = body {
-                req = req.json(b);
-            }
+            let req = self.request(&method, &url, &key, body)?;
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -373,8 +416,6 @@ impl Github {
             };
             let status = resp.status();
             let headers = resp.headers().clone();
-            let rate = RateLimit::from_headers(&headers);
-            let date = header(&headers, "date").and_then(|d| parse_http_date(&d));
             let bytes = match resp.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
@@ -385,23 +426,7 @@ impl Github {
                     return Err(unreachable_error(&endpoint, &self.base, &e, attempt));
                 }
             };
-            if let Some(r) = &self.recorder {
-                let rel = url
-                    .as_str()
-                    .strip_prefix(self.base.as_str())
-                    .unwrap_or(url.path());
-                r.record(&method, rel, status.as_u16(), &headers, &bytes);
-            }
-            {
-                let mut st = self.lock();
-                st.stats.sent += 1;
-                if rate.is_some() {
-                    st.stats.last_rate = rate.clone();
-                }
-                if date.is_some() {
-                    st.stats.last_date = date;
-                }
-            }
+            let (rate, date) = self.note_answer(&method, &url, status, &headers, &bytes);
             if status == StatusCode::NOT_MODIFIED {
                 let mut st = self.lock();
                 st.stats.not_modified += 1;
@@ -445,51 +470,28 @@ impl Github {
             let retry_after =
                 header(&headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok());
             let msg = error_message(&bytes);
-            if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
-                let remaining = rate.as_ref().and_then(|r| r.remaining);
-                let reset = rate.as_ref().and_then(|r| r.reset);
-                let primary = remaining == Some(0) && retry_after.is_none();
-                let secondary = !primary
-                    && (retry_after.is_some()
-                        || status == StatusCode::TOO_MANY_REQUESTS
-                        || msg.to_ascii_lowercase().contains("secondary rate limit"));
-                if primary || secondary {
-                    let wait = if primary {
-                        // Primary exhaustion: never before the reset.
-                        reset.map(|r| r.saturating_sub(now) + 1).unwrap_or(60)
-                    } else if let Some(s) = retry_after {
-                        s
-                    } else if remaining == Some(0) {
-                        reset.map(|r| r.saturating_sub(now) + 1).unwrap_or(60)
-                    } else {
-                        60u64.saturating_mul(1 << (attempt - 1).min(4))
-                    };
-                    let wait = Duration::from_secs(wait);
-                    if !last && wait <= self.retry.max_wait {
-                        self.lock().stats.retries += 1;
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    let ge = GithubError::RateLimited {
-                        endpoint: endpoint.clone(),
-                        secondary,
-                        reset: if primary || retry_after.is_none() {
-                            reset
-                        } else {
-                            // A hostile or broken `Retry-After` (u64::MAX) must not overflow.
-                            Some(now.saturating_add(retry_after.unwrap_or(0)))
-                        },
-                    };
-                    // The classified root carries the fix, the context the details.
-                    let when = match &ge {
-                        GithubError::RateLimited { reset: Some(r), .. } => rfc3339(*r),
-                        _ => "a few minutes".to_string(),
-                    };
-                    return Err(exit::external(format!(
-                        "fix: retry after {when}, or use a token with a higher limit"
-                    ))
-                    .context(ge));
+            if let Some(limit) =
+                rate_limited(status, rate.as_ref(), retry_after, &msg, attempt, now)
+            {
+                if !last && limit.wait <= self.retry.max_wait {
+                    self.lock().stats.retries += 1;
+                    tokio::time::sleep(limit.wait).await;
+                    continue;
                 }
+                let ge = GithubError::RateLimited {
+                    endpoint: endpoint.clone(),
+                    secondary: limit.secondary,
+                    reset: limit.reset,
+                };
+                // The classified root carries the fix, the context the details.
+                let when = limit
+                    .reset
+                    .map(rfc3339)
+                    .unwrap_or_else(|| "a few minutes".to_string());
+                return Err(exit::external(format!(
+                    "fix: retry after {when}, or use a token with a higher limit"
+                ))
+                .context(ge));
             }
             if status.is_server_error() {
                 if !last && idempotent {
@@ -771,9 +773,150 @@ fn enc_ref(r: &str) -> String {
         .join("/")
 }
 
+/// A rate limit, read from a 403 or 429: how long to wait before trying again, whether it
+/// is a secondary limit, and when it resets (epoch seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Limited {
+    wait: Duration,
+    secondary: bool,
+    reset: Option<u64>,
+}
+
+/// Whether an answer is a rate limit, as GitHub documents them: a primary limit is a 403 or
+/// 429 with `x-ratelimit-remaining: 0` and no `Retry-After` (wait for the reset, never less);
+/// a secondary one has `Retry-After`, or is a 429, or says "secondary rate limit" (wait for
+/// `Retry-After`, else the reset when the budget is spent, else a minute doubling per
+/// attempt). Any other 403 is not a rate limit.
+fn rate_limited(
+    status: StatusCode,
+    rate: Option<&RateLimit>,
+    retry_after: Option<u64>,
+    msg: &str,
+    attempt: u32,
+    now: u64,
+) -> Option<Limited> {
+    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let remaining = rate.and_then(|r| r.remaining);
+    let reset = rate.and_then(|r| r.reset);
+    let primary = remaining == Some(0) && retry_after.is_none();
+    let secondary = !primary
+        && (retry_after.is_some()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || msg.to_ascii_lowercase().contains("secondary rate limit"));
+    if !primary && !secondary {
+        return None;
+    }
+    let until_reset = || reset.map(|r| r.saturating_sub(now) + 1).unwrap_or(60);
+    let wait = if primary {
+        until_reset()
+    } else if let Some(s) = retry_after {
+        s
+    } else if remaining == Some(0) {
+        until_reset()
+    } else {
+        60u64.saturating_mul(1 << (attempt.max(1) - 1).min(4))
+    };
+    Some(Limited {
+        wait: Duration::from_secs(wait),
+        secondary,
+        reset: if primary || retry_after.is_none() {
+            reset
+        } else {
+            // A hostile or broken `Retry-After` (u64::MAX) must not overflow.
+            Some(now.saturating_add(retry_after.unwrap_or(0)))
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// GitHub's documented rate-limit answers, read without HTTP.
+    #[test]
+    fn rate_limits_as_github_documents_them() {
+        let rate = |remaining: u64, reset: u64| RateLimit {
+            limit: Some(5000),
+            remaining: Some(remaining),
+            used: None,
+            reset: Some(reset),
+            resource: Some("core".into()),
+        };
+        let now = 1_000;
+        let f = StatusCode::FORBIDDEN;
+        let secs = |l: Option<Limited>| l.map(|l| (l.wait.as_secs(), l.secondary, l.reset));
+        // Primary: remaining 0, no Retry-After: wait until the reset, never less.
+        assert_eq!(
+            secs(rate_limited(
+                f,
+                Some(&rate(0, 1_100)),
+                None,
+                "API rate limit exceeded",
+                1,
+                now
+            )),
+            Some((101, false, Some(1_100)))
+        );
+        // Secondary with Retry-After: wait that long; the reset is now + Retry-After.
+        assert_eq!(
+            secs(rate_limited(
+                f,
+                Some(&rate(10, 1_100)),
+                Some(30),
+                "",
+                1,
+                now
+            )),
+            Some((30, true, Some(1_030)))
+        );
+        // Secondary by message or by 429 without Retry-After: a minute, doubling per attempt.
+        let msg = "You have exceeded a secondary rate limit";
+        assert_eq!(
+            secs(rate_limited(f, Some(&rate(10, 1_100)), None, msg, 3, now)),
+            Some((240, true, Some(1_100)))
+        );
+        assert_eq!(
+            secs(rate_limited(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                None,
+                "",
+                9,
+                now
+            )),
+            Some((960, true, None))
+        );
+        // A hostile Retry-After does not overflow.
+        assert_eq!(
+            secs(rate_limited(f, None, Some(u64::MAX), "", 1, now)),
+            Some((u64::MAX, true, Some(u64::MAX)))
+        );
+        // A 403 that is a permission answer, and any other status, is not a rate limit.
+        assert_eq!(
+            rate_limited(
+                f,
+                Some(&rate(10, 1_100)),
+                None,
+                "Resource not accessible",
+                1,
+                now
+            ),
+            None
+        );
+        assert_eq!(
+            rate_limited(
+                StatusCode::NOT_FOUND,
+                Some(&rate(0, 1_100)),
+                None,
+                "",
+                1,
+                now
+            ),
+            None
+        );
+    }
 
     #[test]
     fn link_next_finds_next_among_others() {
