@@ -121,6 +121,16 @@ pub fn render_internal(n: &NotesInput) -> String {
     let _ = writeln!(s, "- Written at: {}", n.written_at);
     let _ = writeln!(s, "- `latest`: {}", n.latest_reason);
     let _ = writeln!(s);
+    internal_images(&mut s, n);
+    internal_latest(&mut s, n);
+    internal_gate(&mut s, n);
+    internal_checks(&mut s, n);
+    internal_attestations(&mut s, n);
+    s
+}
+
+/// The images: tags and digests, and the pull-by-digest references.
+fn internal_images(s: &mut String, n: &NotesInput) {
     let _ = writeln!(s, "## Images");
     let _ = writeln!(s);
     let _ = writeln!(s, "| package | visibility | tags | digest |");
@@ -148,6 +158,10 @@ pub fn render_internal(n: &NotesInput) -> String {
     }
     let _ = writeln!(s, "```");
     let _ = writeln!(s);
+}
+
+/// `latest` before and after, with the machine-readable markers.
+fn internal_latest(s: &mut String, n: &NotesInput) {
     let _ = writeln!(s, "## `latest` before and after");
     let _ = writeln!(s);
     let _ = writeln!(s, "| package | before | after |");
@@ -178,6 +192,10 @@ pub fn render_internal(n: &NotesInput) -> String {
         );
     }
     let _ = writeln!(s);
+}
+
+/// Which gate ran, when and by whom.
+fn internal_gate(s: &mut String, n: &NotesInput) {
     let _ = writeln!(s, "## Gate");
     let _ = writeln!(s);
     for g in &n.gate {
@@ -190,6 +208,10 @@ pub fn render_internal(n: &NotesInput) -> String {
         );
     }
     let _ = writeln!(s);
+}
+
+/// Every check of the gate and of verify, with a summary.
+fn internal_checks(s: &mut String, n: &NotesInput) {
     let _ = writeln!(s, "## Checks");
     let _ = writeln!(s);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -217,6 +239,10 @@ pub fn render_internal(n: &NotesInput) -> String {
         );
     }
     let _ = writeln!(s);
+}
+
+/// The operators' attestations.
+fn internal_attestations(s: &mut String, n: &NotesInput) {
     let _ = writeln!(s, "## Attestations");
     let _ = writeln!(s);
     if n.attestations.is_empty() {
@@ -235,7 +261,6 @@ pub fn render_internal(n: &NotesInput) -> String {
             }
         );
     }
-    s
 }
 
 /// The customer-facing notes: references by digest and public links, nothing internal.
@@ -428,6 +453,66 @@ mod tests {
             sdk_repository: "https://github.com/aisopsflow/aisopsflow-sdk".into(),
             catalog_repository: "https://github.com/aisopsflow/aisopsflow-catalog".into(),
         }
+    }
+
+    /// The internal notes, whole (`UPDATE_EXPECT=1 cargo test -p xtask --lib notes`
+    /// rewrites the golden after an intended change).
+    #[test]
+    fn internal_notes_match_the_golden() {
+        expect_test::expect![[r#"
+            # Release 1.2.3
+
+            <!-- aisopsflow:release version=1.2.3 tag=v1.2.3 commit=0123456789abcdef0123456789abcdef01234567 -->
+            <!-- Written by `cargo xtask release 1.2.3`; do not edit by hand. -->
+
+            - Commit: `0123456789abcdef0123456789abcdef01234567`
+            - Tag: `v1.2.3`
+            - Publish run: https://github.com/aisopsflow/aisopsflow-enterprise/actions/runs/7
+            - Written at: 2026-11-28T00:00:00Z
+            - `latest`: `latest` stays
+
+            ## Images
+
+            | package | visibility | tags | digest |
+            | --- | --- | --- | --- |
+            | aisopsflow-core | public | `1.2.3`, `sha-0123456` | `sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa` |
+            | aisopsflow-core-commercial | private | `1.2.3`, `sha-0123456` | `sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa` |
+
+            Pull by digest:
+
+            ```text
+            ghcr.io/aisopsflow/aisopsflow-core:1.2.3@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+            ghcr.io/aisopsflow/aisopsflow-core-commercial:1.2.3@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+            ```
+
+            ## `latest` before and after
+
+            | package | before | after |
+            | --- | --- | --- |
+            | aisopsflow-core | `sha256:bbbb` | `sha256:bbbb` |
+            | aisopsflow-core-commercial | `none` | `none` |
+
+            <!-- aisopsflow:digest aisopsflow-core sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -->
+            <!-- aisopsflow:latest-before aisopsflow-core sha256:bbbb -->
+            <!-- aisopsflow:latest-after aisopsflow-core sha256:bbbb -->
+            <!-- aisopsflow:digest aisopsflow-core-commercial sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -->
+            <!-- aisopsflow:latest-before aisopsflow-core-commercial none -->
+            <!-- aisopsflow:latest-after aisopsflow-core-commercial none -->
+
+            ## Gate
+
+            - The gate ran before the tag was created.
+
+            ## Checks
+
+            Summary: 1 pass.
+
+            - `verify-semver-tag`: pass: ok
+
+            ## Attestations
+
+            - `manual-package-inheritance` attested by alice
+        "#]].assert_eq(&render_internal(&input()));
     }
 
     #[test]
