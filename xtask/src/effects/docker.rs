@@ -231,11 +231,41 @@ impl Docker {
     /// Builds an image from a streamed context with the legacy builder (no pull: `FROM scratch`
     /// needs none). `on_step` sees each `Step N/M : ...` line as the engine reaches it.
     /// Returns the image id; a failing step is a `BuildFailure` in the error chain.
-    pub async fn build(
+    ///
+    /// `context` makes the context stream, once per attempt: a build the engine failed
+    /// because an image vanished under its cache probe (`lost_an_image`) is built again, at
+    /// most twice more. The legacy builder compares a step with every child image of its
+    /// parent (for `FROM scratch`, every image built from scratch), and one removed by
+    /// anyone meanwhile, such as a concurrent build pruning its old images, fails the step with
+    /// `unable to find image "sha256:…"`. That says nothing about the build.
+    pub async fn build<S>(
+        &self,
+        req: &BuildRequest,
+        context: impl Fn() -> S,
+        mut on_step: impl FnMut(&str),
+    ) -> anyhow::Result<String>
+    where
+        S: Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.build_once(req, context(), &mut on_step).await {
+                Err(e) if attempt < 3 && lost_an_image(&e) => {
+                    attempt += 1;
+                    on_step(
+                        "the engine lost a cached image to a concurrent removal; building again",
+                    );
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn build_once(
         &self,
         req: &BuildRequest,
         context: impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
-        mut on_step: impl FnMut(&str),
+        on_step: &mut impl FnMut(&str),
     ) -> anyhow::Result<String> {
         let options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
@@ -826,9 +856,37 @@ impl Drop for ContainerGuard {
     }
 }
 
+/// Whether a build failed because the engine lost an image in the middle of its cache probe
+/// (see `Docker::build`), not because of the build.
+pub fn lost_an_image(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("unable to find image \"sha256:")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only the engine's lost-image race is built again, never a failing step or an image
+    /// that a Dockerfile names and does not exist.
+    #[test]
+    fn only_a_lost_image_is_built_again() {
+        let failure = |message: &str| {
+            anyhow::Error::new(BuildFailure {
+                step: Some("Step 2/2 : COPY hello /hello".into()),
+                message: message.into(),
+            })
+            .context("building aisopsflow-core")
+        };
+        assert!(lost_an_image(&failure(
+            "unable to find image \"sha256:72e441576ddba89f4cae9be0301b33857589da11da55614002e1601a98a561e0\""
+        )));
+        assert!(!lost_an_image(&failure(
+            "COPY failed: file not found in build context or excluded by .dockerignore: stat hello: file does not exist"
+        )));
+        assert!(!lost_an_image(&failure(
+            "pull access denied for nosuchimage, repository does not exist or may require 'docker login'"
+        )));
+    }
 
     #[test]
     fn push_digest_is_read_from_the_final_status() {

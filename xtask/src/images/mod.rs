@@ -352,9 +352,11 @@ async fn build_one(set: &BuildSet<'_>, spec: &ImageSpec, dir: &Path) -> anyhow::
         labels,
     };
     let result = docker
-        .build(&req, context::stream(entries), |step| {
-            bar.set_message(step.to_string())
-        })
+        .build(
+            &req,
+            || context::stream(entries.clone()),
+            |step| bar.set_message(step.to_string()),
+        )
         .await;
     match result {
         Ok(id) => {

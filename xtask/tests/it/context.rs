@@ -391,7 +391,7 @@ async fn run_once(docker: &Docker, case: &Case, n: u64) -> Verdict {
                         tag: ours_tag.clone(),
                         ..Default::default()
                     },
-                    context::stream(entries),
+                    || context::stream(entries.clone()),
                     |_| {},
                 )
                 .await;

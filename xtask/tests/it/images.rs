@@ -145,7 +145,7 @@ async fn build_dir(docker: &Docker, dir: &Path, tag: &str) -> anyhow::Result<Str
                 tag: tag.to_string(),
                 ..Default::default()
             },
-            context::stream(entries),
+            || context::stream(entries.clone()),
             |_| {},
         )
         .await

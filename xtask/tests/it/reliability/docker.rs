@@ -170,7 +170,11 @@ pub(super) async fn docker_connection_dropped_mid_build_then_the_rerun_builds() 
             .unwrap();
         let entries = xtask::images::context::collect(&ctx).unwrap();
         let err = docker
-            .build(&req, xtask::images::context::stream(entries), |_| {})
+            .build(
+                &req,
+                || xtask::images::context::stream(entries.clone()),
+                |_| {},
+            )
             .await
             .expect_err("a build over a cut connection cannot succeed");
         let msg = format!("{err:#}");
@@ -200,7 +204,11 @@ pub(super) async fn docker_connection_dropped_mid_build_then_the_rerun_builds() 
         .unwrap();
     let entries = xtask::images::context::collect(&ctx).unwrap();
     let id = docker
-        .build(&req, xtask::images::context::stream(entries), |_| {})
+        .build(
+            &req,
+            || xtask::images::context::stream(entries.clone()),
+            |_| {},
+        )
         .await
         .expect("the rerun builds");
     assert_eq!(cuts.load(Ordering::SeqCst), 0);
