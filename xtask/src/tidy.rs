@@ -1125,3 +1125,183 @@ fn the_cycle_finder_finds_cycles_and_only_them() {
         [["a", "b", "c"]]
     );
 }
+
+/// The registry's `Variant => module::CONST,` lines, in order, with their line numbers.
+fn registry_entries(registry: &str) -> Vec<(usize, String, String, String)> {
+    let body = registry
+        .split_once("\nregistry! {\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let first = registry.len() - body.len();
+    let line0 = registry[..first].lines().count() + 1;
+    body.lines()
+        .take_while(|l| *l != "}")
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (variant, path) = l.trim().trim_end_matches(',').split_once(" => ")?;
+            let (module, konst) = path.split_once("::")?;
+            Some((
+                line0 + i,
+                variant.to_string(),
+                module.to_string(),
+                konst.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Where the metadata of each check lives, against where its id is reported. `registry` is
+/// checks/registry.rs; `ids` the ids in report order with whether each is a manual
+/// attestation; `read` gives a file's text (None when absent). A `Meta` const must be named
+/// after its id (`repo-private` → `REPO_PRIVATE`) and sit in an area module whose code (its
+/// tests aside) names `CheckId::Variant`; manual attestations are all reported by
+/// `checks/manual.rs`, by kind.
+fn meta_home_problems(
+    registry: &str,
+    ids: &[(&str, bool)],
+    read: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    const REG: &str = "xtask/src/checks/registry.rs";
+    let entries = registry_entries(registry);
+    let mut bad = Vec::new();
+    if entries.len() != ids.len() {
+        bad.push(format!(
+            "{REG}: {} `Variant => module::CONST,` lines for {} check ids; keep one line per id in the registry! table",
+            entries.len(),
+            ids.len()
+        ));
+        return bad;
+    }
+    for ((line, variant, module, konst), (id, manual)) in entries.iter().zip(ids) {
+        let want = id.to_ascii_uppercase().replace('-', "_");
+        if *konst != want {
+            bad.push(format!(
+                "{REG}:{line}: `{variant}` ({id}) points at `{konst}`; name its Meta const `{want}`"
+            ));
+        }
+        let file = format!("xtask/src/checks/{module}.rs");
+        let Some(text) = read(&file) else {
+            bad.push(format!(
+                "{REG}:{line}: `{variant}`'s meta is in `{module}`, which has no file {file}"
+            ));
+            continue;
+        };
+        let code = code_only(&text);
+        let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+        if !code.contains(&format!("const {konst}: Meta")) {
+            bad.push(format!(
+                "{file}: no `const {konst}: Meta`; define it there (the registry names it)"
+            ));
+        }
+        let reported = if *manual {
+            module == "manual"
+        } else {
+            let needle = format!("CheckId::{variant}");
+            let named = |c: &str| {
+                c.match_indices(&needle).any(|(at, _)| {
+                    !c[at + needle.len()..].starts_with(|ch: char| ch.is_alphanumeric())
+                })
+            };
+            // The verify judgements still live in crate::verify (issue #18's next step
+            // moves them beside their metadata).
+            named(code)
+                || (matches!(module.as_str(), "verify" | "delivery")
+                    && VERIFY_SOURCES.iter().any(|f| {
+                        read(f).is_some_and(|t| {
+                            named(code_only(&t).split("#[cfg(test)]").next().unwrap_or(""))
+                        })
+                    }))
+        };
+        if !reported {
+            bad.push(format!(
+                "{file}: holds `{konst}` but never reports `{variant}` ({id}); move the const into the module that judges it and point {REG}:{line} there"
+            ));
+        }
+    }
+    bad
+}
+
+/// Where the verify and delivery judgements are, until they move into checks/.
+const VERIFY_SOURCES: [&str; 5] = [
+    "xtask/src/verify.rs",
+    "xtask/src/verify/contents.rs",
+    "xtask/src/verify/delivery.rs",
+    "xtask/src/verify/manifests.rs",
+    "xtask/src/verify/runs.rs",
+];
+
+#[test]
+fn every_check_meta_lives_where_its_id_is_reported() {
+    let root = root();
+    let registry = std::fs::read_to_string(root.join("xtask/src/checks/registry.rs")).unwrap();
+    let ids: Vec<(&str, bool)> = ALL
+        .iter()
+        .map(|c| (c.id(), c.meta().kind == crate::checks::Kind::Manual))
+        .collect();
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).ok();
+    let mut bad = meta_home_problems(&registry, &ids, &read);
+    // And no Meta is defined anywhere the registry does not point.
+    let homes: Vec<(String, String)> = registry_entries(&registry)
+        .into_iter()
+        .map(|(_, _, m, k)| (format!("xtask/src/checks/{m}.rs"), k))
+        .collect();
+    for f in rust_sources(&root) {
+        let text = read(&f).unwrap_or_default();
+        for (i, l) in code_only(&text).lines().enumerate() {
+            let Some(k) = l
+                .trim_start()
+                .strip_prefix("pub(crate) const ")
+                .or_else(|| l.trim_start().strip_prefix("pub const "))
+                .or_else(|| l.trim_start().strip_prefix("const "))
+                .and_then(|r| r.strip_suffix(": Meta = Meta {"))
+            else {
+                continue;
+            };
+            if !homes.iter().any(|(hf, hk)| *hf == f && hk == k) {
+                bad.push(format!(
+                    "{f}:{}: `{k}` is a check's Meta the registry does not point at; name it in xtask/src/checks/registry.rs or remove it",
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn the_meta_home_check_finds_a_misplaced_meta() {
+    let registry = "use x;\n\nregistry! {\n    // A comment.\n    RepoPrivate => settings::REPO_PRIVATE,\n    ManualX => manual::MANUAL_X,\n}\n";
+    let ids = [("repo-private", false), ("manual-x", true)];
+    let files = |settings: &'static str| {
+        move |f: &str| match f {
+            "xtask/src/checks/settings.rs" => Some(settings.to_string()),
+            "xtask/src/checks/manual.rs" => Some("const MANUAL_X: Meta = Meta {};".to_string()),
+            _ => None,
+        }
+    };
+    let good = files(
+        "const REPO_PRIVATE: Meta = Meta {};\nfn j() { Outcome::pass(CheckId::RepoPrivate, m, e) }",
+    );
+    assert_eq!(
+        meta_home_problems(registry, &ids, &good),
+        Vec::<String>::new()
+    );
+    // Defined, but the id is reported elsewhere (only a longer id, a comment and a test name it).
+    let moved = files(
+        "const REPO_PRIVATE: Meta = Meta {};\n// CheckId::RepoPrivate\nfn j() { CheckId::RepoPrivateX }\n#[cfg(test)]\nmod t { CheckId::RepoPrivate }",
+    );
+    let bad = meta_home_problems(registry, &ids, &moved);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(bad[0].contains("never reports `RepoPrivate`"), "{bad:?}");
+    // A const named after another id, and a table line missing.
+    let bad = meta_home_problems(
+        registry,
+        &[("repo-public", false), ("manual-x", true)],
+        &good,
+    );
+    assert!(
+        bad[0].contains("name its Meta const `REPO_PUBLIC`"),
+        "{bad:?}"
+    );
+    assert_eq!(meta_home_problems(registry, &ids[..1], &good).len(), 1);
+}

@@ -7,9 +7,70 @@
 //! images do carry their edition. The area does nothing unless `--only` selects one of them.
 
 use crate::checks::{CheckId, Ctx, Evidence, Outcome};
+use crate::checks::{Kind, Meta, Phase, Section, Severity};
 use crate::config::{ImageSpec, Visibility};
 use crate::effects::docker::{BuildFailure, Docker};
 use crate::images::{self, BuiltImage, EDITION_LABEL, Progress};
+
+pub(crate) const BUILD_CORE: Meta = Meta {
+    id: "build-core",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "`core/Dockerfile` builds successfully",
+    summary: "core/Dockerfile builds through the Docker Engine API, in both editions.",
+    why: "A tag whose image cannot build publishes nothing, or half of a release.",
+    fix: "Read the failing Dockerfile step and the engine message in the evidence; reproduce with `cargo xtask preflight --only build-core`.",
+};
+
+pub(crate) const BUILD_RUNNER: Meta = Meta {
+    id: "build-runner",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "`runner/Dockerfile` builds successfully",
+    summary: "runner/Dockerfile builds through the Docker Engine API, in both editions.",
+    why: "A tag whose image cannot build publishes nothing, or half of a release.",
+    fix: "Read the failing Dockerfile step and the engine message in the evidence; reproduce with `cargo xtask preflight --only build-runner`.",
+};
+
+pub(crate) const BUILD_CONSOLE: Meta = Meta {
+    id: "build-console",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "`console/Dockerfile` builds successfully when console is in scope",
+    summary: "console/Dockerfile builds through the Docker Engine API, in both editions, when console is in scope.",
+    why: "A tag whose image cannot build publishes nothing, or half of a release.",
+    fix: "Read the failing Dockerfile step and the engine message in the evidence; reproduce with `cargo xtask preflight --components core,runner,console --only build-console`.",
+};
+
+pub(crate) const BUILD_SMOKE: Meta = Meta {
+    id: "build-smoke",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "image changes match the intended component release",
+    summary: "Each built image runs and reports the intended component, version, commit and edition; core answers /healthz.",
+    why: "An image that builds but runs the wrong binary or edition would ship silently.",
+    fix: "Check the staged binary and build args named in the evidence; rerun `cargo xtask preflight --only build-smoke -v`.",
+};
+
+pub(crate) const BUILD_PUBLIC_METADATA_CLEAN: Meta = Meta {
+    id: "build-public-metadata-clean",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "do not expose commercial-only defaults in public package metadata",
+    summary: "Built public images carry no enterprise-repository URL and no commercial-only default in labels, env or config.",
+    why: "Image config is public metadata for a public package.",
+    fix: "Remove the label, env or build arg named in the evidence from the public build.",
+};
 
 const IDS: &[CheckId] = &[
     CheckId::BuildCore,

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{CheckId, Ctx, Evidence, Outcome};
+use super::{Kind, Meta, Phase, Section, Severity};
 use crate::effects::git;
 use crate::policy;
 
@@ -148,6 +149,18 @@ fn remote_tags_missing(ctx: &Ctx) -> anyhow::Result<RemoteTags> {
         RemoteTags::Missing(missing)
     })
 }
+
+pub(crate) const CHANGES_MATCH_RELEASE: Meta = Meta {
+    id: "changes-match-release",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "image changes match the intended component release",
+    summary: "Images whose inputs changed since the previous release are exactly the components in this release.",
+    why: "Shipping a changed image outside the release, or releasing an unchanged one, means notes and reality disagree.",
+    fix: "Add the component to --components, or revert the change to the files named in the evidence.",
+};
 
 pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     let id = CheckId::ChangesMatchRelease;

@@ -10,6 +10,31 @@ use std::path::{Path, PathBuf};
 
 use super::workflow::{Node, parse_yaml};
 use super::{CheckId, Ctx, Evidence, Outcome};
+use super::{Kind, Meta, Phase, Section, Severity};
+
+pub(crate) const DOCS_DIGEST_PINNING: Meta = Meta {
+    id: "docs-digest-pinning",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "customer-facing deployment docs reference digest pinning",
+    summary: "Every reference to one of our packages in customer docs and manifests carries @sha256:<64 hex>.",
+    why: "Tags move; a customer deployment pinned by tag can silently change.",
+    fix: "Write `ghcr.io/ORG/PACKAGE:VERSION@sha256:<digest>`; `cargo xtask verify VERSION --delivery` prints the references.",
+};
+
+pub(crate) const DELIVERY_PLUGIN_LINKS: Meta = Meta {
+    id: "delivery-plugin-links",
+    section: Section::CustomerDelivery,
+    phase: Phase::Delivery,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "direct plugin developers to the public SDK and catalog repositories",
+    summary: "Customer docs point plugin developers to the public SDK and catalog repositories from release.toml.",
+    why: "Plugin developers need the public SDK, not the enterprise source.",
+    fix: "Add links to customer.sdk_repository and customer.catalog_repository in the customer docs.",
+};
 
 pub const IDS: &[CheckId] = &[
     CheckId::DocsDigestPinning,

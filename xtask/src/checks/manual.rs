@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{ALL, CheckId, Ctx, Evidence, Kind, Outcome};
+use super::{Meta, Phase, Section, Severity};
 use crate::exit::usage;
 
 /// One operator confirmation.
@@ -43,6 +44,78 @@ struct Entry {
     #[serde(default)]
     note: Option<String>,
 }
+
+pub(crate) const MANUAL_ACTIONS_PACKAGE_WRITE: Meta = Meta {
+    id: "manual-actions-package-write",
+    section: Section::RepositorySettings,
+    phase: Phase::Preflight,
+    kind: Kind::Manual,
+    severity: Severity::Error,
+    checklist: "GitHub Actions allowed to create and update packages",
+    summary: "Each package grants this repository's Actions write access (Package settings > Manage Actions access).",
+    why: "Without it the publish workflow's GITHUB_TOKEN cannot push (GHCR answers `permission_denied: write_package` only at push time, after the tag exists), and someone reaches for a PAT. No API shows, before the tag, what the workflow's token may write, so the release gate requires this attestation instead of finding out after the push.",
+    fix: "Check each package's Manage Actions access (a package that does not exist yet is created by the first push and needs nothing), then attest with `--attest manual-actions-package-write`.",
+};
+
+pub(crate) const MANUAL_PACKAGE_INHERITANCE: Meta = Meta {
+    id: "manual-package-inheritance",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Manual,
+    severity: Severity::Error,
+    checklist: "inheritance from repository permissions: enabled unless you have a strong reason to decouple it",
+    summary: "Commercial packages inherit access from the repository.",
+    why: "Decoupled permissions drift from the repository's reviewed access list.",
+    fix: "Package settings > Inherit access from source repository; attest with `--attest manual-package-inheritance`.",
+};
+
+pub(crate) const MANUAL_PACKAGE_DELETE_RESTRICTED: Meta = Meta {
+    id: "manual-package-delete-restricted",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Manual,
+    severity: Severity::Error,
+    checklist: "delete/restore package permission limited to release administrators",
+    summary: "Only the release administrators from release.toml hold the admin role that deletes and restores packages.",
+    why: "Deleting a package version breaks every customer pinned to its digest.",
+    fix: "Package settings > Manage access: admin only for repository.release_administrators; attest with `--attest manual-package-delete-restricted`.",
+};
+
+pub(crate) const MANUAL_CUSTOMER_CREDENTIALS_SCOPED: Meta = Meta {
+    id: "manual-customer-credentials-scoped",
+    section: Section::SecretsAndAuth,
+    phase: Phase::Preflight,
+    kind: Kind::Manual,
+    severity: Severity::Error,
+    checklist: "if customer pull access is needed, issue scoped credentials only for package read",
+    summary: "Any customer pull credential is read:packages only.",
+    why: "A customer credential with write or repo scope could overwrite images or read the source.",
+    fix: "Reissue the credential with only read:packages; attest with `--attest manual-customer-credentials-scoped`.",
+};
+
+pub(crate) const MANUAL_EMERGENCY_CREDENTIALS_ROTATED: Meta = Meta {
+    id: "manual-emergency-credentials-rotated",
+    section: Section::SecretsAndAuth,
+    phase: Phase::Preflight,
+    kind: Kind::Manual,
+    severity: Severity::Error,
+    checklist: "rotate any emergency manual credentials after use",
+    summary: "Emergency manual credentials used since the last release have been rotated.",
+    why: "A credential used by hand may have been copied anywhere.",
+    fix: "Revoke and reissue it; attest with `--attest manual-emergency-credentials-rotated`.",
+};
+
+pub(crate) const MANUAL_MINIMAL_PULL_CREDENTIALS: Meta = Meta {
+    id: "manual-minimal-pull-credentials",
+    section: Section::CustomerDelivery,
+    phase: Phase::Delivery,
+    kind: Kind::Manual,
+    severity: Severity::Error,
+    checklist: "share minimal pull credentials if private pull is required",
+    summary: "Credentials shared with customers for private pulls are minimal (read-only, per customer, expiring).",
+    why: "Shared credentials outlive the delivery and travel further than intended.",
+    fix: "Issue a per-customer read:packages token with an expiry; attest with `--attest manual-minimal-pull-credentials`.",
+};
 
 /// The ids that take an attestation.
 pub fn manual_ids() -> Vec<CheckId> {

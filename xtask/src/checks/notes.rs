@@ -5,8 +5,21 @@
 //! components in scope, so the notes and the publish run cannot disagree.
 
 use super::{CheckId, Ctx, Evidence, Outcome};
+use super::{Kind, Meta, Phase, Section, Severity};
 use crate::effects::git;
 use crate::policy::{self, Event, TagKind};
+
+pub(crate) const NOTES_DRAFT_COMPLETE: Meta = Meta {
+    id: "notes-draft-complete",
+    section: Section::OperatorPreflight,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "release notes include the exact git commit and expected image tags",
+    summary: "The release-notes draft names HEAD's full commit and every expected image tag.",
+    why: "Auditors and customers trace an image back to its source through the notes.",
+    fix: "Write `<notes dir>/VERSION.draft.md` naming HEAD's commit and every expected tag (`cargo xtask release VERSION --dry-run` prints them), then rerun `cargo xtask preflight --release VERSION --only notes`.",
+};
 
 pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     let id = CheckId::NotesDraftComplete;

@@ -7,7 +7,56 @@
 use std::collections::BTreeSet;
 
 use super::{CheckId, Ctx, Evidence, Outcome};
+use super::{Kind, Meta, Phase, Section, Severity};
 use crate::config::{CHECKLIST_ALLOWLIST, FILE, Visibility};
+
+pub(crate) const PACKAGES_ALLOWLIST: Meta = Meta {
+    id: "packages-allowlist",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Create and retain only these packages",
+    summary: "release.toml produces exactly the six allowed packages.",
+    why: "Every package is a publication surface; strays leak builds nobody reviews.",
+    fix: "Fix [editions.*].package or [packages].allowed in release.toml; an extra package needs a [[packages.exceptions]] reason.",
+};
+
+pub(crate) const PACKAGES_NAMES_DISJOINT: Meta = Meta {
+    id: "packages-names-disjoint",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "public package names and commercial package names must stay separate",
+    summary: "Public and commercial package names never collide.",
+    why: "A shared name would publish commercial bits under a public package, or the reverse.",
+    fix: "Keep the commercial pattern distinct, e.g. \"aisopsflow-{component}-commercial\".",
+};
+
+pub(crate) const PACKAGES_README_PIN_DIGEST: Meta = Meta {
+    id: "packages-readme-pin-digest",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "package README should state that customer and user environments should pin by digest",
+    summary: "Each package README tells users to pin by digest.",
+    why: "Tags move; only a digest guarantees customers run the image that was verified.",
+    fix: "Add a 'Pin by digest' section with an `image@sha256:...` example to docs/packages/<package>.md.",
+};
+
+pub(crate) const PACKAGES_PUBLIC_METADATA_CLEAN: Meta = Meta {
+    id: "packages-public-metadata-clean",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "do not expose commercial-only defaults in public package metadata",
+    summary: "Public package READMEs mention no commercial-only default and no enterprise repository.",
+    why: "Public metadata is world-readable; commercial defaults and the enterprise repository are not.",
+    fix: "Remove the named string from the public package README.",
+};
 
 pub const IDS: &[CheckId] = &[
     CheckId::PackagesAllowlist,

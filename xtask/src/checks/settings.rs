@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use crate::checks::refpattern::{RefMatch, ruleset_ref_matches};
 use crate::checks::{CheckId, Ctx, Evidence, Outcome};
+use crate::checks::{Kind, Meta, Phase, Section, Severity};
 use crate::config::{Visibility, parse_actor};
 use crate::effects::github::{Github, GithubError, Package, Repo, Ruleset, SelectedActions};
 
@@ -240,6 +241,18 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
     Ok(out)
 }
 
+pub(crate) const REPO_PRIVATE: Meta = Meta {
+    id: "repo-private",
+    section: Section::RepositorySettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "repository visibility: private",
+    summary: "The enterprise repository is private (an Enterprise `internal` repository is not).",
+    why: "The enterprise source and its commercial defaults must never be readable by customers or the public.",
+    fix: "Settings > General > Danger Zone > Change visibility > Private (or `gh repo edit OWNER/REPO --visibility private`).",
+};
+
 /// `repo-private`, judged on the repository's answer alone (`GET /repos/{owner}/{repo}`).
 pub(crate) fn repo_private(repo_ep: &str, repo: &Repo) -> Outcome {
     let ev = vec![
@@ -289,6 +302,18 @@ pub(crate) fn repo_private(repo_ep: &str, repo: &Repo) -> Outcome {
     }
 }
 
+pub(crate) const ACTIONS_DEFAULT_PERMISSIONS_READ: Meta = Meta {
+    id: "actions-default-permissions-read",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "workflow permissions: Read repository contents",
+    summary: "The repository's default GITHUB_TOKEN permission is read.",
+    why: "Workflows that forget a permissions block must not get a write token by default.",
+    fix: "Settings > Actions > General > Workflow permissions: Read repository contents and packages permissions.",
+};
+
 /// `actions-default-permissions-read`, judged on `GET .../actions/permissions/workflow`.
 pub(crate) fn default_permissions_read(
     wf_ep: &str,
@@ -314,6 +339,18 @@ pub(crate) fn default_permissions_read(
     }
 }
 
+pub(crate) const ACTIONS_CANNOT_APPROVE_PRS: Meta = Meta {
+    id: "actions-cannot-approve-prs",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "allow GitHub Actions to create and approve pull requests: off unless explicitly needed",
+    summary: "GitHub Actions may not create or approve pull requests.",
+    why: "A workflow that approves its own pull requests bypasses review of what ships.",
+    fix: "Settings > Actions > General: untick Allow GitHub Actions to create and approve pull requests.",
+};
+
 /// `actions-cannot-approve-prs`, judged on the same answer.
 pub(crate) fn cannot_approve_prs(
     wf_ep: &str,
@@ -335,6 +372,18 @@ pub(crate) fn cannot_approve_prs(
         Outcome::pass(id, "GitHub Actions may not approve pull requests", ev)
     }
 }
+
+pub(crate) const ACTIONS_ENABLED: Meta = Meta {
+    id: "actions-enabled",
+    section: Section::RepositorySettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "GitHub Actions enabled",
+    summary: "GitHub Actions is enabled for the repository, and its allowed-actions policy lets every `uses:` of the publish workflow run.",
+    why: "Images are published only by the publish workflow; with Actions off, or its actions not allowed, a release tag publishes nothing and the run fails after the tag is pushed.",
+    fix: "Settings > Actions > General > Actions permissions: allow all actions, or allow the publish workflow's actions by pattern (`OWNER/REPO@*`) (or `gh api -X PUT repos/OWNER/REPO/actions/permissions -F enabled=true -f allowed_actions=all`).",
+};
 
 /// `actions-enabled`: Actions is on, and its policy (`allowed_actions`) lets every action the
 /// publish workflow uses run. `all` allows everything; `local_only` ("Allow OWNER actions and
@@ -606,6 +655,18 @@ async fn default_branch_check(
     branch_protected(branch, [&prot_ep, &rules_ep], classic, rules)
 }
 
+pub(crate) const REPO_DEFAULT_BRANCH_PROTECTED: Meta = Meta {
+    id: "repo-default-branch-protected",
+    section: Section::RepositorySettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "default branch protection enabled",
+    summary: "The default branch is protected by classic branch protection or an active branch ruleset.",
+    why: "Release tags are cut from the default branch; unreviewed pushes to it would ship unreviewed images.",
+    fix: "Settings > Rules > Rulesets > New branch ruleset targeting ~DEFAULT_BRANCH (enforcement Active), or Settings > Branches > Add classic protection rule.",
+};
+
 /// `repo-default-branch-protected`, judged on the two answers: classic protection (`None`
 /// for GitHub's 404 "Branch not protected") and the rules that apply to the branch.
 pub(crate) fn branch_protected(
@@ -769,6 +830,18 @@ async fn resolve_operators(
     }
     Ok((ok, unresolved))
 }
+
+pub(crate) const REPO_TAG_CREATION_RESTRICTED: Meta = Meta {
+    id: "repo-tag-creation-restricted",
+    section: Section::RepositorySettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "tag creation restricted to release operators",
+    summary: "An active tag ruleset covering release tags (ref patterns read as GitHub's fnmatch) has a creation rule, only the release operators from release.toml may bypass it, and the operator running the check is one who can.",
+    why: "Pushing a `v*` or `release-v*` tag publishes images (and may move `latest`); only release operators may do that.",
+    fix: "Settings > Rules > Rulesets > New tag ruleset: include refs/tags/v* and refs/tags/release-v*, rules Restrict creations/updates/deletions, bypass list = repository.release_operators in release.toml; run preflight and release with a release operator's credentials.",
+};
 
 async fn tag_ruleset_check(
     ctx: &Ctx,
@@ -1180,6 +1253,54 @@ async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> 
     };
     Ok(package_judgements(cfg, &packages, &|id| ctx.wants(id)))
 }
+
+pub(crate) const PACKAGES_REGISTRY_SET: Meta = Meta {
+    id: "packages-registry-set",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Create and retain only these packages",
+    summary: "The organisation's aisopsflow-* container packages are exactly the allowed six.",
+    why: "A stray package may hold commercial or unreviewed images.",
+    fix: "Delete the stray package (Package settings > Danger zone) or add it to release.toml with a reason.",
+};
+
+pub(crate) const PACKAGES_PUBLIC_VISIBILITY: Meta = Meta {
+    id: "packages-public-visibility",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Public package policy: visibility: public",
+    summary: "The public edition's packages are public.",
+    why: "Customers pull public images anonymously; a private public-edition package breaks their deployments.",
+    fix: "Package settings > Danger zone > Change visibility > Public (only for the public edition).",
+};
+
+pub(crate) const PACKAGES_COMMERCIAL_PRIVATE: Meta = Meta {
+    id: "packages-commercial-private",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Commercial package policy: visibility: private",
+    summary: "The commercial edition's packages are private.",
+    why: "Commercial images are licensed; a public package gives them away, and GHCR cannot make it private again.",
+    fix: "Package settings > Danger zone > Change visibility > Private; if it was ever public, treat the images as leaked.",
+};
+
+pub(crate) const PACKAGES_LINKED_REPOSITORY: Meta = Meta {
+    id: "packages-linked-repository",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "inheritance from repository permissions: enabled",
+    summary: "Each package is linked to the enterprise repository.",
+    why: "A linked package inherits the repository's access, so the publish workflow's GITHUB_TOKEN can write it.",
+    fix: "Package settings > Connect repository, or publish with the org.opencontainers.image.source label of the repository.",
+};
 
 /// `packages-registry-set`, `packages-public-visibility`, `packages-commercial-private` and
 /// `packages-linked-repository` (those `wants` selects), judged on the organisation's

@@ -13,6 +13,115 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::{CheckId, Ctx, Evidence, Outcome, Status, credentials};
+use super::{Kind, Meta, Phase, Section, Severity};
+
+pub(crate) const WORKFLOW_PRESENT: Meta = Meta {
+    id: "workflow-present",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Workflow-level requirements in publish-images.yml",
+    summary: "The publish workflow exists and is valid YAML with jobs.",
+    why: "Every other workflow check reads this file; a missing or malformed workflow publishes nothing.",
+    fix: "Restore .github/workflows/publish-images.yml from main and fix the YAML error named in the evidence.",
+};
+
+pub(crate) const WORKFLOW_PERMISSIONS: Meta = Meta {
+    id: "workflow-permissions",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "contents: read / packages: write",
+    summary: "Every job's effective permissions are exactly contents: read and packages: write.",
+    why: "Broader token permissions let a compromised step change code, releases or settings.",
+    fix: "Give each job `permissions: {contents: read, packages: write}` and nothing else; no write-all or read-all.",
+};
+
+pub(crate) const WORKFLOW_TOP_LEVEL_PERMISSIONS: Meta = Meta {
+    id: "workflow-top-level-permissions",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Warning,
+    checklist: "Do not grant broader permissions unless a release workflow actually needs them",
+    summary: "The workflow's top-level permissions are empty (`permissions: {}`).",
+    why: "zizmor and OpenSSF Scorecard penalise top-level write grants; jobs should opt in to what they need.",
+    fix: "Set `permissions: {}` at the top of the workflow and grant per job.",
+};
+
+pub(crate) const WORKFLOW_TRIGGERS: Meta = Meta {
+    id: "workflow-triggers",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "`latest` moved only for `release-v*` or an explicit manual dispatch with `publish_latest=true`",
+    summary: "The workflow runs on pushes of tags v* and release-v*, and on workflow_dispatch with a boolean publish_latest defaulting to false.",
+    why: "The tag policy depends on these triggers; a default of true would move `latest` by accident.",
+    fix: "Use `on: {push: {tags: ['v*', 'release-v*']}, workflow_dispatch: {inputs: {publish_latest: {type: boolean, default: false}}}}`.",
+};
+
+pub(crate) const WORKFLOW_ACTIONS_PINNED: Meta = Meta {
+    id: "workflow-actions-pinned",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Do not grant broader permissions unless a release workflow actually needs them",
+    summary: "Every `uses:` is pinned to a full 40-hex commit SHA.",
+    why: "A moved tag on a third-party action runs new code with packages: write.",
+    fix: "Replace `owner/action@v4` with `owner/action@<40-hex sha> # v4`.",
+};
+
+pub(crate) const WORKFLOW_NO_INJECTION: Meta = Meta {
+    id: "workflow-no-injection",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Do not grant broader permissions unless a release workflow actually needs them",
+    summary: "No `${{ inputs.* }}` or `${{ github.event.* }}` expression is expanded inside a `run:` script.",
+    why: "Expanded expressions are template injection: a crafted input runs shell commands with the job's token.",
+    fix: "Pass the value through `env:` (e.g. `PUBLISH_LATEST: ${{ inputs.publish_latest }}`) and read \"$PUBLISH_LATEST\" in the script.",
+};
+
+pub(crate) const WORKFLOW_SINGLE_PUBLISHER: Meta = Meta {
+    id: "workflow-single-publisher",
+    section: Section::ActionsPermissions,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Do not grant broader permissions unless a release workflow actually needs them",
+    summary: "No workflow other than the publish workflow (and the reusable workflows it calls) pushes to a registry, moves a tag such as `latest`, or grants `packages: write`; every workflow under .github/workflows is read.",
+    why: "Every other path to the registry bypasses the release gate, the tag policy and the checks on the publish workflow.",
+    fix: "Remove the push (docker/podman/buildah push, buildx --push, skopeo copy, crane/oras push or tag, cargo xtask publish) and the `packages: write` grant from the named workflow; publish only through the publish workflow.",
+};
+
+pub(crate) const SECRETS_GITHUB_TOKEN: Meta = Meta {
+    id: "secrets-github-token",
+    section: Section::SecretsAndAuth,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "prefer `GITHUB_TOKEN` for package publish from GitHub Actions",
+    summary: "The publish workflow logs in to the registry with GITHUB_TOKEN (secrets.GITHUB_TOKEN or github.token).",
+    why: "GITHUB_TOKEN is short-lived and scoped to this repository and run.",
+    fix: "Use `password: ${{ secrets.GITHUB_TOKEN }}` (or env GITHUB_TOKEN for `cargo xtask publish`).",
+};
+
+pub(crate) const SECRETS_NO_LONG_LIVED_PAT: Meta = Meta {
+    id: "secrets-no-long-lived-pat",
+    section: Section::SecretsAndAuth,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "do not use long-lived personal access tokens for routine image publish",
+    summary: "The publish workflow references no secret other than GITHUB_TOKEN.",
+    why: "A personal access token outlives the run and usually carries far more than packages: write.",
+    fix: "Remove the secrets.<NAME> reference and rely on GITHUB_TOKEN with packages: write.",
+};
 
 /// Every id this area reports.
 pub const IDS: &[CheckId] = &[
