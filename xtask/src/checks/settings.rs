@@ -748,7 +748,7 @@ fn sample_tags(ctx: &Ctx) -> Vec<String> {
 
 /// A release operator from release.toml, resolved to what a ruleset lists.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Allowed {
+pub(crate) struct Allowed {
     label: String,
     actor_type: String,
     actor_id: Option<u64>,
@@ -831,18 +831,9 @@ async fn resolve_operators(
     Ok((ok, unresolved))
 }
 
-pub(crate) const REPO_TAG_CREATION_RESTRICTED: Meta = Meta {
-    id: "repo-tag-creation-restricted",
-    section: Section::RepositorySettings,
-    phase: Phase::Preflight,
-    kind: Kind::Automated,
-    severity: Severity::Error,
-    checklist: "tag creation restricted to release operators",
-    summary: "An active tag ruleset covering release tags (ref patterns read as GitHub's fnmatch) has a creation rule, only the release operators from release.toml may bypass it, and the operator running the check is one who can.",
-    why: "Pushing a `v*` or `release-v*` tag publishes images (and may move `latest`); only release operators may do that.",
-    fix: "Settings > Rules > Rulesets > New tag ruleset: include refs/tags/v* and refs/tags/release-v*, rules Restrict creations/updates/deletions, bypass list = repository.release_operators in release.toml; run preflight and release with a release operator's credentials.",
-};
-
+/// `repo-tag-creation-restricted`: reads the rulesets list, then each tag ruleset's details
+/// (the list leaves out conditions, rules and bypass actors), then, only when those cover
+/// every release tag, the release operators' ids; then judges in [`tag_ruleset`].
 async fn tag_ruleset_check(
     ctx: &Ctx,
     gh: &Github,
@@ -850,16 +841,102 @@ async fn tag_ruleset_check(
     name: &str,
     repo: &Repo,
 ) -> anyhow::Result<Outcome> {
-    let mut o = tag_ruleset_inner(ctx, gh, owner, name, repo).await?;
-    // The list of rulesets is context; the matching ruleset's own fields should lead, since
-    // reports show the first few pieces of evidence.
-    let is_summary =
-        |e: &Evidence| matches!(e, Evidence::Api { field, .. } if field.starts_with("[].name"));
-    if o.evidence.len() > 1 && is_summary(&o.evidence[0]) {
-        let summary = o.evidence.remove(0);
-        o.evidence.push(summary);
+    let id = CheckId::RepoTagCreationRestricted;
+    let summaries = match gh.rulesets(owner, name).await {
+        Ok(s) => s,
+        Err(e) => return problem(id, e),
+    };
+    let mut rulesets: Vec<Ruleset> = Vec::new();
+    for s in &summaries {
+        if s.target.as_deref().is_some_and(|t| t != "tag") {
+            continue;
+        }
+        match gh.ruleset(owner, name, s.id).await {
+            Ok(r) => rulesets.push(r),
+            Err(e) => return problem(id, e),
+        }
     }
-    Ok(o)
+    let branch = &ctx.ws.config.raw.repository.default_branch;
+    let samples = sample_tags(ctx);
+    // The judgement stops at coverage when a release tag is uncovered; only past it are the
+    // operators compared, so only then are they resolved (teams and users cost requests).
+    let covered = uncovered(
+        &restricting(&rulesets),
+        &samples,
+        branch,
+        &mut BTreeSet::new(),
+    )
+    .is_empty();
+    let operators = if covered {
+        let (allowed, unresolved) = resolve_operators(ctx, gh, owner, name).await?;
+        Operators {
+            allowed,
+            unresolved,
+        }
+    } else {
+        Operators::default()
+    };
+    Ok(tag_ruleset(&TagRulesetFacts {
+        owner,
+        name,
+        repo,
+        rulesets,
+        branch,
+        samples,
+        operators,
+    }))
+}
+
+/// What `repo-tag-creation-restricted` judges, as the gather read it.
+pub(crate) struct TagRulesetFacts<'a> {
+    pub owner: &'a str,
+    pub name: &'a str,
+    /// `GET /repos/{owner}/{repo}`: its `permissions` are the caller's role.
+    pub repo: &'a Repo,
+    /// The details of the rulesets with target `tag` (or none), in the list's order.
+    pub rulesets: Vec<Ruleset>,
+    pub branch: &'a str,
+    /// Full refs of sample release tags (`refs/tags/v1.2.3`, ...).
+    pub samples: Vec<String>,
+    /// The release operators as a ruleset lists them; empty when coverage already failed.
+    pub operators: Operators,
+}
+
+/// `repository.release_operators`, resolved to actor ids, and those that could not be.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Operators {
+    pub allowed: Vec<Allowed>,
+    pub unresolved: Vec<String>,
+}
+
+/// The active tag rulesets with a `creation` rule.
+fn restricting(rulesets: &[Ruleset]) -> Vec<&Ruleset> {
+    rulesets
+        .iter()
+        .filter(|r| {
+            r.target.as_deref() == Some("tag")
+                && r.enforcement == "active"
+                && r.rules.iter().any(|x| x.kind == "creation")
+        })
+        .collect()
+}
+
+/// The sample tags no restricting ruleset covers.
+fn uncovered(
+    restricting: &[&Ruleset],
+    samples: &[String],
+    branch: &str,
+    unsure: &mut BTreeSet<String>,
+) -> Vec<String> {
+    samples
+        .iter()
+        .filter(|t| {
+            !restricting
+                .iter()
+                .any(|r| ruleset_covers(r, t, branch, unsure))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Whether the ruleset's `ref_name` condition covers `tag`. An include pattern GitHub
@@ -937,31 +1014,44 @@ fn caller_can_bypass(r: &Ruleset, repo: &Repo) -> Option<bool> {
     by_role.then_some(true)
 }
 
-async fn tag_ruleset_inner(
-    ctx: &Ctx,
-    gh: &Github,
-    owner: &str,
-    name: &str,
-    repo: &Repo,
-) -> anyhow::Result<Outcome> {
-    let id = CheckId::RepoTagCreationRestricted;
-    let list_ep = format!("GET /repos/{owner}/{name}/rulesets");
-    let summaries = match gh.rulesets(owner, name).await {
-        Ok(s) => s,
-        Err(e) => return problem(id, e),
-    };
-    let mut full: Vec<Ruleset> = Vec::new();
-    for s in &summaries {
-        if s.target.as_deref().is_some_and(|t| t != "tag") {
-            continue;
-        }
-        match gh.ruleset(owner, name, s.id).await {
-            Ok(r) => full.push(r),
-            Err(e) => return problem(id, e),
-        }
+pub(crate) const REPO_TAG_CREATION_RESTRICTED: Meta = Meta {
+    id: "repo-tag-creation-restricted",
+    section: Section::RepositorySettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "tag creation restricted to release operators",
+    summary: "An active tag ruleset covering release tags (ref patterns read as GitHub's fnmatch) has a creation rule, only the release operators from release.toml may bypass it, and the operator running the check is one who can.",
+    why: "Pushing a `v*` or `release-v*` tag publishes images (and may move `latest`); only release operators may do that.",
+    fix: "Settings > Rules > Rulesets > New tag ruleset: include refs/tags/v* and refs/tags/release-v*, rules Restrict creations/updates/deletions, bypass list = repository.release_operators in release.toml; run preflight and release with a release operator's credentials.",
+};
+
+/// `repo-tag-creation-restricted`, judged on what the gather read: the tag rulesets' details
+/// (`GET .../rulesets/{id}` of every ruleset the list shows with target `tag` or none), the
+/// repository's answer (the caller's `permissions`), the release tags to cover, and the
+/// release operators as ids. Coverage is judged first; bypass lists and the caller's own
+/// bypass only for the rulesets that cover release tags.
+pub(crate) fn tag_ruleset(f: &TagRulesetFacts) -> Outcome {
+    let mut o = tag_ruleset_judgement(f);
+    // The list of rulesets is context; the matching ruleset's own fields should lead, since
+    // reports show the first few pieces of evidence.
+    let is_summary =
+        |e: &Evidence| matches!(e, Evidence::Api { field, .. } if field.starts_with("[].name"));
+    if o.evidence.len() > 1 && is_summary(&o.evidence[0]) {
+        let summary = o.evidence.remove(0);
+        o.evidence.push(summary);
     }
-    let branch = &ctx.ws.config.raw.repository.default_branch;
-    let samples = sample_tags(ctx);
+    o
+}
+
+fn tag_ruleset_judgement(f: &TagRulesetFacts) -> Outcome {
+    let id = CheckId::RepoTagCreationRestricted;
+    let (owner, name) = (f.owner, f.name);
+    let list_ep = format!("GET /repos/{owner}/{name}/rulesets");
+    let full = &f.rulesets;
+    let branch = f.branch;
+    let samples = &f.samples;
+    let repo = f.repo;
     let mut ev = vec![Evidence::api(
         &list_ep,
         "[].name (target tag)",
@@ -975,24 +1065,9 @@ async fn tag_ruleset_inner(
         },
     )];
     let mut unsure = BTreeSet::new();
-    let restricting: Vec<&Ruleset> = full
-        .iter()
-        .filter(|r| {
-            r.target.as_deref() == Some("tag")
-                && r.enforcement == "active"
-                && r.rules.iter().any(|x| x.kind == "creation")
-        })
-        .collect();
-    let uncovered: Vec<String> = samples
-        .iter()
-        .filter(|t| {
-            !restricting
-                .iter()
-                .any(|r| ruleset_covers(r, t, branch, &mut unsure))
-        })
-        .cloned()
-        .collect();
-    for r in &full {
+    let restricting = restricting(full);
+    let uncovered = uncovered(&restricting, samples, branch, &mut unsure);
+    for r in full {
         let ep = format!("GET /repos/{owner}/{name}/rulesets/{}", r.id);
         let cond = r
             .conditions
@@ -1021,7 +1096,7 @@ async fn tag_ruleset_inner(
         ev.push(Evidence::note(why.clone()));
     }
     if !uncovered.is_empty() {
-        return Ok(Outcome::fail(
+        return Outcome::fail(
             id,
             format!(
                 "no active tag ruleset with a `creation` rule covers {}{}",
@@ -1040,7 +1115,7 @@ async fn tag_ruleset_inner(
                 }
             ),
             ev,
-        ));
+        );
     }
     // Bypass lists of the rulesets that cover release tags must name only release operators,
     // and the caller must be able to bypass each of them.
@@ -1053,7 +1128,7 @@ async fn tag_ruleset_inner(
                 .any(|t| ruleset_covers(r, t, branch, &mut BTreeSet::new()))
         })
         .collect();
-    let (allowed, unresolved) = resolve_operators(ctx, gh, owner, name).await?;
+    let (allowed, unresolved) = (&f.operators.allowed, &f.operators.unresolved);
     let mut strays = Vec::new();
     let mut hidden = Vec::new();
     let mut parent_hidden = Vec::new();
@@ -1136,14 +1211,14 @@ async fn tag_ruleset_inner(
         .collect::<Vec<_>>()
         .join(", ");
     if !strays.is_empty() {
-        return Ok(Outcome::fail(
+        return Outcome::fail(
             id,
             format!(
                 "the tag ruleset lets actors other than the release operators ({operators}) bypass tag creation: {}",
                 strays.join("; ")
             ),
             ev,
-        ));
+        );
     }
     if !cannot.is_empty() {
         let who: Vec<String> = cannot
@@ -1154,7 +1229,7 @@ async fn tag_ruleset_inner(
                     "`{}`: {}",
                     r.name,
                     l.iter()
-                        .map(|b| actor_text(b, &allowed))
+                        .map(|b| actor_text(b, allowed))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -1164,7 +1239,7 @@ async fn tag_ruleset_inner(
                 ),
             })
             .collect();
-        return Ok(Outcome::fail(
+        return Outcome::fail(
             id,
             format!(
                 "these credentials cannot create release tags (current_user_can_bypass: {}): the tag push would be refused after preflight passed; who can bypass {}; fix: run preflight and release as a release operator, or add this operator to the bypass list (the tag is pushed with git's credentials, which should belong to the same operator)",
@@ -1180,47 +1255,47 @@ async fn tag_ruleset_inner(
                 who.join("; ")
             ),
             ev,
-        ));
+        );
     }
     if !hidden.is_empty() {
-        return Ok(Outcome::warn(
+        return Outcome::warn(
             id,
             format!(
                 "tag creation is restricted, but the token cannot see who may bypass ruleset(s) {}: GitHub returns bypass_actors only to callers with write access to the ruleset; use a repository admin's token (classic `repo`, or fine-grained Administration: write)",
                 hidden.join(", ")
             ),
             ev,
-        ));
+        );
     }
     if !unknown_self.is_empty() {
-        return Ok(Outcome::warn(
+        return Outcome::warn(
             id,
             format!(
                 "tag creation is restricted, but GitHub did not say whether these credentials may bypass ruleset(s) {} (no current_user_can_bypass), so it is not proven that this operator can push a release tag",
                 unknown_self.join(", ")
             ),
             ev,
-        ));
+        );
     }
     if !unresolved.is_empty() {
-        return Ok(Outcome::warn(
+        return Outcome::warn(
             id,
             format!(
                 "tag creation is restricted, but these release operators could not be resolved to ids, so the bypass list was not fully compared: {}; use a token that can read the organisation's teams (classic `read:org`)",
                 unresolved.join(", ")
             ),
             ev,
-        ));
+        );
     }
     if !empty.is_empty() {
-        return Ok(Outcome::warn(
+        return Outcome::warn(
             id,
             format!(
                 "tag ruleset(s) {} have no bypass actors: nobody, including the release operators, can create release tags",
                 empty.join(", ")
             ),
             ev,
-        ));
+        );
     }
     for r in &parent_hidden {
         ev.push(Evidence::note(format!(
@@ -1230,11 +1305,11 @@ async fn tag_ruleset_inner(
             r.source_type.as_deref().unwrap_or("Organization")
         )));
     }
-    Ok(Outcome::pass(
+    Outcome::pass(
         id,
         "release tags can only be created by the release operators (an active tag ruleset restricts creation), and these credentials can create them",
         ev,
-    ))
+    )
 }
 
 async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
@@ -1737,5 +1812,335 @@ mod tests {
         assert!(m("~ALL", "refs/tags/anything"));
         assert!(m("~DEFAULT_BRANCH", "refs/heads/main"));
         assert!(!m("~DEFAULT_BRANCH", "refs/heads/dev"));
+    }
+
+    /// A `GET /repos/{owner}/{repo}/rulesets/{id}` body as GitHub documents it
+    /// (`repository-ruleset`), with the fields a caller with write access sees.
+    fn ruleset_body(
+        id: u64,
+        enforcement: &str,
+        include: &[&str],
+        exclude: &[&str],
+        bypass: Option<serde_json::Value>,
+        can_bypass: Option<&str>,
+    ) -> Ruleset {
+        let mut v = serde_json::json!({
+            "id": id, "name": format!("release tags {id}"), "target": "tag",
+            "source_type": "Repository", "source": "aisopsflow/aisopsflow-enterprise",
+            "enforcement": enforcement,
+            "node_id": "RRS_lACkVXNlcgQB", "created_at": "2026-11-02T10:00:00Z",
+            "conditions": {"ref_name": {"include": include, "exclude": exclude}},
+            "rules": [{"type": "creation"}, {"type": "update"}, {"type": "deletion"}],
+            "_links": {"self": {"href": "https://api.github.com/repos/aisopsflow/aisopsflow-enterprise/rulesets/42"}}
+        });
+        if let Some(b) = bypass {
+            v["bypass_actors"] = b;
+        }
+        if let Some(c) = can_bypass {
+            v["current_user_can_bypass"] = c.into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// The release operators `Team:release-operators` (team id 42) and `RepositoryRole:admin`.
+    fn operators() -> Operators {
+        Operators {
+            allowed: vec![
+                Allowed {
+                    label: "Team:release-operators".into(),
+                    actor_type: "Team".into(),
+                    actor_id: Some(42),
+                },
+                Allowed {
+                    label: "RepositoryRole:admin".into(),
+                    actor_type: "RepositoryRole".into(),
+                    actor_id: Some(5),
+                },
+            ],
+            unresolved: Vec::new(),
+        }
+    }
+
+    fn judge_tags(repo: &Repo, rulesets: Vec<Ruleset>, operators: Operators) -> Outcome {
+        let samples = ["v", "release-v"]
+            .iter()
+            .flat_map(|p| ["1.2.3", "1.2.3-rc.1"].map(|v| format!("refs/tags/{p}{v}")))
+            .collect();
+        tag_ruleset(&TagRulesetFacts {
+            owner: "aisopsflow",
+            name: "aisopsflow-enterprise",
+            repo,
+            rulesets,
+            branch: "main",
+            samples,
+            operators,
+        })
+    }
+
+    #[test]
+    fn tag_ruleset_is_judged_on_the_ruleset_bodies_alone() {
+        const TAGS: [&str; 2] = ["refs/tags/v*", "refs/tags/release-v*"];
+        let team = || {
+            Some(
+                serde_json::json!([{"actor_id": 42, "actor_type": "Team", "bypass_mode": "always"}]),
+            )
+        };
+        let repo = repo_body(true, Some("private"));
+        // Pass: active, covering both tag patterns, only the operators' team may bypass, and
+        // GitHub says this caller may.
+        let ok = judge_tags(
+            &repo,
+            vec![ruleset_body(
+                7,
+                "active",
+                &TAGS,
+                &[],
+                team(),
+                Some("always"),
+            )],
+            operators(),
+        );
+        assert_eq!(ok.status, Status::Pass, "{}", ok.message);
+        // The ruleset's own fields lead; the list summary comes last.
+        assert!(
+            matches!(&ok.evidence[0], Evidence::Api { endpoint, field, value }
+                if endpoint == "GET /repos/aisopsflow/aisopsflow-enterprise/rulesets/7"
+                    && field == "conditions.ref_name.include"
+                    && value == "refs/tags/v*, refs/tags/release-v*"),
+            "{:?}",
+            ok.evidence
+        );
+        assert!(
+            matches!(ok.evidence.last(), Some(Evidence::Api { field, value, .. })
+                if field == "[].name (target tag)" && value == "release tags 7 [active]"),
+            "{:?}",
+            ok.evidence
+        );
+
+        // No tag ruleset at all.
+        let none = judge_tags(&repo, Vec::new(), Operators::default());
+        assert_eq!(none.status, Status::Fail);
+        assert!(
+            none.message.contains(
+                "no active tag ruleset with a `creation` rule covers v1.2.3, v1.2.3-rc.1, release-v1.2.3, release-v1.2.3-rc.1"
+            ),
+            "{}",
+            none.message
+        );
+        assert!(
+            matches!(&none.evidence[0], Evidence::Api { value, .. } if value == "(none)"),
+            "{:?}",
+            none.evidence
+        );
+
+        // Disabled, or only evaluated (a dry run that blocks nothing), restricts nothing.
+        for enforcement in ["disabled", "evaluate"] {
+            let o = judge_tags(
+                &repo,
+                vec![ruleset_body(
+                    7,
+                    enforcement,
+                    &TAGS,
+                    &[],
+                    team(),
+                    Some("always"),
+                )],
+                operators(),
+            );
+            assert_eq!(o.status, Status::Fail, "{enforcement}: {}", o.message);
+            assert!(o.message.contains("covers v1.2.3"), "{}", o.message);
+        }
+
+        // A pattern that leaves release tags out: `v*` only, or prereleases excluded.
+        let v_only = judge_tags(
+            &repo,
+            vec![ruleset_body(
+                7,
+                "active",
+                &["refs/tags/v*"],
+                &[],
+                team(),
+                Some("always"),
+            )],
+            operators(),
+        );
+        assert_eq!(v_only.status, Status::Fail);
+        assert!(
+            v_only
+                .message
+                .ends_with("covers release-v1.2.3, release-v1.2.3-rc.1"),
+            "{}",
+            v_only.message
+        );
+        let no_rc = judge_tags(
+            &repo,
+            vec![ruleset_body(
+                7,
+                "active",
+                &TAGS,
+                &["refs/tags/*-rc.*"],
+                team(),
+                Some("always"),
+            )],
+            operators(),
+        );
+        assert_eq!(no_rc.status, Status::Fail);
+        assert!(
+            no_rc
+                .message
+                .ends_with("covers v1.2.3-rc.1, release-v1.2.3-rc.1"),
+            "{}",
+            no_rc.message
+        );
+        // An include pattern GitHub documents as unsupported does not cover, and is named.
+        let brace = judge_tags(
+            &repo,
+            vec![ruleset_body(
+                7,
+                "active",
+                &["refs/tags/[^x]*"],
+                &[],
+                team(),
+                Some("always"),
+            )],
+            operators(),
+        );
+        assert_eq!(brace.status, Status::Fail);
+        assert!(
+            brace.message.contains("complements a character set")
+                && brace.message.contains("rewrite the pattern"),
+            "{}",
+            brace.message
+        );
+
+        // A bypass actor outside release_operators.
+        let stray = judge_tags(
+            &repo,
+            vec![ruleset_body(
+                7,
+                "active",
+                &TAGS,
+                &[],
+                Some(serde_json::json!([
+                    {"actor_id": 42, "actor_type": "Team", "bypass_mode": "always"},
+                    {"actor_id": 583231, "actor_type": "User", "bypass_mode": "always"}
+                ])),
+                Some("always"),
+            )],
+            operators(),
+        );
+        assert_eq!(stray.status, Status::Fail);
+        assert!(
+            stray.message.contains("other than the release operators")
+                && stray.message.contains("User:583231 in `release tags 7`"),
+            "{}",
+            stray.message
+        );
+
+        // The operator running the check cannot bypass: the tag push would be refused.
+        for mode in ["never", "pull_requests_only"] {
+            let o = judge_tags(
+                &repo,
+                vec![ruleset_body(7, "active", &TAGS, &[], team(), Some(mode))],
+                operators(),
+            );
+            assert_eq!(o.status, Status::Fail, "{mode}");
+            assert!(
+                o.message.contains(&format!(
+                    "these credentials cannot create release tags (current_user_can_bypass: {mode} on `release tags 7`)"
+                )) && o.message.contains("`release tags 7`: Team:release-operators"),
+                "{}",
+                o.message
+            );
+        }
+
+        // Without current_user_can_bypass, the caller's role proves a RepositoryRole bypass,
+        // and nothing else does.
+        let admin_role = || {
+            Some(
+                serde_json::json!([{"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "always"}]),
+            )
+        };
+        let mut admin: Repo = repo.clone();
+        admin.permissions = Some(crate::effects::github::RepoPermissions {
+            admin: true,
+            maintain: true,
+            push: true,
+            pull: true,
+        });
+        let by_role = judge_tags(
+            &admin,
+            vec![ruleset_body(7, "active", &TAGS, &[], admin_role(), None)],
+            operators(),
+        );
+        assert_eq!(by_role.status, Status::Pass, "{}", by_role.message);
+        let mut writer = admin.clone();
+        writer.permissions.as_mut().unwrap().admin = false;
+        writer.permissions.as_mut().unwrap().maintain = false;
+        let unproven = judge_tags(
+            &writer,
+            vec![ruleset_body(7, "active", &TAGS, &[], admin_role(), None)],
+            operators(),
+        );
+        assert_eq!(unproven.status, Status::Warn);
+        assert!(
+            unproven.message.contains("did not say whether"),
+            "{}",
+            unproven.message
+        );
+
+        // Bypass list not returned to this token: restricted, but who may bypass is unknown.
+        let hidden = judge_tags(
+            &repo,
+            vec![ruleset_body(7, "active", &TAGS, &[], None, Some("always"))],
+            operators(),
+        );
+        assert_eq!(hidden.status, Status::Warn);
+        assert!(
+            hidden.message.contains("cannot see who may bypass"),
+            "{}",
+            hidden.message
+        );
+        // An operator that could not be resolved leaves the comparison incomplete.
+        let mut partly = operators();
+        partly.unresolved.push("User:gone".into());
+        let o = judge_tags(
+            &repo,
+            vec![ruleset_body(
+                7,
+                "active",
+                &TAGS,
+                &[],
+                team(),
+                Some("always"),
+            )],
+            partly,
+        );
+        assert_eq!(o.status, Status::Warn);
+        assert!(
+            o.message
+                .contains("the bypass list was not fully compared: User:gone"),
+            "{}",
+            o.message
+        );
+        // Nobody may bypass: restricted, but nobody can release.
+        let o = judge_tags(
+            &repo,
+            vec![ruleset_body(
+                7,
+                "active",
+                &TAGS,
+                &[],
+                Some(serde_json::json!([])),
+                Some("never"),
+            )],
+            operators(),
+        );
+        assert_eq!(o.status, Status::Fail);
+        assert!(
+            o.message.contains("`release tags 7`: nobody"),
+            "{}",
+            o.message
+        );
     }
 }
