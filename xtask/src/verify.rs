@@ -26,9 +26,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::checks::{CheckId, Evidence, Outcome, Report, Status};
+use crate::checks::verify::{self as judge, MetadataRead, ResolveFailures, TagList};
+use crate::checks::{CheckId, Outcome, Report, Status};
 use crate::config::{ImageSpec, Visibility};
-use crate::effects::registry::{AnonymousProbe, RegistryClient, Resolved};
+use crate::effects::registry::{RegistryClient, Resolved};
 use crate::exit::{Kind, kind_of, usage};
 use crate::flags;
 use crate::policy::{self, Event, TagKind, TagPlan};
@@ -72,16 +73,7 @@ pub struct RecordedRelease {
 /// The checks `--deep` adds.
 pub const DEEP: [CheckId; 2] = crate::checks::DEEP_VERIFY;
 
-/// One package's tags as the registry reports them.
-#[derive(Debug, Clone, Serialize)]
-pub struct PackageState {
-    pub image: ImageSpec,
-    /// `host/org/package`.
-    pub repository: String,
-    pub semver: Option<Resolved>,
-    pub sha: Option<Resolved>,
-    pub latest: Option<Resolved>,
-}
+pub use crate::checks::verify::{ApiMissing, Before, LatestBefore, PackageState};
 
 /// The result of a verify run: the report plus what delivery and the notes need.
 #[derive(Debug, Clone, Serialize)]
@@ -289,7 +281,7 @@ pub async fn verify(
     }
     let mut results = client.resolve_all(&refs).await.into_iter();
     let mut packages = Vec::new();
-    let mut resolve_failures: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut resolve_failures = ResolveFailures::new();
     let mut take = |repo: &str, tag: &str| -> anyhow::Result<Option<Resolved>> {
         match results.next().expect("one result per reference") {
             Ok(r) => Ok(r),
@@ -317,82 +309,30 @@ pub async fn verify(
             latest,
         });
     }
-    let failure_note = |repo: &str, tag: &str| {
-        resolve_failures
-            .get(&(repo.to_string(), tag.to_string()))
-            .map(|m| vec![Evidence::note(m.clone())])
-            .unwrap_or_default()
-    };
-
     if wants(CheckId::VerifyPackagesExist) {
         for p in &packages {
-            let found: Vec<&Resolved> = [&p.semver, &p.sha, &p.latest]
-                .into_iter()
-                .flatten()
-                .collect();
-            if let Some(r) = found.first() {
-                report.push(Outcome::pass(
-                    CheckId::VerifyPackagesExist,
-                    format!("{} exists ({} edition)", p.repository, p.image.edition),
-                    vec![Evidence::digest(
-                        format!("{}:{}", p.repository, r.reference),
-                        r.digest.clone(),
-                    )],
-                ));
-                continue;
-            }
-            match client.list_tags(&repo_of(&p.image)).await? {
-                // ghcr.io refuses the token for a package that does not exist (403 DENIED);
-                // a registry that gets that far answers NAME_UNKNOWN.
-                None => report.push(Outcome::fail(
-                    CheckId::VerifyPackagesExist,
-                    format!(
-                        "{} is not published: the package does not exist ({} edition of {}); publish the release (`cargo xtask release {}`), which creates it",
-                        p.repository, p.image.edition, p.image.component, plan.version
-                    ),
-                    vec![Evidence::note(
-                        client.absence(&repo_of(&p.image)).unwrap_or_else(|| {
+            // Only a package none of whose release tags resolved needs its tag list.
+            let listed = match judge::found_release_tag(p) {
+                Some(_) => None,
+                None => Some(match client.list_tags(&repo_of(&p.image)).await? {
+                    None => {
+                        TagList::Absent(client.absence(&repo_of(&p.image)).unwrap_or_else(|| {
                             format!(
                                 "GET /v2/{}/tags/list -> 404 NAME_UNKNOWN",
                                 repo_of(&p.image)
                             )
-                        }),
-                    )],
-                )),
-                Some(tags) => report.push(Outcome::pass(
-                    CheckId::VerifyPackagesExist,
-                    format!(
-                        "{} exists, but has none of this release's tags",
-                        p.repository
-                    ),
-                    vec![Evidence::note(format!("tags: {}", tags.join(", ")))],
-                )),
-            }
+                        }))
+                    }
+                    Some(tags) => TagList::Tags(tags),
+                }),
+            };
+            report.push(judge::package_exists(p, &plan.version, listed.as_ref()));
         }
     }
 
     if wants(CheckId::VerifySemverTag) {
         for p in &packages {
-            let reference = format!("{}:{semver_tag}", p.repository);
-            report.push(match &p.semver {
-                Some(r) => Outcome::pass(
-                    CheckId::VerifySemverTag,
-                    format!("{reference} is present"),
-                    digest_evidence(&reference, r),
-                ),
-                None => {
-                    let mut ev = failure_note(&repo_of(&p.image), &semver_tag);
-                    ev.push(Evidence::note(format!(
-                        "HEAD /v2/{}/manifests/{semver_tag} -> 404",
-                        repo_of(&p.image)
-                    )));
-                    Outcome::fail(
-                        CheckId::VerifySemverTag,
-                        format!("{reference} is missing"),
-                        ev,
-                    )
-                }
-            });
+            report.push(judge::semver_tag(p, &org, &semver_tag, &resolve_failures));
         }
     }
 
@@ -401,51 +341,29 @@ pub async fn verify(
         .as_ref()
         .filter(|_| wants(CheckId::VerifySemverTag))
     {
-        report.extend(recorded_outcomes(rec, &packages, &semver_tag));
+        report.extend(judge::recorded_digests(
+            &rec.digests,
+            &rec.source,
+            &packages,
+            &semver_tag,
+        ));
     }
 
     if wants(CheckId::VerifyShaTag) {
-        for p in &packages {
-            let Some(t) = &sha_tag else {
-                report.push(Outcome::skip(
-                    CheckId::VerifyShaTag,
-                    "tags.image_tags in release.toml has no {sha7} tag",
-                    "add \"sha-{sha7}\" to tags.image_tags",
-                ));
-                break;
-            };
-            let reference = format!("{}:{t}", p.repository);
-            report.push(match (&p.sha, &p.semver) {
-                (None, _) => {
-                    let mut ev = failure_note(&repo_of(&p.image), t);
-                    ev.push(Evidence::note(format!(
-                        "HEAD /v2/{}/manifests/{t} -> 404 (commit {})",
-                        repo_of(&p.image),
-                        plan.commit
-                    )));
-                    Outcome::fail(CheckId::VerifyShaTag, format!("{reference} is missing"), ev)
-                }
-                (Some(s), Some(v)) if s.digest != v.digest => Outcome::fail(
-                    CheckId::VerifyShaTag,
-                    format!("{reference} and :{semver_tag} point at different images: two different builds were published"),
-                    vec![
-                        Evidence::digest(reference.clone(), s.digest.clone()),
-                        Evidence::digest(format!("{}:{semver_tag}", p.repository), v.digest.clone()),
-                    ],
-                ),
-                (Some(s), _) => Outcome::pass(
-                    CheckId::VerifyShaTag,
-                    format!("{reference} is present with the semver tag's digest"),
-                    digest_evidence(&reference, s),
-                ),
-            });
-        }
+        report.extend(judge::sha_tags(
+            &packages,
+            &org,
+            sha_tag.as_deref(),
+            &semver_tag,
+            &plan.commit,
+            &resolve_failures,
+        ));
     }
 
     if wants(CheckId::VerifyLatestPolicy) {
         let before = latest_before(ws, &version, input.latest_before.as_deref())?;
         for p in &packages {
-            report.push(latest_outcome(p, &plan, &latest_tag, &before));
+            report.push(judge::latest_policy(p, &plan, &latest_tag, &before));
         }
     }
 
@@ -465,32 +383,8 @@ pub async fn verify(
         } else {
             packages_api_visibility(config).await
         };
-        visibility_flips = empirical
-            .iter()
-            .filter(|(img, probe)| {
-                img.visibility == Visibility::Public
-                    && !probe.allowed
-                    && !probe.tag_missing
-                    && !probe.denied_not_unauthorized
-            })
-            .map(|(img, _)| img.package.clone())
-            .collect();
-        match api {
-            Ok(api) => report.extend(visibility_outcomes(Some(&api), &empirical, "")),
-            Err(ApiMissing::NoToken(why)) => {
-                report.extend(visibility_outcomes(None, &empirical, &why))
-            }
-            Err(ApiMissing::Failed(why)) => {
-                // The anonymous pull still proves visibility, but an operator who gave a token
-                // expects the API cross-check: say plainly that it did not happen.
-                report.extend(visibility_outcomes(None, &empirical, &why));
-                report.push(Outcome::warn(
-                    CheckId::VerifyVisibility,
-                    "the Packages API half of this check could not run; visibility rests on the anonymous pull alone",
-                    vec![Evidence::note(why)],
-                ));
-            }
-        }
+        visibility_flips = judge::visibility_flips(&empirical);
+        report.extend(judge::visibility(&api, &empirical));
     }
 
     if wants(CheckId::VerifyPublicMetadataClean) {
@@ -500,61 +394,27 @@ pub async fn verify(
             .iter()
             .filter(|p| p.image.visibility == Visibility::Public)
         {
-            let Some(r) = &p.semver else {
-                report.push(Outcome::fail(
-                    CheckId::VerifyPublicMetadataClean,
-                    format!(
-                        "cannot read the metadata of {}:{semver_tag}: the tag is missing",
-                        p.repository
-                    ),
-                    failure_note(&repo_of(&p.image), &semver_tag),
-                ));
-                continue;
+            let fetched = match &p.semver {
+                None => None,
+                Some(r) => match client.image_metadata(&repo_of(&p.image), &r.digest).await {
+                    Ok(m) => Some(Ok(m)),
+                    Err(e) if kind_of(&e) == Some(Kind::Policy) => Some(Err(format!("{e:#}"))),
+                    Err(e) => return Err(e),
+                },
             };
-            let meta = match client.image_metadata(&repo_of(&p.image), &r.digest).await {
-                Ok(m) => m,
-                Err(e) if kind_of(&e) == Some(Kind::Policy) => {
-                    report.push(Outcome::fail(
-                        CheckId::VerifyPublicMetadataClean,
-                        format!("cannot trust the metadata of {}@{}", p.repository, r.digest),
-                        vec![Evidence::note(format!("{e:#}"))],
-                    ));
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let read = match &fetched {
+                None => MetadataRead::TagMissing,
+                Some(Ok(meta)) => MetadataRead::Documents(&meta.documents),
+                Some(Err(why)) => MetadataRead::Untrusted(why),
             };
-            let mut hits = Vec::new();
-            for (place, text) in &meta.documents {
-                let lower = text.to_lowercase();
-                for m in &markers {
-                    if let Some(at) = lower.find(&m.to_lowercase()) {
-                        hits.push(Evidence::note(format!(
-                            "{place} contains `{m}`: …{}…",
-                            excerpt(text, at, m.len())
-                        )));
-                    }
-                }
-            }
-            let reference = format!("{}@{}", p.repository, r.digest);
-            report.push(if hits.is_empty() {
-                Outcome::pass(
-                    CheckId::VerifyPublicMetadataClean,
-                    format!(
-                        "{reference}: {} documents (config, labels, annotations, attestations) carry no enterprise URL or commercial default",
-                        meta.documents.len()
-                    ),
-                    meta.documents
-                        .iter()
-                        .map(|(place, _)| Evidence::note(format!("read {place}")))
-                        .collect(),
-                )
-            } else {
-                Outcome::fail(
-                    CheckId::VerifyPublicMetadataClean,
-                    format!("{reference} exposes enterprise or commercial-only strings"),
-                    hits,
-                )
-            });
+            report.push(judge::public_metadata(
+                p,
+                &org,
+                &semver_tag,
+                &resolve_failures,
+                read,
+                &markers,
+            ));
         }
     }
 
@@ -616,89 +476,6 @@ pub async fn verify(
         report,
         visibility_flips,
     })
-}
-
-/// `verify-semver-tag` against a release record: the semver tag still holds the digest the
-/// record says was released.
-fn recorded_outcomes(
-    rec: &RecordedRelease,
-    packages: &[PackageState],
-    semver_tag: &str,
-) -> Vec<Outcome> {
-    let id = CheckId::VerifySemverTag;
-    let mut out = Vec::new();
-    for p in packages {
-        let reference = format!("{}:{semver_tag}", p.repository);
-        let Some(want) = rec.digests.get(&p.image.package) else {
-            out.push(Outcome::fail(
-                id,
-                format!(
-                    "{} is in scope, but {} records no digest for it",
-                    p.image.package, rec.source
-                ),
-                vec![Evidence::note(format!("record: {}", rec.source))],
-            ));
-            continue;
-        };
-        match &p.semver {
-            Some(r) if r.digest == *want => out.push(Outcome::pass(
-                id,
-                format!("{reference} still holds the digest {} records", rec.source),
-                vec![Evidence::digest(reference.clone(), r.digest.clone())],
-            )),
-            Some(r) => out.push(Outcome::fail(
-                id,
-                format!(
-                    "{reference} now holds {}, but {} records {want}: the tag was moved after the release",
-                    r.digest, rec.source
-                ),
-                vec![
-                    Evidence::digest(reference.clone(), r.digest.clone()),
-                    Evidence::note(format!("recorded: {want}")),
-                ],
-            )),
-            // The missing tag is already a failure of this check.
-            None => {}
-        }
-    }
-    out
-}
-
-fn digest_evidence(reference: &str, r: &Resolved) -> Vec<Evidence> {
-    let mut ev = vec![Evidence::digest(reference.to_string(), r.digest.clone())];
-    for e in &r.entries {
-        ev.push(Evidence::note(match &e.attests {
-            Some(of) => format!("attestation {} ({}) for {of}", e.digest, e.platform),
-            None => format!("platform {} {}", e.platform, e.digest),
-        }));
-    }
-    ev
-}
-
-/// A short, single-line excerpt of `text` around `at`.
-fn excerpt(text: &str, at: usize, len: usize) -> String {
-    let start = text[..at]
-        .char_indices()
-        .rev()
-        .nth(40)
-        .map(|(i, _)| i)
-        .unwrap_or(0);
-    let end = text[at + len..]
-        .char_indices()
-        .nth(40)
-        .map(|(i, _)| at + len + i)
-        .unwrap_or(text.len());
-    text[start..end].replace(['\n', '\r'], " ")
-}
-
-/// Per package: `Some(Some(digest))` known before, `Some(None)` known to have had no `latest`.
-pub type LatestBefore = BTreeMap<String, Option<String>>;
-
-/// Where "before" came from, per package, for evidence.
-#[derive(Debug, Clone, Default)]
-pub struct Before {
-    pub digests: LatestBefore,
-    pub source: BTreeMap<String, String>,
 }
 
 /// `latest` before this release: `--latest-before`, else this release's notes
@@ -813,102 +590,6 @@ fn previous_notes(dir: &Path, version: &semver::Version) -> Option<PathBuf> {
     best.map(|(_, p)| p)
 }
 
-fn latest_outcome(p: &PackageState, plan: &TagPlan, latest_tag: &str, before: &Before) -> Outcome {
-    let id = CheckId::VerifyLatestPolicy;
-    let reference = format!("{}:{latest_tag}", p.repository);
-    let mut ev = vec![Evidence::note(plan.latest_reason.clone())];
-    if let Some(l) = &p.latest {
-        ev.push(Evidence::digest(reference.clone(), l.digest.clone()));
-    } else {
-        ev.push(Evidence::note(format!("{reference} does not exist")));
-    }
-    let Some(release) = &p.semver else {
-        return Outcome::warn(
-            id,
-            format!("cannot judge {reference}: this release's semver tag is missing"),
-            ev,
-        );
-    };
-    ev.push(Evidence::digest(
-        format!("{}:{}", p.repository, release.reference),
-        release.digest.clone(),
-    ));
-    let latest = p.latest.as_ref().map(|l| l.digest.clone());
-    if plan.moves_latest {
-        return if latest.as_deref() == Some(release.digest.as_str()) {
-            Outcome::pass(
-                id,
-                format!(
-                    "{reference} points at this release, as {} requires",
-                    plan.git_tag
-                ),
-                ev,
-            )
-        } else {
-            Outcome::fail(
-                id,
-                format!(
-                    "{reference} should point at this release ({}) but does not",
-                    release.digest
-                ),
-                ev,
-            )
-        };
-    }
-    let pkg = &p.image.package;
-    match before.digests.get(pkg) {
-        Some(expected) => {
-            let source = before.source.get(pkg).cloned().unwrap_or_default();
-            ev.push(Evidence::note(format!(
-                "before this release {reference} was {} (from {source})",
-                expected.as_deref().unwrap_or("absent")
-            )));
-            if latest == *expected {
-                Outcome::pass(
-                    id,
-                    format!("{reference} did not move ({} never moves it)", plan.git_tag),
-                    ev,
-                )
-            } else {
-                Outcome::fail(
-                    id,
-                    format!(
-                        "{reference} moved although {} must not move it: it is {}, it was {}",
-                        plan.git_tag,
-                        latest.as_deref().unwrap_or("absent"),
-                        expected.as_deref().unwrap_or("absent")
-                    ),
-                    ev,
-                )
-            }
-        }
-        None if latest.as_deref() == Some(release.digest.as_str()) => Outcome::fail(
-            id,
-            format!(
-                "{reference} points at this release, but {} must not move it",
-                plan.git_tag
-            ),
-            ev,
-        ),
-        None => Outcome::warn(
-            id,
-            format!(
-                "cannot tell whether {reference} moved: no record of its digest before this release; pass --latest-before or record `<!-- aisopsflow:latest-after {pkg} sha256:... -->` in the previous release's notes"
-            ),
-            ev,
-        ),
-    }
-}
-
-/// Why the Packages API half of `verify-visibility` is missing.
-#[derive(Debug, Clone)]
-pub enum ApiMissing {
-    /// No token was given: the half is skipped, as documented.
-    NoToken(String),
-    /// A token was given but the API could not be read (unreachable, no `read:packages`).
-    Failed(String),
-}
-
 /// Package visibility as the Packages API reports it (`GET /orgs/{org}/packages?package_type=container`),
 /// or why it could not be read (no token, no `read:packages`, GitHub unreachable). The API
 /// half is a cross-check; the anonymous pull stays the proof, so a missing API is reported,
@@ -945,113 +626,6 @@ pub async fn packages_api_visibility(
             (p.name, vis)
         })
         .collect())
-}
-
-/// Package visibility from an anonymous pull attempt (the proof) and, when available, the
-/// Packages API (`api`: package → visibility). `api_missing` says why the API half is absent.
-pub fn visibility_outcomes(
-    api: Option<&BTreeMap<String, Visibility>>,
-    empirical: &[(ImageSpec, AnonymousProbe)],
-    api_missing: &str,
-) -> Vec<Outcome> {
-    let id = CheckId::VerifyVisibility;
-    empirical
-        .iter()
-        .map(|(img, probe)| {
-            let mut ev = vec![Evidence::note(format!(
-                "anonymous pull: {}",
-                probe.evidence
-            ))];
-            let api_vis = api.and_then(|a| a.get(&img.package).copied());
-            match (api, api_vis) {
-                (Some(_), Some(v)) => ev.push(Evidence::api(
-                    format!("packages/container/{}", img.package),
-                    "visibility",
-                    v,
-                )),
-                (Some(_), None) => ev.push(Evidence::note(
-                    "the Packages API does not list this package",
-                )),
-                (None, _) => ev.push(Evidence::note(format!(
-                    "Packages API not consulted: {api_missing}"
-                ))),
-            }
-            let expected_public = img.visibility == Visibility::Public;
-            let empirical_ok = probe.allowed == expected_public && !probe.tag_missing;
-            let api_ok = api_vis.is_none_or(|v| v == img.visibility);
-            // 403 DENIED is ghcr.io's answer for a package that does not exist (and for one
-            // the caller may not see); the Packages API, when it answered, tells which.
-            let absent = probe.denied_not_unauthorized && api.is_some() && api_vis.is_none();
-            let org_repo = probe.repository.clone();
-            if probe.tag_missing {
-                Outcome::fail(
-                    id,
-                    format!(
-                        "{}: cannot prove its visibility: an anonymous token was issued, but the tag is missing (the tag checks report it); anonymous pulls are proven only by a 2xx manifest answer",
-                        img.package
-                    ),
-                    ev,
-                )
-            } else if absent {
-                Outcome::fail(
-                    id,
-                    format!(
-                        "{} is not published: the registry answers DENIED and the Packages API does not list it; publish the release, which creates it",
-                        img.package
-                    ),
-                    ev,
-                )
-            } else if empirical_ok && api_ok {
-                Outcome::pass(
-                    id,
-                    format!(
-                        "{} is {} (anonymous pull {})",
-                        img.package,
-                        img.visibility,
-                        if probe.allowed { "allowed" } else { "denied" }
-                    ),
-                    ev,
-                )
-            } else if !empirical_ok && !expected_public {
-                Outcome::fail(
-                    id,
-                    format!(
-                        "{} is commercial but anonymous pulls succeed: it is public",
-                        img.package
-                    ),
-                    ev,
-                )
-            } else if !empirical_ok && probe.denied_not_unauthorized && api.is_none() {
-                Outcome::fail(
-                    id,
-                    format!(
-                        "{} is the public edition but anonymous pulls are denied (403 DENIED: it does not exist yet, or it is private; a GitHub token with read:packages lets verify tell which)",
-                        img.package
-                    ),
-                    ev,
-                )
-            } else if !empirical_ok {
-                Outcome::fail(
-                    id,
-                    format!(
-                        "{} is the public edition but anonymous pulls are denied: it is private. A package first published by a workflow starts private (it inherits the private repository's visibility); an org admin must make it public once: open {}, Danger Zone → Change visibility → Public (it cannot be made private again)",
-                        img.package,
-                        crate::effects::registry::package_settings_url(&org_repo)
-                    ),
-                    ev,
-                )
-            } else {
-                Outcome::fail(
-                    id,
-                    format!(
-                        "{}: the Packages API reports a visibility other than {}",
-                        img.package, img.visibility
-                    ),
-                    ev,
-                )
-            }
-        })
-        .collect()
 }
 
 /// The report in `format`: the shared renderers of `crate::report`, with the release facts and
