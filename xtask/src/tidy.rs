@@ -1202,15 +1202,7 @@ fn meta_home_problems(
                     !c[at + needle.len()..].starts_with(|ch: char| ch.is_alphanumeric())
                 })
             };
-            // The deep verify checks still judge where they pull and read (issue #18's next
-            // step moves them beside their metadata).
             named(code)
-                || DEEP_JUDGED_IN_VERIFY.iter().any(|(v, f)| {
-                    v == variant
-                        && read(f).is_some_and(|t| {
-                            named(code_only(&t).split("#[cfg(test)]").next().unwrap_or(""))
-                        })
-                })
         };
         if !reported {
             bad.push(format!(
@@ -1220,13 +1212,6 @@ fn meta_home_problems(
     }
     bad
 }
-
-/// The deep checks whose metadata is in checks/verify.rs but whose judgement is still in
-/// crate::verify, beside the pulls and layer reads.
-const DEEP_JUDGED_IN_VERIFY: [(&str, &str); 2] = [
-    ("VerifyRuns", "xtask/src/verify/runs.rs"),
-    ("VerifyContents", "xtask/src/verify/contents.rs"),
-];
 
 #[test]
 fn every_check_meta_lives_where_its_id_is_reported() {

@@ -1,11 +1,11 @@
 //! The `verify-*` judgements: what the registry holds after a release (packages, tags,
-//! `latest`, visibility, public metadata, the digests deployment manifests pin), each a pure
-//! function over what `crate::verify` read, beside its id's metadata.
+//! `latest`, visibility, public metadata, the digests deployment manifests pin) and, with
+//! `--deep`, what the images run and contain; each a pure function over what `crate::verify`
+//! read, beside its id's metadata.
 //!
 //! `crate::verify` is the command: it resolves the tags, lists tags, probes anonymous pulls,
-//! reads the Packages API, image metadata and the manifest files, then calls these. The deep
-//! checks (`verify-runs`, `verify-contents`) pull and run images and read layers, and still
-//! judge where they read (`verify/runs.rs`, `verify/contents.rs`).
+//! reads the Packages API, image metadata and the manifest files, pulls and smoke-runs each
+//! image (`verify/runs.rs`) and streams its layers (`verify/contents.rs`), then calls these.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::{CheckId, Evidence, Kind, Meta, Outcome, Phase, Section, Severity};
 use crate::config::{Config, ImageSpec, Visibility};
 use crate::effects::registry::{AnonymousProbe, Resolved};
+use crate::images::stage;
 use crate::policy::TagPlan;
 
 /// One package's tags as the registry reports them.
@@ -904,6 +905,129 @@ pub(crate) const VERIFY_RUNS: Meta = Meta {
     fix: "Read what the image printed in the evidence; if it names another version or commit, find which run pushed that digest under this release's tags, then republish the tag (`cargo xtask release VERSION` resumes) or cut a patch release.",
 };
 
+/// What pulling and running one released image showed (`verify/runs.rs` gathers it).
+#[derive(Debug, Clone)]
+pub enum RunFacts {
+    /// The semver tag is missing: nothing to pull.
+    TagMissing,
+    /// The engine could not pull the digest; its error.
+    PullFailed(String),
+    /// Pulled: the engine's image id, the config digest the registry's manifest names, and the
+    /// smoke run's report or error (`None` when the engine's copy is not the registry's bytes,
+    /// so it was not run).
+    Pulled {
+        engine_id: String,
+        config_digest: Option<String>,
+        smoke: Option<Result<crate::images::smoke::SmokeReport, String>>,
+    },
+}
+
+/// Whether the engine's copy is the registry's bytes: its image id is the digest pulled, or
+/// the config digest that digest's manifest names.
+pub fn same_bytes(engine_id: &str, digest: &str, config_digest: Option<&str>) -> bool {
+    engine_id == digest || config_digest == Some(engine_id)
+}
+
+/// `verify-runs` for one package: the image the registry serves runs and reports this
+/// release's version, commit and edition (the line `images::smoke` expects).
+pub fn run_outcome(p: &PackageState, version: &str, commit: &str, facts: &RunFacts) -> Outcome {
+    let id = CheckId::VerifyRuns;
+    let digest = p.semver.as_ref().map(|r| r.digest.as_str()).unwrap_or("");
+    let reference = format!("{}@{digest}", p.repository);
+    let (engine_id, config_digest, smoke) = match facts {
+        RunFacts::TagMissing => {
+            return Outcome::fail(
+                id,
+                format!(
+                    "{}: cannot run {}:{version}: the tag is missing",
+                    p.image.package, p.repository
+                ),
+                vec![Evidence::note("verify-semver-tag reports the missing tag")],
+            );
+        }
+        RunFacts::PullFailed(e) => {
+            return Outcome::fail(
+                id,
+                format!("{}: the engine could not pull {reference}", p.image.package),
+                vec![
+                    Evidence::digest(reference.clone(), digest),
+                    Evidence::note(e.clone()),
+                ],
+            );
+        }
+        RunFacts::Pulled {
+            engine_id,
+            config_digest,
+            smoke,
+        } => (engine_id, config_digest, smoke),
+    };
+    let smoke = match smoke {
+        Some(s) if same_bytes(engine_id, digest, config_digest.as_deref()) => s,
+        _ => {
+            return Outcome::fail(
+                id,
+                format!(
+                    "{}: the engine's copy of {reference} is not what the registry serves",
+                    p.image.package
+                ),
+                vec![
+                    Evidence::digest(reference.clone(), digest),
+                    Evidence::note(format!(
+                        "engine image id {}, registry config digest {}",
+                        if engine_id.is_empty() {
+                            "(none)"
+                        } else {
+                            engine_id
+                        },
+                        config_digest.as_deref().unwrap_or("(unreadable)")
+                    )),
+                ],
+            );
+        }
+    };
+    match smoke {
+        Ok(report) => {
+            let mut ev = vec![
+                Evidence::digest(reference.clone(), digest),
+                Evidence::note(format!(
+                    "engine image id {engine_id} = the config digest the registry's manifest names"
+                )),
+                Evidence::note(format!("--version printed `{}`", report.version_line)),
+            ];
+            if let Some(h) = &report.health {
+                ev.push(Evidence::note(h.clone()));
+            }
+            Outcome::pass(
+                id,
+                format!(
+                    "{}@{} runs and reports {version}, commit {}, edition {}",
+                    p.image.package,
+                    &digest[..digest.len().min(19)],
+                    &commit[..commit.len().min(12)],
+                    p.image.edition
+                ),
+                ev,
+            )
+        }
+        Err(e) => Outcome::fail(
+            id,
+            format!(
+                "{}@{digest} does not run as this release: {}",
+                p.image.package,
+                e.lines().next().unwrap_or(e)
+            ),
+            vec![
+                Evidence::digest(reference.clone(), digest),
+                Evidence::note(e.clone()),
+                Evidence::note(format!(
+                    "expected `{}`",
+                    crate::images::smoke::version_line(&p.image, version, commit)
+                )),
+            ],
+        ),
+    }
+}
+
 pub(crate) const VERIFY_CONTENTS: Meta = Meta {
     id: "verify-contents",
     section: Section::PostRelease,
@@ -915,6 +1039,351 @@ pub(crate) const VERIFY_CONTENTS: Meta = Meta {
     why: "A stray file or a string in the binary ships to every customer who pulls; public images are world-readable.",
     fix: "Remove the stray file or string named in the evidence from the build (Dockerfile, staged context, binary), and publish a new patch release; a leaked commercial default must also be rotated.",
 };
+
+/// What reading one released image's layers gave (`verify/contents.rs` gathers it).
+#[derive(Debug, Clone)]
+pub enum ContentsRead {
+    /// The semver tag is missing: nothing to read.
+    TagMissing,
+    /// The registry's bytes did not match their digests; the refusal.
+    Untrusted(String),
+    Scanned(ImageScan),
+}
+
+/// The strings the binary of `p` must carry: this release's commit.
+pub fn required_for(p: &PackageState, commit: &str) -> Required {
+    Required {
+        path: format!("usr/local/bin/{}", p.image.krate),
+        strings: vec![commit.to_string()],
+    }
+}
+
+/// One entry of the image's file system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub kind: EntryKind,
+    pub uid: u64,
+    pub gid: u64,
+    pub mode: u32,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Other,
+}
+
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "directory",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Hardlink => "hard link",
+            EntryKind::Other => "special file",
+        })
+    }
+}
+
+/// What reading one layer showed.
+#[derive(Debug, Clone, Default)]
+pub struct LayerScan {
+    pub digest: String,
+    pub media_type: String,
+    pub compressed: u64,
+    pub uncompressed: u64,
+    /// sha256 of the bytes as served.
+    pub blob_digest: String,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: String,
+    /// `(path, entry)` in archive order; `None` marks a whiteout of that path.
+    pub entries: Vec<(String, Option<FileEntry>)>,
+    /// Contents of the small files whose exact text matters.
+    pub texts: BTreeMap<String, String>,
+    /// Marker hits: `where: marker`.
+    pub hits: Vec<String>,
+    /// The first bytes of each file.
+    pub heads: BTreeMap<String, Vec<u8>>,
+    /// Per file named in `Required`, the required strings its bytes contain.
+    pub required_found: BTreeMap<String, Vec<String>>,
+}
+
+/// Strings a file must contain: the binary embeds its build's commit (`core::build_info`), so
+/// a binary without this release's commit was built from another one.
+#[derive(Debug, Clone, Default)]
+pub struct Required {
+    pub path: String,
+    pub strings: Vec<String>,
+}
+
+/// The expected file system of a FROM-scratch image of `krate`.
+pub fn expected(krate: &str) -> BTreeMap<String, FileEntry> {
+    let dir = FileEntry {
+        kind: EntryKind::Dir,
+        uid: 0,
+        gid: 0,
+        mode: 0o755,
+        size: 0,
+    };
+    let file = |mode| FileEntry {
+        kind: EntryKind::File,
+        uid: 0,
+        gid: 0,
+        mode,
+        size: 0,
+    };
+    let mut m = BTreeMap::new();
+    for d in [
+        "etc",
+        "etc/ssl",
+        "etc/ssl/certs",
+        "usr",
+        "usr/local",
+        "usr/local/bin",
+    ] {
+        m.insert(d.to_string(), dir.clone());
+    }
+    m.insert("etc/passwd".into(), file(0o644));
+    m.insert("etc/group".into(), file(0o644));
+    m.insert(
+        stage::CA_BUNDLE.trim_start_matches('/').to_string(),
+        file(0o644),
+    );
+    m.insert(format!("usr/local/bin/{krate}"), file(0o755));
+    m
+}
+
+/// One image's file system after applying its layers, and what reading it showed.
+#[derive(Debug, Clone, Default)]
+pub struct ImageScan {
+    pub files: BTreeMap<String, FileEntry>,
+    pub layers: Vec<LayerScan>,
+    pub texts: BTreeMap<String, String>,
+    /// Marker hits and unreadable parts, as sentences.
+    pub hits: Vec<String>,
+    pub problems: Vec<String>,
+    /// Per file, the required strings found (of the last layer that wrote it).
+    pub required_found: BTreeMap<String, Vec<String>>,
+}
+
+/// The differences between an image's files and the expected set, as sentences.
+pub fn file_problems(krate: &str, scan: &ImageScan) -> Vec<String> {
+    let want = expected(krate);
+    let mut out = Vec::new();
+    for (path, e) in &scan.files {
+        match want.get(path) {
+            None => out.push(format!(
+                "stray {} `/{path}` ({}:{}, mode {:04o}, {} bytes): the Dockerfile puts no such file there",
+                e.kind, e.uid, e.gid, e.mode, e.size
+            )),
+            Some(w) => {
+                if w.kind != e.kind {
+                    out.push(format!("`/{path}` is a {}, expected a {}", e.kind, w.kind));
+                }
+                if (e.uid, e.gid) != (w.uid, w.gid) {
+                    out.push(format!(
+                        "`/{path}` is owned by {}:{}, expected {}:{}",
+                        e.uid, e.gid, w.uid, w.gid
+                    ));
+                }
+                if e.mode != w.mode {
+                    out.push(format!(
+                        "`/{path}` has mode {:04o}, expected {:04o}",
+                        e.mode, w.mode
+                    ));
+                }
+                if e.kind == EntryKind::File && e.size == 0 {
+                    out.push(format!("`/{path}` is empty"));
+                }
+            }
+        }
+    }
+    for path in want.keys().filter(|p| !scan.files.contains_key(*p)) {
+        out.push(format!("`/{path}` is missing"));
+    }
+    for (path, expected) in [("etc/passwd", stage::PASSWD), ("etc/group", stage::GROUP)] {
+        if let Some(t) = scan.texts.get(path)
+            && t != expected
+        {
+            out.push(format!(
+                "`/{path}` is `{}`, expected `{}`",
+                t.escape_debug(),
+                expected.escape_debug()
+            ));
+        }
+    }
+    out
+}
+
+/// `verify-contents`, per package in the order read: the image's file system is exactly the
+/// expected one, its binary carries this release's commit, and a public image names no
+/// marker; the last outcome adds the totals of all images read.
+pub fn contents_outcomes(
+    reads: &[(&PackageState, ContentsRead)],
+    markers: &[String],
+    commit: &str,
+) -> Vec<Outcome> {
+    let id = CheckId::VerifyContents;
+    let mut out = Vec::new();
+    let (mut all_c, mut all_u, mut n) = (0u64, 0u64, 0usize);
+    for (p, read) in reads {
+        let Some(r) = &p.semver else {
+            out.push(Outcome::fail(
+                id,
+                format!(
+                    "{}: cannot read the contents of {}: its semver tag is missing",
+                    p.image.package, p.repository
+                ),
+                vec![Evidence::note("verify-semver-tag reports the missing tag")],
+            ));
+            continue;
+        };
+        let public = p.image.visibility == Visibility::Public;
+        let reference = format!("{}@{}", p.repository, r.digest);
+        let required = required_for(p, commit);
+        let scan = match read {
+            ContentsRead::Scanned(s) => s,
+            ContentsRead::Untrusted(why) => {
+                out.push(Outcome::fail(
+                    id,
+                    format!(
+                        "{}: cannot trust the contents of {reference}",
+                        p.image.package
+                    ),
+                    vec![Evidence::note(why.clone())],
+                ));
+                continue;
+            }
+            ContentsRead::TagMissing => {
+                out.push(Outcome::fail(
+                    id,
+                    format!(
+                        "{}: cannot read the contents of {}: its semver tag is missing",
+                        p.image.package, p.repository
+                    ),
+                    vec![Evidence::note("verify-semver-tag reports the missing tag")],
+                ));
+                continue;
+            }
+        };
+        let (c, u): (u64, u64) = scan
+            .layers
+            .iter()
+            .fold((0, 0), |(c, u), l| (c + l.compressed, u + l.uncompressed));
+        all_c += c;
+        all_u += u;
+        n += 1;
+        let mut ev = vec![Evidence::digest(reference.clone(), r.digest.clone())];
+        for (i, l) in scan.layers.iter().enumerate() {
+            ev.push(Evidence::note(format!(
+                "layer {} {} ({}): {} bytes compressed, {} bytes uncompressed, {} entries",
+                i + 1,
+                l.digest,
+                l.media_type,
+                l.compressed,
+                l.uncompressed,
+                l.entries.len()
+            )));
+        }
+        ev.push(Evidence::note(format!(
+            "total: {} layers, {c} bytes compressed, {u} bytes uncompressed",
+            scan.layers.len()
+        )));
+        let mut problems = scan.problems.clone();
+        problems.extend(file_problems(&p.image.krate, scan));
+        if scan.files.contains_key(&required.path)
+            && scan
+                .required_found
+                .get(&required.path)
+                .is_none_or(|f| f.is_empty())
+        {
+            problems.push(format!(
+                "`/{}` does not contain this release's commit {commit}: it was built from another commit",
+                required.path
+            ));
+        }
+        let hits = scan.hits.clone();
+        if problems.is_empty() && hits.is_empty() {
+            ev.push(Evidence::note(format!(
+                "files: {}",
+                scan.files
+                    .iter()
+                    .map(|(p, e)| format!("/{p} {}:{} {:04o}", e.uid, e.gid, e.mode))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+            if public {
+                ev.push(Evidence::note(format!(
+                    "searched file names, file contents (the binary's strings included), manifests and config for: {}",
+                    markers.join(", ")
+                )));
+            }
+            out.push(Outcome::pass(
+                id,
+                format!(
+                    "{}@{}: exactly the {} expected entries (the binary, the CA bundle, the user database), owned 0:0 with the expected modes, the binary carrying this release's commit{}; {} layers, {c} bytes compressed",
+                    p.image.package,
+                    &r.digest[..r.digest.len().min(19)],
+                    scan.files.len(),
+                    if public {
+                        ", naming no enterprise repository or commercial-only default"
+                    } else {
+                        ""
+                    },
+                    scan.layers.len()
+                ),
+                ev,
+            ));
+        } else {
+            let mut what = Vec::new();
+            if !hits.is_empty() {
+                what.push(format!(
+                    "names {}",
+                    hits.iter()
+                        .filter_map(|h| h.rsplit('`').nth(1))
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !problems.is_empty() {
+                what.push(format!("{} unexpected file-system facts", problems.len()));
+            }
+            let mut fail_ev: Vec<Evidence> = hits
+                .iter()
+                .chain(problems.iter())
+                .map(|h| Evidence::note(h.clone()))
+                .collect();
+            fail_ev.extend(ev);
+            out.push(Outcome::fail(
+                id,
+                format!(
+                    "{} ({reference}) {}: {}",
+                    p.image.package,
+                    what.join(" and "),
+                    hits.iter()
+                        .chain(problems.iter())
+                        .next()
+                        .cloned()
+                        .unwrap_or_default()
+                ),
+                fail_ev,
+            ));
+        }
+    }
+    if let Some(last) = out.last_mut() {
+        last.evidence.push(Evidence::note(format!(
+            "all {n} images read: {all_c} bytes compressed, {all_u} bytes uncompressed"
+        )));
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -1398,6 +1867,224 @@ mod tests {
                 .contains(&Evidence::digest(format!("{host_repo}:1.2.0"), digest('a'))),
             "{:?}",
             o[0].evidence
+        );
+    }
+
+    #[test]
+    fn runs_are_judged_on_what_the_engine_saw() {
+        let cfg = config();
+        let p = package(&cfg, Visibility::Public, Some('a'), None, None);
+        let config_digest = digest('c');
+        let line = crate::images::smoke::version_line(&p.image, "1.2.0", SHA);
+        let ran = |engine: &str, cfg_digest: Option<&str>, smoke| RunFacts::Pulled {
+            engine_id: engine.to_string(),
+            config_digest: cfg_digest.map(str::to_string),
+            smoke,
+        };
+        let report = crate::images::smoke::SmokeReport {
+            version_line: line.clone(),
+            health: Some("GET /healthz -> 200 after 1 attempt".into()),
+        };
+        let ok = run_outcome(
+            &p,
+            "1.2.0",
+            SHA,
+            &ran(&config_digest, Some(&config_digest), Some(Ok(report))),
+        );
+        assert_eq!(ok.status, Status::Pass, "{}", ok.message);
+        assert!(
+            ok.message.ends_with(&format!(
+                "runs and reports 1.2.0, commit {}, edition {}",
+                &SHA[..12],
+                p.image.edition
+            )),
+            "{}",
+            ok.message
+        );
+        assert!(
+            ok.evidence
+                .contains(&Evidence::note("GET /healthz -> 200 after 1 attempt")),
+            "{:?}",
+            ok.evidence
+        );
+        // The engine's copy is not the registry's bytes: never run, never a pass.
+        let other = run_outcome(
+            &p,
+            "1.2.0",
+            SHA,
+            &ran(&digest('d'), Some(&config_digest), None),
+        );
+        assert_eq!(other.status, Status::Fail);
+        assert!(
+            other.message.contains("is not what the registry serves"),
+            "{}",
+            other.message
+        );
+        assert_eq!(
+            other.evidence[1],
+            Evidence::note(format!(
+                "engine image id {}, registry config digest {config_digest}",
+                digest('d')
+            ))
+        );
+        let unreadable = run_outcome(&p, "1.2.0", SHA, &ran("", None, None));
+        assert_eq!(
+            unreadable.evidence[1],
+            Evidence::note("engine image id (none), registry config digest (unreadable)")
+        );
+        assert!(!same_bytes(
+            &digest('d'),
+            &digest('a'),
+            Some(&config_digest)
+        ));
+        assert!(same_bytes(&digest('a'), &digest('a'), None));
+        // It ran, but as something else.
+        let wrong = run_outcome(&p, "1.2.0", SHA, &ran(&config_digest, Some(&config_digest), Some(Err("--version printed `aisopsflow-core 1.1.0 (commit 89ab, edition public)`\nexit 0".into()))));
+        assert_eq!(wrong.status, Status::Fail);
+        assert!(wrong.message.ends_with("does not run as this release: --version printed `aisopsflow-core 1.1.0 (commit 89ab, edition public)`"), "{}", wrong.message);
+        assert_eq!(
+            wrong.evidence.last(),
+            Some(&Evidence::note(format!("expected `{line}`")))
+        );
+        let pull = run_outcome(
+            &p,
+            "1.2.0",
+            SHA,
+            &RunFacts::PullFailed("manifest unknown".into()),
+        );
+        assert!(
+            pull.status == Status::Fail && pull.message.contains("the engine could not pull"),
+            "{}",
+            pull.message
+        );
+        let bare = package(&cfg, Visibility::Public, None, None, None);
+        let missing = run_outcome(&bare, "1.2.0", SHA, &RunFacts::TagMissing);
+        assert!(
+            missing.status == Status::Fail && missing.message.ends_with("the tag is missing"),
+            "{}",
+            missing.message
+        );
+    }
+
+    /// The file system a good image of `p` has, as the layer reader leaves it.
+    fn good_scan(p: &PackageState) -> ImageScan {
+        let mut files = expected(&p.image.krate);
+        for e in files.values_mut().filter(|e| e.kind == EntryKind::File) {
+            e.size = 100;
+        }
+        let binary = format!("usr/local/bin/{}", p.image.krate);
+        ImageScan {
+            layers: vec![LayerScan {
+                digest: digest('e'),
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                compressed: 1000,
+                uncompressed: 3000,
+                entries: files
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect(),
+                ..LayerScan::default()
+            }],
+            files,
+            texts: BTreeMap::from([
+                ("etc/passwd".to_string(), stage::PASSWD.to_string()),
+                ("etc/group".to_string(), stage::GROUP.to_string()),
+            ]),
+            required_found: BTreeMap::from([(binary, vec![SHA.to_string()])]),
+            ..ImageScan::default()
+        }
+    }
+
+    #[test]
+    fn contents_are_judged_on_the_scanned_file_system() {
+        let cfg = config();
+        let p = package(&cfg, Visibility::Public, Some('a'), None, None);
+        let markers = vec!["aisopsflow-enterprise".to_string()];
+        let judge = |scan: ImageScan| {
+            contents_outcomes(&[(&p, ContentsRead::Scanned(scan))], &markers, SHA).remove(0)
+        };
+        let ok = judge(good_scan(&p));
+        assert_eq!(ok.status, Status::Pass, "{}: {:?}", ok.message, ok.evidence);
+        assert!(
+            ok.message.contains("exactly the 10 expected entries")
+                && ok.message.contains("naming no enterprise repository"),
+            "{}",
+            ok.message
+        );
+        assert_eq!(
+            ok.evidence.last(),
+            Some(&Evidence::note(
+                "all 1 images read: 1000 bytes compressed, 3000 bytes uncompressed"
+            ))
+        );
+        // A stray file.
+        let mut stray = good_scan(&p);
+        stray.files.insert(
+            "tmp/build.log".into(),
+            FileEntry {
+                kind: EntryKind::File,
+                uid: 1000,
+                gid: 1000,
+                mode: 0o600,
+                size: 5,
+            },
+        );
+        let o = judge(stray);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.message.contains("1 unexpected file-system facts: stray file `/tmp/build.log` (1000:1000, mode 0600, 5 bytes)"), "{}", o.message);
+        // A binary built from another commit.
+        let mut other = good_scan(&p);
+        other.required_found.clear();
+        let o = judge(other);
+        assert!(
+            o.status == Status::Fail
+                && o.message
+                    .contains(&format!("does not contain this release's commit {SHA}")),
+            "{}",
+            o.message
+        );
+        // A marker in a public image.
+        let mut named = good_scan(&p);
+        named.hits.push(format!(
+            "layer {}: usr/local/bin/x contains `aisopsflow-enterprise`",
+            digest('e')
+        ));
+        let o = judge(named);
+        assert!(
+            o.status == Status::Fail && o.message.contains("names `aisopsflow-enterprise`"),
+            "{}",
+            o.message
+        );
+        // Untrusted bytes, a missing tag; the totals count only what was read.
+        let bare = package(&cfg, Visibility::Private, None, None, None);
+        let out = contents_outcomes(
+            &[
+                (&p, ContentsRead::Scanned(good_scan(&p))),
+                (&p, ContentsRead::Untrusted("blob digest mismatch".into())),
+                (&bare, ContentsRead::TagMissing),
+            ],
+            &markers,
+            SHA,
+        );
+        assert_eq!(
+            out.iter().map(|o| o.status).collect::<Vec<_>>(),
+            [Status::Pass, Status::Fail, Status::Fail]
+        );
+        assert!(
+            out[1].message.contains("cannot trust the contents"),
+            "{}",
+            out[1].message
+        );
+        assert!(
+            out[2].message.ends_with("its semver tag is missing"),
+            "{}",
+            out[2].message
+        );
+        assert_eq!(
+            out[2].evidence.last(),
+            Some(&Evidence::note(
+                "all 1 images read: 1000 bytes compressed, 3000 bytes uncompressed"
+            ))
         );
     }
 

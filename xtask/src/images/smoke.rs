@@ -37,9 +37,14 @@ pub fn listen_address(logs: &str) -> Option<String> {
 
 /// The `--version` line an image must print.
 pub fn expected_version_line(image: &BuiltImage, version: &str, commit: &str) -> String {
+    version_line(&image.spec, version, commit)
+}
+
+/// The `--version` line an image of `spec` prints when built for `version` at `commit`.
+pub fn version_line(spec: &crate::config::ImageSpec, version: &str, commit: &str) -> String {
     format!(
         "{} {version} (commit {commit}, edition {})",
-        image.spec.krate, image.spec.edition
+        spec.krate, spec.edition
     )
 }
 

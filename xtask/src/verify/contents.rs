@@ -23,120 +23,22 @@
 //! for the enterprise repository's names and the commercial-only defaults of release.toml.
 //! Sizes are reported per layer (compressed and uncompressed) and in total.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
 use sha2::Digest as _;
 
-use crate::checks::{CheckId, Evidence, Outcome};
+use crate::checks::Outcome;
+use crate::checks::verify::{ContentsRead, PackageState, contents_outcomes, required_for};
 use crate::config::Visibility;
 use crate::effects::registry::{DOCKER_MANIFEST, OCI_MANIFEST, RegistryClient, parse_index};
-use crate::images::stage;
 
-use super::PackageState;
+pub use crate::checks::verify::{
+    EntryKind as Kind, FileEntry, ImageScan, LayerScan, Required, expected, file_problems,
+};
 
 /// How long one chunk of a layer may take to arrive.
 const CHUNK_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// One entry of the image's file system.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileEntry {
-    pub kind: Kind,
-    pub uid: u64,
-    pub gid: u64,
-    pub mode: u32,
-    pub size: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-    Symlink,
-    Hardlink,
-    Other,
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Kind::File => "file",
-            Kind::Dir => "directory",
-            Kind::Symlink => "symlink",
-            Kind::Hardlink => "hard link",
-            Kind::Other => "special file",
-        })
-    }
-}
-
-/// What reading one layer showed.
-#[derive(Debug, Clone, Default)]
-pub struct LayerScan {
-    pub digest: String,
-    pub media_type: String,
-    pub compressed: u64,
-    pub uncompressed: u64,
-    /// sha256 of the bytes as served.
-    pub blob_digest: String,
-    /// sha256 of the uncompressed tar.
-    pub diff_id: String,
-    /// `(path, entry)` in archive order; `None` marks a whiteout of that path.
-    pub entries: Vec<(String, Option<FileEntry>)>,
-    /// Contents of the small files whose exact text matters.
-    pub texts: BTreeMap<String, String>,
-    /// Marker hits: `where: marker`.
-    pub hits: Vec<String>,
-    /// The first bytes of each file.
-    pub heads: BTreeMap<String, Vec<u8>>,
-    /// Per file named in `Required`, the required strings its bytes contain.
-    pub required_found: BTreeMap<String, Vec<String>>,
-}
-
-/// Strings a file must contain: the binary embeds its build's commit (`core::build_info`), so
-/// a binary without this release's commit was built from another one.
-#[derive(Debug, Clone, Default)]
-pub struct Required {
-    pub path: String,
-    pub strings: Vec<String>,
-}
-
-/// The expected file system of a FROM-scratch image of `krate`.
-pub fn expected(krate: &str) -> BTreeMap<String, FileEntry> {
-    let dir = FileEntry {
-        kind: Kind::Dir,
-        uid: 0,
-        gid: 0,
-        mode: 0o755,
-        size: 0,
-    };
-    let file = |mode| FileEntry {
-        kind: Kind::File,
-        uid: 0,
-        gid: 0,
-        mode,
-        size: 0,
-    };
-    let mut m = BTreeMap::new();
-    for d in [
-        "etc",
-        "etc/ssl",
-        "etc/ssl/certs",
-        "usr",
-        "usr/local",
-        "usr/local/bin",
-    ] {
-        m.insert(d.to_string(), dir.clone());
-    }
-    m.insert("etc/passwd".into(), file(0o644));
-    m.insert("etc/group".into(), file(0o644));
-    m.insert(
-        stage::CA_BUNDLE.trim_start_matches('/').to_string(),
-        file(0o644),
-    );
-    m.insert(format!("usr/local/bin/{krate}"), file(0o755));
-    m
-}
 
 /// A case-insensitive search for several byte strings across chunk boundaries.
 struct Scanner {
@@ -447,19 +349,6 @@ pub async fn scan_layer(
     Ok(scan)
 }
 
-/// One image's file system after applying its layers, and what reading it showed.
-#[derive(Debug, Clone, Default)]
-pub struct ImageScan {
-    pub files: BTreeMap<String, FileEntry>,
-    pub layers: Vec<LayerScan>,
-    pub texts: BTreeMap<String, String>,
-    /// Marker hits and unreadable parts, as sentences.
-    pub hits: Vec<String>,
-    pub problems: Vec<String>,
-    /// Per file, the required strings found (of the last layer that wrote it).
-    pub required_found: BTreeMap<String, Vec<String>>,
-}
-
 /// Reads every platform image of `digest` (an index's attestations are metadata, which
 /// `verify-public-metadata-clean` reads; here they are only scanned for markers).
 pub async fn scan_image(
@@ -576,75 +465,18 @@ pub async fn scan_image(
     Ok(out)
 }
 
-/// The differences between an image's files and the expected set, as sentences.
-pub fn file_problems(krate: &str, scan: &ImageScan) -> Vec<String> {
-    let want = expected(krate);
-    let mut out = Vec::new();
-    for (path, e) in &scan.files {
-        match want.get(path) {
-            None => out.push(format!(
-                "stray {} `/{path}` ({}:{}, mode {:04o}, {} bytes): the Dockerfile puts no such file there",
-                e.kind, e.uid, e.gid, e.mode, e.size
-            )),
-            Some(w) => {
-                if w.kind != e.kind {
-                    out.push(format!("`/{path}` is a {}, expected a {}", e.kind, w.kind));
-                }
-                if (e.uid, e.gid) != (w.uid, w.gid) {
-                    out.push(format!(
-                        "`/{path}` is owned by {}:{}, expected {}:{}",
-                        e.uid, e.gid, w.uid, w.gid
-                    ));
-                }
-                if e.mode != w.mode {
-                    out.push(format!(
-                        "`/{path}` has mode {:04o}, expected {:04o}",
-                        e.mode, w.mode
-                    ));
-                }
-                if e.kind == Kind::File && e.size == 0 {
-                    out.push(format!("`/{path}` is empty"));
-                }
-            }
-        }
-    }
-    for path in want.keys().filter(|p| !scan.files.contains_key(*p)) {
-        out.push(format!("`/{path}` is missing"));
-    }
-    for (path, expected) in [("etc/passwd", stage::PASSWD), ("etc/group", stage::GROUP)] {
-        if let Some(t) = scan.texts.get(path)
-            && t != expected
-        {
-            out.push(format!(
-                "`/{path}` is `{}`, expected `{}`",
-                t.escape_debug(),
-                expected.escape_debug()
-            ));
-        }
-    }
-    out
-}
-
-/// `verify-contents` for every package with a semver tag.
+/// `verify-contents` for every package with a semver tag: reads each image's layers, then
+/// judges in `checks::verify::contents_outcomes`.
 pub async fn outcomes(
     client: &RegistryClient,
     packages: &[PackageState],
     markers: &[String],
     commit: &str,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let id = CheckId::VerifyContents;
-    let mut out = Vec::new();
-    let (mut all_c, mut all_u, mut n) = (0u64, 0u64, 0usize);
+    let mut reads = Vec::new();
     for p in packages {
         let Some(r) = &p.semver else {
-            out.push(Outcome::fail(
-                id,
-                format!(
-                    "{}: cannot read the contents of {}: its semver tag is missing",
-                    p.image.package, p.repository
-                ),
-                vec![Evidence::note("verify-semver-tag reports the missing tag")],
-            ));
+            reads.push((p, ContentsRead::TagMissing));
             continue;
         };
         let repo = p
@@ -653,144 +485,23 @@ pub async fn outcomes(
             .map(|(_, r)| r.to_string())
             .unwrap_or_else(|| p.repository.clone());
         let public = p.image.visibility == Visibility::Public;
-        let reference = format!("{}@{}", p.repository, r.digest);
-        let required = Required {
-            path: format!("usr/local/bin/{}", p.image.krate),
-            strings: vec![commit.to_string()],
-        };
-        let scan = match scan_image(client, &repo, &r.digest, markers, public, &required).await {
-            Ok(s) => s,
+        let required = required_for(p, commit);
+        let read = match scan_image(client, &repo, &r.digest, markers, public, &required).await {
+            Ok(s) => ContentsRead::Scanned(s),
             Err(e) if crate::exit::kind_of(&e) == Some(crate::exit::Kind::Policy) => {
-                out.push(Outcome::fail(
-                    id,
-                    format!(
-                        "{}: cannot trust the contents of {reference}",
-                        p.image.package
-                    ),
-                    vec![Evidence::note(format!("{e:#}"))],
-                ));
-                continue;
+                ContentsRead::Untrusted(format!("{e:#}"))
             }
             Err(e) => return Err(e),
         };
-        let (c, u): (u64, u64) = scan
-            .layers
-            .iter()
-            .fold((0, 0), |(c, u), l| (c + l.compressed, u + l.uncompressed));
-        all_c += c;
-        all_u += u;
-        n += 1;
-        let mut ev = vec![Evidence::digest(reference.clone(), r.digest.clone())];
-        for (i, l) in scan.layers.iter().enumerate() {
-            ev.push(Evidence::note(format!(
-                "layer {} {} ({}): {} bytes compressed, {} bytes uncompressed, {} entries",
-                i + 1,
-                l.digest,
-                l.media_type,
-                l.compressed,
-                l.uncompressed,
-                l.entries.len()
-            )));
-        }
-        ev.push(Evidence::note(format!(
-            "total: {} layers, {c} bytes compressed, {u} bytes uncompressed",
-            scan.layers.len()
-        )));
-        let mut problems = scan.problems.clone();
-        problems.extend(file_problems(&p.image.krate, &scan));
-        if scan.files.contains_key(&required.path)
-            && scan
-                .required_found
-                .get(&required.path)
-                .is_none_or(|f| f.is_empty())
-        {
-            problems.push(format!(
-                "`/{}` does not contain this release's commit {commit}: it was built from another commit",
-                required.path
-            ));
-        }
-        let hits = scan.hits.clone();
-        if problems.is_empty() && hits.is_empty() {
-            ev.push(Evidence::note(format!(
-                "files: {}",
-                scan.files
-                    .iter()
-                    .map(|(p, e)| format!("/{p} {}:{} {:04o}", e.uid, e.gid, e.mode))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-            if public {
-                ev.push(Evidence::note(format!(
-                    "searched file names, file contents (the binary's strings included), manifests and config for: {}",
-                    markers.join(", ")
-                )));
-            }
-            out.push(Outcome::pass(
-                id,
-                format!(
-                    "{}@{}: exactly the {} expected entries (the binary, the CA bundle, the user database), owned 0:0 with the expected modes, the binary carrying this release's commit{}; {} layers, {c} bytes compressed",
-                    p.image.package,
-                    &r.digest[..r.digest.len().min(19)],
-                    scan.files.len(),
-                    if public {
-                        ", naming no enterprise repository or commercial-only default"
-                    } else {
-                        ""
-                    },
-                    scan.layers.len()
-                ),
-                ev,
-            ));
-        } else {
-            let mut what = Vec::new();
-            if !hits.is_empty() {
-                what.push(format!(
-                    "names {}",
-                    hits.iter()
-                        .filter_map(|h| h.rsplit('`').nth(1))
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .into_iter()
-                        .map(|m| format!("`{m}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            if !problems.is_empty() {
-                what.push(format!("{} unexpected file-system facts", problems.len()));
-            }
-            let mut fail_ev: Vec<Evidence> = hits
-                .iter()
-                .chain(problems.iter())
-                .map(|h| Evidence::note(h.clone()))
-                .collect();
-            fail_ev.extend(ev);
-            out.push(Outcome::fail(
-                id,
-                format!(
-                    "{} ({reference}) {}: {}",
-                    p.image.package,
-                    what.join(" and "),
-                    hits.iter()
-                        .chain(problems.iter())
-                        .next()
-                        .cloned()
-                        .unwrap_or_default()
-                ),
-                fail_ev,
-            ));
-        }
+        reads.push((p, read));
     }
-    if let Some(last) = out.last_mut() {
-        last.evidence.push(Evidence::note(format!(
-            "all {n} images read: {all_c} bytes compressed, {all_u} bytes uncompressed"
-        )));
-    }
-    Ok(out)
+    Ok(contents_outcomes(&reads, markers, commit))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::images::stage;
 
     #[test]
     fn scanner_finds_markers_across_chunks_case_insensitively() {
