@@ -10,30 +10,6 @@ use super::{CheckId, Ctx, Evidence, Outcome};
 use super::{Kind, Meta, Phase, Section, Severity};
 use crate::config::{CHECKLIST_ALLOWLIST, FILE, Visibility};
 
-pub(crate) const PACKAGES_ALLOWLIST: Meta = Meta {
-    id: "packages-allowlist",
-    section: Section::PackageSettings,
-    phase: Phase::Preflight,
-    kind: Kind::Automated,
-    severity: Severity::Error,
-    checklist: "Create and retain only these packages",
-    summary: "release.toml produces exactly the six allowed packages.",
-    why: "Every package is a publication surface; strays leak builds nobody reviews.",
-    fix: "Fix [editions.*].package or [packages].allowed in release.toml; an extra package needs a [[packages.exceptions]] reason.",
-};
-
-pub(crate) const PACKAGES_NAMES_DISJOINT: Meta = Meta {
-    id: "packages-names-disjoint",
-    section: Section::PackageSettings,
-    phase: Phase::Preflight,
-    kind: Kind::Automated,
-    severity: Severity::Error,
-    checklist: "public package names and commercial package names must stay separate",
-    summary: "Public and commercial package names never collide.",
-    why: "A shared name would publish commercial bits under a public package, or the reverse.",
-    fix: "Keep the commercial pattern distinct, e.g. \"aisopsflow-{component}-commercial\".",
-};
-
 pub(crate) const PACKAGES_README_PIN_DIGEST: Meta = Meta {
     id: "packages-readme-pin-digest",
     section: Section::PackageSettings,
@@ -72,105 +48,154 @@ pub fn line_of(text: &str, needle: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// What the configuration checks read: release.toml's text (for evidence lines) and the
+/// images it produces.
+struct Facts<'a> {
+    cfg: &'a crate::config::Config,
+    toml: String,
+    images: Vec<crate::config::ImageSpec>,
+}
+
+/// The checks judged on release.toml alone, in report order; `--only` picks entries.
+type Judge = fn(&Facts) -> Outcome;
+const CONFIG_CHECKS: [(CheckId, Judge); 2] = [
+    (CheckId::PackagesAllowlist, allowlist),
+    (CheckId::PackagesNamesDisjoint, names_disjoint),
+];
+
+pub(crate) const PACKAGES_ALLOWLIST: Meta = Meta {
+    id: "packages-allowlist",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "Create and retain only these packages",
+    summary: "release.toml produces exactly the six allowed packages.",
+    why: "Every package is a publication surface; strays leak builds nobody reviews.",
+    fix: "Fix [editions.*].package or [packages].allowed in release.toml; an extra package needs a [[packages.exceptions]] reason.",
+};
+
+/// `packages-allowlist`: the packages release.toml produces are the checklist's six (an
+/// exception with a reason is a warning).
+fn allowlist(f: &Facts) -> Outcome {
+    let produced: BTreeSet<&str> = f.images.iter().map(|i| i.package.as_str()).collect();
+    let allowed: BTreeSet<&str> = CHECKLIST_ALLOWLIST.into_iter().collect();
+    let ev = vec![
+        Evidence::file_excerpt(FILE, line_of(&f.toml, "allowed"), "[packages].allowed"),
+        Evidence::note(format!(
+            "produced: {}",
+            produced.iter().copied().collect::<Vec<_>>().join(", ")
+        )),
+    ];
+    let extra: Vec<&str> = produced.difference(&allowed).copied().collect();
+    let missing: Vec<&str> = allowed.difference(&produced).copied().collect();
+    if extra.is_empty() && missing.is_empty() {
+        Outcome::pass(
+            CheckId::PackagesAllowlist,
+            "release.toml produces exactly the six allowed packages",
+            ev,
+        )
+    } else {
+        let mut msg = Vec::new();
+        if !extra.is_empty() {
+            msg.push(format!("outside the checklist's six: {}", extra.join(", ")));
+        }
+        if !missing.is_empty() {
+            msg.push(format!("never produced: {}", missing.join(", ")));
+        }
+        // Exceptions are allowed by release.toml with a reason: say so, but they still
+        // differ from the checklist, so report a warning rather than a pass.
+        let all_excepted = missing.is_empty()
+            && extra
+                .iter()
+                .all(|e| f.cfg.raw.packages.exceptions.iter().any(|x| x.name == *e));
+        if all_excepted {
+            Outcome::warn(
+                CheckId::PackagesAllowlist,
+                format!("{} (allowed by [[packages.exceptions]])", msg.join("; ")),
+                ev,
+            )
+        } else {
+            Outcome::fail(CheckId::PackagesAllowlist, msg.join("; "), ev)
+        }
+    }
+}
+
+pub(crate) const PACKAGES_NAMES_DISJOINT: Meta = Meta {
+    id: "packages-names-disjoint",
+    section: Section::PackageSettings,
+    phase: Phase::Preflight,
+    kind: Kind::Automated,
+    severity: Severity::Error,
+    checklist: "public package names and commercial package names must stay separate",
+    summary: "Public and commercial package names never collide.",
+    why: "A shared name would publish commercial bits under a public package, or the reverse.",
+    fix: "Keep the commercial pattern distinct, e.g. \"aisopsflow-{component}-commercial\".",
+};
+
+/// `packages-names-disjoint`: no package name is both public and commercial.
+fn names_disjoint(f: &Facts) -> Outcome {
+    let public: BTreeSet<&str> = f
+        .images
+        .iter()
+        .filter(|i| i.visibility == Visibility::Public)
+        .map(|i| i.package.as_str())
+        .collect();
+    let private: BTreeSet<&str> = f
+        .images
+        .iter()
+        .filter(|i| i.visibility == Visibility::Private)
+        .map(|i| i.package.as_str())
+        .collect();
+    let ev: Vec<Evidence> = f
+        .cfg
+        .raw
+        .editions
+        .iter()
+        .map(|(name, e)| {
+            Evidence::file_excerpt(
+                FILE,
+                line_of(&f.toml, &format!("[editions.{name}]")),
+                format!("{name}: {}", e.package),
+            )
+        })
+        .collect();
+    let both: Vec<&str> = public.intersection(&private).copied().collect();
+    if both.is_empty() {
+        Outcome::pass(
+            CheckId::PackagesNamesDisjoint,
+            format!(
+                "{} public and {} commercial package names, none shared",
+                public.len(),
+                private.len()
+            ),
+            ev,
+        )
+    } else {
+        Outcome::fail(
+            CheckId::PackagesNamesDisjoint,
+            format!("shared by both editions: {}", both.join(", ")),
+            ev,
+        )
+    }
+}
+
 pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     if !ctx.wants_any(IDS) {
         return Vec::new();
     }
     let cfg = &ctx.ws.config;
-    let toml = std::fs::read_to_string(&cfg.path).unwrap_or_default();
-    let images = cfg.all_images();
-    let mut out = Vec::new();
-
-    if ctx.wants(CheckId::PackagesAllowlist) {
-        let produced: BTreeSet<&str> = images.iter().map(|i| i.package.as_str()).collect();
-        let allowed: BTreeSet<&str> = CHECKLIST_ALLOWLIST.into_iter().collect();
-        let ev = vec![
-            Evidence::file_excerpt(FILE, line_of(&toml, "allowed"), "[packages].allowed"),
-            Evidence::note(format!(
-                "produced: {}",
-                produced.iter().copied().collect::<Vec<_>>().join(", ")
-            )),
-        ];
-        let extra: Vec<&str> = produced.difference(&allowed).copied().collect();
-        let missing: Vec<&str> = allowed.difference(&produced).copied().collect();
-        if extra.is_empty() && missing.is_empty() {
-            out.push(Outcome::pass(
-                CheckId::PackagesAllowlist,
-                "release.toml produces exactly the six allowed packages",
-                ev,
-            ));
-        } else {
-            let mut msg = Vec::new();
-            if !extra.is_empty() {
-                msg.push(format!("outside the checklist's six: {}", extra.join(", ")));
-            }
-            if !missing.is_empty() {
-                msg.push(format!("never produced: {}", missing.join(", ")));
-            }
-            // Exceptions are allowed by release.toml with a reason: say so, but they still
-            // differ from the checklist, so report a warning rather than a pass.
-            let all_excepted = missing.is_empty()
-                && extra
-                    .iter()
-                    .all(|e| cfg.raw.packages.exceptions.iter().any(|x| x.name == *e));
-            if all_excepted {
-                out.push(Outcome::warn(
-                    CheckId::PackagesAllowlist,
-                    format!("{} (allowed by [[packages.exceptions]])", msg.join("; ")),
-                    ev,
-                ));
-            } else {
-                out.push(Outcome::fail(
-                    CheckId::PackagesAllowlist,
-                    msg.join("; "),
-                    ev,
-                ));
-            }
-        }
-    }
-
-    if ctx.wants(CheckId::PackagesNamesDisjoint) {
-        let public: BTreeSet<&str> = images
-            .iter()
-            .filter(|i| i.visibility == Visibility::Public)
-            .map(|i| i.package.as_str())
-            .collect();
-        let private: BTreeSet<&str> = images
-            .iter()
-            .filter(|i| i.visibility == Visibility::Private)
-            .map(|i| i.package.as_str())
-            .collect();
-        let ev: Vec<Evidence> = cfg
-            .raw
-            .editions
-            .iter()
-            .map(|(name, e)| {
-                Evidence::file_excerpt(
-                    FILE,
-                    line_of(&toml, &format!("[editions.{name}]")),
-                    format!("{name}: {}", e.package),
-                )
-            })
-            .collect();
-        let both: Vec<&str> = public.intersection(&private).copied().collect();
-        if both.is_empty() {
-            out.push(Outcome::pass(
-                CheckId::PackagesNamesDisjoint,
-                format!(
-                    "{} public and {} commercial package names, none shared",
-                    public.len(),
-                    private.len()
-                ),
-                ev,
-            ));
-        } else {
-            out.push(Outcome::fail(
-                CheckId::PackagesNamesDisjoint,
-                format!("shared by both editions: {}", both.join(", ")),
-                ev,
-            ));
-        }
-    }
+    let facts = Facts {
+        cfg,
+        toml: std::fs::read_to_string(&cfg.path).unwrap_or_default(),
+        images: cfg.all_images(),
+    };
+    let mut out: Vec<Outcome> = CONFIG_CHECKS
+        .iter()
+        .filter(|(id, _)| ctx.wants(*id))
+        .map(|(_, judge)| judge(&facts))
+        .collect();
+    let images = &facts.images;
 
     let wants_pin = ctx.wants(CheckId::PackagesReadmePinDigest);
     let wants_clean = ctx.wants(CheckId::PackagesPublicMetadataClean);
@@ -181,7 +206,7 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         let mut clean_fail = false;
         let mut pin_ev = Vec::new();
         let mut pin_fail = false;
-        for img in &images {
+        for img in images {
             let path = cfg.package_readme(&img.package);
             let rel = path
                 .strip_prefix(&ctx.ws.root)
@@ -256,4 +281,64 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+
+    fn facts(cfg: &crate::config::Config) -> Facts<'_> {
+        Facts {
+            cfg,
+            toml: std::fs::read_to_string(&cfg.path).unwrap(),
+            images: cfg.all_images(),
+        }
+    }
+
+    #[test]
+    fn configuration_checks_are_judged_on_the_images_release_toml_produces() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let cfg = crate::config::Config::load(root).unwrap();
+        let good = facts(&cfg);
+        for (id, judge) in CONFIG_CHECKS {
+            let o = judge(&good);
+            assert_eq!((o.id, o.status), (id, Status::Pass), "{}", o.message);
+        }
+        assert!(
+            matches!(
+                &allowlist(&good).evidence[0],
+                Evidence::File { line: Some(_), .. }
+            ),
+            "points at [packages].allowed"
+        );
+        // A seventh package, not excepted: a failure naming it.
+        let mut extra = facts(&cfg);
+        let mut stray = extra.images[0].clone();
+        stray.package = "aisopsflow-debug".into();
+        extra.images.push(stray);
+        let o = allowlist(&extra);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.message, "outside the checklist's six: aisopsflow-debug");
+        // A public image under a commercial package's name.
+        let mut shared = facts(&cfg);
+        let commercial = shared
+            .images
+            .iter()
+            .find(|i| i.visibility == Visibility::Private)
+            .unwrap()
+            .package
+            .clone();
+        let public = shared
+            .images
+            .iter_mut()
+            .find(|i| i.visibility == Visibility::Public)
+            .unwrap();
+        public.package = commercial.clone();
+        let o = names_disjoint(&shared);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.message, format!("shared by both editions: {commercial}"));
+    }
 }

@@ -212,34 +212,33 @@ async fn repo_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> {
     if ctx.wants(CheckId::ActionsEnabled) {
         out.push(actions_enabled_check(ctx, gh, owner, name).await?);
     }
-    if ctx.wants_any(&[
-        CheckId::ActionsDefaultPermissionsRead,
-        CheckId::ActionsCannotApprovePrs,
-    ]) {
+    let permission_checks: Vec<_> = WORKFLOW_PERMISSION_CHECKS
+        .iter()
+        .filter(|(id, _)| ctx.wants(*id))
+        .collect();
+    if !permission_checks.is_empty() {
         let wf_ep = format!("GET /repos/{owner}/{name}/actions/permissions/workflow");
         match gh.workflow_permissions(owner, name).await {
-            Ok(p) => {
-                if ctx.wants(CheckId::ActionsDefaultPermissionsRead) {
-                    out.push(default_permissions_read(&wf_ep, &p));
-                }
-                if ctx.wants(CheckId::ActionsCannotApprovePrs) {
-                    out.push(cannot_approve_prs(&wf_ep, &p));
-                }
-            }
+            Ok(p) => out.extend(permission_checks.iter().map(|(_, judge)| judge(&wf_ep, &p))),
             Err(e) => {
-                for id in [
-                    CheckId::ActionsDefaultPermissionsRead,
-                    CheckId::ActionsCannotApprovePrs,
-                ] {
-                    if ctx.wants(id) {
-                        out.push(problem(id, e_clone(&e))?);
-                    }
+                for (id, _) in permission_checks {
+                    out.push(problem(*id, e_clone(&e))?);
                 }
             }
         }
     }
     Ok(out)
 }
+
+/// The checks judged on `GET .../actions/permissions/workflow`, read once for both.
+type PermissionsJudge = fn(&str, &crate::effects::github::WorkflowPermissions) -> Outcome;
+const WORKFLOW_PERMISSION_CHECKS: [(CheckId, PermissionsJudge); 2] = [
+    (
+        CheckId::ActionsDefaultPermissionsRead,
+        default_permissions_read,
+    ),
+    (CheckId::ActionsCannotApprovePrs, cannot_approve_prs),
+];
 
 pub(crate) const REPO_PRIVATE: Meta = Meta {
     id: "repo-private",
@@ -1329,6 +1328,30 @@ async fn package_checks(ctx: &Ctx, gh: &Github) -> anyhow::Result<Vec<Outcome>> 
     Ok(package_judgements(cfg, &packages, &|id| ctx.wants(id)))
 }
 
+/// The package checks, in report order: each id with its judgement of the organisation's
+/// container packages as `GET /orgs/{org}/packages?package_type=container` lists them. The
+/// list is read once for all of them; `--only` picks entries of this table.
+type PackageJudge = fn(&crate::config::Config, &[Package]) -> Outcome;
+const PACKAGE_CHECKS: [(CheckId, PackageJudge); 4] = [
+    (CheckId::PackagesRegistrySet, registry_set),
+    (CheckId::PackagesPublicVisibility, public_visibility),
+    (CheckId::PackagesCommercialPrivate, commercial_private),
+    (CheckId::PackagesLinkedRepository, linked_repository),
+];
+
+/// The package checks `wants` selects, judged on the package list.
+pub(crate) fn package_judgements(
+    cfg: &crate::config::Config,
+    packages: &[Package],
+    wants: &dyn Fn(CheckId) -> bool,
+) -> Vec<Outcome> {
+    PACKAGE_CHECKS
+        .iter()
+        .filter(|(id, _)| wants(*id))
+        .map(|(_, judge)| judge(cfg, packages))
+        .collect()
+}
+
 pub(crate) const PACKAGES_REGISTRY_SET: Meta = Meta {
     id: "packages-registry-set",
     section: Section::PackageSettings,
@@ -1340,6 +1363,77 @@ pub(crate) const PACKAGES_REGISTRY_SET: Meta = Meta {
     why: "A stray package may hold commercial or unreviewed images.",
     fix: "Delete the stray package (Package settings > Danger zone) or add it to release.toml with a reason.",
 };
+
+/// `packages-registry-set`: the organisation's packages with our prefixes are exactly the
+/// allowed ones (and the excepted); missing ones are a warning until the first release.
+fn registry_set(cfg: &crate::config::Config, packages: &[Package]) -> Outcome {
+    let org = cfg.org();
+    let ep = format!("GET /orgs/{org}/packages?package_type=container");
+    let find = |n: &str| packages.iter().find(|p| p.name == n);
+    let id = CheckId::PackagesRegistrySet;
+    let mut expected: BTreeSet<String> = cfg.raw.packages.allowed.iter().cloned().collect();
+    expected.extend(cfg.raw.packages.exceptions.iter().map(|x| x.name.clone()));
+    let prefixes: BTreeSet<String> = cfg
+        .raw
+        .editions
+        .values()
+        .filter_map(|e| e.package.split("{component}").next().map(str::to_string))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let ours: Vec<&Package> = packages
+        .iter()
+        .filter(|p| prefixes.iter().any(|pre| p.name.starts_with(pre.as_str())))
+        .collect();
+    let strays: Vec<&str> = ours
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|n| !expected.contains(*n))
+        .collect();
+    let missing: Vec<&str> = expected
+        .iter()
+        .map(String::as_str)
+        .filter(|n| find(n).is_none())
+        .collect();
+    let mut ev = vec![Evidence::api(
+        &ep,
+        "[].name",
+        ours.iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )];
+    if !missing.is_empty() {
+        ev.push(Evidence::note(format!(
+            "not yet published: {}",
+            missing.join(", ")
+        )));
+    }
+    if !strays.is_empty() {
+        Outcome::fail(
+            id,
+            format!(
+                "stray package(s) outside the allowlist: {}",
+                strays.join(", ")
+            ),
+            ev,
+        )
+    } else if !missing.is_empty() {
+        Outcome::warn(
+            id,
+            format!(
+                "no stray packages, but {} of the allowed packages do not exist yet (the first release creates them)",
+                missing.len()
+            ),
+            ev,
+        )
+    } else {
+        Outcome::pass(
+            id,
+            "the organisation's packages are exactly the allowed ones",
+            ev,
+        )
+    }
+}
 
 pub(crate) const PACKAGES_PUBLIC_VISIBILITY: Meta = Meta {
     id: "packages-public-visibility",
@@ -1353,6 +1447,16 @@ pub(crate) const PACKAGES_PUBLIC_VISIBILITY: Meta = Meta {
     fix: "Package settings > Danger zone > Change visibility > Public (only for the public edition).",
 };
 
+/// `packages-public-visibility`: every public-edition package that exists is public.
+fn public_visibility(cfg: &crate::config::Config, packages: &[Package]) -> Outcome {
+    package_visibility(
+        cfg,
+        packages,
+        CheckId::PackagesPublicVisibility,
+        Visibility::Public,
+    )
+}
+
 pub(crate) const PACKAGES_COMMERCIAL_PRIVATE: Meta = Meta {
     id: "packages-commercial-private",
     section: Section::PackageSettings,
@@ -1364,6 +1468,72 @@ pub(crate) const PACKAGES_COMMERCIAL_PRIVATE: Meta = Meta {
     why: "Commercial images are licensed; a public package gives them away, and GHCR cannot make it private again.",
     fix: "Package settings > Danger zone > Change visibility > Private; if it was ever public, treat the images as leaked.",
 };
+
+/// `packages-commercial-private`: every commercial package that exists is private.
+fn commercial_private(cfg: &crate::config::Config, packages: &[Package]) -> Outcome {
+    package_visibility(
+        cfg,
+        packages,
+        CheckId::PackagesCommercialPrivate,
+        Visibility::Private,
+    )
+}
+
+fn package_visibility(
+    cfg: &crate::config::Config,
+    packages: &[Package],
+    id: CheckId,
+    vis: Visibility,
+) -> Outcome {
+    let org = cfg.org();
+    let find = |n: &str| packages.iter().find(|p| p.name == n);
+    let images = cfg.all_images();
+    let mut ev = Vec::new();
+    let mut wrong = Vec::new();
+    let mut missing = Vec::new();
+    for img in images.iter().filter(|i| i.visibility == vis) {
+        match find(&img.package) {
+            Some(p) => {
+                ev.push(Evidence::api(
+                    format!("GET /orgs/{org}/packages/container/{}", img.package),
+                    "visibility",
+                    &p.visibility,
+                ));
+                if p.visibility != vis.to_string() {
+                    wrong.push(format!("{} is {}", p.name, p.visibility));
+                }
+            }
+            None => missing.push(img.package.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        ev.push(Evidence::note(format!(
+            "not yet published: {}",
+            missing.join(", ")
+        )));
+    }
+    if !wrong.is_empty() {
+        Outcome::fail(
+            id,
+            format!(
+                "packages with the wrong visibility (want {vis}): {}",
+                wrong.join(", ")
+            ),
+            ev,
+        )
+    } else if !missing.is_empty() {
+        Outcome::warn(
+            id,
+            format!(
+                "existing packages are {vis}; {} not published yet",
+                missing.join(", ")
+            ),
+            ev,
+        )
+    } else {
+        Outcome::pass(id, format!("every {vis}-edition package is {vis}"), ev)
+    }
+}
 
 pub(crate) const PACKAGES_LINKED_REPOSITORY: Meta = Meta {
     id: "packages-linked-repository",
@@ -1377,158 +1547,41 @@ pub(crate) const PACKAGES_LINKED_REPOSITORY: Meta = Meta {
     fix: "Package settings > Connect repository, or publish with the org.opencontainers.image.source label of the repository.",
 };
 
-/// `packages-registry-set`, `packages-public-visibility`, `packages-commercial-private` and
-/// `packages-linked-repository` (those `wants` selects), judged on the organisation's
-/// container packages as `GET /orgs/{org}/packages?package_type=container` lists them.
-pub(crate) fn package_judgements(
-    cfg: &crate::config::Config,
-    packages: &[Package],
-    wants: &dyn Fn(CheckId) -> bool,
-) -> Vec<Outcome> {
+/// `packages-linked-repository`: every package that exists is linked to the enterprise
+/// repository.
+fn linked_repository(cfg: &crate::config::Config, packages: &[Package]) -> Outcome {
     let org = cfg.org();
     let ep = format!("GET /orgs/{org}/packages?package_type=container");
     let find = |n: &str| packages.iter().find(|p| p.name == n);
     let images = cfg.all_images();
-    let mut out = Vec::new();
-    if wants(CheckId::PackagesRegistrySet) {
-        let id = CheckId::PackagesRegistrySet;
-        let mut expected: BTreeSet<String> = cfg.raw.packages.allowed.iter().cloned().collect();
-        expected.extend(cfg.raw.packages.exceptions.iter().map(|x| x.name.clone()));
-        let prefixes: BTreeSet<String> = cfg
-            .raw
-            .editions
-            .values()
-            .filter_map(|e| e.package.split("{component}").next().map(str::to_string))
-            .filter(|p| !p.is_empty())
-            .collect();
-        let ours: Vec<&Package> = packages
-            .iter()
-            .filter(|p| prefixes.iter().any(|pre| p.name.starts_with(pre.as_str())))
-            .collect();
-        let strays: Vec<&str> = ours
-            .iter()
-            .map(|p| p.name.as_str())
-            .filter(|n| !expected.contains(*n))
-            .collect();
-        let missing: Vec<&str> = expected
-            .iter()
-            .map(String::as_str)
-            .filter(|n| find(n).is_none())
-            .collect();
-        let mut ev = vec![Evidence::api(
-            &ep,
-            "[].name",
-            ours.iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        )];
-        if !missing.is_empty() {
-            ev.push(Evidence::note(format!(
-                "not yet published: {}",
-                missing.join(", ")
-            )));
-        }
-        out.push(if !strays.is_empty() {
-            Outcome::fail(
-                id,
-                format!("stray package(s) outside the allowlist: {}", strays.join(", ")),
-                ev,
-            )
-        } else if !missing.is_empty() {
-            Outcome::warn(
-                id,
-                format!("no stray packages, but {} of the allowed packages do not exist yet (the first release creates them)", missing.len()),
-                ev,
-            )
-        } else {
-            Outcome::pass(id, "the organisation's packages are exactly the allowed ones", ev)
-        });
-    }
-    for (id, vis) in [
-        (CheckId::PackagesPublicVisibility, Visibility::Public),
-        (CheckId::PackagesCommercialPrivate, Visibility::Private),
-    ] {
-        if !wants(id) {
-            continue;
-        }
-        let mut ev = Vec::new();
-        let mut wrong = Vec::new();
-        let mut missing = Vec::new();
-        for img in images.iter().filter(|i| i.visibility == vis) {
-            match find(&img.package) {
-                Some(p) => {
-                    ev.push(Evidence::api(
-                        format!("GET /orgs/{org}/packages/container/{}", img.package),
-                        "visibility",
-                        &p.visibility,
-                    ));
-                    if p.visibility != vis.to_string() {
-                        wrong.push(format!("{} is {}", p.name, p.visibility));
-                    }
-                }
-                None => missing.push(img.package.clone()),
+    let id = CheckId::PackagesLinkedRepository;
+    let want = &cfg.raw.repository.name;
+    let mut ev = Vec::new();
+    let mut bad = Vec::new();
+    for img in &images {
+        if let Some(p) = find(&img.package) {
+            let linked = p.repository.as_ref().map(|r| r.full_name.clone());
+            ev.push(Evidence::api(
+                format!("GET /orgs/{org}/packages/container/{}", img.package),
+                "repository.full_name",
+                linked.as_deref().unwrap_or("(not linked)"),
+            ));
+            if !linked.is_some_and(|l| l.eq_ignore_ascii_case(want)) {
+                bad.push(p.name.clone());
             }
         }
-        if !missing.is_empty() {
-            ev.push(Evidence::note(format!(
-                "not yet published: {}",
-                missing.join(", ")
-            )));
-        }
-        out.push(if !wrong.is_empty() {
-            Outcome::fail(
-                id,
-                format!(
-                    "packages with the wrong visibility (want {vis}): {}",
-                    wrong.join(", ")
-                ),
-                ev,
-            )
-        } else if !missing.is_empty() {
-            Outcome::warn(
-                id,
-                format!(
-                    "existing packages are {vis}; {} not published yet",
-                    missing.join(", ")
-                ),
-                ev,
-            )
-        } else {
-            Outcome::pass(id, format!("every {vis}-edition package is {vis}"), ev)
-        });
     }
-    if wants(CheckId::PackagesLinkedRepository) {
-        let id = CheckId::PackagesLinkedRepository;
-        let want = &cfg.raw.repository.name;
-        let mut ev = Vec::new();
-        let mut bad = Vec::new();
-        for img in &images {
-            if let Some(p) = find(&img.package) {
-                let linked = p.repository.as_ref().map(|r| r.full_name.clone());
-                ev.push(Evidence::api(
-                    format!("GET /orgs/{org}/packages/container/{}", img.package),
-                    "repository.full_name",
-                    linked.as_deref().unwrap_or("(not linked)"),
-                ));
-                if !linked.is_some_and(|l| l.eq_ignore_ascii_case(want)) {
-                    bad.push(p.name.clone());
-                }
-            }
-        }
-        out.push(if !bad.is_empty() {
-            Outcome::fail(id, format!("not linked to {want}: {}", bad.join(", ")), ev)
-        } else if ev.is_empty() {
-            Outcome::warn(
-                id,
-                "no package exists yet to check",
-                vec![Evidence::api(&ep, "[].name", "(none of ours)")],
-            )
-        } else {
-            Outcome::pass(id, format!("every package is linked to {want}"), ev)
-        });
+    if !bad.is_empty() {
+        Outcome::fail(id, format!("not linked to {want}: {}", bad.join(", ")), ev)
+    } else if ev.is_empty() {
+        Outcome::warn(
+            id,
+            "no package exists yet to check",
+            vec![Evidence::api(&ep, "[].name", "(none of ours)")],
+        )
+    } else {
+        Outcome::pass(id, format!("every package is linked to {want}"), ev)
     }
-    out
 }
 
 /// Whether a ruleset `ref_name` pattern matches `full_ref`, as GitHub evaluates it (see
