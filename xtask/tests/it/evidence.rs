@@ -11,52 +11,23 @@
 
 use crate::support::repo_root;
 use std::collections::BTreeMap;
-use std::path::Path;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine;
-use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
-use xtask::workspace::Global;
+use xtask::standin::rehearsal::RehearsalOptions;
+
+use crate::registry::{get_blob, get_manifest, put_blob};
+use crate::support::Run;
+use crate::support::world::Rehearsed;
 
 use crate::git;
 
-const MANUAL: [&str; 5] = [
-    "manual-actions-package-write",
-    "manual-package-inheritance",
-    "manual-package-delete-restricted",
-    "manual-customer-credentials-scoped",
-    "manual-emergency-credentials-rotated",
-];
-
-/// Runs the xtask binary in `cwd` with the rehearsal's operator environment.
-async fn xtask(world: &Rehearsal, cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    // The closed environment, plus the rehearsal's operator settings, the toolchain (the
-    // release builds images) and the engine.
-    let mut c = crate::support::Xtask::new()
-        .current_dir(cwd)
-        .args(args)
-        .envs(world.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .envs(crate::git_identity())
-        .toolchain()
-        .pass("DOCKER_HOST")
-        .pass("USER")
-        .into_tokio();
-    let out = tokio::time::timeout(Duration::from_secs(3600), c.output())
-        .await
-        .expect("finished within an hour")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn release(world: &Rehearsal, version: &str, extra: &[&'static str]) -> String {
+/// `release VERSION` of every component with every attestation; fails the test with the
+/// publish runs' logs unless it exits 0. Returns stdout and stderr.
+async fn release(world: &Rehearsed, version: &str, extra: &[&'static str]) -> String {
     let mut args = vec![
-        "--repo",
-        world.work_dir.to_str().unwrap(),
         "release",
         version,
         "--components",
@@ -65,12 +36,12 @@ async fn release(world: &Rehearsal, version: &str, extra: &[&'static str]) -> St
         "--skip-checks",
         "build",
     ];
-    for m in MANUAL {
-        args.extend(["--attest", m]);
+    for m in xtask::checks::manual::manual_ids() {
+        args.extend(["--attest", m.id()]);
     }
     args.extend_from_slice(extra);
-    let (code, out, err) = xtask(world, &world.work_dir, &args).await;
-    if code != 0 {
+    let run = world.xtask(&args).await;
+    if run.code != 0 {
         // The publish runs' logs say why a run failed.
         let mut logs = String::new();
         for run in std::fs::read_dir(world.dir().join("runs"))
@@ -94,9 +65,12 @@ async fn release(world: &Rehearsal, version: &str, extra: &[&'static str]) -> St
                 }
             }
         }
-        panic!("release {version} exited {code}:\n{out}\n{err}\n{logs}");
+        panic!(
+            "release {version} exited {}:\n{}\n{}\n{logs}",
+            run.code, run.stdout, run.stderr
+        );
     }
-    out + &err
+    run.text()
 }
 
 /// `id → worst status` of a JSON report.
@@ -120,84 +94,22 @@ fn outcomes<'a>(json: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Va
 }
 
 /// `verify ARGS --format json` in the work clone: (exit code, report).
-async fn verify_json(world: &Rehearsal, args: &[&str]) -> (i32, serde_json::Value, String) {
-    let mut all = vec!["--repo", world.work_dir.to_str().unwrap(), "verify"];
+async fn verify_json(world: &Rehearsed, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut all = vec!["verify"];
     all.extend_from_slice(args);
     all.extend(["--format", "json"]);
-    let (code, out, err) = xtask(world, &world.work_dir, &all).await;
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+    } = world.xtask(&all).await;
     let json = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("verify printed no JSON ({e}):\n{out}\n{err}"));
     (code, json, err)
 }
 
-fn http() -> reqwest::Client {
-    xtask::effects::http::client()
-}
-
-/// GET a manifest from the rehearsal registry: (body, media type).
-async fn get_manifest(world: &Rehearsal, repo: &str, reference: &str) -> (Vec<u8>, String) {
-    let h = &world.registry;
-    let tok = h.mint_token(repo, &["pull"]).unwrap();
-    let res = http()
-        .get(format!("http://{}/v2/{repo}/manifests/{reference}", h.host))
-        .bearer_auth(tok.expose())
-        .header(
-            "accept",
-            xtask::effects::registry::MANIFEST_ACCEPT.join(", "),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "GET {repo}:{reference}");
-    let mt = res.headers()["content-type"].to_str().unwrap().to_string();
-    (res.bytes().await.unwrap().to_vec(), mt)
-}
-
-async fn get_blob(world: &Rehearsal, repo: &str, digest: &str) -> Vec<u8> {
-    let h = &world.registry;
-    let tok = h.mint_token(repo, &["pull"]).unwrap();
-    let res = http()
-        .get(format!("http://{}/v2/{repo}/blobs/{digest}", h.host))
-        .bearer_auth(tok.expose())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "GET blob {repo}@{digest}");
-    res.bytes().await.unwrap().to_vec()
-}
-
-async fn put_blob(world: &Rehearsal, repo: &str, data: &[u8]) -> String {
-    let h = &world.registry;
-    let tok = h.mint_token(repo, &["pull", "push"]).unwrap();
-    let digest = xtask::effects::registry::sha256_digest(data);
-    let res = http()
-        .post(format!("http://{}/v2/{repo}/blobs/uploads/", h.host))
-        .bearer_auth(tok.expose())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202, "starting a blob upload");
-    let loc = res.headers()["location"].to_str().unwrap().to_string();
-    let loc = if loc.starts_with("http") {
-        loc
-    } else {
-        format!("http://{}{loc}", h.host)
-    };
-    let sep = if loc.contains('?') { '&' } else { '?' };
-    let res = http()
-        .put(format!("{loc}{sep}digest={digest}"))
-        .bearer_auth(tok.expose())
-        .header("content-type", "application/octet-stream")
-        .body(data.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "finishing a blob upload");
-    digest
-}
-
 /// Puts `body` under every tag in `tags`.
-async fn put_under(world: &Rehearsal, repo: &str, tags: &[String], mt: &str, body: &[u8]) {
+async fn put_under(world: &Rehearsed, repo: &str, tags: &[String], mt: &str, body: &[u8]) {
     for t in tags {
         crate::registry::put_manifest(&world.registry, repo, t, mt, body).await;
     }
@@ -206,17 +118,17 @@ async fn put_under(world: &Rehearsal, repo: &str, tags: &[String], mt: &str, bod
 /// The image of `repo@digest` with one more gzip layer holding `path` = `content`: what a
 /// build that picked up a stray file would push. Returns (manifest body, media type).
 async fn with_stray_file(
-    world: &Rehearsal,
+    world: &Rehearsed,
     repo: &str,
     reference: &str,
     path: &str,
     content: &[u8],
 ) -> (Vec<u8>, String) {
-    let (body, mt) = get_manifest(world, repo, reference).await;
+    let (body, mt) = get_manifest(&world.registry, repo, reference).await;
     let mut m: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let cfg_digest = m["config"]["digest"].as_str().unwrap().to_string();
     let mut cfg: serde_json::Value =
-        serde_json::from_slice(&get_blob(world, repo, &cfg_digest).await).unwrap();
+        serde_json::from_slice(&get_blob(&world.registry, repo, &cfg_digest).await).unwrap();
     let mut tar = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_size(content.len() as u64);
@@ -230,13 +142,14 @@ async fn with_stray_file(
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &tar).unwrap();
     let gz = gz.finish().unwrap();
-    let layer = put_blob(world, repo, &gz).await;
+    let tok = world.registry.mint_token(repo, &["pull", "push"]).unwrap();
+    let layer = put_blob(&world.registry, repo, &tok, &gz).await;
     cfg["rootfs"]["diff_ids"]
         .as_array_mut()
         .unwrap()
         .push(xtask::effects::registry::sha256_digest(&tar).into());
     let cfg = serde_json::to_vec(&cfg).unwrap();
-    let cfg_new = put_blob(world, repo, &cfg).await;
+    let cfg_new = put_blob(&world.registry, repo, &tok, &cfg).await;
     m["config"]["digest"] = cfg_new.into();
     m["config"]["size"] = cfg.len().into();
     let layer_mt = m["layers"][0]["mediaType"].clone();
@@ -271,26 +184,15 @@ fn proof_commands(customer_notes: &str) -> Vec<(String, Option<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_evidence_runs_contents_record_and_customer_proof() {
     crate::docker_required!();
-    let ws = Global {
-        repo: Some(repo_root()),
-        verbose: 0,
-    }
-    .workspace()
-    .unwrap();
-    let world = Rehearsal::start(
-        &ws,
-        RehearsalOptions {
-            xtask_exe: Some(env!("CARGO_BIN_EXE_xtask").into()),
-            queue_delay: Some(Duration::from_millis(200)),
-            // The public editions start public, as after a first release's admin flip (that
-            // path is tested in `ghcr` and `release`); this test is about the evidence.
-            seeded_visibility: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let org = ws.config.org().to_string();
+    let world = Rehearsed::start(RehearsalOptions {
+        // The public editions start public, as after a first release's admin flip (that
+        // path is tested in `ghcr` and `release`); this test is about the evidence.
+        seeded_visibility: true,
+        ..Default::default()
+    })
+    .await;
+    let config = xtask::config::Config::load(&repo_root()).unwrap();
+    let org = config.org().to_string();
     let notes_dir = world.work_dir.join("docs/releases");
 
     // 1. A release of all six packages; its own verify runs the deep checks.
@@ -304,7 +206,10 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     assert_eq!(record.commit, commit_a);
     assert_eq!(record.tag, "v0.1.0");
     assert!(record.run_url.is_some());
-    assert_eq!(record.attestations.len(), MANUAL.len());
+    assert_eq!(
+        record.attestations.len(),
+        xtask::checks::manual::manual_ids().len()
+    );
     let own = record.verdicts("verify");
     assert_eq!(
         own.get("verify-runs").map(String::as_str),
@@ -341,24 +246,19 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     let elsewhere = tempfile::tempdir().unwrap();
     let copy = elsewhere.path().join("0.1.0.json");
     std::fs::copy(&record_path, &copy).unwrap();
+    let from_notes = [
+        "verify",
+        "--from-notes",
+        copy.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
     let start = Instant::now();
     let off = world.registry.access_log_offset();
-    let (code, out, err) = xtask(
-        &world,
-        elsewhere.path(),
-        &[
-            "verify",
-            "--from-notes",
-            copy.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    )
-    .await;
+    let run = world.xtask_in(elsewhere.path(), &from_notes).await;
     let from_notes_ms = start.elapsed().as_millis();
     let from_notes_requests = world.registry.requests_since(off);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&run.expect(0, &[]).stdout).unwrap();
     let mut again = verdicts(&json);
     assert_eq!(
         again.remove("verify-manifest-digests-recorded").as_deref(),
@@ -371,13 +271,13 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
         again, own_cmp,
         "the same verdicts as the release's own verify"
     );
-    let (code, human, err) = xtask(
-        &world,
-        elsewhere.path(),
-        &["verify", "--record", copy.to_str().unwrap()],
-    )
-    .await;
-    assert_eq!(code, 0, "{human}\n{err}");
+    let run = world
+        .xtask_in(
+            elsewhere.path(),
+            &["verify", "--record", copy.to_str().unwrap()],
+        )
+        .await;
+    let human = &run.expect(0, &[]).stdout;
     assert!(
         human.contains("checks give the recorded verdict"),
         "{human}"
@@ -532,8 +432,8 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     let commit_b = git(&world.work_dir, &["rev-parse", "HEAD"]);
     let core = format!("{org}/aisopsflow-core");
     let tags_a = vec!["0.1.0".to_string(), format!("sha-{}", &commit_a[..7])];
-    let (orig_body, orig_mt) = get_manifest(&world, &core, "0.1.0").await;
-    let (other_body, other_mt) = get_manifest(&world, &core, "0.2.0").await;
+    let (orig_body, orig_mt) = get_manifest(&world.registry, &core, "0.1.0").await;
+    let (other_body, other_mt) = get_manifest(&world.registry, &core, "0.2.0").await;
     put_under(&world, &core, &tags_a, &other_mt, &other_body).await;
     let other = xtask::effects::registry::sha256_digest(&other_body);
     let (code, json, err) = verify_json(
@@ -574,20 +474,8 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
         "it says what the image printed: {msg}"
     );
     // The record notices the moved tag too.
-    let (code, out, err) = xtask(
-        &world,
-        elsewhere.path(),
-        &[
-            "verify",
-            "--from-notes",
-            copy.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    )
-    .await;
-    assert_eq!(code, 1, "{out}\n{err}");
-    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let run = world.xtask_in(elsewhere.path(), &from_notes).await;
+    let json: serde_json::Value = serde_json::from_str(&run.expect(1, &[]).stdout).unwrap();
     let semver = outcomes(&json, "verify-semver-tag");
     assert!(
         semver.iter().any(|o| o["status"] == "fail"
@@ -603,7 +491,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
 
     // 6. A public image that gains a stray file naming the enterprise repository.
     let runner = format!("{org}/aisopsflow-runner");
-    let (orig_body, orig_mt) = get_manifest(&world, &runner, "0.1.0").await;
+    let (orig_body, orig_mt) = get_manifest(&world.registry, &runner, "0.1.0").await;
     let (stray_body, stray_mt) = with_stray_file(
         &world,
         &runner,
@@ -611,7 +499,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
         "etc/build-source.txt",
         format!(
             "built from https://github.com/{}\n",
-            ws.config.raw.repository.name
+            config.raw.repository.name
         )
         .as_bytes(),
     )
@@ -637,7 +525,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     let msg = failed[0].to_string();
     assert!(msg.contains("aisopsflow-runner"), "{msg}");
     assert!(msg.contains("stray file `/etc/build-source.txt`"), "{msg}");
-    assert!(msg.contains(&ws.config.raw.repository.name), "{msg}");
+    assert!(msg.contains(&config.raw.repository.name), "{msg}");
     put_under(&world, &runner, &tags_a, &orig_mt, &orig_body).await;
     let (code, json, err) = verify_json(
         &world,

@@ -1,7 +1,7 @@
 //! The release never outruns its gate, and verdicts mean what they say (issues 16 and 15 §3).
 //!
 //! Each test stages one situation from issue 16's "Why" against the real local parts (a bare
-//! git remote, the GitHub stand-in, the registry harness; `release::Env`) and shows the old
+//! git remote, the GitHub stand-in, the registry harness; `support::World`) and shows the old
 //! wrong answer is gone: a check that could not run is never a pass, a release that cannot
 //! finish is refused before anything is pushed, and the contracts (exit codes, one JSON
 //! document, a lock per checkout, the umask) hold.
@@ -10,25 +10,13 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use crate::git;
-use crate::release::Env;
+use crate::support::{Run, World};
 use xtask::standin::github::{self as gh, ADMIN_TOKEN};
-
-/// Nothing was pushed, tagged or written: the refusal came before the release started.
-fn unchanged(env: &Env) {
-    assert!(env.remote_tags().is_empty(), "no tag pushed");
-    assert_eq!(git(&env.work, &["tag", "--list"]), "", "no local tag");
-    assert!(
-        env.notes_files().is_empty(),
-        "no notes, no resume record: {:?}",
-        env.notes_files()
-    );
-    assert_eq!(env.control.runs.load(Ordering::SeqCst), 0, "no publish run");
-}
 
 /// `preflight` in a committed copy of the repository layout (the release fixture's work
 /// clone), with only the given environment: no token unless the test passes one, and a
 /// HOME without a `gh` login.
-async fn preflight(env: &Env, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+async fn preflight(env: &World, token: Option<&str>, args: &[&str]) -> Run {
     let mut c = crate::support::Xtask::new()
         .arg("--repo")
         .arg(&env.work)
@@ -40,12 +28,7 @@ async fn preflight(env: &Env, token: Option<&str>, args: &[&str]) -> (i32, Strin
     if let Some(t) = token {
         c = c.env("GITHUB_TOKEN", t);
     }
-    let out = c.into_tokio().output().await.unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    Run::from(&c.into_tokio().output().await.unwrap())
 }
 
 /// The settings, package and manual checks: everything a token decides, and no image build.
@@ -55,12 +38,12 @@ const SETTINGS: [&str; 8] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_without_a_token_is_not_ready_and_exits_4() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     // Old: `ok: 20 pass, 0 fail, 0 warn, 12 skip, 5 manual`, exit 0.
-    let (code, out, err) = preflight(&env, None, &SETTINGS).await;
-    assert_eq!(code, 4, "{out}{err}");
+    let run = preflight(&env, None, &SETTINGS).await;
+    let out = &run.expect(4, &[]).stdout;
     let last = out.trim_end().lines().last().unwrap();
     assert!(
         last.starts_with("not ready: 10 checks could not run, 5 attestations missing"),
@@ -79,9 +62,8 @@ async fn preflight_without_a_token_is_not_ready_and_exits_4() {
     // The JSON verdict agrees.
     let mut args = SETTINGS.to_vec();
     args.extend(["--format", "json"]);
-    let (code, out, err) = preflight(&env, None, &args).await;
-    assert_eq!(code, 4, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let run = preflight(&env, None, &args).await;
+    let v: serde_json::Value = serde_json::from_str(&run.expect(4, &[]).stdout).unwrap();
     assert_eq!(v["summary"]["verdict"], "incomplete");
     assert_eq!(v["summary"]["exit_code"], 4);
     assert_eq!(v["summary"]["not_run"], 10);
@@ -99,8 +81,8 @@ async fn preflight_without_a_token_is_not_ready_and_exits_4() {
     let mut args = SETTINGS.to_vec();
     let att = env.attestations.to_str().unwrap().to_string();
     args.extend(["--attestations", &att]);
-    let (code, out, err) = preflight(&env, Some(ADMIN_TOKEN), &args).await;
-    assert_eq!(code, 0, "{out}{err}");
+    let run = preflight(&env, Some(ADMIN_TOKEN), &args).await;
+    let out = &run.expect(0, &[]).stdout;
     assert!(
         out.trim_end().lines().last().unwrap().starts_with("ok: "),
         "{out}"
@@ -109,20 +91,20 @@ async fn preflight_without_a_token_is_not_ready_and_exits_4() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_token_is_not_ready_never_ok() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     let att = env.attestations.to_str().unwrap().to_string();
     let mut args = SETTINGS.to_vec();
     args.extend(["--attestations", &att]);
     // Old: the 401 became skips and the summary said "ok".
-    let (code, out, err) = preflight(
+    let run = preflight(
         &env,
         Some("ghp_revokedTOKEN000000000000000000000099"),
         &args,
     )
     .await;
-    assert_eq!(code, 4, "{out}{err}");
+    let out = &run.expect(4, &[]).stdout;
     assert!(
         out.contains("answered 401: the GitHub token was rejected"),
         "{out}"
@@ -139,19 +121,17 @@ async fn a_rejected_token_is_not_ready_never_ok() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_says_offline_never_ok() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out, err) = preflight(
+    // Exit 0: --offline is the operator saying the run is partial.
+    let run = preflight(
         &env,
         None,
         &["--offline", "--only", "repo", "--only", "workflow"],
     )
     .await;
-    assert_eq!(
-        code, 0,
-        "--offline is the operator saying the run is partial: {out}{err}"
-    );
+    let out = &run.expect(0, &[]).stdout;
     let last = out.trim_end().lines().last().unwrap();
     assert!(
         last.starts_with("offline: 3 checks not run, 0 attestations missing"),
@@ -164,14 +144,17 @@ async fn offline_says_offline_never_ok() {
         "on: push\npermissions: write-all\njobs: {}\n",
     )
     .unwrap();
-    let (code, out, _) = preflight(&env, None, &["--offline", "--only", "workflow"]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("FAILED"), "{out}");
+    let run = preflight(&env, None, &["--offline", "--only", "workflow"]).await;
+    assert!(
+        run.expect(1, &[]).stdout.contains("FAILED"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_release_gate_refuses_checks_that_could_not_run_naming_the_grant() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     // The release operator's token can write but cannot read administration settings. Old:
@@ -180,24 +163,28 @@ async fn the_release_gate_refuses_checks_that_could_not_run_naming_the_grant() {
         let t = w.tokens.get_mut(ADMIN_TOKEN).unwrap();
         t.role = gh::Role::Write;
     });
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("preflight gate failed: nothing was tagged"),
-        "{out}"
-    );
-    assert!(out.contains("NOTRUN"), "{out}");
-    assert!(out.contains("could not run"), "{out}");
+    let out = env
+        .release("2.0.0", &[])
+        .await
+        .expect(
+            1,
+            &[
+                "preflight gate failed: nothing was tagged",
+                "NOTRUN",
+                "could not run",
+            ],
+        )
+        .text();
     assert!(
         out.contains("use a token with") || out.contains("repository admin"),
         "the refusal names what to grant: {out}"
     );
-    unchanged(&env);
+    env.assert_unchanged();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_checks_takes_only_ids_that_exist() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     let att = env.attestations.to_str().unwrap().to_string();
@@ -212,32 +199,29 @@ async fn skip_checks_takes_only_ids_that_exist() {
         ),
         ("manual", "attestations are recorded, never skipped"),
     ] {
-        let (code, out) = env
-            .xtask(&[
-                "release",
-                "2.0.0",
-                "--yes",
-                "--attestations",
-                &att,
-                "--skip-checks",
-                bad,
-            ])
-            .await;
-        assert_eq!(code, 2, "--skip-checks {bad:?}: {out}");
-        assert!(out.contains(says), "--skip-checks {bad:?}: {out}");
-        unchanged(&env);
+        env.xtask(&[
+            "release",
+            "2.0.0",
+            "--yes",
+            "--attestations",
+            &att,
+            "--skip-checks",
+            bad,
+        ])
+        .await
+        .expect_for(&format!("--skip-checks {bad:?}"), 2, &[says]);
+        env.assert_unchanged();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliberate_skips_are_recorded_with_who_skipped_them() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out) = env
-        .release("2.0.0", &["--skip-checks", "docs-digest-pinning"])
-        .await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &["--skip-checks", "docs-digest-pinning"])
+        .await
+        .expect(0, &[]);
     let notes = env.notes("2.0.0").unwrap();
     let who = std::env::var("USER").unwrap_or_else(|_| "the operator".into());
     for id in ["build-core", "build-smoke", "docs-digest-pinning"] {
@@ -256,21 +240,20 @@ async fn deliberate_skips_are_recorded_with_who_skipped_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_version_from_a_released_commit_is_refused_before_tagging() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &[]).await.expect(0, &[]);
     // Old: the gate passed, v2.1.0 was pushed, and the publish run refused it ("one commit
     // gives one image"): a pushed tag no rerun can finish.
-    let (code, out) = env.release("2.1.0", &[]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("was already published as version 2.0.0"),
-        "{out}"
+    env.release("2.1.0", &[]).await.expect(
+        2,
+        &[
+            "was already published as version 2.0.0",
+            "one commit gives one image",
+            "nothing was tagged",
+        ],
     );
-    assert!(out.contains("one commit gives one image"), "{out}");
-    assert!(out.contains("nothing was tagged"), "{out}");
     assert_eq!(env.remote_tags(), BTreeSet::from(["v2.0.0".to_string()]));
     assert!(!env.state_exists("2.1.0") && env.notes("2.1.0").is_none());
     assert_eq!(env.control.runs.load(Ordering::SeqCst), 1, "no second run");
@@ -278,22 +261,24 @@ async fn a_second_version_from_a_released_commit_is_refused_before_tagging() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_made_tag_at_head_is_refused_not_taken_as_done() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     // A colleague pushed a lightweight tag at HEAD. Old: "create tag: done", and the publish
     // run shipped the default components while verify failed on every rerun.
-    let other = env.dir.path().join("other");
-    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    let other = env.clone_remote("other");
     git(&other, &["tag", "v2.0.0"]);
     git(&other, &["push", "-q", "origin", "v2.0.0"]);
-    let (code, out) = env
-        .release("2.0.0", &["--components", "core,runner,console"])
-        .await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("lightweight tag"), "{out}");
-    assert!(out.contains("cannot finish as asked"), "{out}");
-    assert!(out.contains("git push origin :refs/tags/v2.0.0"), "{out}");
+    env.release("2.0.0", &["--components", "core,runner,console"])
+        .await
+        .expect(
+            1,
+            &[
+                "lightweight tag",
+                "cannot finish as asked",
+                "git push origin :refs/tags/v2.0.0",
+            ],
+        );
     assert!(env.notes_files().is_empty(), "{:?}", env.notes_files());
 
     // Annotated, but naming fewer components than this release asks for.
@@ -311,10 +296,11 @@ async fn a_hand_made_tag_at_head_is_refused_not_taken_as_done() {
         ],
     );
     git(&other, &["push", "-q", "origin", "v2.0.0"]);
-    let (code, out) = env
+    let out = env
         .release("2.0.0", &["--components", "core,runner,console"])
-        .await;
-    assert_eq!(code, 1, "{out}");
+        .await
+        .expect(1, &[])
+        .text();
     assert!(
         out.contains("names components core,runner, but this release asks for console,core,runner")
             || out.contains(
@@ -327,17 +313,15 @@ async fn a_hand_made_tag_at_head_is_refused_not_taken_as_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_pushed_from_elsewhere_gets_the_gate_and_the_notes_say_so() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     env.tag_from_another_clone("2.0.0");
     // Old: "the gate ran before it", with no record anywhere; the notes listed only the
     // verify checks.
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("whether a gate ran before it is unknown; running it now"),
-        "{out}"
+    env.release("2.0.0", &[]).await.expect(
+        0,
+        &["whether a gate ran before it is unknown; running it now"],
     );
     let notes = env.notes("2.0.0").unwrap();
     assert!(
@@ -359,7 +343,7 @@ async fn a_tag_pushed_from_elsewhere_gets_the_gate_and_the_notes_say_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_pushed_by_someone_else_during_the_gate_is_named_as_such() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     let (owner, name) = env.config.repo_owner_name();
@@ -369,8 +353,7 @@ async fn a_tag_pushed_by_someone_else_during_the_gate_is_named_as_such() {
         1,
         gh::FaultAction::Delay(std::time::Duration::from_secs(5)),
     );
-    let other = env.dir.path().join("other");
-    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    let other = env.clone_remote("other");
     let colleague = async {
         git(
             &other,
@@ -384,20 +367,19 @@ async fn a_tag_pushed_by_someone_else_during_the_gate_is_named_as_such() {
         );
         git(&other, &["push", "-q", "origin", "v2.0.0"]);
     };
-    let (code, out) = env
-        .release_acting_at("2.0.0", "preflight gate: running", colleague)
-        .await;
     // Old: exit 3, "check your credentials".
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("someone else pushed tag v2.0.0"), "{out}");
+    let out = env
+        .release_until("2.0.0", "preflight gate: running", |_| colleague)
+        .await
+        .expect(1, &["someone else pushed tag v2.0.0"])
+        .text();
     assert!(!out.contains("credentials"), "{out}");
     assert!(
         !env.state_exists("2.0.0"),
         "no record of a tag that is not ours"
     );
     // The rerun follows their release, runs the gate, and says so in the notes.
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &[]).await.expect(0, &[]);
     assert!(
         env.notes("2.0.0")
             .unwrap()
@@ -409,64 +391,55 @@ async fn a_tag_pushed_by_someone_else_during_the_gate_is_named_as_such() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_never_moves_backwards_unless_allowed_and_recorded() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out) = env.release("3.0.0", &["--latest"]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("3.0.0", &["--latest"]).await.expect(0, &[]);
     let latest_before = env.all_tags().await;
     // An older version, from a new commit, asked to move `latest`. Old: `latest` moved back.
     env.commit_and_push("core/fix.txt", "backport\n");
-    let (code, out) = env.release("2.9.0", &["--latest"]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("holds 3.0.0, which is newer than 2.9.0"),
-        "{out}"
+    env.release("2.9.0", &["--latest"]).await.expect(
+        2,
+        &[
+            "holds 3.0.0, which is newer than 2.9.0",
+            "--allow-downgrade",
+        ],
     );
-    assert!(out.contains("--allow-downgrade"), "{out}");
     assert_eq!(
         env.remote_tags(),
         BTreeSet::from(["release-v3.0.0".to_string()])
     );
     assert_eq!(env.all_tags().await, latest_before, "nothing moved");
     // A `v` tag is fine: it never moves `latest`.
-    let (code, out) = env.release("2.9.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.9.0", &[]).await.expect(0, &[]);
     // promote has the same guard.
-    let (code, out) = env.xtask(&["promote", "2.9.0", "--yes"]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("holds 3.0.0, which is newer than 2.9.0"),
-        "{out}"
-    );
+    env.xtask(&["promote", "2.9.0", "--yes"])
+        .await
+        .expect(2, &["holds 3.0.0, which is newer than 2.9.0"]);
     assert_eq!(
         env.control.runs.load(Ordering::SeqCst),
         2,
         "nothing dispatched"
     );
     // Explicit, and said.
-    let (code, out) = env
-        .xtask(&["promote", "2.9.0", "--yes", "--allow-downgrade"])
-        .await;
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("moves backwards from 3.0.0 to 2.9.0: allowed with --allow-downgrade"),
-        "{out}"
-    );
+    env.xtask(&["promote", "2.9.0", "--yes", "--allow-downgrade"])
+        .await
+        .expect(
+            0,
+            &["moves backwards from 3.0.0 to 2.9.0: allowed with --allow-downgrade"],
+        );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_downgrade_on_release_is_recorded_in_the_notes() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out) = env.release("3.0.0", &["--latest"]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("3.0.0", &["--latest"]).await.expect(0, &[]);
     env.commit_and_push("core/fix.txt", "backport\n");
-    let (code, out) = env
-        .release("2.9.0", &["--latest", "--allow-downgrade"])
-        .await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.9.0", &["--latest", "--allow-downgrade"])
+        .await
+        .expect(0, &[]);
     let notes = env.notes("2.9.0").unwrap();
     assert!(
         notes.contains("allowed to move to a lower version with --allow-downgrade"),
@@ -478,7 +451,7 @@ async fn allow_downgrade_on_release_is_recorded_in_the_notes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_origin_remote_is_a_configuration_error() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     git(&env.work, &["remote", "remove", "origin"]);
@@ -486,73 +459,12 @@ async fn a_missing_origin_remote_is_a_configuration_error() {
         vec!["release", "2.0.0", "--dry-run"],
         vec!["promote", "2.0.0", "--yes"],
     ] {
-        let (code, out) = env.xtask(&args).await;
         // Old: exit 3, as if a system were unreachable.
-        assert_eq!(code, 2, "{args:?}: {out}");
-        assert!(
-            out.contains("no remote `origin`") && out.contains("git remote add origin"),
-            "{out}"
+        env.xtask(&args).await.expect_for(
+            &format!("{args:?}"),
+            2,
+            &["no remote `origin`", "git remote add origin"],
         );
-    }
-}
-
-impl Env {
-    /// Starts `release VERSION` (as `Env::release` does), waits until its stderr shows
-    /// `marker`, runs `act` (another operator's move), and returns (exit code, output).
-    async fn release_acting_at(
-        &self,
-        version: &str,
-        marker: &str,
-        act: impl std::future::Future<Output = ()>,
-    ) -> (i32, String) {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-        let att = self.attestations.to_str().unwrap();
-        // Held until the child ends: it owns the run's temporary HOME.
-        let mut cmd = self.command(&[
-            "release",
-            version,
-            "--yes",
-            "--attestations",
-            att,
-            "--skip-checks",
-            "build",
-            "--skip-checks",
-            "verify-runs",
-            "--skip-checks",
-            "verify-contents",
-        ]);
-        let mut child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut seen = String::new();
-        let mut found = false;
-        while let Ok(Some(line)) = stderr.next_line().await {
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.contains(marker) {
-                found = true;
-                break;
-            }
-        }
-        assert!(found, "never saw `{marker}`:\n{seen}");
-        act.await;
-        while let Ok(Some(line)) = stderr.next_line().await {
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .await
-            .unwrap();
-        let status = child.wait().await.unwrap();
-        (status.code().unwrap_or(-1), format!("{out}{seen}"))
     }
 }
 
@@ -639,7 +551,7 @@ fn the_notes_dir_cannot_cover_customer_docs_or_sources() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rehearsal_rehearses_the_working_tree_and_says_so() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
@@ -687,7 +599,7 @@ async fn a_rehearsal_rehearses_the_working_tree_and_says_so() {
 /// code, with the error inside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_document_on_stdout_whatever_the_exit_code() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     let one = |stdout: &str, what: &str| -> serde_json::Value {
@@ -702,13 +614,7 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
         );
         doc
     };
-    let run = |args: Vec<String>, env_token: bool| {
-        let mut c = env.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        if !env_token {
-            c.env_remove("GITHUB_TOKEN");
-        }
-        c
-    };
+    let run = |args: Vec<String>| env.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     // Exit 2 from clap (an unknown flag), and from configuration (a bad --only).
     for (args, code) in [
@@ -721,9 +627,11 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
         ),
         (s(&["verify", "9.9.9", "--format", "json"]), 2),
     ] {
-        let out = run(args.clone(), true).output().await.unwrap();
-        assert_eq!(out.status.code(), Some(code), "{args:?}");
-        let doc = one(&String::from_utf8_lossy(&out.stdout), &args.join(" "));
+        let out = Run::from(&run(args.clone()).output().await.unwrap());
+        let doc = one(
+            &out.expect_for(&format!("{args:?}"), code, &[]).stdout,
+            &args.join(" "),
+        );
         if args.iter().any(|a| a.contains("sarif")) {
             let inv = &doc["runs"][0]["invocations"][0];
             assert_eq!(inv["executionSuccessful"], false, "{doc}");
@@ -740,62 +648,34 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
         }
     }
     // Exit 3: the GitHub API unreachable. Old: nothing on stdout.
-    let mut c = run(
-        s(&["preflight", "--only", "repo-private", "--format", "sarif"]),
-        true,
-    );
+    let mut c = run(s(&[
+        "preflight",
+        "--only",
+        "repo-private",
+        "--format",
+        "sarif",
+    ]));
     c.env("GITHUB_API_URL", "http://127.0.0.1:9");
-    let out = c.output().await.unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = one(&String::from_utf8_lossy(&out.stdout), "exit 3");
+    let out = Run::from(&c.output().await.unwrap());
+    let doc = one(&out.expect(3, &[]).stdout, "exit 3");
     assert_eq!(doc["runs"][0]["invocations"][0]["exitCode"], 3);
 
     // `release --yes --format json`: old, a JSON plan followed by human text.
-    let att = env.attestations.to_str().unwrap().to_string();
     let release_json = |version: &str| {
-        run(
-            s(&[
-                "release",
-                version,
-                "--yes",
-                "--attestations",
-                &att,
-                "--skip-checks",
-                "build",
-                "--skip-checks",
-                "verify-runs",
-                "--skip-checks",
-                "verify-contents",
-                "--format",
-                "json",
-            ]),
-            true,
-        )
-        .output()
+        let mut args = env.release_args(version);
+        args.extend(s(&["--format", "json"]));
+        // Held until the child ends: it owns the run's temporary HOME.
+        let mut c = run(args);
+        async move { Run::from(&c.output().await.unwrap()) }
     };
-    let out = release_json("2.0.0").await.unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = one(
-        &String::from_utf8_lossy(&out.stdout),
-        "release --format json",
-    );
+    let out = release_json("2.0.0").await;
+    let doc = one(&out.expect(0, &[]).stdout, "release --format json");
     assert_eq!(doc["outcome"], "released");
     assert_eq!(doc["tag"], "v2.0.0");
     assert_eq!(doc["released"]["references"].as_array().unwrap().len(), 4);
     // A refusal is one document too, with the error inside.
-    let out = release_json("2.1.0").await.unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let doc = one(&String::from_utf8_lossy(&out.stdout), "release refused");
+    let out = release_json("2.1.0").await;
+    let doc = one(&out.expect(2, &[]).stdout, "release refused");
     assert_eq!(doc["outcome"], "error");
     assert!(
         doc["error"]["message"]
@@ -807,37 +687,35 @@ async fn one_document_on_stdout_whatever_the_exit_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_release_per_checkout_at_a_time() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     // The first release waits on a run held in progress; a second one in the same checkout
     // is refused at once, naming the first. Old: both ran and raced.
     env.control.hold.store(true, Ordering::SeqCst);
-    let (tx, rx) = tokio::sync::oneshot::channel::<(i32, String)>();
+    let (tx, rx) = tokio::sync::oneshot::channel::<Run>();
     let second = async {
-        let (code, out) = env.release("2.0.0", &[]).await;
-        let _ = tx.send((code, out));
+        let _ = tx.send(env.release("2.0.0", &[]).await);
         env.control.hold.store(false, Ordering::SeqCst);
     };
-    let (code, out) = env.release_acting_at("2.0.0", "found run", second).await;
-    assert_eq!(code, 0, "the first release completes: {out}");
-    let (code2, out2) = rx.await.unwrap();
-    assert_eq!(code2, 1, "{out2}");
-    assert!(
-        out2.contains("another cargo xtask holds this checkout's lock: pid "),
-        "{out2}"
+    env.release_until("2.0.0", "found run", |_| second)
+        .await
+        .expect_for("the first release completes", 0, &[]);
+    rx.await.unwrap().expect(
+        1,
+        &[
+            "another cargo xtask holds this checkout's lock: pid ",
+            "`cargo xtask",
+            "release 2.0.0",
+            "started 20",
+        ],
     );
-    assert!(
-        out2.contains("`cargo xtask") && out2.contains("release 2.0.0"),
-        "{out2}"
-    );
-    assert!(out2.contains("started 20"), "{out2}");
     assert_eq!(env.control.runs.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notes_and_the_resume_record_honour_the_umask() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     use std::os::unix::fs::PermissionsExt as _;
@@ -857,20 +735,8 @@ async fn notes_and_the_resume_record_honour_the_umask() {
         }
         c
     };
-    let att = env.attestations.to_str().unwrap().to_string();
-    let args = [
-        "release",
-        "2.0.0",
-        "--yes",
-        "--attestations",
-        &att,
-        "--skip-checks",
-        "build",
-        "--skip-checks",
-        "verify-runs",
-        "--skip-checks",
-        "verify-contents",
-    ];
+    let args = env.release_args("2.0.0");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // Held until the child ends: it owns the run's temporary HOME.
     let mut cmd = run(&args);
     let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
@@ -888,13 +754,7 @@ async fn notes_and_the_resume_record_honour_the_umask() {
     assert_eq!(mode, 0o644, "resume record mode {mode:o}");
     let _ = child.kill().await;
     env.control.pause_watcher.store(false, Ordering::SeqCst);
-    let out = run(&args).output().await.unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    Run::from(&run(&args).output().await.unwrap()).expect(0, &[]);
     for f in ["2.0.0.md", "2.0.0.customer.md"] {
         let mode = std::fs::metadata(env.notes_dir().join(f))
             .unwrap()

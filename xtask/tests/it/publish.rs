@@ -318,11 +318,10 @@ async fn pushes_and_dispatches_publish_exactly_the_policys_tags() {
 /// release, so the version is already published from this commit and nothing is built.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_executes_exactly_the_printed_plan() {
-    let Some(env) = crate::release::Env::start().await else {
+    let Some(env) = crate::support::World::start().await else {
         return;
     };
-    let (code, out) = env.release("2.1.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.1.0", &[]).await.expect(0, &[]);
     let head = env.head();
     let before = env.all_tags().await;
     let args = |dry: bool| {
@@ -344,8 +343,7 @@ async fn publish_executes_exactly_the_printed_plan() {
         }
         a
     };
-    let (code, out) = env.xtask(&args(true)).await;
-    assert_eq!(code, 0, "{out}");
+    let out = env.xtask(&args(true)).await.expect(0, &[]).text();
     let planned = crate::release::first_json(&out)["steps"].clone();
     let steps = planned.as_array().expect("the plan's steps");
     let packages = env.packages();
@@ -366,8 +364,7 @@ async fn publish_executes_exactly_the_printed_plan() {
     }
     assert_eq!(env.all_tags().await, before, "a dry run moved a tag");
 
-    let (code, out) = env.xtask(&args(false)).await;
-    assert_eq!(code, 0, "{out}");
+    let out = env.xtask(&args(false)).await.expect(0, &[]).text();
     let record = crate::release::first_json(&out);
     assert_eq!(record["steps"], planned, "{out}");
     let after = env.all_tags().await;

@@ -58,7 +58,8 @@ fn tar_with(name: &str, content: &[u8]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-async fn put_blob(h: &RegistryHarness, repo: &str, tok: &Secret, data: &[u8]) -> String {
+/// Uploads a blob with `tok` (a token with push on `repo`); returns its digest.
+pub async fn put_blob(h: &RegistryHarness, repo: &str, tok: &Secret, data: &[u8]) -> String {
     let digest = sha256_digest(data);
     let res = client()
         .post(format!("http://{}/v2/{repo}/blobs/uploads/", h.host))
@@ -199,11 +200,11 @@ pub async fn push_index(
     .await
 }
 
-/// Copies the manifest of `from` to the tag `to` (GET + PUT, as `crane tag` does).
-pub async fn retag(h: &RegistryHarness, repo: &str, from: &str, to: &str) -> String {
-    let tok = h.mint_token(repo, &["pull", "push"]).unwrap();
+/// GETs the manifest `repo:reference`: (body, media type).
+pub async fn get_manifest(h: &RegistryHarness, repo: &str, reference: &str) -> (Vec<u8>, String) {
+    let tok = h.mint_token(repo, &["pull"]).unwrap();
     let res = client()
-        .get(format!("http://{}/v2/{repo}/manifests/{from}", h.host))
+        .get(format!("http://{}/v2/{repo}/manifests/{reference}", h.host))
         .bearer_auth(tok.expose())
         .header(
             "accept",
@@ -212,9 +213,27 @@ pub async fn retag(h: &RegistryHarness, repo: &str, from: &str, to: &str) -> Str
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200, "reading {repo}:{from}");
+    assert_eq!(res.status(), 200, "GET {repo}:{reference}");
     let mt = res.headers()["content-type"].to_str().unwrap().to_string();
-    let body = res.bytes().await.unwrap();
+    (res.bytes().await.unwrap().to_vec(), mt)
+}
+
+/// GETs the blob `repo@digest`.
+pub async fn get_blob(h: &RegistryHarness, repo: &str, digest: &str) -> Vec<u8> {
+    let tok = h.mint_token(repo, &["pull"]).unwrap();
+    let res = client()
+        .get(format!("http://{}/v2/{repo}/blobs/{digest}", h.host))
+        .bearer_auth(tok.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "GET blob {repo}@{digest}");
+    res.bytes().await.unwrap().to_vec()
+}
+
+/// Copies the manifest of `from` to the tag `to` (GET + PUT, as `crane tag` does).
+pub async fn retag(h: &RegistryHarness, repo: &str, from: &str, to: &str) -> String {
+    let (body, mt) = get_manifest(h, repo, from).await;
     put_manifest(h, repo, to, &mt, &body).await
 }
 
@@ -800,13 +819,26 @@ impl Fixture {
         self.verify_env(args, &[])
     }
 
+    /// [`verify`](Fixture::verify), asserting its exit code and exactly which ids fail
+    /// (showing the report and stderr otherwise); returns the report.
+    #[track_caller]
+    pub fn verify_expect(&self, args: &[&str], code: i32, failing: &[&str]) -> serde_json::Value {
+        let (got, json, stderr) = self.verify(args);
+        assert_eq!(
+            (got, ids_with(&json, "fail")),
+            (code, set(failing)),
+            "{json:#}\n{stderr}"
+        );
+        json
+    }
+
     pub fn verify_env(
         &self,
         args: &[&str],
         env: &[(&str, &str)],
     ) -> (i32, serde_json::Value, String) {
         let docker_config = self.root().join(".no-docker-config");
-        let out = crate::support::Xtask::new()
+        let run = crate::support::Xtask::new()
             .args([
                 "verify",
                 VERSION,
@@ -825,11 +857,9 @@ impl Fixture {
             // The deep checks pull and run images on the engine the caller names.
             .pass("DOCKER_HOST")
             .envs(env.iter().copied())
-            .output();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
-        (out.status.code().unwrap_or(-1), json, stderr)
+            .run();
+        let json = serde_json::from_str(&run.stdout).unwrap_or(serde_json::Value::Null);
+        (run.code, json, run.stderr)
     }
 }
 
@@ -926,32 +956,17 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         &BTreeMap::new(),
     )
     .await;
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-sha-tag"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-sha-tag"]);
     assert!(evidence_of(&json, "verify-sha-tag").contains(&other));
     // The sha tag is deleted (DELETE by the digest only that tag points at).
     delete_manifest(h, &core, &other).await;
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-sha-tag"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-sha-tag"]);
     assert!(evidence_of(&json, "verify-sha-tag").contains("is missing"));
     retag(h, &core, VERSION, &format!("sha-{}", fx.sha7)).await;
 
     // `latest` moved by a v* release.
     retag(h, &core, VERSION, "latest").await;
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-latest-policy"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-latest-policy"]);
     let ev = evidence_of(&json, "verify-latest-policy");
     assert!(
         ev.contains("moved")
@@ -991,12 +1006,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
 
     // A commercial package became anonymous-readable.
     h.set_public(&format!("{ORG}/aisopsflow-runner-commercial"), true);
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-visibility"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-visibility"]);
     let ev = evidence_of(&json, "verify-visibility");
     assert!(
         ev.contains("aisopsflow-runner-commercial is commercial but anonymous pulls succeed"),
@@ -1008,12 +1018,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
     // the API half of the same check fails, with the API field as evidence.
     fx.gh
         .with_world(|w| w.set_package_visibility("aisopsflow-core-commercial", "public"));
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-visibility"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-visibility"]);
     let ev = evidence_of(&json, "verify-visibility");
     assert!(
         ev.contains("packages/container/aisopsflow-core-commercial") && ev.contains("public"),
@@ -1057,12 +1062,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
     leaky_digests.insert("aisopsflow-runner".into(), leaky.clone());
     let good_runner = fx.digests["aisopsflow-runner"].clone();
     fx.write_docs_for(&leaky_digests);
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-public-metadata-clean"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-public-metadata-clean"]);
     let ev = evidence_of(&json, "verify-public-metadata-clean");
     assert!(
         ev.contains("github.com/aisopsflow/aisopsflow-enterprise") && ev.contains("config"),
@@ -1083,12 +1083,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         ),
     )
     .unwrap();
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-manifest-digests-recorded"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-manifest-digests-recorded"]);
     assert!(evidence_of(&json, "verify-manifest-digests-recorded").contains("compose.yaml"));
     // The notes do not record a digest the manifests use.
     std::fs::write(&compose, &good).unwrap();
@@ -1099,12 +1094,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         text.replace(&fx.digests["aisopsflow-core"], "(to be filled in)"),
     )
     .unwrap();
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-manifest-digests-recorded"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-manifest-digests-recorded"]);
     assert!(evidence_of(&json, "verify-manifest-digests-recorded").contains("do not record"));
     // Manifests still on the previous version: a warning listing the digests to use.
     std::fs::write(
@@ -1140,12 +1130,7 @@ async fn verify_passes_a_good_release_and_fails_exactly_the_broken_check() {
         ),
     )
     .unwrap();
-    let (code, json, stderr) = fx.verify(&["--delivery"]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["delivery-no-enterprise-repo"])),
-        "{json:#}\n{stderr}"
-    );
+    fx.verify_expect(&["--delivery"], 1, &["delivery-no-enterprise-repo"]);
     std::fs::write(&toml, good_toml).unwrap();
 
     // A package that was never published: it does not exist, so no reference can be made.
@@ -1186,12 +1171,7 @@ async fn verify_release_v_requires_latest_and_never_published_package_fails_exis
     let Some(fx) = Fixture::new(&format!("release-v{VERSION}")).await else {
         return;
     };
-    let (code, json, stderr) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (0, set(&[])),
-        "{json:#}\n{stderr}"
-    );
+    let json = fx.verify_expect(&[], 0, &[]);
     assert_eq!(json["release"]["moves_latest"], true);
     // No credentials at all: the commercial packages cannot be read; exit 2 with the fix.
     let (code, _, stderr) = fx.verify_env(&[], &[("GITHUB_TOKEN", "")]);
@@ -1208,12 +1188,7 @@ async fn verify_release_v_requires_latest_and_never_published_package_fails_exis
         "latest",
     )
     .await;
-    let (code, json, _) = fx.verify(&[]);
-    assert_eq!(
-        (code, ids_with(&json, "fail")),
-        (1, set(&["verify-latest-policy"])),
-        "{json:#}"
-    );
+    let json = fx.verify_expect(&[], 1, &["verify-latest-policy"]);
     assert!(evidence_of(&json, "verify-latest-policy").contains("should point at this release"));
     // A component whose packages were never pushed does not exist.
     let toml = fx.root().join("release.toml");

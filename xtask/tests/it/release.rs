@@ -1,622 +1,21 @@
-//! `cargo xtask release` and `cargo xtask promote`, end to end: the real binary against a bare
-//! git remote, the GitHub stand-in and the registry harness (distribution behind our GHCR-like
-//! token service).
-//!
-//! The publish workflow is simulated by a run hook kept in this file: a watcher notices tags
-//! pushed to the bare remote (as GitHub notices a push) and tells the stand-in, whose hook
-//! creates the run and plays it: `in_progress` with the workflow's steps, then small
-//! FROM-scratch images pushed to the harness over the registry API with the tags the tag
-//! policy names, then `completed`. Tests can fail runs, hold them in progress, or pause the
-//! watcher, which is how interruptions at each stage are staged without timing assumptions.
+//! `cargo xtask release` and `cargo xtask promote`, end to end: the real binary against the one
+//! release world of `support::world` (a bare git remote, the GitHub stand-in with a simulated
+//! publish workflow, and the registry harness: distribution behind our GHCR-like token
+//! service), and in rehearsal worlds whose publish runs are real.
 //! Needs `docker-registry` and `skopeo` (`apt-get install docker-registry skopeo`);
 //! `AISOPSFLOW_SKIP_DOCKER=1` skips, loudly.
 
-use crate::support::copy_tree as copy_dir;
-use crate::support::repo_root;
+use crate::support::world::{Rehearsed, STEPS, WORKFLOW, all_tags, operator, run_within_an_hour};
+use crate::support::{World, repo_root};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::git;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use xtask::config::Config;
-use xtask::policy::{self, Event};
 use xtask::secrets::Secret;
-use xtask::standin::github::{self as gh, ADMIN_TOKEN, JobSeed, NewRun, StandIn, Trigger, World};
-use xtask::standin::registry::{HarnessOptions, RegistryHarness};
-
-const WORKFLOW: &str = "publish-images.yml";
-const STEPS: [&str; 5] = [
-    "Set up job",
-    "Check out the tagged commit",
-    "Install the Rust toolchain",
-    "Publish images",
-    "Complete job",
-];
-const MANUAL: [&str; 5] = [
-    "manual-actions-package-write",
-    "manual-package-inheritance",
-    "manual-package-delete-restricted",
-    "manual-customer-credentials-scoped",
-    "manual-emergency-credentials-rotated",
-];
-
-fn skip() -> bool {
-    crate::support::skip_docker("a release test", &["docker-registry", "skopeo", "git"])
-}
-
-/// How the simulated publish runs behave; tests flip these while a release runs.
-#[derive(Default)]
-pub struct Control {
-    /// Runs conclude `failure` at the publish step.
-    pub fail: AtomicBool,
-    /// Runs stay `in_progress` (before publishing) until this is cleared.
-    pub hold: AtomicBool,
-    /// The watcher ignores the bare remote until this is cleared (GitHub has not noticed
-    /// the push yet).
-    pub pause_watcher: AtomicBool,
-    /// How long a run spends publishing, in milliseconds.
-    pub duration_ms: AtomicU64,
-    /// Epoch milliseconds at which the last run was marked completed.
-    pub completed_at_ms: AtomicU64,
-    /// Runs started so far.
-    pub runs: AtomicU64,
-}
-
-fn epoch_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// The whole world of one test.
-pub struct Env {
-    pub dir: tempfile::TempDir,
-    pub remote: PathBuf,
-    pub work: PathBuf,
-    pub gh: gh::StandInHandle,
-    pub reg: Arc<RegistryHarness>,
-    pub control: Arc<Control>,
-    pub attestations: PathBuf,
-    pub config: Config,
-    watcher: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.watcher.abort();
-    }
-}
-
-/// A committed copy of the repository layout (release.toml, docs, the real publish workflow,
-/// component directories), pushed to a bare remote and cloned as the operator's checkout.
-fn fixture(dir: &Path) -> (PathBuf, PathBuf) {
-    let seed = dir.join("seed");
-    std::fs::create_dir_all(&seed).unwrap();
-    std::fs::copy(repo_root().join("release.toml"), seed.join("release.toml")).unwrap();
-    copy_dir(&repo_root().join("docs"), &seed.join("docs"));
-    let _ = std::fs::remove_dir_all(seed.join("docs/releases"));
-    std::fs::create_dir_all(seed.join(".github/workflows")).unwrap();
-    std::fs::copy(
-        repo_root().join(".github/workflows/publish-images.yml"),
-        seed.join(".github/workflows/publish-images.yml"),
-    )
-    .unwrap();
-    for c in ["core", "runner", "console"] {
-        std::fs::create_dir_all(seed.join(c)).unwrap();
-        std::fs::write(seed.join(c).join("Dockerfile"), "FROM scratch\n").unwrap();
-    }
-    git(&seed, &["init", "-q", "-b", "main"]);
-    git(&seed, &["add", "."]);
-    git(&seed, &["commit", "-qm", "initial"]);
-    git(dir, &["clone", "-q", "--bare", "seed", "remote.git"]);
-    git(dir, &["clone", "-q", "remote.git", "work"]);
-    let work = dir.join("work");
-    git(&work, &["config", "user.name", "release tester"]);
-    git(&work, &["config", "user.email", "tester@example.test"]);
-    (dir.join("remote.git"), work)
-}
-
-/// The content of a simulated image: unique per package, version and commit, identical when
-/// republished (so a promote re-pushes the same digest).
-fn image_content(package: &str, version: &str, sha: &str) -> String {
-    format!("{package} {version} {sha}\n")
-}
-
-/// Plays one run: in progress, (held,) publish the policy's tags, completed.
-#[allow(clippy::too_many_arguments)]
-async fn play(
-    standin: StandIn,
-    reg: Arc<RegistryHarness>,
-    control: Arc<Control>,
-    config: Config,
-    run_id: u64,
-    event: Event,
-    tag: String,
-    sha: String,
-    publish_latest: Option<String>,
-) {
-    let steps = |done: usize, last: Option<&str>| -> JobSeed {
-        let mut j = JobSeed::new("publish", "in_progress", None, &STEPS);
-        for (i, s) in j.steps.iter_mut().enumerate() {
-            if i < done {
-                s.status = "completed".into();
-                s.conclusion = Some("success".into());
-            } else if i == done {
-                s.status = "in_progress".into();
-                s.conclusion = None;
-            } else {
-                s.status = "queued".into();
-                s.conclusion = None;
-            }
-        }
-        if let Some(c) = last {
-            j.status = "completed".into();
-            j.conclusion = Some(c.into());
-        }
-        j
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    standin.set_run_status(run_id, "in_progress", None);
-    standin.set_jobs(run_id, vec![steps(3, None)]);
-    for _ in 0..6000 {
-        if !control.hold.load(Ordering::SeqCst) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(
-        control.duration_ms.load(Ordering::SeqCst),
-    ))
-    .await;
-    if control.fail.load(Ordering::SeqCst) {
-        let mut j = steps(3, Some("failure"));
-        j.steps[3].status = "completed".into();
-        j.steps[3].conclusion = Some("failure".into());
-        j.steps[4].status = "completed".into();
-        j.steps[4].conclusion = Some("skipped".into());
-        standin.set_jobs(run_id, vec![j]);
-        standin.set_run_status(run_id, "completed", Some("failure"));
-        control.completed_at_ms.store(epoch_ms(), Ordering::SeqCst);
-        return;
-    }
-    let plan = policy::plan_tags(
-        &config.raw.tags,
-        event,
-        &format!("refs/tags/{tag}"),
-        &sha,
-        publish_latest.as_deref(),
-    )
-    .expect("a release tag");
-    let components = config.scope(&[]).unwrap();
-    for img in config.images_for(&components) {
-        let repo = format!("{}/{}", config.org(), img.package);
-        let content = image_content(&img.package, &plan.version, &sha);
-        let (body, _) = crate::registry::push_image(
-            &reg,
-            &repo,
-            &plan.version_tags[0],
-            &content,
-            &BTreeMap::new(),
-        )
-        .await;
-        for t in plan.tags.iter().skip(1) {
-            crate::registry::put_manifest(
-                &reg,
-                &repo,
-                t,
-                "application/vnd.oci.image.manifest.v1+json",
-                &body,
-            )
-            .await;
-        }
-    }
-    let mut j = steps(5, Some("success"));
-    for s in &mut j.steps {
-        s.status = "completed".into();
-        s.conclusion = Some("success".into());
-    }
-    standin.set_jobs(run_id, vec![j]);
-    standin.set_run_status(run_id, "completed", Some("success"));
-    control.completed_at_ms.store(epoch_ms(), Ordering::SeqCst);
-}
-
-impl Env {
-    pub async fn start() -> Option<Env> {
-        if skip() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (remote, work) = fixture(dir.path());
-        let config = Config::load(&work).unwrap();
-        let public: Vec<String> = config
-            .all_images()
-            .into_iter()
-            .filter(|i| i.visibility == xtask::config::Visibility::Public)
-            .map(|i| format!("{}/{}", config.org(), i.package))
-            .collect();
-        let reg = Arc::new(
-            RegistryHarness::start(HarnessOptions {
-                password: Some(Secret::new(ADMIN_TOKEN)),
-                public,
-                ..HarnessOptions::default()
-            })
-            .await
-            .expect("starting the registry harness"),
-        );
-        let (owner, name) = config.repo_owner_name();
-        let handle = gh::start(World::compliant(owner, name, config.org()))
-            .await
-            .unwrap();
-        let control = Arc::new(Control::default());
-
-        let (hreg, hcontrol, hconfig) = (reg.clone(), control.clone(), config.clone());
-        handle.set_run_hook(Arc::new(move |s: &StandIn, t: &Trigger| {
-            let (new, event, tag, sha, latest) = match t {
-                Trigger::TagPush { tag, sha, .. } => (
-                    NewRun {
-                        workflow: WORKFLOW.into(),
-                        event: "push".into(),
-                        head_branch: Some(tag.clone()),
-                        head_sha: sha.clone(),
-                        actor: "octo-admin".into(),
-                        inputs: BTreeMap::new(),
-                        delay: None,
-                    },
-                    Event::Push,
-                    tag.clone(),
-                    sha.clone(),
-                    None,
-                ),
-                Trigger::Dispatch {
-                    git_ref,
-                    sha,
-                    inputs,
-                    ..
-                } => (
-                    NewRun {
-                        workflow: WORKFLOW.into(),
-                        event: "workflow_dispatch".into(),
-                        head_branch: Some(git_ref.clone()),
-                        head_sha: sha.clone(),
-                        actor: "octo-admin".into(),
-                        inputs: inputs.clone(),
-                        delay: None,
-                    },
-                    Event::WorkflowDispatch,
-                    git_ref.clone(),
-                    sha.clone(),
-                    inputs.get("publish_latest").cloned(),
-                ),
-            };
-            let id = s.create_run(new)?;
-            hcontrol.runs.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(play(
-                s.clone(),
-                hreg.clone(),
-                hcontrol.clone(),
-                hconfig.clone(),
-                id,
-                event,
-                tag,
-                sha,
-                latest,
-            ));
-            Some(id)
-        }));
-
-        // GitHub notices a tag push: the watcher turns new tags of the bare remote into push
-        // events of the stand-in.
-        let (wremote, wstandin, wcontrol) =
-            (remote.clone(), handle.standin.clone(), control.clone());
-        let watcher = tokio::spawn(async move {
-            let mut known = xtask::standin::runs::list_tags(&wremote)
-                .await
-                .unwrap_or_default();
-            loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if wcontrol.pause_watcher.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let Ok(now) = xtask::standin::runs::list_tags(&wremote).await else {
-                    continue;
-                };
-                for (tag, sha) in &now {
-                    if known.get(tag) != Some(sha) {
-                        wstandin.push_tag(tag, sha, "octo-admin");
-                    }
-                }
-                known = now;
-            }
-        });
-
-        let attestations = dir.path().join("attestations.toml");
-        let text: String = MANUAL
-            .iter()
-            .map(|id| {
-                format!("[[attestation]]\nid = \"{id}\"\nby = \"alice\"\nnote = \"checked for the test\"\n")
-            })
-            .collect();
-        std::fs::write(&attestations, text).unwrap();
-        Some(Env {
-            dir,
-            remote,
-            work,
-            gh: handle,
-            reg,
-            control,
-            attestations,
-            config,
-            watcher,
-        })
-    }
-
-    /// `xtask --repo work ARGS` with the closed environment of `support::Xtask`: the
-    /// stand-ins' addresses, their token, the test identity, and `USER` (which the notes
-    /// name), nothing else of the caller's.
-    pub(crate) fn command(&self, args: &[&str]) -> crate::support::Closed<tokio::process::Command> {
-        crate::support::Xtask::new()
-            .arg("--repo")
-            .arg(&self.work)
-            .args(args)
-            .env("GITHUB_API_URL", &self.gh.base_url)
-            .env("GITHUB_TOKEN", ADMIN_TOKEN)
-            .env("AISOPSFLOW_REGISTRY", &self.reg.host)
-            .envs(crate::git_identity())
-            .pass("USER")
-            .into_tokio()
-    }
-
-    /// Runs `xtask --repo work ARGS`; returns (exit code, stdout + stderr).
-    pub async fn xtask(&self, args: &[&str]) -> (i32, String) {
-        let out = tokio::time::timeout(Duration::from_secs(600), self.command(args).output())
-            .await
-            .expect("xtask finished within 10 minutes")
-            .expect("running the xtask binary");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
-    }
-
-    /// `release VERSION --yes --attestations FILE EXTRA...`.
-    pub async fn release(&self, version: &str, extra: &[&str]) -> (i32, String) {
-        let att = self.attestations.to_str().unwrap().to_string();
-        // The fixture has no crates to build: the build checks are skipped, visibly (they
-        // are recorded as skips in the notes, which the first test asserts).
-        let mut args = vec![
-            "release",
-            version,
-            "--yes",
-            "--attestations",
-            &att,
-            "--skip-checks",
-            "build",
-            // The simulated runs push stand-in images, which do not run.
-            "--skip-checks",
-            "verify-runs",
-            "--skip-checks",
-            "verify-contents",
-        ];
-        args.extend_from_slice(extra);
-        self.xtask(&args).await
-    }
-
-    /// Starts `release VERSION`, waits until its stderr shows `marker`, sends SIGINT, and
-    /// returns (exit code, output).
-    pub async fn release_interrupted_at(&self, version: &str, marker: &str) -> (i32, String) {
-        let att = self.attestations.to_str().unwrap();
-        // Held until the child ends: it owns the run's temporary HOME.
-        let mut cmd = self.command(&[
-            "release",
-            version,
-            "--yes",
-            "--attestations",
-            att,
-            "--skip-checks",
-            "build",
-            "--skip-checks",
-            "verify-runs",
-            "--skip-checks",
-            "verify-contents",
-        ]);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut seen = String::new();
-        let found = tokio::time::timeout(Duration::from_secs(300), async {
-            while let Ok(Some(line)) = stderr.next_line().await {
-                seen.push_str(&line);
-                seen.push('\n');
-                if line.contains(marker) {
-                    return true;
-                }
-            }
-            false
-        })
-        .await
-        .unwrap_or(false);
-        assert!(found, "never saw `{marker}`:\n{seen}");
-        let pid = child.id().unwrap();
-        assert!(xtask::setup::signal(pid, xtask::setup::SIGINT));
-        let mut rest = String::new();
-        while let Ok(Some(line)) = stderr.next_line().await {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .await
-            .unwrap();
-        let status = child.wait().await.unwrap();
-        (status.code().unwrap_or(-1), format!("{out}{seen}{rest}"))
-    }
-
-    pub fn head(&self) -> String {
-        git(&self.work, &["rev-parse", "HEAD"])
-    }
-
-    /// A new commit on main, pushed to the remote (what a merged pull request does).
-    pub fn commit_and_push(&self, file: &str, content: &str) {
-        std::fs::write(self.work.join(file), content).unwrap();
-        git(&self.work, &["add", file]);
-        git(&self.work, &["commit", "-qm", &format!("change {file}")]);
-        git(&self.work, &["push", "-q", "origin", "main"]);
-    }
-
-    /// `aisopsflow <version>` tagged `v<version>` (components core and runner) in another
-    /// clone of the remote and pushed from there: this checkout has neither the tag nor a
-    /// resume record.
-    pub fn tag_from_another_clone(&self, version: &str) {
-        let name = format!("other-{version}");
-        let other = self.dir.path().join(&name);
-        git(self.dir.path(), &["clone", "-q", "remote.git", &name]);
-        let tag = format!("v{version}");
-        git(
-            &other,
-            &[
-                "tag",
-                "-a",
-                "-m",
-                &format!("aisopsflow {version}\n\ncomponents: core,runner\n"),
-                &tag,
-            ],
-        );
-        git(&other, &["push", "-q", "origin", &tag]);
-    }
-
-    /// Tags on the bare remote.
-    pub fn remote_tags(&self) -> BTreeSet<String> {
-        git(&self.remote, &["tag", "--list"])
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    pub fn notes_dir(&self) -> PathBuf {
-        self.work.join("docs/releases")
-    }
-
-    pub fn notes(&self, version: &str) -> Option<String> {
-        std::fs::read_to_string(self.notes_dir().join(format!("{version}.md"))).ok()
-    }
-
-    pub fn state_exists(&self, version: &str) -> bool {
-        self.notes_dir()
-            .join(format!(".{version}.state.json"))
-            .exists()
-    }
-
-    /// Files in the notes directory (the release's own output).
-    pub fn notes_files(&self) -> BTreeSet<String> {
-        std::fs::read_dir(self.notes_dir())
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn repo(&self, package: &str) -> String {
-        format!("{}/{package}", self.config.org())
-    }
-
-    /// The digest of `package:tag` as skopeo sees it (an independent client).
-    pub fn skopeo_digest(&self, package: &str, tag: &str) -> Option<String> {
-        let creds = format!("{}:{}", self.reg.user, ADMIN_TOKEN);
-        let out = std::process::Command::new("skopeo")
-            .args([
-                "inspect",
-                "--tls-verify=false",
-                "--creds",
-                &creds,
-                "--format",
-                "{{.Digest}}",
-            ])
-            .arg(format!(
-                "docker://{}/{}:{tag}",
-                self.reg.host,
-                self.repo(package)
-            ))
-            .output()
-            .expect("skopeo is installed (apt-get install skopeo)");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-
-    /// Every tag of every package and its digest (see [`all_tags`]).
-    pub async fn all_tags(&self) -> BTreeMap<(String, String), String> {
-        all_tags(&self.reg, &self.config).await
-    }
-
-    /// The public and commercial packages of core and runner.
-    pub fn packages(&self) -> Vec<String> {
-        let c = self.config.scope(&[]).unwrap();
-        self.config
-            .images_for(&c)
-            .into_iter()
-            .map(|i| i.package)
-            .collect()
-    }
-}
-
-/// Every tag of every package and its digest, read over the registry API with a token the
-/// harness mints (independent of the product's registry client).
-pub async fn all_tags(
-    reg: &RegistryHarness,
-    config: &Config,
-) -> BTreeMap<(String, String), String> {
-    let http = xtask::effects::http::client();
-    let mut out = BTreeMap::new();
-    for img in config.all_images() {
-        let repo = format!("{}/{}", config.org(), img.package);
-        let tok = reg.mint_token(&repo, &["pull"]).unwrap();
-        let res = http
-            .get(format!("http://{}/v2/{repo}/tags/list", reg.host))
-            .bearer_auth(tok.expose())
-            .send()
-            .await
-            .unwrap();
-        if res.status() == 404 {
-            continue;
-        }
-        let v: serde_json::Value = res.json().await.unwrap();
-        for t in v["tags"].as_array().into_iter().flatten() {
-            let t = t.as_str().unwrap().to_string();
-            let res = http
-                .head(format!("http://{}/v2/{repo}/manifests/{t}", reg.host))
-                .bearer_auth(tok.expose())
-                .header(
-                    "accept",
-                    "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json",
-                )
-                .send()
-                .await
-                .unwrap();
-            let d = res.headers()["docker-content-digest"]
-                .to_str()
-                .unwrap()
-                .to_string();
-            out.insert((img.package.clone(), t), d);
-        }
-    }
-    out
-}
+use xtask::standin::github::{self as gh, ADMIN_TOKEN, JobSeed, NewRun};
+use xtask::standin::rehearsal::RehearsalOptions;
 
 /// The marker comments of internal notes: (digest, latest-before, latest-after) per package.
 fn recorded(notes: &str) -> xtask::notes::Recorded {
@@ -625,12 +24,11 @@ fn recorded(notes: &str) -> xtask::notes::Recorded {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_latest_writes_notes_whose_digests_skopeo_confirms() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     let head = env.head();
-    let (code, out) = env.release("2.0.0", &["--latest"]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &["--latest"]).await.expect(0, &[]);
     assert_eq!(
         env.remote_tags(),
         BTreeSet::from(["release-v2.0.0".to_string()]),
@@ -679,9 +77,9 @@ async fn release_latest_writes_notes_whose_digests_skopeo_confirms() {
     // A rerun of a complete release changes nothing; with --draft-release it adds the draft
     // GitHub release (and a second time finds it there).
     for _ in 0..2 {
-        let (code, out) = env.release("2.0.0", &["--latest", "--draft-release"]).await;
-        assert_eq!(code, 0, "{out}");
-        assert!(out.contains("is complete"), "{out}");
+        env.release("2.0.0", &["--latest", "--draft-release"])
+            .await
+            .expect(0, &["is complete"]);
     }
     assert_eq!(env.control.runs.load(Ordering::SeqCst), 1);
     assert_eq!(env.notes("2.0.0").unwrap(), notes);
@@ -696,11 +94,10 @@ async fn release_latest_writes_notes_whose_digests_skopeo_confirms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v_release_keeps_latest_and_promote_moves_only_latest() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out) = env.release("2.0.0", &["--latest"]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &["--latest"]).await.expect(0, &[]);
     let first: BTreeMap<String, String> = env
         .packages()
         .into_iter()
@@ -711,8 +108,7 @@ async fn v_release_keeps_latest_and_promote_moves_only_latest() {
         .collect();
 
     env.commit_and_push("core/CHANGE.txt", "a fix\n");
-    let (code, out) = env.release("2.1.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.1.0", &[]).await.expect(0, &[]);
     assert!(env.remote_tags().contains("v2.1.0"));
     assert!(!env.remote_tags().contains("release-v2.1.0"));
     let r = recorded(&env.notes("2.1.0").unwrap());
@@ -727,8 +123,9 @@ async fn v_release_keeps_latest_and_promote_moves_only_latest() {
 
     // Promote 2.1.0: `latest` moves to it, and nothing else moves.
     let before = env.all_tags().await;
-    let (code, out) = env.xtask(&["promote", "2.1.0", "--yes"]).await;
-    assert_eq!(code, 0, "{out}");
+    env.xtask(&["promote", "2.1.0", "--yes"])
+        .await
+        .expect(0, &[]);
     let after = env.all_tags().await;
     let mut moved = Vec::new();
     for (k, d) in &after {
@@ -766,26 +163,23 @@ async fn v_release_keeps_latest_and_promote_moves_only_latest() {
     assert_eq!(dispatch.head_branch.as_deref(), Some("v2.1.0"));
 
     // Promoting again is a no-op.
-    let (code, out) = env.xtask(&["promote", "2.1.0", "--yes"]).await;
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("nothing to do"), "{out}");
+    env.xtask(&["promote", "2.1.0", "--yes"])
+        .await
+        .expect(0, &["nothing to do"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_run_names_job_step_and_url_and_writes_no_notes() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     env.control.fail.store(true, Ordering::SeqCst);
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("failed at job `publish`, step `Publish images`"),
-        "{out}"
-    );
-    assert!(
-        out.contains("https://github.com/aisopsflow/aisopsflow-enterprise/actions/runs/"),
-        "{out}"
+    env.release("2.0.0", &[]).await.expect(
+        1,
+        &[
+            "failed at job `publish`, step `Publish images`",
+            "https://github.com/aisopsflow/aisopsflow-enterprise/actions/runs/",
+        ],
     );
     assert!(env.notes("2.0.0").is_none());
     assert!(!env.notes_dir().join("2.0.0.customer.md").exists());
@@ -798,7 +192,7 @@ async fn failed_run_names_job_step_and_url_and_writes_no_notes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_of_other_commits_and_earlier_runs_are_ignored() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     let head = env.head();
@@ -845,8 +239,7 @@ async fn runs_of_other_commits_and_earlier_runs_are_ignored() {
         r.created_at -= 3600;
         r.updated_at -= 3600;
     });
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &[]).await.expect(0, &[]);
     let notes = env.notes("2.0.0").unwrap();
     for id in [other, earlier] {
         assert!(
@@ -868,7 +261,7 @@ async fn runs_of_other_commits_and_earlier_runs_are_ignored() {
 /// one notes file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reruns_resume_after_interruptions_at_every_stage() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     let done = |version: &str, tag: &str| {
@@ -911,13 +304,14 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
             "v2.0.0",
         ],
     );
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("git tag -d v2.0.0"), "{out}");
+    let out = env
+        .release("2.0.0", &[])
+        .await
+        .expect(2, &["git tag -d v2.0.0"])
+        .text();
     assert!(env.remote_tags().is_empty(), "{out}");
     git(&env.work, &["tag", "-d", "v2.0.0"]);
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &[]).await.expect(0, &[]);
     done("2.0.0", "v2.0.0");
 
     // One commit gives one image: each version is released from its own commit.
@@ -925,40 +319,40 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     // 1b. Tagged and pushed from another clone: this checkout has neither the tag nor a
     //     resume record.
     env.tag_from_another_clone("2.0.5");
-    let (code, out) = env.release("2.0.5", &[]).await;
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("no resume record for v2.0.5"), "{out}");
+    env.release("2.0.5", &[])
+        .await
+        .expect(0, &["no resume record for v2.0.5"]);
     done("2.0.5", "v2.0.5");
 
     // One commit gives one image: each version is released from its own commit.
     env.commit_and_push("core/stage-2.txt", "2\n");
     // 2. Pushed, but the run has not appeared yet (GitHub has not noticed the push).
     env.control.pause_watcher.store(true, Ordering::SeqCst);
-    let (code, out) = env.release_interrupted_at("2.1.0", "waiting for the").await;
-    assert_eq!(code, 130, "{out}");
-    assert!(
-        out.contains("interrupted: rerun `cargo xtask release 2.1.0` to resume"),
-        "{out}"
-    );
+    env.release_interrupted_at("2.1.0", "waiting for the")
+        .await
+        .expect(
+            130,
+            &["interrupted: rerun `cargo xtask release 2.1.0` to resume"],
+        );
     assert!(env.remote_tags().contains("v2.1.0"));
     assert!(env.state_exists("2.1.0"));
     assert!(env.notes("2.1.0").is_none());
     env.control.pause_watcher.store(false, Ordering::SeqCst);
-    let (code, out) = env.release("2.1.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("[done] push exactly one tag"), "{out}");
+    env.release("2.1.0", &[])
+        .await
+        .expect(0, &["[done] push exactly one tag"]);
     done("2.1.0", "v2.1.0");
 
     // One commit gives one image: each version is released from its own commit.
     env.commit_and_push("core/stage-3.txt", "3\n");
     // 3. During the wait.
     env.control.hold.store(true, Ordering::SeqCst);
-    let (code, out) = env.release_interrupted_at("2.2.0", "found run").await;
-    assert_eq!(code, 130, "{out}");
+    env.release_interrupted_at("2.2.0", "found run")
+        .await
+        .expect(130, &[]);
     env.control.hold.store(false, Ordering::SeqCst);
     let runs_before = env.control.runs.load(Ordering::SeqCst);
-    let (code, out) = env.release("2.2.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.2.0", &[]).await.expect(0, &[]);
     assert_eq!(
         env.control.runs.load(Ordering::SeqCst),
         runs_before,
@@ -971,36 +365,27 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
     // 4. After verify, before the notes: writing them failed (a directory is in the way).
     let blocker = env.notes_dir().join("2.3.0.customer.md");
     std::fs::create_dir_all(&blocker).unwrap();
-    let (code, out) = env.release("2.3.0", &[]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("verify passed"), "{out}");
+    env.release("2.3.0", &[])
+        .await
+        .expect(1, &["verify passed"]);
     assert!(env.notes("2.3.0").is_none(), "no partial notes");
     assert!(env.state_exists("2.3.0"));
     std::fs::remove_dir(&blocker).unwrap();
     let runs_before = env.control.runs.load(Ordering::SeqCst);
-    let (code, out) = env.release("2.3.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.3.0", &[]).await.expect(0, &[]);
     assert_eq!(env.control.runs.load(Ordering::SeqCst), runs_before);
     done("2.3.0", "v2.3.0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_change_nothing() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
-    };
-    let unchanged = |env: &Env| {
-        assert!(env.remote_tags().is_empty(), "no tag pushed");
-        assert_eq!(git(&env.work, &["tag", "--list"]), "", "no local tag");
-        assert!(env.notes_files().is_empty(), "no notes, no resume record");
-        assert_eq!(env.control.runs.load(Ordering::SeqCst), 0);
     };
 
     // No terminal and no --yes.
-    let (code, out) = env.xtask(&["release", "2.0.0"]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("--yes"), "{out}");
-    unchanged(&env);
+    env.xtask(&["release", "2.0.0"]).await.expect(2, &["--yes"]);
+    env.assert_unchanged();
 
     // No registry credentials: the plan cannot read `latest`.
     let empty = env.dir.path().join("docker-config");
@@ -1018,10 +403,10 @@ async fn refusals_change_nothing() {
         text.contains("no registry credentials") && text.contains("GITHUB_TOKEN"),
         "{text}"
     );
-    unchanged(&env);
+    env.assert_unchanged();
 
     // The dry run prints the plan (JSON here) and stops.
-    let (code, out) = env
+    let out = env
         .xtask(&[
             "release",
             "2.0.0",
@@ -1030,8 +415,9 @@ async fn refusals_change_nothing() {
             "--format",
             "json",
         ])
-        .await;
-    assert_eq!(code, 0, "{out}");
+        .await
+        .expect(0, &[])
+        .text();
     let json_end = out.rfind('}').unwrap();
     let plan: serde_json::Value = serde_json::from_str(&out[..=json_end]).unwrap();
     assert_eq!(plan["tag"], "release-v2.0.0");
@@ -1043,11 +429,14 @@ async fn refusals_change_nothing() {
             .unwrap()
             .contains("0 of 4 packages")
     );
-    unchanged(&env);
+    env.assert_unchanged();
 
     // The human plan, with the commit and the registry address redacted.
-    let (code, out) = env.xtask(&["release", "2.0.0", "--dry-run"]).await;
-    assert_eq!(code, 0, "{out}");
+    let out = env
+        .xtask(&["release", "2.0.0", "--dry-run"])
+        .await
+        .expect(0, &[])
+        .text();
     let head = env.head();
     let got = out
         .replace(&head, "<HEAD>")
@@ -1075,35 +464,34 @@ Steps:
 `latest` read from <REGISTRY> (GITHUB_TOKEN): 0 of 4 packages have one"#,
         "\n--- got ---\n{got}"
     );
-    unchanged(&env);
+    env.assert_unchanged();
 
     // A dirty tree.
     std::fs::write(env.work.join("core/uncommitted.txt"), "x").unwrap();
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("uncommitted changes"), "{out}");
+    env.release("2.0.0", &[])
+        .await
+        .expect(2, &["uncommitted changes"]);
     std::fs::remove_file(env.work.join("core/uncommitted.txt")).unwrap();
-    unchanged(&env);
+    env.assert_unchanged();
 
     // A detached HEAD.
     git(&env.work, &["checkout", "-q", "--detach"]);
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("HEAD is detached"), "{out}");
+    env.release("2.0.0", &[])
+        .await
+        .expect(2, &["HEAD is detached"]);
     git(&env.work, &["checkout", "-q", "main"]);
-    unchanged(&env);
+    env.assert_unchanged();
 
     // HEAD behind the remote: someone merged after our pull.
-    let other = env.dir.path().join("other");
-    git(env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    let other = env.clone_remote("other");
     std::fs::write(other.join("runner/NEW.txt"), "x").unwrap();
     git(&other, &["add", "."]);
     git(&other, &["commit", "-qm", "merged elsewhere"]);
     git(&other, &["push", "-q", "origin", "main"]);
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("is not the remote default branch"), "{out}");
-    unchanged(&env);
+    env.release("2.0.0", &[])
+        .await
+        .expect(2, &["is not the remote default branch"]);
+    env.assert_unchanged();
 
     // A tag for this version at another commit.
     git(&env.work, &["pull", "-q", "--ff-only", "origin", "main"]);
@@ -1112,9 +500,9 @@ Steps:
         &["tag", "-a", "-m", "elsewhere", "v2.0.0", "HEAD~1"],
     );
     git(&other, &["push", "-q", "origin", "v2.0.0"]);
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("tag v2.0.0 already exists (remote)"), "{out}");
+    env.release("2.0.0", &[])
+        .await
+        .expect(1, &["tag v2.0.0 already exists (remote)"]);
     assert_eq!(env.remote_tags(), BTreeSet::from(["v2.0.0".to_string()]));
     assert_eq!(git(&env.work, &["tag", "--list"]), "");
     assert!(env.notes_files().is_empty());
@@ -1136,7 +524,7 @@ async fn bench_release_wait() {
         .unwrap_or(120);
     let config = Config::load(&repo_root()).unwrap();
     let (owner, name) = config.repo_owner_name();
-    let h = gh::start(World::compliant(owner, name, config.org()))
+    let h = gh::start(gh::World::compliant(owner, name, config.org()))
         .await
         .unwrap();
     let new_run = || NewRun {
@@ -1259,33 +647,23 @@ async fn bench_release_wait() {
 async fn rehearsal_releases_through_the_real_publish_workflow() {
     crate::docker_required!();
     // The closed environment, with the toolchain (the rehearsal builds images) and the engine.
-    let mut c = crate::support::Xtask::new()
-        .arg("--repo")
-        .arg(repo_root())
-        .args([
-            "release",
-            "9.0.0",
-            "--latest",
-            "--rehearse",
-            "--yes",
-            "--skip-checks",
-            "build",
-        ])
-        .envs(crate::git_identity())
-        .toolchain()
-        .pass("DOCKER_HOST")
-        .pass("USER")
-        .into_tokio();
-    let out = tokio::time::timeout(Duration::from_secs(3600), c.output())
-        .await
-        .expect("the rehearsal finished within an hour")
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let run = run_within_an_hour(
+        operator()
+            .arg("--repo")
+            .arg(repo_root())
+            .args([
+                "release",
+                "9.0.0",
+                "--latest",
+                "--rehearse",
+                "--yes",
+                "--skip-checks",
+                "build",
+            ])
+            .into_tokio(),
+    )
+    .await;
+    let text = run.expect(0, &[]).text();
     assert!(text.contains("released 9.0.0 as release-v9.0.0"), "{text}");
     assert!(text.contains("verify passed"), "{text}");
     let refs: Vec<&str> = text
@@ -1325,18 +703,19 @@ async fn rehearsal_releases_through_the_real_publish_workflow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_name_the_setting_and_a_rerun_resumes() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
     // No run appears (GitHub has not noticed the push).
     env.control.pause_watcher.store(true, Ordering::SeqCst);
-    let (code, out) = env.release("2.0.0", &["--timeout", "2"]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("no publish run appeared for tag v2.0.0"),
-        "{out}"
-    );
-    assert!(out.contains("(--timeout)"), "{out}");
+    let out = env
+        .release("2.0.0", &["--timeout", "2"])
+        .await
+        .expect(
+            1,
+            &["no publish run appeared for tag v2.0.0", "(--timeout)"],
+        )
+        .text();
     assert!(
         out.contains("actions-enabled") && out.contains("workflow-triggers"),
         "{out}"
@@ -1344,14 +723,13 @@ async fn timeouts_name_the_setting_and_a_rerun_resumes() {
     // The run appears but stays in progress.
     env.control.hold.store(true, Ordering::SeqCst);
     env.control.pause_watcher.store(false, Ordering::SeqCst);
-    let (code, out) = env.release("2.0.0", &["--timeout", "3"]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("(--timeout) waiting for publish run"), "{out}");
-    assert!(out.contains("to resume the wait"), "{out}");
+    env.release("2.0.0", &["--timeout", "3"]).await.expect(
+        1,
+        &["(--timeout) waiting for publish run", "to resume the wait"],
+    );
     assert!(env.notes("2.0.0").is_none());
     env.control.hold.store(false, Ordering::SeqCst);
-    let (code, out) = env.release("2.0.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &[]).await.expect(0, &[]);
     assert_eq!(
         env.control.runs.load(Ordering::SeqCst),
         1,
@@ -1367,46 +745,11 @@ async fn timeouts_name_the_setting_and_a_rerun_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() {
     crate::docker_required!();
-    let ws = xtask::workspace::Global {
-        repo: Some(repo_root()),
-        verbose: 0,
-    }
-    .workspace()
-    .unwrap();
-    let world = xtask::standin::rehearsal::Rehearsal::start(
-        &ws,
-        xtask::standin::rehearsal::RehearsalOptions {
-            xtask_exe: Some(env!("CARGO_BIN_EXE_xtask").into()),
-            queue_delay: Some(Duration::from_millis(200)),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let world = Rehearsed::start(RehearsalOptions::default()).await;
     let config = Config::load(&world.work_dir).unwrap();
     let run = |args: Vec<&'static str>| {
-        let mut c = crate::support::Xtask::new()
-            .arg("--repo")
-            .arg(&world.work_dir)
-            .args(args)
-            .envs(world.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .envs(crate::git_identity())
-            .toolchain()
-            .pass("DOCKER_HOST")
-            .pass("USER")
-            .into_tokio();
-        async move {
-            let out = tokio::time::timeout(Duration::from_secs(3600), c.output())
-                .await
-                .expect("finished within an hour")
-                .unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (out.status.code().unwrap_or(-1), text)
-        }
+        let world = &world;
+        async move { world.xtask(&args).await }
     };
     let release = vec![
         "release",
@@ -1427,8 +770,7 @@ async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() 
     ];
     // The first release into an empty registry (a real release: nobody plays the admin):
     // the publish run creates the packages private, and the release stops naming the flip.
-    let (code, out) = run(release.clone()).await;
-    assert_eq!(code, 1, "{out}");
+    let out = run(release.clone()).await.expect(1, &[]).text();
     assert!(
         out.contains("first release:")
             && out.contains("Change visibility")
@@ -1442,15 +784,13 @@ async fn rehearsal_promote_dispatches_the_real_workflow_and_moves_only_latest() 
             .admin_make_public(&format!("{}/{p}", config.org()))
             .unwrap();
     }
-    let (code, out) = run(release).await;
-    assert_eq!(code, 0, "{out}");
+    run(release).await.expect(0, &[]);
     let before = all_tags(&world.registry, &config).await;
     assert!(
         !before.keys().any(|(_, t)| t == "latest"),
         "a v* release moves no `latest`: {before:?}"
     );
-    let (code, out) = run(vec!["promote", "9.1.0", "--yes"]).await;
-    assert_eq!(code, 0, "{out}");
+    run(vec!["promote", "9.1.0", "--yes"]).await.expect(0, &[]);
     let after = all_tags(&world.registry, &config).await;
     let mut appeared: Vec<(String, String)> = after
         .keys()
@@ -1519,10 +859,10 @@ fn kinds_and_descriptions(steps: &serde_json::Value) -> Vec<(String, String)> {
 /// in order (its JSON document's `executed`), and a rerun has nothing left but to say so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_executes_exactly_the_printed_plan() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out) = env
+    let out = env
         .xtask(&[
             "release",
             "2.0.0",
@@ -1531,8 +871,9 @@ async fn release_executes_exactly_the_printed_plan() {
             "--format",
             "json",
         ])
-        .await;
-    assert_eq!(code, 0, "{out}");
+        .await
+        .expect(0, &[])
+        .text();
     let planned = first_json(&out);
     assert_eq!(planned["outcome"], "planned", "{out}");
     let todo: Vec<serde_json::Value> = planned["steps"]
@@ -1559,10 +900,11 @@ async fn release_executes_exactly_the_printed_plan() {
     );
     assert!(env.remote_tags().is_empty(), "a dry run tagged something");
 
-    let (code, out) = env
+    let out = env
         .release("2.0.0", &["--latest", "--format", "json"])
-        .await;
-    assert_eq!(code, 0, "{out}");
+        .await
+        .expect(0, &[])
+        .text();
     let doc = first_json(&out);
     assert_eq!(doc["outcome"], "released", "{out}");
     assert_eq!(kinds_and_descriptions(&doc["executed"]), todo, "{out}");
@@ -1571,7 +913,7 @@ async fn release_executes_exactly_the_printed_plan() {
     assert!(env.notes("2.0.0").is_some());
 
     // Planned again, every step is done, and the real run executes none.
-    let (code, out) = env
+    let out = env
         .xtask(&[
             "release",
             "2.0.0",
@@ -1580,8 +922,9 @@ async fn release_executes_exactly_the_printed_plan() {
             "--format",
             "json",
         ])
-        .await;
-    assert_eq!(code, 0, "{out}");
+        .await
+        .expect(0, &[])
+        .text();
     let again = first_json(&out);
     assert!(
         again["steps"]
@@ -1591,10 +934,11 @@ async fn release_executes_exactly_the_printed_plan() {
             .all(|s| !s["done"].is_null()),
         "{out}"
     );
-    let (code, out) = env
+    let out = env
         .release("2.0.0", &["--latest", "--format", "json"])
-        .await;
-    assert_eq!(code, 0, "{out}");
+        .await
+        .expect(0, &[])
+        .text();
     assert_eq!(first_json(&out)["executed"], serde_json::json!([]), "{out}");
 }
 
@@ -1614,18 +958,19 @@ fn printed_steps(out: &str) -> Vec<String> {
 /// (its `done:` lines), and what they claim is so in the registry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_executes_exactly_the_printed_plan() {
-    let Some(env) = Env::start().await else {
+    let Some(env) = World::start().await else {
         return;
     };
-    let (code, out) = env.release("2.0.0", &["--latest"]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.0.0", &["--latest"]).await.expect(0, &[]);
     env.commit_and_push("core/CHANGE.txt", "a fix\n");
-    let (code, out) = env.release("2.1.0", &[]).await;
-    assert_eq!(code, 0, "{out}");
+    env.release("2.1.0", &[]).await.expect(0, &[]);
 
     let before = env.all_tags().await;
-    let (code, out) = env.xtask(&["promote", "2.1.0", "--dry-run"]).await;
-    assert_eq!(code, 0, "{out}");
+    let out = env
+        .xtask(&["promote", "2.1.0", "--dry-run"])
+        .await
+        .expect(0, &[])
+        .text();
     let planned = printed_steps(&out);
     let packages = env.packages();
     assert_eq!(planned.len(), 2 + packages.len() + 1, "{out}");
@@ -1650,8 +995,11 @@ async fn promote_executes_exactly_the_printed_plan() {
         "a dry run dispatched"
     );
 
-    let (code, out) = env.xtask(&["promote", "2.1.0", "--yes"]).await;
-    assert_eq!(code, 0, "{out}");
+    let out = env
+        .xtask(&["promote", "2.1.0", "--yes"])
+        .await
+        .expect(0, &[])
+        .text();
     let done: Vec<String> = out
         .lines()
         .filter_map(|l| l.strip_prefix("done: "))
@@ -1667,8 +1015,11 @@ async fn promote_executes_exactly_the_printed_plan() {
     }
 
     // Nothing left: the plan has no steps, and the run does none.
-    let (code, out) = env.xtask(&["promote", "2.1.0", "--dry-run"]).await;
-    assert_eq!(code, 0, "{out}");
+    let out = env
+        .xtask(&["promote", "2.1.0", "--dry-run"])
+        .await
+        .expect(0, &[])
+        .text();
     assert!(printed_steps(&out).is_empty(), "{out}");
     assert!(out.contains("nothing to do"), "{out}");
 }

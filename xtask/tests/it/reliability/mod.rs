@@ -133,19 +133,7 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     }
 }
 
-/// One run of the binary.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn text(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
+pub use crate::support::Run;
 
 /// A command for the real binary with the closed environment of `support::Xtask` (an empty
 /// temporary HOME, no token), GitHub and the registry at a closed loopback port, no docker
@@ -176,11 +164,7 @@ pub fn xtask(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .stdin(Stdio::null())
         .output()
         .expect("running the xtask binary");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
+    Run::from(&out)
 }
 
 /// Asserts a run's exit code and that its output names every needle.
@@ -196,18 +180,8 @@ fn expect(class: &str, run: &Run, code: i32, needles: &[&str]) {
         run.code,
         first.chars().take(160).collect::<String>()
     );
-    assert_eq!(
-        run.code, code,
-        "[{class}] exit code\nstdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
+    run.expect_for(class, code, needles);
     let text = run.text();
-    for n in needles {
-        assert!(
-            text.contains(n),
-            "[{class}] output does not name {n:?}:\n{text}"
-        );
-    }
     assert!(
         !text.contains("internal error") && !text.contains("panicked"),
         "[{class}] panicked:\n{text}"

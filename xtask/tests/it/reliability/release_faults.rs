@@ -34,27 +34,13 @@ pub(super) fn release_and_promote_refuse_bad_versions() {
 /// Runs `release VERSION --yes` in a release test world with the registry at `registry` (the
 /// harness itself, or a fault proxy in front of it).
 pub(super) async fn release_through(
-    env: &crate::release::Env,
+    env: &crate::support::World,
     version: &str,
     registry: &str,
     extra: &[&str],
 ) -> Run {
-    let mut args = strings(&[
-        "--repo",
-        env.work.to_str().unwrap(),
-        "release",
-        version,
-        "--yes",
-        "--attestations",
-        env.attestations.to_str().unwrap(),
-        "--skip-checks",
-        "build",
-        // The simulated runs push stand-in images, which do not run.
-        "--skip-checks",
-        "verify-runs",
-        "--skip-checks",
-        "verify-contents",
-    ]);
+    let mut args = strings(&["--repo", env.work.to_str().unwrap()]);
+    args.extend(env.release_args(version));
     args.extend(strings(extra));
     xtask_async(
         env.work.clone(),
@@ -69,7 +55,9 @@ pub(super) async fn release_through(
 }
 
 /// `latest` of every package, read from the harness directly.
-pub(super) async fn latest_digests(env: &crate::release::Env) -> BTreeMap<String, Option<String>> {
+pub(super) async fn latest_digests(
+    env: &crate::support::World,
+) -> BTreeMap<String, Option<String>> {
     let all = env.all_tags().await;
     env.packages()
         .into_iter()
@@ -82,7 +70,7 @@ pub(super) async fn latest_digests(env: &crate::release::Env) -> BTreeMap<String
 
 /// After a release of `version` as `tag` completed: exactly one tag for it here and on the
 /// remote, its notes and customer notes, no resume record.
-pub(super) fn assert_released(env: &crate::release::Env, version: &str, tag: &str) {
+pub(super) fn assert_released(env: &crate::support::World, version: &str, tag: &str) {
     let remote: Vec<String> = env
         .remote_tags()
         .into_iter()
@@ -115,7 +103,7 @@ pub(super) fn assert_released(env: &crate::release::Env, version: &str, tag: &st
 /// most once, no notes, `latest` not moved by us, and the rerun completes the release.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 pub(super) async fn release_faults_then_the_rerun_completes() {
-    let Some(env) = crate::release::Env::start().await else {
+    let Some(env) = crate::support::World::start().await else {
         return;
     };
     let reg = env.reg.host.clone();
@@ -362,7 +350,7 @@ pub(super) async fn release_faults_then_the_rerun_completes() {
 /// the rerun completes without a second dispatch when the first one's run finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 pub(super) async fn promote_faults_then_the_rerun_completes() {
-    let Some(env) = crate::release::Env::start().await else {
+    let Some(env) = crate::support::World::start().await else {
         return;
     };
     let reg = env.reg.host.clone();
