@@ -19,7 +19,6 @@ use base64::Engine;
 use xtask::standin::rehearsal::RehearsalOptions;
 
 use crate::registry::{get_blob, get_manifest, put_blob};
-use crate::support::Run;
 use crate::support::world::Rehearsed;
 
 use crate::git;
@@ -93,19 +92,43 @@ fn outcomes<'a>(json: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Va
         .collect()
 }
 
-/// `verify ARGS --format json` in the work clone: (exit code, report).
-async fn verify_json(world: &Rehearsed, args: &[&str]) -> (i32, serde_json::Value, String) {
+/// `verify 0.1.0 --components console --deep` and only the two deep checks.
+const DEEP: [&str; 8] = [
+    "0.1.0",
+    "--components",
+    "console",
+    "--deep",
+    "--only",
+    "verify-runs",
+    "--only",
+    "verify-contents",
+];
+
+/// [`DEEP`] with only `verify-contents`.
+const DEEP_CONTENTS: [&str; 6] = [
+    "0.1.0",
+    "--components",
+    "console",
+    "--deep",
+    "--only",
+    "verify-contents",
+];
+
+/// `verify ARGS --format json` in the work clone, asserting it exits `code` (showing the
+/// report and stderr otherwise): the report.
+async fn verify_expect(world: &Rehearsed, args: &[&str], code: i32) -> serde_json::Value {
     let mut all = vec!["verify"];
     all.extend_from_slice(args);
     all.extend(["--format", "json"]);
-    let Run {
-        code,
-        stdout: out,
-        stderr: err,
-    } = world.xtask(&all).await;
-    let json = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("verify printed no JSON ({e}):\n{out}\n{err}"));
-    (code, json, err)
+    let run = world.xtask(&all).await;
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify printed no JSON ({e}):\n{}\n{}",
+            run.stdout, run.stderr
+        )
+    });
+    assert_eq!(run.code, code, "{json:#}\n{}", run.stderr);
+    json
 }
 
 /// Puts `body` under every tag in `tags`.
@@ -351,9 +374,8 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
             }
             let off = world.registry.access_log_offset();
             let start = Instant::now();
-            let (code, json, err) = verify_json(world, &args).await;
+            let json = verify_expect(world, &args, 0).await;
             let ms = start.elapsed().as_millis();
-            assert_eq!(code, 0, "{json:#}\n{err}");
             (ms, world.registry.requests_since(off), json)
         }
     };
@@ -375,21 +397,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     let (only_ms, only_req, _) = {
         let off = world.registry.access_log_offset();
         let start = Instant::now();
-        let (code, json, err) = verify_json(
-            &world,
-            &[
-                "0.1.0",
-                "--components",
-                "console",
-                "--deep",
-                "--only",
-                "verify-runs",
-                "--only",
-                "verify-contents",
-            ],
-        )
-        .await;
-        assert_eq!(code, 0, "{json:#}\n{err}");
+        let json = verify_expect(&world, &DEEP, 0).await;
         (
             start.elapsed().as_millis(),
             world.registry.requests_since(off),
@@ -436,21 +444,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     let (other_body, other_mt) = get_manifest(&world.registry, &core, "0.2.0").await;
     put_under(&world, &core, &tags_a, &other_mt, &other_body).await;
     let other = xtask::effects::registry::sha256_digest(&other_body);
-    let (code, json, err) = verify_json(
-        &world,
-        &[
-            "0.1.0",
-            "--components",
-            "console",
-            "--deep",
-            "--only",
-            "verify-runs",
-            "--only",
-            "verify-contents",
-        ],
-    )
-    .await;
-    assert_eq!(code, 1, "{json:#}\n{err}");
+    let json = verify_expect(&world, &DEEP, 1).await;
     // verify-contents sees it too: the binary does not carry commit A.
     let contents = outcomes(&json, "verify-contents");
     let failed: Vec<&&serde_json::Value> =
@@ -505,19 +499,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     )
     .await;
     put_under(&world, &runner, &tags_a, &stray_mt, &stray_body).await;
-    let (code, json, err) = verify_json(
-        &world,
-        &[
-            "0.1.0",
-            "--components",
-            "console",
-            "--deep",
-            "--only",
-            "verify-contents",
-        ],
-    )
-    .await;
-    assert_eq!(code, 1, "{json:#}\n{err}");
+    let json = verify_expect(&world, &DEEP_CONTENTS, 1).await;
     let contents = outcomes(&json, "verify-contents");
     let failed: Vec<&&serde_json::Value> =
         contents.iter().filter(|o| o["status"] == "fail").collect();
@@ -527,17 +509,6 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
     assert!(msg.contains("stray file `/etc/build-source.txt`"), "{msg}");
     assert!(msg.contains(&config.raw.repository.name), "{msg}");
     put_under(&world, &runner, &tags_a, &orig_mt, &orig_body).await;
-    let (code, json, err) = verify_json(
-        &world,
-        &[
-            "0.1.0",
-            "--components",
-            "console",
-            "--deep",
-            "--only",
-            "verify-contents",
-        ],
-    )
-    .await;
-    assert_eq!(code, 0, "restored: {json:#}\n{err}");
+    // Restored: it passes again.
+    verify_expect(&world, &DEEP_CONTENTS, 0).await;
 }

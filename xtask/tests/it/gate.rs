@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use crate::git;
+use crate::support::world::tag_release;
 use crate::support::{Run, World};
 use xtask::standin::github::{self as gh, ADMIN_TOKEN};
 
@@ -285,16 +286,7 @@ async fn a_hand_made_tag_at_head_is_refused_not_taken_as_done() {
     git(&other, &["push", "-q", "origin", ":refs/tags/v2.0.0"]);
     git(&other, &["tag", "-d", "v2.0.0"]);
     git(&env.work, &["tag", "-d", "v2.0.0"]);
-    git(
-        &other,
-        &[
-            "tag",
-            "-a",
-            "-m",
-            "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
-            "v2.0.0",
-        ],
-    );
+    tag_release(&other, "2.0.0");
     git(&other, &["push", "-q", "origin", "v2.0.0"]);
     let out = env
         .release("2.0.0", &["--components", "core,runner,console"])
@@ -355,16 +347,7 @@ async fn a_tag_pushed_by_someone_else_during_the_gate_is_named_as_such() {
     );
     let other = env.clone_remote("other");
     let colleague = async {
-        git(
-            &other,
-            &[
-                "tag",
-                "-a",
-                "-m",
-                "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
-                "v2.0.0",
-            ],
-        );
+        tag_release(&other, "2.0.0");
         git(&other, &["push", "-q", "origin", "v2.0.0"]);
     };
     // Old: exit 3, "check your credentials".

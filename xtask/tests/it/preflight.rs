@@ -1,9 +1,9 @@
 //! End-to-end preflight tests: the real binary against copies of the repository layout, the
 //! check-id snapshot, generated docs, report formats and release.toml validation.
 
-use crate::support::{Xtask, repo_root};
+use crate::support::{Run, Xtask, repo_root};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::git;
 use xtask::checks::{ALL, CheckId};
@@ -13,12 +13,10 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The binary with the closed environment of `support::Xtask`.
-fn xtask(args: &[&str]) -> Output {
-    Xtask::new().args(args).output()
+/// The binary with the closed environment of `support::Xtask`, run to the end.
+fn xtask(args: &[&str]) -> Run {
+    Xtask::new().args(args).run()
 }
-
-use crate::support::text;
 
 /// A committed copy of the repository layout: release.toml, docs/ and the given fixture
 /// workflow as the publish workflow.
@@ -62,13 +60,13 @@ fn docs_checks_md_is_current() {
         on_disk == xtask::checkdocs::render(),
         "docs/checks.md is stale; regenerate it with `cargo xtask docs-checks`"
     );
-    let out = xtask(&[
+    xtask(&[
         "--repo",
         repo_root().to_str().unwrap(),
         "docs-checks",
         "--check",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ])
+    .expect(0, &[]);
 }
 
 #[test]
@@ -82,22 +80,14 @@ fn docs_checks_check_fails_when_stale() {
     std::fs::create_dir_all(dir.path().join("docs")).unwrap();
     std::fs::write(dir.path().join("docs/checks.md"), "old\n").unwrap();
     let root = dir.path().to_str().unwrap();
-    let out = xtask(&["--repo", root, "docs-checks", "--check"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("cargo xtask docs-checks"),
-        "{}",
-        text(&out)
-    );
-    let out = xtask(&["--repo", root, "docs-checks"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = xtask(&["--repo", root, "docs-checks", "--check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    xtask(&["--repo", root, "docs-checks", "--check"]).expect(1, &["cargo xtask docs-checks"]);
+    xtask(&["--repo", root, "docs-checks"]).expect(0, &[]);
+    xtask(&["--repo", root, "docs-checks", "--check"]).expect(0, &[]);
 }
 
 #[test]
 fn the_repository_passes_its_offline_docs_checks() {
-    let out = xtask(&[
+    xtask(&[
         "--repo",
         repo_root().to_str().unwrap(),
         "preflight",
@@ -108,8 +98,8 @@ fn the_repository_passes_its_offline_docs_checks() {
         "packages",
         "--only",
         "delivery",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ])
+    .expect(0, &[]);
 }
 
 #[test]
@@ -117,7 +107,7 @@ fn over_granting_workflow_fails_with_id_file_and_line() {
     let dir = repo_copy("overgrant-job.yml");
     let root = dir.path();
     let wf = root.join(".github/workflows/publish-images.yml");
-    let out = xtask(&[
+    let t = xtask(&[
         "--repo",
         root.to_str().unwrap(),
         "preflight",
@@ -126,10 +116,9 @@ fn over_granting_workflow_fails_with_id_file_and_line() {
         "workflow",
         "--only",
         "docs",
-    ]);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("workflow-permissions"), "{t}");
+    ])
+    .expect(1, &["workflow-permissions"])
+    .text();
     let want = format!(
         ".github/workflows/publish-images.yml:{}",
         line_of(&wf, "id-token: write")
@@ -147,7 +136,7 @@ fn tag_pinned_customer_doc_fails_with_file_and_line() {
         "# Upgrading\n\nPull the new image:\n\n    docker pull aisopsflow-core:1.2.3\n",
     )
     .unwrap();
-    let out = xtask(&[
+    let t = xtask(&[
         "--repo",
         root.to_str().unwrap(),
         "preflight",
@@ -156,11 +145,9 @@ fn tag_pinned_customer_doc_fails_with_file_and_line() {
         "workflow",
         "--only",
         "docs",
-    ]);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("docs-digest-pinning"), "{t}");
-    assert!(t.contains("docs/customer/upgrade.md:5"), "{t}");
+    ])
+    .expect(1, &["docs-digest-pinning", "docs/customer/upgrade.md:5"])
+    .text();
     // The good workflow passes: only the doc fails.
     assert!(!t.contains("FAIL   workflow-"), "{t}");
 
@@ -175,8 +162,8 @@ fn tag_pinned_customer_doc_fails_with_file_and_line() {
         "--format",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report parses");
+    out.expect(1, &[]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json report parses");
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["verdict"], "fail");
     let checks = v["checks"].as_array().unwrap();
@@ -202,7 +189,7 @@ fn tag_pinned_customer_doc_fails_with_file_and_line() {
         "--format",
         "sarif",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("sarif parses");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("sarif parses");
     assert_eq!(v["version"], "2.1.0");
     let results = v["runs"][0]["results"].as_array().unwrap();
     let r = results
@@ -232,8 +219,8 @@ fn only_workflow_reports_only_workflow_checks() {
         "--format",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    out.expect(0, &[]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let ids: Vec<&str> = v["checks"]
         .as_array()
         .unwrap()
@@ -248,22 +235,15 @@ fn only_workflow_reports_only_workflow_checks() {
 
 #[test]
 fn unknown_only_prefix_and_missing_repo_are_usage_errors() {
-    let out = xtask(&["--repo", "/nonexistent", "preflight"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("/nonexistent"), "{}", text(&out));
-    let out = xtask(&[
+    xtask(&["--repo", "/nonexistent", "preflight"]).expect(2, &["/nonexistent"]);
+    xtask(&[
         "--repo",
         repo_root().to_str().unwrap(),
         "preflight",
         "--only",
         "nosuch",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("workflow-permissions"),
-        "{}",
-        text(&out)
-    );
+    ])
+    .expect(2, &["workflow-permissions"]);
 }
 
 #[test]
@@ -280,13 +260,8 @@ fn attestations_are_recorded_and_validated() {
         "json",
     ]);
     // Unattested manual checks fail nothing, but preflight is not ready without them (exit 4).
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "unattested manual checks make preflight not ready: {}",
-        text(&out)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    out.expect_for("unattested manual checks make preflight not ready", 4, &[]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["summary"]["verdict"], "incomplete");
     assert_eq!(v["summary"]["attestations_missing"], 5);
     assert!(
@@ -296,15 +271,15 @@ fn attestations_are_recorded_and_validated() {
             .iter()
             .all(|c| c["status"] == "manual")
     );
-    let out = xtask(&[
+    xtask(&[
         "--repo",
         root,
         "preflight",
         "--only",
         "manual",
         "--deny-warnings",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    ])
+    .expect(1, &[]);
 
     let file = dir.path().join("attest.toml");
     let mut toml = String::new();
@@ -327,13 +302,13 @@ fn attestations_are_recorded_and_validated() {
         "--format",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    out.expect(0, &[]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     for c in v["checks"].as_array().unwrap() {
         assert_eq!(c["status"], "pass");
         assert!(c["message"].as_str().unwrap().contains("attested by alice"));
     }
-    let out = xtask(&[
+    xtask(&[
         "--repo",
         root,
         "preflight",
@@ -341,13 +316,8 @@ fn attestations_are_recorded_and_validated() {
         "manual",
         "--attest",
         "manual-nope",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("manual-package-inheritance"),
-        "{}",
-        text(&out)
-    );
+    ])
+    .expect(2, &["manual-package-inheritance"]);
 }
 
 #[test]
@@ -360,16 +330,15 @@ fn changes_must_match_the_released_components() {
     git(root, &["add", "."]);
     git(root, &["commit", "-qm", "change console and core"]);
     let r = root.to_str().unwrap();
-    let out = xtask(&["--repo", r, "preflight", "--only", "changes"]);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(
-        t.contains("console: 1 input file(s) changed since v1.0.0"),
-        "{t}"
+    xtask(&["--repo", r, "preflight", "--only", "changes"]).expect(
+        1,
+        &[
+            "console: 1 input file(s) changed since v1.0.0",
+            "console/Dockerfile",
+        ],
     );
-    assert!(t.contains("console/Dockerfile"), "{t}");
     // Runner is in every release but unchanged: a warning, which gates only with --deny-warnings.
-    let out = xtask(&[
+    xtask(&[
         "--repo",
         r,
         "preflight",
@@ -377,14 +346,12 @@ fn changes_must_match_the_released_components() {
         "changes",
         "--components",
         "console",
-    ]);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(
-        t.contains("runner: in the release but none of its inputs changed"),
-        "{t}"
+    ])
+    .expect(
+        0,
+        &["runner: in the release but none of its inputs changed"],
     );
-    let out = xtask(&[
+    xtask(&[
         "--repo",
         r,
         "preflight",
@@ -393,22 +360,21 @@ fn changes_must_match_the_released_components() {
         "--components",
         "console",
         "--deny-warnings",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    ])
+    .expect(1, &[]);
 }
 
 #[test]
 fn first_release_passes_changes_with_a_note() {
     let dir = repo_copy("good.yml");
-    let out = xtask(&[
+    xtask(&[
         "--repo",
         dir.path().to_str().unwrap(),
         "preflight",
         "--only",
         "changes",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("first release"), "{}", text(&out));
+    ])
+    .expect(0, &["first release"]);
 }
 
 #[test]
@@ -416,7 +382,7 @@ fn notes_draft_must_name_commit_and_tags() {
     let dir = repo_copy("good.yml");
     let root = dir.path();
     let r = root.to_str().unwrap();
-    let out = xtask(&[
+    let notes_check = [
         "--repo",
         r,
         "preflight",
@@ -424,9 +390,8 @@ fn notes_draft_must_name_commit_and_tags() {
         "notes",
         "--release",
         "1.2.3",
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out).contains("skip"), "{}", text(&out));
+    ];
+    xtask(&notes_check).expect(0, &["skip"]);
     let head = String::from_utf8(
         Command::new("git")
             .args(["rev-parse", "HEAD"])
@@ -451,30 +416,10 @@ fn notes_draft_must_name_commit_and_tags() {
         ));
     }
     std::fs::write(notes.join("1.2.3.draft.md"), &draft).unwrap();
-    let out = xtask(&[
-        "--repo",
-        r,
-        "preflight",
-        "--only",
-        "notes",
-        "--release",
-        "1.2.3",
-    ]);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("aisopsflow-runner-commercial:1.2.3"), "{t}");
+    xtask(&notes_check).expect(1, &["aisopsflow-runner-commercial:1.2.3"]);
     draft.push_str(&format!("- ghcr.io/aisopsflow/aisopsflow-runner-commercial:1.2.3\n- ghcr.io/aisopsflow/aisopsflow-runner-commercial:sha-{}\n", &head[..7]));
     std::fs::write(notes.join("1.2.3.draft.md"), &draft).unwrap();
-    let out = xtask(&[
-        "--repo",
-        r,
-        "preflight",
-        "--only",
-        "notes",
-        "--release",
-        "1.2.3",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    xtask(&notes_check).expect(0, &[]);
 }
 
 // --- release.toml validation (issue 2 item 7) ---

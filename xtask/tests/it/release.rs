@@ -5,7 +5,9 @@
 //! Needs `docker-registry` and `skopeo` (`apt-get install docker-registry skopeo`);
 //! `AISOPSFLOW_SKIP_DOCKER=1` skips, loudly.
 
-use crate::support::world::{Rehearsed, STEPS, WORKFLOW, all_tags, operator, run_within_an_hour};
+use crate::support::world::{
+    Rehearsed, STEPS, WORKFLOW, all_tags, operator, run_within_an_hour, tag_release,
+};
 use crate::support::{World, repo_root};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
@@ -16,6 +18,16 @@ use xtask::config::Config;
 use xtask::secrets::Secret;
 use xtask::standin::github::{self as gh, ADMIN_TOKEN, JobSeed, NewRun};
 use xtask::standin::rehearsal::RehearsalOptions;
+
+/// The JSON plan of `release 2.0.0 --latest`, printed and stopped.
+const PLAN_2_0_0_JSON: [&str; 6] = [
+    "release",
+    "2.0.0",
+    "--latest",
+    "--dry-run",
+    "--format",
+    "json",
+];
 
 /// The marker comments of internal notes: (digest, latest-before, latest-after) per package.
 fn recorded(notes: &str) -> xtask::notes::Recorded {
@@ -294,16 +306,7 @@ async fn reruns_resume_after_interruptions_at_every_stage() {
 
     // 1. A tag created at HEAD by hand, not pushed: not this tool's (no resume record), so
     //    refused with the fix; after the fix the release completes.
-    git(
-        &env.work,
-        &[
-            "tag",
-            "-a",
-            "-m",
-            "aisopsflow 2.0.0\n\ncomponents: core,runner\n",
-            "v2.0.0",
-        ],
-    );
+    tag_release(&env.work, "2.0.0");
     let out = env
         .release("2.0.0", &[])
         .await
@@ -406,18 +409,7 @@ async fn refusals_change_nothing() {
     env.assert_unchanged();
 
     // The dry run prints the plan (JSON here) and stops.
-    let out = env
-        .xtask(&[
-            "release",
-            "2.0.0",
-            "--latest",
-            "--dry-run",
-            "--format",
-            "json",
-        ])
-        .await
-        .expect(0, &[])
-        .text();
+    let out = env.xtask(&PLAN_2_0_0_JSON).await.expect(0, &[]).text();
     let json_end = out.rfind('}').unwrap();
     let plan: serde_json::Value = serde_json::from_str(&out[..=json_end]).unwrap();
     assert_eq!(plan["tag"], "release-v2.0.0");
@@ -862,18 +854,7 @@ async fn release_executes_exactly_the_printed_plan() {
     let Some(env) = World::start().await else {
         return;
     };
-    let out = env
-        .xtask(&[
-            "release",
-            "2.0.0",
-            "--latest",
-            "--dry-run",
-            "--format",
-            "json",
-        ])
-        .await
-        .expect(0, &[])
-        .text();
+    let out = env.xtask(&PLAN_2_0_0_JSON).await.expect(0, &[]).text();
     let planned = first_json(&out);
     assert_eq!(planned["outcome"], "planned", "{out}");
     let todo: Vec<serde_json::Value> = planned["steps"]
@@ -913,18 +894,7 @@ async fn release_executes_exactly_the_printed_plan() {
     assert!(env.notes("2.0.0").is_some());
 
     // Planned again, every step is done, and the real run executes none.
-    let out = env
-        .xtask(&[
-            "release",
-            "2.0.0",
-            "--latest",
-            "--dry-run",
-            "--format",
-            "json",
-        ])
-        .await
-        .expect(0, &[])
-        .text();
+    let out = env.xtask(&PLAN_2_0_0_JSON).await.expect(0, &[]).text();
     let again = first_json(&out);
     assert!(
         again["steps"]

@@ -501,18 +501,8 @@ impl World {
     /// resume record.
     pub fn tag_from_another_clone(&self, version: &str) {
         let other = self.clone_remote(&format!("other-{version}"));
-        let tag = format!("v{version}");
-        git(
-            &other,
-            &[
-                "tag",
-                "-a",
-                "-m",
-                &format!("aisopsflow {version}\n\ncomponents: core,runner\n"),
-                &tag,
-            ],
-        );
-        git(&other, &["push", "-q", "origin", &tag]);
+        tag_release(&other, version);
+        git(&other, &["push", "-q", "origin", &format!("v{version}")]);
     }
 
     /// Tags on the bare remote.
@@ -590,6 +580,21 @@ impl World {
             .map(|i| i.package)
             .collect()
     }
+}
+
+/// Tags HEAD in `dir` `v<version>`, annotated as a release tag of the tool names its
+/// components (`aisopsflow <version>`, components core and runner), without pushing it.
+pub fn tag_release(dir: &Path, version: &str) {
+    git(
+        dir,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            &format!("aisopsflow {version}\n\ncomponents: core,runner\n"),
+            &format!("v{version}"),
+        ],
+    );
 }
 
 /// Every tag of every package and its digest, read over the registry API with a token the
