@@ -18,7 +18,7 @@ use std::time::Instant;
 use base64::Engine;
 use xtask::standin::rehearsal::RehearsalOptions;
 
-use crate::registry::{get_blob, get_manifest, put_blob};
+use crate::support::registry::{get_blob, get_manifest, put_blob, put_manifest, skopeo_digest};
 use crate::support::world::Rehearsed;
 
 use crate::git;
@@ -134,7 +134,7 @@ async fn verify_expect(world: &Rehearsed, args: &[&str], code: i32) -> serde_jso
 /// Puts `body` under every tag in `tags`.
 async fn put_under(world: &Rehearsed, repo: &str, tags: &[String], mt: &str, body: &[u8]) {
     for t in tags {
-        crate::registry::put_manifest(&world.registry, repo, t, mt, body).await;
+        put_manifest(&world.registry, repo, t, mt, body).await;
     }
 }
 
@@ -252,11 +252,7 @@ async fn release_evidence_runs_contents_record_and_customer_proof() {
         assert_eq!(p.platforms.len(), 1, "{p:?}");
         assert_eq!(p.platforms[0].digest, p.digest);
         assert_eq!(
-            crate::registry::skopeo_digest(
-                &world.registry,
-                &format!("{org}/{}", p.package),
-                "0.1.0"
-            ),
+            skopeo_digest(&world.registry, &format!("{org}/{}", p.package), "0.1.0"),
             p.digest
         );
     }

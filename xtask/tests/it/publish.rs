@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::git;
+use crate::support::registry::skopeo_digest;
 use xtask::effects::github::Github;
 use xtask::effects::registry::{Credentials, RegistryClient};
 use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
@@ -171,32 +172,6 @@ async fn registry_state(r: &Rehearsal) -> BTreeMap<String, BTreeMap<String, Stri
     out
 }
 
-fn skopeo_digest(r: &Rehearsal, package: &str, tag: &str) -> String {
-    let creds = format!("{}:{}", r.registry.user, r.registry.password.expose());
-    let out = std::process::Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            "--creds",
-            &creds,
-            "--no-tags",
-            "--format",
-            "{{.Digest}}",
-        ])
-        .arg(format!(
-            "docker://{}/{ORG}/{package}:{tag}",
-            r.registry.host
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn tags(state: &BTreeMap<String, String>) -> BTreeSet<&str> {
     state.keys().map(String::as_str).collect()
 }
@@ -223,7 +198,7 @@ async fn pushes_and_dispatches_publish_exactly_the_policys_tags() {
             "{p}: semver and sha tags differ"
         );
         assert_eq!(
-            skopeo_digest(&r, p, "0.1.0"),
+            skopeo_digest(&r.registry, &format!("{ORG}/{p}"), "0.1.0"),
             s1[p]["0.1.0"],
             "{p}: skopeo disagrees"
         );
@@ -255,7 +230,7 @@ async fn pushes_and_dispatches_publish_exactly_the_policys_tags() {
         assert_eq!(s2[p][&sha2], s2[p]["0.1.1"]);
         assert_eq!(s2[p]["0.1.0"], s1[p]["0.1.0"], "{p}: 0.1.0 moved");
         assert_eq!(
-            skopeo_digest(&r, p, "latest"),
+            skopeo_digest(&r.registry, &format!("{ORG}/{p}"), "latest"),
             s2[p]["0.1.1"],
             "{p}: skopeo disagrees on latest"
         );

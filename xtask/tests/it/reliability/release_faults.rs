@@ -289,23 +289,11 @@ pub(super) async fn release_faults_then_the_rerun_completes() {
     env.commit_and_push("core/fault-3.4.txt", "3.4\n");
     // The hold goes in once the tag is pushed: before it, the gate asks the registry about
     // 3.4.0 too (what the publish run will ask), and that is not the stage under test.
+    let mut args = vec!["--repo".to_string(), env.work.to_str().unwrap().to_string()];
+    args.extend(env.release_args("3.4.0"));
     let cmd = xtask_cmd(
         &env.work,
-        &[
-            "--repo",
-            env.work.to_str().unwrap(),
-            "release",
-            "3.4.0",
-            "--yes",
-            "--attestations",
-            env.attestations.to_str().unwrap(),
-            "--skip-checks",
-            "build",
-            "--skip-checks",
-            "verify-runs",
-            "--skip-checks",
-            "verify-contents",
-        ],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
         &[
             ("GITHUB_API_URL", &env.gh.base_url),
             ("GITHUB_TOKEN", ADMIN_TOKEN),

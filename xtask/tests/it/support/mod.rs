@@ -1,13 +1,14 @@
 //! The one test-support layer of the integration tests: the workspace root, a tree copy, git
 //! with the test identity and the one Docker gate here; the binary runner with a closed
 //! environment and its run result (`xtask.rs`); the one release-layout builder (`layout.rs`);
-//! and the one world of the release tests, a bare remote, the GitHub stand-in and the registry
-//! harness (`world.rs`).
+//! images over the registry API and skopeo (`registry.rs`); and the one world of the release
+//! tests, a bare remote, the GitHub stand-in and the registry harness (`world.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod layout;
+pub mod registry;
 pub mod world;
 mod xtask;
 

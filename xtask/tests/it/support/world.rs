@@ -183,7 +183,7 @@ async fn play(
     for img in config.images_for(&components) {
         let repo = format!("{}/{}", config.org(), img.package);
         let content = image_content(&img.package, &plan.version, &sha);
-        let (body, _) = crate::registry::push_image(
+        let (body, _) = super::registry::push_image(
             &reg,
             &repo,
             &plan.version_tags[0],
@@ -192,7 +192,7 @@ async fn play(
         )
         .await;
         for t in plan.tags.iter().skip(1) {
-            crate::registry::put_manifest(
+            super::registry::put_manifest(
                 &reg,
                 &repo,
                 t,
@@ -542,28 +542,9 @@ impl World {
         format!("{}/{package}", self.config.org())
     }
 
-    /// The digest of `package:tag` as skopeo sees it (an independent client).
+    /// The digest of `package:tag` as skopeo sees it (an independent client), if it resolves.
     pub fn skopeo_digest(&self, package: &str, tag: &str) -> Option<String> {
-        let creds = format!("{}:{}", self.reg.user, ADMIN_TOKEN);
-        let out = std::process::Command::new("skopeo")
-            .args([
-                "inspect",
-                "--tls-verify=false",
-                "--creds",
-                &creds,
-                "--format",
-                "{{.Digest}}",
-            ])
-            .arg(format!(
-                "docker://{}/{}:{tag}",
-                self.reg.host,
-                self.repo(package)
-            ))
-            .output()
-            .expect("skopeo is installed (apt-get install skopeo)");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        super::registry::skopeo_inspect(&self.reg, &self.repo(package), tag).ok()
     }
 
     /// Every tag of every package and its digest (see [`all_tags`]).
