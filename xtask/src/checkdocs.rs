@@ -16,7 +16,7 @@ use crate::workspace::Global;
 
 /// Where the generated file lives, relative to the workspace root.
 pub const PATH: &str = "docs/checks.md";
-pub const REGENERATE: &str = "cargo xtask docs-checks";
+pub(crate) const REGENERATE: &str = "cargo xtask docs-checks";
 
 fn phase(p: Phase) -> &'static str {
     match p {
@@ -110,7 +110,7 @@ fn severity(s: Severity) -> &'static str {
 }
 
 /// Whether docs/checks.md under `root` is current.
-pub fn is_current(root: &Path) -> bool {
+pub(crate) fn is_current(root: &Path) -> bool {
     std::fs::read_to_string(root.join(PATH)).is_ok_and(|t| t == render())
 }
 

@@ -17,8 +17,8 @@ pub const FILE: &str = "release.toml";
 
 /// Environment variables that override configuration, so tests and rehearsals can point the
 /// product at local stand-ins without the product knowing.
-pub const ENV_GITHUB_API: &str = "GITHUB_API_URL";
-pub const ENV_REGISTRY: &str = "AISOPSFLOW_REGISTRY";
+pub(crate) const ENV_GITHUB_API: &str = "GITHUB_API_URL";
+pub(crate) const ENV_REGISTRY: &str = "AISOPSFLOW_REGISTRY";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,7 +167,7 @@ pub struct Notes {
 
 /// The six packages the checklist allows. A package outside this list is an error unless
 /// `release.toml` names it under `[[packages.exceptions]]` with a reason.
-pub const CHECKLIST_ALLOWLIST: [&str; 6] = [
+pub(crate) const CHECKLIST_ALLOWLIST: [&str; 6] = [
     "aisopsflow-core",
     "aisopsflow-runner",
     "aisopsflow-console",
@@ -597,7 +597,7 @@ impl Config {
     }
 
     /// The registry host, honouring `AISOPSFLOW_REGISTRY`.
-    pub fn registry_host(&self) -> String {
+    pub(crate) fn registry_host(&self) -> String {
         std::env::var(ENV_REGISTRY)
             .ok()
             .filter(|s| !s.is_empty())
@@ -712,7 +712,7 @@ impl Config {
         self.root.join(&self.raw.notes.dir)
     }
 
-    pub fn workflow_path(&self) -> PathBuf {
+    pub(crate) fn workflow_path(&self) -> PathBuf {
         self.root.join(&self.raw.repository.publish_workflow)
     }
 
@@ -729,12 +729,12 @@ impl Config {
 
 /// A ruleset bypass actor named in `release.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
+pub(crate) struct Actor {
     pub actor_type: String,
     pub name: Option<String>,
 }
 
-pub fn parse_actor(s: &str) -> Result<Actor, String> {
+pub(crate) fn parse_actor(s: &str) -> Result<Actor, String> {
     const TYPES: [&str; 6] = [
         "Team",
         "RepositoryRole",
@@ -770,7 +770,7 @@ fn static_prefix(glob: &str) -> String {
 
 /// Whether an edition is the commercial one: named so, built with the `commercial` feature,
 /// carrying commercial-only defaults, or publishing `*-commercial` packages.
-pub fn is_commercial(name: &str, e: &Edition) -> bool {
+pub(crate) fn is_commercial(name: &str, e: &Edition) -> bool {
     !commercial_reason(name, e).is_empty()
 }
 

@@ -14,7 +14,7 @@ pub const USAGE: u8 = 2;
 pub const EXTERNAL: u8 = 3;
 /// Preflight is not ready: nothing failed, but a gating check could not run or an
 /// attestation is missing. Reported, never raised as an error.
-pub const INCOMPLETE: u8 = 4;
+pub(crate) const INCOMPLETE: u8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -38,7 +38,7 @@ impl Kind {
 
 /// An error with a kind. Its message is the whole message; it is never empty.
 #[derive(Debug)]
-pub struct Classified {
+pub(crate) struct Classified {
     pub kind: Kind,
     pub message: String,
 }
@@ -83,7 +83,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 }
 
 /// The kind of an error, if classified.
-pub fn kind_of(err: &anyhow::Error) -> Option<Kind> {
+pub(crate) fn kind_of(err: &anyhow::Error) -> Option<Kind> {
     err.chain()
         .find_map(|e| e.downcast_ref::<Classified>().map(|c| c.kind))
 }
@@ -91,7 +91,7 @@ pub fn kind_of(err: &anyhow::Error) -> Option<Kind> {
 /// An error whose one stdout document (`--format json`) the command already printed; `main`
 /// then prints only the human line on stderr.
 #[derive(Debug)]
-pub struct Reported;
+pub(crate) struct Reported;
 
 impl fmt::Display for Reported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -361,9 +361,10 @@ pub struct DocsChecks {
     pub check: bool,
 }
 
+#[cfg(test)]
 impl Test {
     /// `--no-install` (the environment variable is read by `setup`).
-    pub fn no_install(&self) -> bool {
+    pub(crate) fn no_install(&self) -> bool {
         self.provision.no_install
     }
 }

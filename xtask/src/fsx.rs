@@ -14,7 +14,7 @@ use anyhow::Context;
 ///
 /// A new file gets the mode a plain `File::create` would give it (0o666 less the user's
 /// umask), not the temporary file's private 0o600; a replaced file keeps its mode.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -54,9 +54,8 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 /// Held while a release, promote or publish runs in a checkout; released when dropped or
 /// when the process ends (an advisory `flock(2)`, so a crashed run leaves no stale lock).
 #[derive(Debug)]
-pub struct CheckoutLock {
+pub(crate) struct CheckoutLock {
     _file: std::fs::File,
-    pub path: std::path::PathBuf,
 }
 
 #[cfg(unix)]
@@ -68,7 +67,7 @@ unsafe extern "C" {
 /// Takes the checkout lock `<dir>/aisopsflow-xtask.lock` for `command`, started at `started`
 /// (`effects::git::lock_checkout` passes the git dir). Another process holding it is refused
 /// at once (exit 1), naming its pid, command and start time.
-pub fn lock_in(dir: &Path, command: &str, started: &str) -> anyhow::Result<CheckoutLock> {
+pub(crate) fn lock_in(dir: &Path, command: &str, started: &str) -> anyhow::Result<CheckoutLock> {
     let path = dir.join("aisopsflow-xtask.lock");
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -115,11 +114,11 @@ pub fn lock_in(dir: &Path, command: &str, started: &str) -> anyhow::Result<Check
         })
         .and_then(|_| file.write_all(text.as_bytes()))
         .with_context(|| format!("writing the checkout lock {}", path.display()))?;
-    Ok(CheckoutLock { _file: file, path })
+    Ok(CheckoutLock { _file: file })
 }
 
 /// The command line as typed, for the lock's holder line (secrets redacted).
-pub fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     crate::secrets::redact_all(&format!("cargo xtask {}", args.join(" ")))
 }

@@ -165,7 +165,7 @@ impl Pattern {
         Ok(Pattern { negative, atoms })
     }
 
-    pub fn is_negative(&self) -> bool {
+    pub(crate) fn is_negative(&self) -> bool {
         self.negative
     }
 
@@ -279,7 +279,7 @@ fn match_at(
 /// A list of patterns read as GitHub reads `branches:`, `tags:` or `paths:`: `text` is
 /// included when the last pattern that matches it is positive.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     patterns: Vec<Pattern>,
 }
 
@@ -305,7 +305,7 @@ impl Filter {
 /// Files under `root` whose `/`-separated relative path `globs` includes (the filter rule:
 /// the last matching pattern decides), sorted; `.git` and `target` are never entered, nor are
 /// symbolic links followed. Relative paths are returned.
-pub fn workspace_files<S: AsRef<str>>(
+pub(crate) fn workspace_files<S: AsRef<str>>(
     root: &std::path::Path,
     globs: &[S],
 ) -> Result<Vec<std::path::PathBuf>, PatternError> {

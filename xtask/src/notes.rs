@@ -23,7 +23,7 @@ use crate::config::{Config, Visibility};
 
 /// One package in the notes.
 #[derive(Debug, Clone, Serialize)]
-pub struct PackageNotes {
+pub(crate) struct PackageNotes {
     pub package: String,
     pub component: String,
     pub edition: String,
@@ -63,7 +63,7 @@ pub struct AttestationLine {
 
 /// Everything the notes say.
 #[derive(Debug, Clone, Serialize)]
-pub struct NotesInput {
+pub(crate) struct NotesInput {
     pub version: String,
     pub tag: String,
     pub commit: String,
@@ -82,12 +82,12 @@ pub struct NotesInput {
 }
 
 /// `docs/releases/<version>.md`.
-pub fn internal_path(config: &Config, version: &str) -> PathBuf {
+pub(crate) fn internal_path(config: &Config, version: &str) -> PathBuf {
     config.notes_dir().join(format!("{version}.md"))
 }
 
 /// `docs/releases/<version>.customer.md`.
-pub fn customer_path(config: &Config, version: &str) -> PathBuf {
+pub(crate) fn customer_path(config: &Config, version: &str) -> PathBuf {
     config.notes_dir().join(format!("{version}.customer.md"))
 }
 
@@ -96,7 +96,7 @@ fn digest_or_none(d: &Option<String>) -> &str {
 }
 
 /// The internal release notes.
-pub fn render_internal(n: &NotesInput) -> String {
+pub(crate) fn render_internal(n: &NotesInput) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Release {}", n.version);
     let _ = writeln!(s);
@@ -264,7 +264,7 @@ fn internal_attestations(s: &mut String, n: &NotesInput) {
 }
 
 /// The customer-facing notes: references by digest and public links, nothing internal.
-pub fn render_customer(n: &NotesInput) -> String {
+pub(crate) fn render_customer(n: &NotesInput) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# aisopsflow {}", n.version);
     let _ = writeln!(s);
@@ -305,7 +305,7 @@ pub const PROOF_HEADING: &str = "## Check what you pull";
 /// pull` by digest (the engine refuses content that does not hash to it) and `skopeo inspect
 /// --raw` of the version tag, whose manifest bytes must hash to the same digest. Each
 /// `sha256sum` line is followed by `# expect: <hex>  -`, what it must print.
-pub fn customer_proof(n: &NotesInput) -> String {
+pub(crate) fn customer_proof(n: &NotesInput) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{PROOF_HEADING}");
     let _ = writeln!(s);

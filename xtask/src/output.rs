@@ -44,7 +44,7 @@ pub fn quiet() -> bool {
 }
 
 /// Whether to colour what goes to stdout.
-pub fn color_stdout() -> bool {
+pub(crate) fn color_stdout() -> bool {
     decide(
         COLOR.get().copied().unwrap_or_default(),
         &|k| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned()),
@@ -54,7 +54,11 @@ pub fn color_stdout() -> bool {
 
 /// The colour decision for a stream, from the flag, the environment (`env`) and whether the
 /// stream is a terminal.
-pub fn decide(when: ColorWhen, env: &dyn Fn(&str) -> Option<String>, terminal: bool) -> bool {
+pub(crate) fn decide(
+    when: ColorWhen,
+    env: &dyn Fn(&str) -> Option<String>,
+    terminal: bool,
+) -> bool {
     match when {
         ColorWhen::Always => true,
         ColorWhen::Never => false,

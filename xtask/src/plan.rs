@@ -219,7 +219,7 @@ impl Plan {
 
     /// Whether the notes were written by an earlier run: the release was finished then, and
     /// only the optional draft release can remain (it is idempotent).
-    pub fn notes_written(&self) -> bool {
+    pub(crate) fn notes_written(&self) -> bool {
         self.step(StepKind::WriteNotes)
             .is_some_and(|s| s.done.is_some())
     }
@@ -556,7 +556,7 @@ fn run_steps(config: &Config, req: &Request, world: &World, plan: &Plan) -> Vec<
 }
 
 /// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.
-pub fn latest_before_flag(packages: &[PlannedPackage]) -> String {
+pub(crate) fn latest_before_flag(packages: &[PlannedPackage]) -> String {
     packages
         .iter()
         .map(|p| {
@@ -688,7 +688,7 @@ fn check_no_downgrade(config: &Config, req: &Request, world: &World) -> anyhow::
 }
 
 /// The plan for people.
-pub fn render_human(plan: &Plan) -> String {
+pub(crate) fn render_human(plan: &Plan) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let _ = writeln!(

@@ -62,7 +62,7 @@ pub fn parse_version(input: &str) -> anyhow::Result<semver::Version> {
 }
 
 /// Shows untrusted input safely in messages: control and non-ASCII characters escaped.
-pub fn printable(input: &str) -> String {
+pub(crate) fn printable(input: &str) -> String {
     input
         .chars()
         .flat_map(|c| {
@@ -87,7 +87,7 @@ pub enum TagKind {
 
 impl TagKind {
     /// The kind a release request asks for: `release-v*` with `--latest`, else `v*`.
-    pub fn for_latest(latest: bool) -> TagKind {
+    pub(crate) fn for_latest(latest: bool) -> TagKind {
         if latest {
             TagKind::ReleaseLatest
         } else {
@@ -106,7 +106,7 @@ impl TagKind {
 
 /// Both git tags a version can have, `release-v*` first: where a version's release is looked
 /// for.
-pub fn release_tags(rules: &TagRules, version: &semver::Version) -> [String; 2] {
+pub(crate) fn release_tags(rules: &TagRules, version: &semver::Version) -> [String; 2] {
     [
         git_tag(rules, version, TagKind::ReleaseLatest),
         git_tag(rules, version, TagKind::Release),
@@ -165,7 +165,7 @@ impl fmt::Display for Event {
     }
 }
 
-pub fn parse_event(s: &str) -> anyhow::Result<Event> {
+pub(crate) fn parse_event(s: &str) -> anyhow::Result<Event> {
     match s {
         "push" => Ok(Event::Push),
         "workflow_dispatch" => Ok(Event::WorkflowDispatch),
@@ -177,7 +177,7 @@ pub fn parse_event(s: &str) -> anyhow::Result<Event> {
 }
 
 /// The `publish_latest` dispatch input, given as a JSON boolean or a string.
-pub fn parse_bool_input(name: &str, value: Option<&str>) -> anyhow::Result<bool> {
+pub(crate) fn parse_bool_input(name: &str, value: Option<&str>) -> anyhow::Result<bool> {
     match value.map(str::trim) {
         None | Some("") => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),

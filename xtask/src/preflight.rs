@@ -49,7 +49,7 @@ pub fn validate_only(only: &[String]) -> anyhow::Result<()> {
 /// where an id's dash does (`build` skips `build-core`, ...), and selects at least one gate
 /// check (or a deep verify check, `verify-runs` and `verify-contents`). An empty value (an unset shell variable) would select every check, so it is refused,
 /// as is skipping a manual attestation: those are attested, never skipped.
-pub fn validate_skips(skips: &[String]) -> anyhow::Result<()> {
+pub(crate) fn validate_skips(skips: &[String]) -> anyhow::Result<()> {
     // The gate's checks, and the deep verify checks the release's verify may skip.
     let gate_ids: Vec<CheckId> = ALL
         .iter()
@@ -98,7 +98,7 @@ pub fn validate_skips(skips: &[String]) -> anyhow::Result<()> {
 
 /// Whether the `--skip-checks` value `s` names `id`: the whole id, or an area prefix ending
 /// at one of the id's dashes.
-pub fn skip_matches(s: &str, id: CheckId) -> bool {
+pub(crate) fn skip_matches(s: &str, id: CheckId) -> bool {
     let id = id.id();
     !s.is_empty()
         && (id == s || (id.starts_with(s) && (s.ends_with('-') || id[s.len()..].starts_with('-'))))

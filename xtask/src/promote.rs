@@ -27,7 +27,7 @@ use crate::workspace::Workspace;
 
 /// What `promote` needs besides the workspace.
 #[derive(Debug, Clone)]
-pub struct PromoteOptions {
+pub(crate) struct PromoteOptions {
     pub version: semver::Version,
     pub components: Vec<String>,
     pub yes: bool,
@@ -44,7 +44,7 @@ pub type Tags = BTreeMap<(String, String), String>;
 
 /// What planning a promote reads. Plain data.
 #[derive(Debug, Clone)]
-pub struct PromoteWorld {
+pub(crate) struct PromoteWorld {
     /// The release tag on the remote and the commit it peels to.
     pub tag: String,
     pub commit: String,
@@ -57,7 +57,7 @@ pub struct PromoteWorld {
 /// One step of a promote, with its data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
-pub enum PromoteStep {
+pub(crate) enum PromoteStep {
     /// Dispatch `workflow` on `git_ref` with `input=true`.
     Dispatch {
         workflow: String,
@@ -108,7 +108,7 @@ impl PromoteStep {
 
 /// The promote plan: what moves, and the steps (empty: `latest` is already there).
 #[derive(Debug, Clone)]
-pub struct PromotePlan {
+pub(crate) struct PromotePlan {
     pub version: String,
     pub tag: String,
     pub commit: String,
@@ -270,7 +270,10 @@ pub fn render(config: &Config, plan: &PromotePlan) -> String {
 
 /// Every tag of every package: `(package, tag) -> digest`. Packages that do not exist are
 /// absent.
-pub async fn snapshot_tags(config: &Config, registry: &RegistryClient) -> anyhow::Result<Tags> {
+pub(crate) async fn snapshot_tags(
+    config: &Config,
+    registry: &RegistryClient,
+) -> anyhow::Result<Tags> {
     let mut refs = Vec::new();
     for img in config.all_images() {
         let repo = format!("{}/{}", config.org(), img.package);

@@ -31,7 +31,7 @@ pub struct Trigger {
 
 /// Resolves the trigger: a flag wins over its environment variable; a missing value is a usage
 /// error that names both.
-pub fn trigger_from(
+pub(crate) fn trigger_from(
     flag_ref: Option<String>,
     flag_sha: Option<String>,
     flag_event: Option<String>,
@@ -75,7 +75,7 @@ pub fn components_from_tag_message(message: &str) -> Vec<String> {
 }
 
 /// Whether a tag message carries the `components:` line.
-pub fn has_components_line(message: &str) -> bool {
+pub(crate) fn has_components_line(message: &str) -> bool {
     message.lines().any(|l| l.trim().starts_with("components:"))
 }
 
@@ -84,7 +84,10 @@ pub fn has_components_line(message: &str) -> bool {
 /// tagged commit as `refs/tags/<tag>`), so a lightweight or missing tag is first replaced by
 /// the remote's; if it is still not an annotated tag with a `components:` line, publishing
 /// refuses instead of falling back to the default components.
-pub fn release_tag_message(ws: &crate::workspace::Workspace, tag: &str) -> anyhow::Result<String> {
+pub(crate) fn release_tag_message(
+    ws: &crate::workspace::Workspace,
+    tag: &str,
+) -> anyhow::Result<String> {
     use crate::effects::git::{self, Tag};
     let root = &ws.root;
     let remote = &ws.config.raw.repository.remote;
@@ -121,7 +124,7 @@ pub fn release_tag_message(ws: &crate::workspace::Workspace, tag: &str) -> anyho
 
 /// One package's published state.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PublishedPackage {
+pub(crate) struct PublishedPackage {
     pub package: String,
     pub repository: String,
     pub tags: Vec<String>,
@@ -133,7 +136,7 @@ pub struct PublishedPackage {
 
 /// The record a publish prints.
 #[derive(Debug, Clone, Serialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub schema_version: u32,
     pub git_ref: String,
     pub commit: String,
@@ -162,7 +165,7 @@ impl Record {
     }
 
     /// The Markdown table for `$GITHUB_STEP_SUMMARY`.
-    pub fn summary_markdown(&self) -> String {
+    pub(crate) fn summary_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "### Published {} ({})", self.version, self.commit);
         let _ = writeln!(s);
@@ -184,7 +187,7 @@ impl Record {
 
     /// Appends `record=<json>` and one `digest-<package>=<digest>` line per package to the
     /// `$GITHUB_OUTPUT` file, so later jobs can use them.
-    pub fn append_github_output(&self, path: &Path) -> anyhow::Result<()> {
+    pub(crate) fn append_github_output(&self, path: &Path) -> anyhow::Result<()> {
         let mut s = String::new();
         let _ = writeln!(s, "record={}", serde_json::to_string(self)?);
         for p in &self.packages {
@@ -193,7 +196,7 @@ impl Record {
         append(path, &s)
     }
 
-    pub fn append_step_summary(&self, path: &Path) -> anyhow::Result<()> {
+    pub(crate) fn append_step_summary(&self, path: &Path) -> anyhow::Result<()> {
         append(path, &self.summary_markdown())
     }
 }
@@ -210,11 +213,11 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// The OCI label holding the version an image was built as.
-pub const VERSION_LABEL: &str = "org.opencontainers.image.version";
+pub(crate) const VERSION_LABEL: &str = "org.opencontainers.image.version";
 
 /// What publishing a package must do, given what the registry already holds for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PackageAction {
+pub(crate) enum PackageAction {
     /// Nothing of this version is published: build and push every tag.
     Build,
     /// The version tags exist at `digest` and name this commit: add only the missing tags.
@@ -226,7 +229,7 @@ pub enum PackageAction {
 
 /// Decides per package from the digests its version tags have now (`None`: tag absent).
 /// A version published from another commit is refused: releases are immutable.
-pub fn decide(
+pub(crate) fn decide(
     plan: &TagPlan,
     package: &str,
     existing: &BTreeMap<String, Option<String>>,
@@ -299,7 +302,7 @@ fn push_credentials() -> anyhow::Result<(String, crate::secrets::Secret)> {
 /// executes exactly it, in order, one function per step (`Publisher::run_step`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
-pub enum PublishStep {
+pub(crate) enum PublishStep {
     /// Build the images of these packages (concurrently, through the Docker Engine API).
     Build { packages: Vec<String> },
     /// Push the built image of `package` under `tag`, the sha tag: pushed first, so a
@@ -359,14 +362,14 @@ impl PublishStep {
 /// publish pushes (`None`: absent), and the version label of the image its version tags
 /// hold, when they all hold one.
 #[derive(Debug, Clone, Default)]
-pub struct PackageSnapshot {
+pub(crate) struct PackageSnapshot {
     pub existing: BTreeMap<String, Option<String>>,
     pub built_as: Option<String>,
 }
 
 /// The publish plan: per package what to do, and the ordered steps.
 #[derive(Debug, Clone)]
-pub struct PublishPlan {
+pub(crate) struct PublishPlan {
     pub actions: Vec<PackageAction>,
     pub steps: Vec<PublishStep>,
 }
@@ -374,7 +377,7 @@ pub struct PublishPlan {
 /// Plans a publish from the registry's snapshot (`None`: not read, as a dry run without
 /// credentials: every package is then planned as a build). Pure; refuses a version
 /// published from another commit, and a sha tag holding another version's image.
-pub fn plan_publish(
+pub(crate) fn plan_publish(
     plan: &TagPlan,
     packages: &[String],
     snapshot: Option<&BTreeMap<String, PackageSnapshot>>,
@@ -457,7 +460,7 @@ fn sha_tag(plan: &TagPlan) -> String {
 
 /// Reads what the registry holds for each package under the publish's tags, and the version
 /// label of the image its version tags hold (when they agree on one digest).
-pub async fn observe_registry(
+pub(crate) async fn observe_registry(
     registry: &crate::effects::registry::RegistryClient,
     org: &str,
     plan: &TagPlan,
@@ -494,7 +497,7 @@ pub async fn observe_registry(
 }
 
 /// The plan for people (stderr: stdout carries the record).
-pub fn render_plan(config: &Config, steps: &[PublishStep]) -> String {
+pub(crate) fn render_plan(config: &Config, steps: &[PublishStep]) -> String {
     let mut s = String::from("Steps:\n");
     for (i, st) in steps.iter().enumerate() {
         let _ = writeln!(s, "  {}. {}", i + 1, st.describe(config));

@@ -17,7 +17,7 @@ use crate::exit::usage;
 use crate::notes::{AttestationLine, CheckLine};
 
 /// The value of `schema`.
-pub const SCHEMA: &str = "aisopsflow.release-record";
+pub(crate) const SCHEMA: &str = "aisopsflow.release-record";
 /// The version of the schema this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -112,7 +112,7 @@ pub fn checks(phase: &str, lines: &[CheckLine]) -> Vec<Check> {
 }
 
 impl ReleaseRecord {
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 

@@ -29,7 +29,7 @@ use std::fmt;
 
 /// Why a string is not a reference docker accepts (the messages are distribution's).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefError {
+pub(crate) enum RefError {
     NameEmpty,
     InvalidFormat,
     NameContainsUppercase,
@@ -182,7 +182,7 @@ fn digest_pat(s: &str) -> bool {
 
 /// go-digest's `Digest.Validate` (github.com/opencontainers/go-digest, digest.go) with only
 /// sha256 available.
-pub fn validate_digest(s: &str) -> Result<(), RefError> {
+pub(crate) fn validate_digest(s: &str) -> Result<(), RefError> {
     let Some(i) = s.find(':').filter(|i| *i > 0 && i + 1 < s.len()) else {
         return Err(RefError::DigestInvalidFormat);
     };
@@ -279,7 +279,7 @@ pub fn parse(s: &str) -> Result<Reference, RefError> {
 
 /// `reference.ParseNormalizedNamed`: what `docker pull` accepts, with Docker Hub's
 /// normalisation (`ubuntu` is `docker.io/library/ubuntu`).
-pub fn parse_normalized(s: &str) -> Result<Reference, RefError> {
+pub(crate) fn parse_normalized(s: &str) -> Result<Reference, RefError> {
     if s.len() == 64
         && s.bytes()
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))

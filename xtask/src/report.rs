@@ -18,7 +18,7 @@
 //! check failed), `FAILED` (exit 1), and `ok` for reports that are not a readiness verdict
 //! (`verify`, or preflight `--only`, whose selection is not the whole gate).
 
-pub mod ghactions;
+pub(crate) mod ghactions;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,7 +35,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// What makes a report fail.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Gate {
+pub(crate) struct Gate {
     /// Warnings (and unattested manual checks) fail too.
     pub deny_warnings: bool,
     /// Unattested error-severity manual checks fail (the release gate).
@@ -48,7 +48,7 @@ pub struct Gate {
 
 /// What a passing report may call itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Readiness {
+pub(crate) enum Readiness {
     /// A plain report (verify): `ok` or `FAILED`.
     #[default]
     Plain,
@@ -98,7 +98,7 @@ impl Verdict {
     }
 
     /// The summary line's lead, for people.
-    pub fn headline(self) -> String {
+    pub(crate) fn headline(self) -> String {
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         match self {
@@ -163,7 +163,7 @@ pub fn verdict(report: &Report, gate: Gate) -> Verdict {
 
 /// How much one outcome weighs against the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     None,
     Note,
     Warning,
@@ -232,7 +232,7 @@ pub fn counts(report: &Report) -> BTreeMap<&'static str, usize> {
     m
 }
 
-pub fn status_str(s: Status) -> &'static str {
+pub(crate) fn status_str(s: Status) -> &'static str {
     match s {
         Status::Pass => "pass",
         Status::Fail => "fail",
@@ -244,7 +244,7 @@ pub fn status_str(s: Status) -> &'static str {
 }
 
 /// Evidence in one line, for people.
-pub fn evidence_line(e: &Evidence) -> String {
+pub(crate) fn evidence_line(e: &Evidence) -> String {
     match e {
         Evidence::File {
             path,
@@ -272,7 +272,7 @@ pub fn evidence_line(e: &Evidence) -> String {
 
 /// Whether to colour human output on stdout: `--color`, NO_COLOR, CLICOLOR, CLICOLOR_FORCE
 /// and the terminal (`crate::output`).
-pub fn use_color() -> bool {
+pub(crate) fn use_color() -> bool {
     crate::output::color_stdout()
 }
 

@@ -37,9 +37,9 @@ pub const ENV_NO_INSTALL: &str = "AISOPSFLOW_NO_INSTALL";
 /// The image `standin::registry` runs as a container instead of the `docker-registry` binary.
 pub const ENV_REGISTRY_IMAGE: &str = "AISOPSFLOW_REGISTRY_IMAGE";
 /// The CNCF distribution image offered where apt-get is unavailable.
-pub const REGISTRY_IMAGE: &str = "registry:2";
+pub(crate) const REGISTRY_IMAGE: &str = "registry:2";
 /// The engine's default socket when `DOCKER_HOST` is unset.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+pub(crate) const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// The parts a command needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,13 +51,14 @@ pub struct Needs {
 
 impl Needs {
     /// What the rehearsal needs: the engine (builds, pushes) and the registry.
-    pub const REHEARSAL: Needs = Needs {
+    #[cfg(feature = "rehearse")]
+    pub(crate) const REHEARSAL: Needs = Needs {
         engine: true,
         registry: true,
         skopeo: false,
     };
     /// What the test suite needs: all three (skopeo cross-checks digests).
-    pub const TESTS: Needs = Needs {
+    pub(crate) const TESTS: Needs = Needs {
         engine: true,
         registry: true,
         skopeo: true,
@@ -66,11 +67,11 @@ impl Needs {
 
 /// The operating system family, for which install commands apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Os {
+pub(crate) enum Os {
     /// Debian, Ubuntu and their derivatives (`ID` or `ID_LIKE` in /etc/os-release).
     Debian,
     Fedora,
-    MacOs,
+    Mac,
     Other,
 }
 
@@ -85,7 +86,7 @@ pub enum Package {
 }
 
 impl Package {
-    pub fn apt_name(self) -> &'static str {
+    pub(crate) fn apt_name(self) -> &'static str {
         match self {
             Package::DockerIo => "docker.io",
             Package::DockerRegistry => "docker-registry",
@@ -104,7 +105,7 @@ impl Package {
 
 /// What is on this machine, as `provision` found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facts {
+pub(crate) struct Facts {
     pub os: Os,
     /// `apt-get` is on PATH.
     pub apt: bool,
@@ -146,7 +147,7 @@ pub enum Step {
 
 /// Why setup cannot provide what the command needs, and how to get it (exit 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// What is missing, one line each.
     pub missing: Vec<String>,
     /// Why setup did not fix it itself.
@@ -178,7 +179,7 @@ impl std::fmt::Display for Refusal {
 }
 
 /// The apt-get commands for `pkgs`, as setup runs them (and prints them).
-pub fn apt_commands(pkgs: &[Package]) -> [String; 2] {
+pub(crate) fn apt_commands(pkgs: &[Package]) -> [String; 2] {
     let names: Vec<&str> = pkgs.iter().map(|p| p.apt_name()).collect();
     [
         "apt-get update".to_string(),
@@ -239,7 +240,7 @@ fn unix_socket(host: &str) -> Option<PathBuf> {
 }
 
 /// The pure decision: given what is present, what setup does (in order), or why it cannot.
-pub fn decide(needs: Needs, f: &Facts) -> Result<Vec<Step>, Refusal> {
+pub(crate) fn decide(needs: Needs, f: &Facts) -> Result<Vec<Step>, Refusal> {
     let apt_here = f.os == Os::Debian && f.apt;
     let engine_ok = f.engine_answers.is_some();
     // The registry as a container needs an engine now or after setup; it is the fallback where
@@ -370,7 +371,7 @@ pub fn decide(needs: Needs, f: &Facts) -> Result<Vec<Step>, Refusal> {
 
 /// How to provision.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Refuse to install anything (also `AISOPSFLOW_NO_INSTALL=1`).
     pub no_install: bool,
     /// Leave a started engine running when the command ends.
@@ -378,21 +379,16 @@ pub struct Options {
 }
 
 /// What provisioning brought up. Dropping it stops the engine it started (unless kept).
-pub struct Provisioned {
+pub(crate) struct Provisioned {
     /// The lines printed, one per part.
     pub lines: Vec<String>,
     engine: Option<StartedEngine>,
 }
 
-impl Provisioned {
-    /// The pid of the engine setup started, if any.
-    pub fn started_engine_pid(&self) -> Option<u32> {
-        self.engine.as_ref().map(|e| e.child.id())
-    }
-}
+impl Provisioned {}
 
 /// Finds or brings up what `needs` asks for, printing one line per part on stderr.
-pub async fn provision(needs: Needs, opts: Options) -> anyhow::Result<Provisioned> {
+pub(crate) async fn provision(needs: Needs, opts: Options) -> anyhow::Result<Provisioned> {
     let no_install =
         opts.no_install || std::env::var(ENV_NO_INSTALL).is_ok_and(|v| v == "1" || v == "true");
     let mut facts = Facts::gather(no_install).await;
@@ -496,7 +492,7 @@ pub async fn provision(needs: Needs, opts: Options) -> anyhow::Result<Provisione
 impl Facts {
     /// Reads the facts from this machine: PATH, /etc/os-release, the effective uid, and
     /// whether the engine answers.
-    pub async fn gather(no_install: bool) -> Facts {
+    pub(crate) async fn gather(no_install: bool) -> Facts {
         let engine_host = Docker::host_from_env();
         let engine_answers = engine_version(&engine_host).await;
         let engine_socket_exists = unix_socket(&engine_host).is_some_and(|p| p.exists());
@@ -529,13 +525,13 @@ async fn engine_version(host: &str) -> Option<String> {
 
 fn os() -> Os {
     if cfg!(target_os = "macos") {
-        return Os::MacOs;
+        return Os::Mac;
     }
     os_from_release(&std::fs::read_to_string("/etc/os-release").unwrap_or_default())
 }
 
 /// The family from /etc/os-release's `ID` and `ID_LIKE`.
-pub fn os_from_release(text: &str) -> Os {
+pub(crate) fn os_from_release(text: &str) -> Os {
     let mut ids = Vec::new();
     for line in text.lines() {
         if let Some(v) = line
@@ -573,7 +569,7 @@ fn is_root() -> bool {
 }
 
 /// The first `name` on PATH that is a file.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(name))
@@ -716,7 +712,7 @@ impl Drop for StartedEngine {
 }
 
 pub const SIGINT: i32 = 2;
-pub const SIGTERM: i32 = 15;
+pub(crate) const SIGTERM: i32 = 15;
 
 /// Sends `sig` (`SIGTERM`, `SIGINT`) to `pid`; false when there is no such process. Through the
 /// C library, not the `kill` program: a minimal system (Debian minbase) has no procps.
@@ -788,7 +784,7 @@ impl crate::flags::Test {
 }
 
 /// `test --locked ARGS`, with `--workspace` unless ARGS choose packages.
-pub fn cargo_test_args(extra: &[String]) -> Vec<String> {
+pub(crate) fn cargo_test_args(extra: &[String]) -> Vec<String> {
     let before_dashdash = extra.iter().take_while(|a| *a != "--");
     let chooses = before_dashdash.clone().any(|a| {
         a == "-p"
@@ -983,7 +979,7 @@ mod tests {
 
     #[test]
     fn elsewhere_it_prints_the_install_commands_for_each_system() {
-        for os in [Os::Fedora, Os::MacOs, Os::Other] {
+        for os in [Os::Fedora, Os::Mac, Os::Other] {
             let f = Facts {
                 os,
                 apt: false,
@@ -1012,7 +1008,7 @@ mod tests {
     #[test]
     fn without_apt_but_with_an_engine_the_registry_runs_as_a_container() {
         let f = Facts {
-            os: Os::MacOs,
+            os: Os::Mac,
             apt: false,
             root: false,
             registry_binary: None,

@@ -12,7 +12,7 @@ pub fn now_epoch() -> u64 {
 }
 
 /// Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339(epoch: u64) -> String {
+pub(crate) fn rfc3339(epoch: u64) -> String {
     let days = (epoch / 86_400) as i64;
     let secs = epoch % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -26,7 +26,7 @@ pub fn rfc3339(epoch: u64) -> String {
 
 /// Parses an HTTP date in the IMF-fixdate form servers must send (RFC 9110 section 5.6.7),
 /// `Sun, 06 Nov 1994 08:49:37 GMT`, to epoch seconds.
-pub fn parse_http_date(s: &str) -> Option<u64> {
+pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

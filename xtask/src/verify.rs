@@ -16,7 +16,7 @@
 
 pub mod contents;
 pub mod delivery;
-pub mod from_record;
+pub(crate) mod from_record;
 pub mod manifests;
 pub mod runs;
 
@@ -100,7 +100,7 @@ impl Verified {
     /// Whether the only failures are `verify-visibility` for the packages in
     /// `visibility_flips`: the state of a first release before an admin made the public
     /// editions public.
-    pub fn fails_only_for_visibility_flips(&self) -> bool {
+    pub(crate) fn fails_only_for_visibility_flips(&self) -> bool {
         !self.visibility_flips.is_empty()
             && self
                 .report
@@ -164,7 +164,10 @@ impl flags::Verify {
 }
 
 /// The git tag that exists for `version` (`release-v*` first) and its commit.
-pub fn release_tag(ws: &Workspace, version: &semver::Version) -> anyhow::Result<(String, String)> {
+pub(crate) fn release_tag(
+    ws: &Workspace,
+    version: &semver::Version,
+) -> anyhow::Result<(String, String)> {
     let rules = &ws.config.raw.tags;
     let candidates = [
         policy::git_tag(rules, version, TagKind::ReleaseLatest),
@@ -594,7 +597,7 @@ fn previous_notes(dir: &Path, version: &semver::Version) -> Option<PathBuf> {
 /// or why it could not be read (no token, no `read:packages`, GitHub unreachable). The API
 /// half is a cross-check; the anonymous pull stays the proof, so a missing API is reported,
 /// not fatal.
-pub async fn packages_api_visibility(
+pub(crate) async fn packages_api_visibility(
     config: &crate::config::Config,
 ) -> Result<BTreeMap<String, Visibility>, ApiMissing> {
     let gh = crate::effects::github::Github::from_config(config)

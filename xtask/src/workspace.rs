@@ -80,7 +80,7 @@ impl Global {
 }
 
 /// The nearest ancestor of `start` holding `Cargo.toml` and `release.toml`.
-pub fn find_root(start: &Path) -> Option<PathBuf> {
+pub(crate) fn find_root(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .find(|d| d.join("Cargo.toml").is_file() && d.join(crate::config::FILE).is_file())

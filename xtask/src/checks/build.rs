@@ -222,7 +222,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
 }
 
 /// The `[workspace.package] version` of the root Cargo.toml.
-pub fn workspace_version(root: &std::path::Path) -> anyhow::Result<String> {
+pub(crate) fn workspace_version(root: &std::path::Path) -> anyhow::Result<String> {
     use anyhow::Context;
     let path = root.join("Cargo.toml");
     let text =

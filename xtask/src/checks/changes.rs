@@ -16,7 +16,7 @@ use crate::effects::git;
 use crate::policy;
 
 /// Files every image depends on.
-pub const WORKSPACE_INPUTS: &[&str] = &[
+pub(crate) const WORKSPACE_INPUTS: &[&str] = &[
     "Cargo.lock",
     "Cargo.toml",
     "release.toml",
@@ -25,7 +25,9 @@ pub const WORKSPACE_INPUTS: &[&str] = &[
 ];
 
 /// Workspace-member crate name -> (its directory relative to root, its workspace path deps).
-pub fn workspace_crates(root: &Path) -> anyhow::Result<BTreeMap<String, (String, Vec<String>)>> {
+pub(crate) fn workspace_crates(
+    root: &Path,
+) -> anyhow::Result<BTreeMap<String, (String, Vec<String>)>> {
     let sh = xshell::Shell::new()?;
     sh.change_dir(root);
     let out = xshell::cmd!(sh, "cargo metadata --format-version 1 --no-deps --offline")
@@ -59,7 +61,7 @@ pub fn workspace_crates(root: &Path) -> anyhow::Result<BTreeMap<String, (String,
 }
 
 /// The directories (relative) of `krate` and every workspace crate it depends on.
-pub fn closure_dirs(
+pub(crate) fn closure_dirs(
     crates: &BTreeMap<String, (String, Vec<String>)>,
     krate: &str,
 ) -> BTreeSet<String> {
@@ -81,7 +83,7 @@ pub fn closure_dirs(
 }
 
 /// The latest release tag (highest version) merged into HEAD, other than `exclude`.
-pub fn previous_release_tag(ctx: &Ctx) -> anyhow::Result<Option<(String, semver::Version)>> {
+pub(crate) fn previous_release_tag(ctx: &Ctx) -> anyhow::Result<Option<(String, semver::Version)>> {
     let rules = &ctx.ws.config.raw.tags;
     let mut best: Option<(String, semver::Version)> = None;
     for tag in git::tags_merged_into_head(&ctx.ws.root)? {

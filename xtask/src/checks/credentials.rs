@@ -21,7 +21,7 @@ use super::workflow::{Node, expressions};
 
 /// Where a credential value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cred {
+pub(crate) enum Cred {
     /// `secrets.GITHUB_TOKEN` or `github.token` (or a called workflow's secret the caller set
     /// to one of them).
     GithubToken,
@@ -36,7 +36,7 @@ pub enum Cred {
 }
 
 impl Cred {
-    pub fn is_token(&self) -> bool {
+    pub(crate) fn is_token(&self) -> bool {
         *self == Cred::GithubToken
     }
     pub fn describe(&self) -> String {
@@ -52,7 +52,7 @@ impl Cred {
 
 /// One reference to the `secrets` context inside an expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretRef {
+pub(crate) enum SecretRef {
     Named(String),
     /// `secrets[...]` with a computed index.
     Dynamic(String),
@@ -65,7 +65,7 @@ fn is_ident(c: char) -> bool {
 }
 
 /// Every use of the `secrets` context in one expression (the text inside `${{ }}`).
-pub fn secret_refs(expr: &str) -> Vec<SecretRef> {
+pub(crate) fn secret_refs(expr: &str) -> Vec<SecretRef> {
     let lower = expr.to_ascii_lowercase();
     let bytes = lower.as_bytes();
     let mut out = Vec::new();
@@ -128,7 +128,7 @@ pub fn secret_refs(expr: &str) -> Vec<SecretRef> {
 
 /// Whether an expression is exactly the workflow's own token (any letter case, property or
 /// index form).
-pub fn is_token_expr(expr: &str) -> bool {
+pub(crate) fn is_token_expr(expr: &str) -> bool {
     let e: String = expr
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -143,7 +143,7 @@ pub fn is_token_expr(expr: &str) -> bool {
 
 /// A literal that has the shape of a well-known long-lived credential (GitHub classic and
 /// fine-grained PATs, OAuth/app/refresh tokens; Docker Hub and GitLab PATs).
-pub fn looks_like_token(s: &str) -> bool {
+pub(crate) fn looks_like_token(s: &str) -> bool {
     const PREFIXES: &[(&str, usize)] = &[
         ("ghp_", 30),
         ("gho_", 30),
@@ -167,7 +167,7 @@ pub fn looks_like_token(s: &str) -> bool {
 }
 
 /// Whether an env or input name says it holds a credential.
-pub fn credential_key(k: &str) -> bool {
+pub(crate) fn credential_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
     [
         "token",
@@ -209,7 +209,7 @@ impl<'a> Scope<'a> {
 }
 
 /// The source of one expression.
-pub fn classify_expr(expr: &str, scope: &Scope, depth: u8) -> Cred {
+pub(crate) fn classify_expr(expr: &str, scope: &Scope, depth: u8) -> Cred {
     if is_token_expr(expr) {
         return Cred::GithubToken;
     }
@@ -253,7 +253,7 @@ pub fn classify_expr(expr: &str, scope: &Scope, depth: u8) -> Cred {
 
 /// The source of a whole value: GITHUB_TOKEN only when every expression in it is the token and
 /// nothing else is written around it.
-pub fn classify_value(value: &str, scope: &Scope, depth: u8) -> Cred {
+pub(crate) fn classify_value(value: &str, scope: &Scope, depth: u8) -> Cred {
     let exprs = expressions(value);
     if exprs.is_empty() {
         return if value.trim().is_empty() {
@@ -537,7 +537,7 @@ const LOGIN_TOOLS: &[(&str, &[&str])] = &[
 
 /// A registry login found in a script.
 #[derive(Debug, Clone)]
-pub struct ShellLogin {
+pub(crate) struct ShellLogin {
     /// 0-based script line of the login command.
     pub line: usize,
     pub tool: String,
@@ -635,7 +635,7 @@ fn word_sources(text: &str, line: usize, out: &mut Vec<(usize, Source)>) {
 }
 
 /// Registry logins in a script, with the sources of their credentials.
-pub fn shell_logins(script: &str) -> Vec<ShellLogin> {
+pub(crate) fn shell_logins(script: &str) -> Vec<ShellLogin> {
     let ws = words(script);
     let mut out = Vec::new();
     for pipe in pipelines(&ws) {
@@ -731,7 +731,7 @@ pub fn shell_logins(script: &str) -> Vec<ShellLogin> {
 }
 
 /// Variables the script itself assigns before `line` (`X=...`, `export X=...`).
-pub fn script_assignments(script: &str) -> BTreeMap<String, Vec<(usize, String)>> {
+pub(crate) fn script_assignments(script: &str) -> BTreeMap<String, Vec<(usize, String)>> {
     let mut out: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
     for pipe in pipelines(&words(script)) {
         for cmd in pipe {
@@ -763,14 +763,14 @@ pub fn script_assignments(script: &str) -> BTreeMap<String, Vec<(usize, String)>
 
 /// One step of a script that pushes to a registry (or moves a tag such as `latest`).
 #[derive(Debug, Clone)]
-pub struct ShellPush {
+pub(crate) struct ShellPush {
     pub line: usize,
     pub what: String,
 }
 
 /// Registry writes in a script: image pushes, copies and retags, and `cargo xtask publish` /
 /// `promote`.
-pub fn shell_pushes(script: &str) -> Vec<ShellPush> {
+pub(crate) fn shell_pushes(script: &str) -> Vec<ShellPush> {
     let mut out = Vec::new();
     for pipe in pipelines(&words(script)) {
         for cmd in pipe {
@@ -840,7 +840,7 @@ pub fn shell_pushes(script: &str) -> Vec<ShellPush> {
 }
 
 /// Whether an action step (`uses:` with its `with:`) writes to a registry.
-pub fn action_pushes(uses: &str, with: Option<&Node>) -> bool {
+pub(crate) fn action_pushes(uses: &str, with: Option<&Node>) -> bool {
     let name = uses
         .split('@')
         .next()
@@ -861,7 +861,7 @@ pub fn action_pushes(uses: &str, with: Option<&Node>) -> bool {
 }
 
 /// Whether an action logs in to a registry.
-pub fn action_logs_in(uses: &str) -> bool {
+pub(crate) fn action_logs_in(uses: &str) -> bool {
     let name = uses
         .split('@')
         .next()

@@ -64,7 +64,7 @@ pub(crate) const DELIVERY_DIGEST_REFERENCES: Meta = Meta {
 /// `host/org/package:version@sha256:<64 hex>` and is printed, and every line naming one of our
 /// images (`image_prefixes`: `host/org/` for the registry in use and the configured one)
 /// carries its digest.
-pub fn digest_references(
+pub(crate) fn digest_references(
     d: &Delivery,
     packages: &[PackageState],
     image_prefixes: &[String],
@@ -126,7 +126,7 @@ pub(crate) const DELIVERY_NO_ENTERPRISE_REPO: Meta = Meta {
 
 /// `delivery-no-enterprise-repo` on the delivery text: no enterprise marker (`markers`,
 /// compared without case) appears in it.
-pub fn no_enterprise_repo(d: &Delivery, markers: &[String]) -> Outcome {
+pub(crate) fn no_enterprise_repo(d: &Delivery, markers: &[String]) -> Outcome {
     let lower = d.text.to_lowercase();
     let leaks: Vec<Evidence> = markers
         .iter()

@@ -218,7 +218,7 @@ fn visit(
 }
 
 /// Every package reference in one file. YAML that does not parse is scanned as text.
-pub fn references_in_file(rel: &Path, text: &str, packages: &[String]) -> Vec<Reference> {
+pub(crate) fn references_in_file(rel: &Path, text: &str, packages: &[String]) -> Vec<Reference> {
     let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or_default();
     if matches!(ext, "yaml" | "yml")
         && let Ok(docs) = parse_yaml(text)
@@ -291,7 +291,7 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     out
 }
 
-pub fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<Outcome> {
+pub(crate) fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<Outcome> {
     let mut out = Vec::new();
     let mut pinned = Vec::new();
     for (rel, text) in texts {
@@ -341,7 +341,7 @@ pub fn digest_pinning(texts: &[(PathBuf, String)], packages: &[String]) -> Vec<O
 /// (repeatedly, so `%252F` is `/` too), HTML character references (`&#47;`, `&#x2F;`,
 /// `&sol;`, ...) and JSON/JavaScript escapes (`\/`, `\u002F`, `\x2f`); then lower-cased,
 /// because GitHub compares owner and repository names without regard to case.
-pub fn decoded_lower(line: &str) -> String {
+pub(crate) fn decoded_lower(line: &str) -> String {
     let mut s = line.to_string();
     for _ in 0..4 {
         let next = unescape_js(&unescape_html(&percent_decode(&s)));
@@ -464,7 +464,7 @@ fn unescape_js(s: &str) -> String {
 /// inside any URL form (`https://github.com/...`, `git@github.com:...`, `ssh://...`,
 /// `api.github.com/repos/...`), with or without a `.git` (or `.wiki`) suffix. A longer name
 /// (`owner/name-docs`, `other-owner/name`) is another repository.
-pub fn names_repository(line: &str, repo: &str) -> bool {
+pub(crate) fn names_repository(line: &str, repo: &str) -> bool {
     let hay = decoded_lower(line);
     let needle = repo.to_lowercase();
     let owner_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
@@ -491,7 +491,7 @@ pub fn names_repository(line: &str, repo: &str) -> bool {
     })
 }
 
-pub fn no_enterprise_repo(texts: &[(PathBuf, String)], markers: &[String]) -> Vec<Outcome> {
+pub(crate) fn no_enterprise_repo(texts: &[(PathBuf, String)], markers: &[String]) -> Vec<Outcome> {
     let mut out = Vec::new();
     // `github.com/owner/name` and `owner/name` markers are matched as repository names;
     // anything else as case-insensitive text after decoding.

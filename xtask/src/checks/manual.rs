@@ -3,7 +3,7 @@
 //! An operator attests with `--attest ID` (recorded as by `$USER`) or `--attestations FILE`, a
 //! TOML file of `[[attestation]] id = "...", by = "...", note = "..."`. Unknown ids and unknown
 //! keys are usage errors (exit 2) that list the known ids. The release command loads the same
-//! attestations with [`Attestations::load`] and writes [`Attestations::markdown`] into the notes.
+//! attestations with [`Attestations::load`]; the notes list them (`notes::render_internal`).
 
 use std::path::Path;
 
@@ -209,28 +209,6 @@ impl Attestations {
     pub fn get(&self, id: CheckId) -> Option<&Attestation> {
         self.entries.iter().find(|a| a.id == id)
     }
-
-    /// A Markdown section for the release notes: every manual check and who attested it.
-    pub fn markdown(&self) -> String {
-        let mut s = String::from(
-            "## Manual attestations\n\n| Check | Checklist line | Attested by | Note |\n|---|---|---|---|\n",
-        );
-        for id in manual_ids() {
-            let m = id.meta();
-            let (by, note) = match self.get(id) {
-                Some(a) => (a.by.as_str(), a.note.as_deref().unwrap_or("")),
-                None => ("**not attested**", ""),
-            };
-            s.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                m.id,
-                m.checklist,
-                by,
-                note.replace('|', "\\|")
-            ));
-        }
-        s
-    }
 }
 
 /// One outcome per selected manual check: pass when attested, manual otherwise.
@@ -278,7 +256,6 @@ mod tests {
             a.get(CheckId::ManualPackageInheritance).unwrap().by,
             "alice"
         );
-        assert!(a.markdown().contains("| `manual-package-inheritance` |"));
         let bad = "[[attestation]]\nid = \"manual-nope\"\nby = \"alice\"\n";
         let err = Attestations::parse(bad, Path::new("a.toml")).unwrap_err();
         assert_eq!(crate::exit::code_for(&err), 2);

@@ -49,7 +49,7 @@ impl Ctx {
     }
 
     /// Whether `--only` selects any of `ids`; an area with none selected does no work at all.
-    pub fn wants_any(&self, ids: &[CheckId]) -> bool {
+    pub(crate) fn wants_any(&self, ids: &[CheckId]) -> bool {
         ids.iter().any(|id| self.wants(*id))
     }
 }

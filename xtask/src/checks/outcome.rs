@@ -54,7 +54,7 @@ impl Evidence {
             excerpt: None,
         }
     }
-    pub fn file_excerpt(
+    pub(crate) fn file_excerpt(
         path: impl AsRef<Path>,
         line: Option<u32>,
         excerpt: impl Into<String>,

@@ -24,8 +24,9 @@ pub enum RefMatch {
     Unsupported(String),
 }
 
+#[cfg(test)]
 impl RefMatch {
-    pub fn is_yes(&self) -> bool {
+    pub(crate) fn is_yes(&self) -> bool {
         matches!(self, RefMatch::Yes)
     }
 }
@@ -61,7 +62,7 @@ pub fn ruleset_ref_matches(pattern: &str, full_ref: &str, default_branch: &str) 
 }
 
 /// `File.fnmatch(pattern, string, File::FNM_PATHNAME)` without escapes or complemented sets.
-pub fn fnmatch_pathname(pattern: &[u8], string: &[u8]) -> bool {
+pub(crate) fn fnmatch_pathname(pattern: &[u8], string: &[u8]) -> bool {
     let mut p = 0usize;
     let mut s = 0usize;
     // Where the last `**/` left the pattern, and the string position it is retried from.

@@ -116,7 +116,7 @@ impl CheckId {
     }
 
     /// Whether `--only` prefixes select this check (no prefixes selects all).
-    pub fn selected_by(self, only: &[String]) -> bool {
+    pub(crate) fn selected_by(self, only: &[String]) -> bool {
         only.is_empty() || only.iter().any(|p| self.id().starts_with(p.as_str()))
     }
 }

@@ -1586,7 +1586,8 @@ fn linked_repository(cfg: &crate::config::Config, packages: &[Package]) -> Outco
 
 /// Whether a ruleset `ref_name` pattern matches `full_ref`, as GitHub evaluates it (see
 /// `refpattern`); a pattern using a construct GitHub documents as unsupported does not match.
-pub fn ruleset_pattern_matches(pattern: &str, full_ref: &str, default_branch: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn ruleset_pattern_matches(pattern: &str, full_ref: &str, default_branch: &str) -> bool {
     ruleset_ref_matches(pattern, full_ref, default_branch).is_yes()
 }
 

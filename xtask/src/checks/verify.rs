@@ -32,7 +32,7 @@ pub struct PackageState {
 /// Tags the registry answered for with a digest that did not verify (a registry that lies
 /// about digests): `(org/package, tag)` → the refusal. The tag counts as missing, with this as
 /// evidence.
-pub type ResolveFailures = BTreeMap<(String, String), String>;
+pub(crate) type ResolveFailures = BTreeMap<(String, String), String>;
 
 /// `org/package`: the registry's name of a package.
 fn repo_of(org: &str, p: &PackageState) -> String {
@@ -71,13 +71,13 @@ pub(crate) const VERIFY_PACKAGES_EXIST: Meta = Meta {
 
 /// The first of this release's tags (semver, sha, `latest`) that resolved, if any: only a
 /// package without one needs its tag list read.
-pub fn found_release_tag(p: &PackageState) -> Option<&Resolved> {
+pub(crate) fn found_release_tag(p: &PackageState) -> Option<&Resolved> {
     [&p.semver, &p.sha, &p.latest].into_iter().flatten().next()
 }
 
 /// The tag list of a package none of whose release tags resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TagList {
+pub(crate) enum TagList {
     /// The package does not exist; the registry's answer.
     Absent(String),
     /// It exists, with these tags.
@@ -86,7 +86,7 @@ pub enum TagList {
 
 /// `verify-packages-exist` for one package: a release tag resolved, or else the tag list
 /// (`listed`, read by the command exactly when [`found_release_tag`] is `None`) shows it.
-pub fn package_exists(p: &PackageState, version: &str, listed: Option<&TagList>) -> Outcome {
+pub(crate) fn package_exists(p: &PackageState, version: &str, listed: Option<&TagList>) -> Outcome {
     let id = CheckId::VerifyPackagesExist;
     if let Some(r) = found_release_tag(p) {
         return Outcome::pass(
@@ -141,7 +141,7 @@ pub(crate) const VERIFY_SEMVER_TAG: Meta = Meta {
 };
 
 /// `verify-semver-tag` for one package: the release's semver tag resolves.
-pub fn semver_tag(
+pub(crate) fn semver_tag(
     p: &PackageState,
     org: &str,
     semver_tag: &str,
@@ -171,7 +171,7 @@ pub fn semver_tag(
 
 /// `verify-semver-tag` against a release record: the semver tag still holds the digest the
 /// record says was released.
-pub fn recorded_digests(
+pub(crate) fn recorded_digests(
     digests: &BTreeMap<String, String>,
     source: &str,
     packages: &[PackageState],
@@ -230,7 +230,7 @@ pub(crate) const VERIFY_SHA_TAG: Meta = Meta {
 
 /// `verify-sha-tag`: each package's `sha-<commit>` tag resolves to the semver tag's digest (one
 /// skip when `tags.image_tags` has no `{sha7}` tag).
-pub fn sha_tags(
+pub(crate) fn sha_tags(
     packages: &[PackageState],
     org: &str,
     sha_tag: Option<&str>,
@@ -307,7 +307,7 @@ pub struct Before {
 
 /// `verify-latest-policy` for one package: `latest` points at this release when the plan moves
 /// it, and otherwise is what it was before (`before`: `--latest-before` or the notes' markers).
-pub fn latest_policy(
+pub(crate) fn latest_policy(
     p: &PackageState,
     plan: &TagPlan,
     latest_tag: &str,
@@ -446,7 +446,7 @@ pub fn visibility(
 
 /// Public-edition packages that exist but are private (anonymous pulls answered 401
 /// UNAUTHORIZED): the one-way flip an org admin must make after a first release.
-pub fn visibility_flips(empirical: &[(ImageSpec, AnonymousProbe)]) -> Vec<String> {
+pub(crate) fn visibility_flips(empirical: &[(ImageSpec, AnonymousProbe)]) -> Vec<String> {
     empirical
         .iter()
         .filter(|(img, probe)| {
@@ -580,7 +580,7 @@ pub(crate) const VERIFY_PUBLIC_METADATA_CLEAN: Meta = Meta {
 
 /// What reading a public package's metadata gave.
 #[derive(Debug, Clone, Copy)]
-pub enum MetadataRead<'a> {
+pub(crate) enum MetadataRead<'a> {
     /// The semver tag is missing: there is nothing to read.
     TagMissing,
     /// The registry's bytes did not match their digest; the refusal.
@@ -591,7 +591,7 @@ pub enum MetadataRead<'a> {
 
 /// `verify-public-metadata-clean` for one public package: no document of its metadata names
 /// an enterprise marker or a commercial-only default (`markers`, compared without case).
-pub fn public_metadata(
+pub(crate) fn public_metadata(
     p: &PackageState,
     org: &str,
     semver_tag: &str,
@@ -748,7 +748,7 @@ pub fn find_refs(path: &Path, text: &str, org: &str, packages: &[String]) -> Vec
 /// What `verify-manifest-digests-recorded` reads: the deployment manifests and this
 /// version's release notes, paths relative to the workspace root.
 #[derive(Debug, Clone, Default)]
-pub struct ManifestFacts {
+pub(crate) struct ManifestFacts {
     /// The files `customer.manifests` matched, with their text (empty when unreadable).
     pub files: Vec<(PathBuf, String)>,
     /// `<notes dir>/<version>.md`, and its text when it exists.
@@ -759,7 +759,7 @@ pub struct ManifestFacts {
 /// `verify-manifest-digests-recorded`: every manifest reference to this version pins the
 /// released digest, which the release notes record; with none yet, a warning listing the
 /// digests to use. References to other versions are ignored, with a note.
-pub fn manifest_digests(
+pub(crate) fn manifest_digests(
     config: &Config,
     version: &str,
     packages: &[PackageState],
@@ -907,7 +907,7 @@ pub(crate) const VERIFY_RUNS: Meta = Meta {
 
 /// What pulling and running one released image showed (`verify/runs.rs` gathers it).
 #[derive(Debug, Clone)]
-pub enum RunFacts {
+pub(crate) enum RunFacts {
     /// The semver tag is missing: nothing to pull.
     TagMissing,
     /// The engine could not pull the digest; its error.
@@ -924,13 +924,18 @@ pub enum RunFacts {
 
 /// Whether the engine's copy is the registry's bytes: its image id is the digest pulled, or
 /// the config digest that digest's manifest names.
-pub fn same_bytes(engine_id: &str, digest: &str, config_digest: Option<&str>) -> bool {
+pub(crate) fn same_bytes(engine_id: &str, digest: &str, config_digest: Option<&str>) -> bool {
     engine_id == digest || config_digest == Some(engine_id)
 }
 
 /// `verify-runs` for one package: the image the registry serves runs and reports this
 /// release's version, commit and edition (the line `images::smoke` expects).
-pub fn run_outcome(p: &PackageState, version: &str, commit: &str, facts: &RunFacts) -> Outcome {
+pub(crate) fn run_outcome(
+    p: &PackageState,
+    version: &str,
+    commit: &str,
+    facts: &RunFacts,
+) -> Outcome {
     let id = CheckId::VerifyRuns;
     let digest = p.semver.as_ref().map(|r| r.digest.as_str()).unwrap_or("");
     let reference = format!("{}@{digest}", p.repository);
@@ -1042,7 +1047,7 @@ pub(crate) const VERIFY_CONTENTS: Meta = Meta {
 
 /// What reading one released image's layers gave (`verify/contents.rs` gathers it).
 #[derive(Debug, Clone)]
-pub enum ContentsRead {
+pub(crate) enum ContentsRead {
     /// The semver tag is missing: nothing to read.
     TagMissing,
     /// The registry's bytes did not match their digests; the refusal.
@@ -1051,7 +1056,7 @@ pub enum ContentsRead {
 }
 
 /// The strings the binary of `p` must carry: this release's commit.
-pub fn required_for(p: &PackageState, commit: &str) -> Required {
+pub(crate) fn required_for(p: &PackageState, commit: &str) -> Required {
     Required {
         path: format!("usr/local/bin/{}", p.image.krate),
         strings: vec![commit.to_string()],
@@ -1222,7 +1227,7 @@ pub fn file_problems(krate: &str, scan: &ImageScan) -> Vec<String> {
 /// `verify-contents`, per package in the order read: the image's file system is exactly the
 /// expected one, its binary carries this release's commit, and a public image names no
 /// marker; the last outcome adds the totals of all images read.
-pub fn contents_outcomes(
+pub(crate) fn contents_outcomes(
     reads: &[(&PackageState, ContentsRead)],
     markers: &[String],
     commit: &str,

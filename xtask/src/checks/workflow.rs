@@ -262,7 +262,7 @@ impl MarkedEventReceiver for Builder {
 }
 
 /// Parses YAML into line-marked documents; the error names the line and column.
-pub fn parse_yaml(text: &str) -> Result<Vec<Node>, (u32, String)> {
+pub(crate) fn parse_yaml(text: &str) -> Result<Vec<Node>, (u32, String)> {
     let mut b = Builder::default();
     Parser::new_from_str(text)
         .load(&mut b, true)
@@ -285,7 +285,7 @@ fn line_in_scalar(node: &Node, offset: usize) -> u32 {
 }
 
 /// The `${{ ... }}` expressions in a string, with byte offsets.
-pub fn expressions(s: &str) -> Vec<(usize, &str)> {
+pub(crate) fn expressions(s: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut from = 0;
     while let Some(start) = s[from..].find("${{") {
@@ -300,7 +300,7 @@ pub fn expressions(s: &str) -> Vec<(usize, &str)> {
 }
 
 /// The glob a tag rule like `v{semver}` allows, e.g. `v*`.
-pub fn trigger_glob(rule: &str) -> String {
+pub(crate) fn trigger_glob(rule: &str) -> String {
     rule.replace("{semver}", "*")
 }
 
@@ -795,7 +795,7 @@ fn is_hex(s: &str, len: usize) -> bool {
 
 /// What the credential and push routes of one or more workflow files gave.
 #[derive(Default)]
-pub struct Routes {
+pub(crate) struct Routes {
     /// `secrets-no-long-lived-pat` findings.
     pub pat: Vec<(Vec<Evidence>, String)>,
     /// `secrets-github-token` findings: a login or a pushing step with another credential.
@@ -807,7 +807,7 @@ pub struct Routes {
 }
 
 /// One workflow file as read.
-pub struct Workflow {
+pub(crate) struct Workflow {
     pub rel: PathBuf,
     pub text: String,
     pub root: Node,
@@ -827,7 +827,7 @@ fn steps_of(job: &Node) -> &[Node] {
 }
 
 /// The called workflow's secret names that a caller job sets to GITHUB_TOKEN.
-pub fn token_aliases(job: &Node) -> BTreeSet<String> {
+pub(crate) fn token_aliases(job: &Node) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if let Some(Node::Map { entries, .. }) = job.get("secrets") {
         for (k, _, v) in entries {
@@ -843,7 +843,7 @@ pub fn token_aliases(job: &Node) -> BTreeSet<String> {
 /// Reads every credential and push route of `wf`. `publish` is true for the publish workflow
 /// and the reusable workflows it calls: there, any secret other than GITHUB_TOKEN anywhere is
 /// a finding; in other workflows only the routes to a login or a push are.
-pub fn routes(wf: &Workflow, aliases: &BTreeSet<String>, publish: bool, r: &mut Routes) {
+pub(crate) fn routes(wf: &Workflow, aliases: &BTreeSet<String>, publish: bool, r: &mut Routes) {
     use credentials::{Cred, SecretRef, Source};
     let root = &wf.root;
     let alias = |n: &str| {

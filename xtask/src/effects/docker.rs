@@ -72,7 +72,7 @@ pub struct ImageFacts {
 
 /// A service run by `run_service`.
 #[derive(Debug, Clone)]
-pub struct ServiceRun {
+pub(crate) struct ServiceRun {
     /// The first command executed in the running service.
     pub first: RunOutput,
     /// The probe's last run, and how many runs it took.
@@ -146,7 +146,7 @@ pub async fn interrupted() {
 }
 
 /// Whether Ctrl-C has been pressed (after `interrupted` was first awaited).
-pub fn was_interrupted() -> bool {
+pub(crate) fn was_interrupted() -> bool {
     futures_util::FutureExt::now_or_never(interrupted()).is_some()
 }
 
@@ -162,7 +162,7 @@ fn describe(e: &BollardError) -> String {
 
 impl Docker {
     /// The engine named by `DOCKER_HOST`, or the default socket.
-    pub fn host_from_env() -> String {
+    pub(crate) fn host_from_env() -> String {
         std::env::var("DOCKER_HOST")
             .ok()
             .filter(|h| !h.is_empty())
@@ -200,7 +200,7 @@ impl Docker {
     }
 
     /// The engine's version, e.g. `20.10.24` (a cheap call that proves the engine answers).
-    pub async fn server_version(&self) -> anyhow::Result<String> {
+    pub(crate) async fn server_version(&self) -> anyhow::Result<String> {
         let v = self
             .inner
             .version()
@@ -208,11 +208,6 @@ impl Docker {
             .map_err(|e| anyhow!(describe(&e)))
             .with_context(|| format!("asking the engine at {} for its version", self.host))?;
         Ok(v.version.unwrap_or_else(|| "unknown".into()))
-    }
-
-    /// The negotiated API version, e.g. `1.41`.
-    pub fn api_version(&self) -> String {
-        self.inner.client_version().to_string()
     }
 
     /// Inspects a local image; `None` when it does not exist.
@@ -473,7 +468,7 @@ impl Docker {
     /// exits 0; at most `attempts` times, `interval` apart. The container is removed (killed)
     /// in every case; waiting for a graceful stop would double the cost of a smoke run.
     #[allow(clippy::too_many_arguments)]
-    pub async fn run_service(
+    pub(crate) async fn run_service(
         &self,
         image: &str,
         cmd: &[&str],
@@ -620,7 +615,12 @@ impl Docker {
     }
 
     /// Tags a local image as `repository:tag`.
-    pub async fn tag_image(&self, image: &str, repository: &str, tag: &str) -> anyhow::Result<()> {
+    pub(crate) async fn tag_image(
+        &self,
+        image: &str,
+        repository: &str,
+        tag: &str,
+    ) -> anyhow::Result<()> {
         let options = TagImageOptionsBuilder::default()
             .repo(repository)
             .tag(tag)
@@ -692,7 +692,7 @@ impl Docker {
     /// checks what it receives against the digest. `creds` go to the engine as the registry
     /// auth of this pull only. The engine talks plain HTTP to loopback registries
     /// (127.0.0.0/8 is an insecure registry by default in dockerd).
-    pub async fn pull_digest(
+    pub(crate) async fn pull_digest(
         &self,
         repository: &str,
         digest: &str,
@@ -784,7 +784,7 @@ impl Docker {
 }
 
 /// The digest in a push status line such as `1.2.3: digest: sha256:ab.. size: 528`.
-pub fn parse_push_digest(status: &str) -> Option<String> {
+pub(crate) fn parse_push_digest(status: &str) -> Option<String> {
     let rest = status.split("digest: ").nth(1)?;
     let digest = rest.split_whitespace().next()?;
     (digest.starts_with("sha256:") && digest.len() == 71).then(|| digest.to_string())
@@ -858,7 +858,7 @@ impl Drop for ContainerGuard {
 
 /// Whether a build failed because the engine lost an image in the middle of its cache probe
 /// (see `Docker::build`), not because of the build.
-pub fn lost_an_image(e: &anyhow::Error) -> bool {
+pub(crate) fn lost_an_image(e: &anyhow::Error) -> bool {
     format!("{e:#}").contains("unable to find image \"sha256:")
 }
 

@@ -25,7 +25,7 @@ use crate::exit::usage;
 
 /// Configuration that overrides whatever changes the output we parse. Command-line `-c`
 /// wins over every config file (system, global, repository, worktree, includes).
-pub const PINNED_CONFIG: &[&str] = &[
+pub(crate) const PINNED_CONFIG: &[&str] = &[
     "color.ui=never",
     "color.diff=never",
     "color.status=never",
@@ -49,7 +49,7 @@ pub fn set_non_interactive() {
 }
 
 /// Whether git may prompt: never under `--yes` or in CI (`CI` set and not `false`).
-pub fn non_interactive() -> bool {
+pub(crate) fn non_interactive() -> bool {
     NON_INTERACTIVE.load(Ordering::Relaxed)
         || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
         || std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
@@ -162,13 +162,13 @@ fn split_z(out: &[u8]) -> Vec<String> {
 
 /// Whether `root` is inside a git work tree. A repository git refuses (dubious ownership) is
 /// an error naming the `safe.directory` fix, not "not a repository".
-pub fn is_repo(root: &Path) -> anyhow::Result<bool> {
+pub(crate) fn is_repo(root: &Path) -> anyhow::Result<bool> {
     let r = run_raw(root, &["rev-parse", "--is-inside-work-tree"], None)?;
     Ok(r.ok && String::from_utf8_lossy(&r.stdout).trim() == "true")
 }
 
 /// The full 40-hex commit of `rev` (e.g. `HEAD`).
-pub fn rev_parse(root: &Path, rev: &str) -> anyhow::Result<String> {
+pub(crate) fn rev_parse(root: &Path, rev: &str) -> anyhow::Result<String> {
     match try_rev_parse(root, rev)? {
         Some(sha) => Ok(sha),
         None => Err(usage(format!(
@@ -216,7 +216,7 @@ pub fn tags(root: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// Whether the repository is a shallow clone (history cut off at a depth).
-pub fn is_shallow(root: &Path) -> anyhow::Result<bool> {
+pub(crate) fn is_shallow(root: &Path) -> anyhow::Result<bool> {
     let out = read_text(
         root,
         &["rev-parse", "--is-shallow-repository"],
@@ -226,7 +226,7 @@ pub fn is_shallow(root: &Path) -> anyhow::Result<bool> {
 }
 
 /// The URL of `remote`, or `None` when no such remote is configured.
-pub fn remote_url(root: &Path, remote: &str) -> anyhow::Result<Option<String>> {
+pub(crate) fn remote_url(root: &Path, remote: &str) -> anyhow::Result<Option<String>> {
     let r = run_raw(
         root,
         &["remote", "get-url", "--end-of-options", remote],
@@ -258,7 +258,8 @@ pub fn changed_files(root: &Path, from: &str, to: &str) -> anyhow::Result<Vec<St
 }
 
 /// Files git tracks (for tidy checks); `None` when `root` is not a git work tree.
-pub fn ls_files(root: &Path) -> Option<Vec<String>> {
+#[cfg(test)]
+pub(crate) fn ls_files(root: &Path) -> Option<Vec<String>> {
     let r = run_raw(root, &["ls-files", "-z"], None).ok()?;
     r.ok.then(|| split_z(&r.stdout))
 }
@@ -450,12 +451,17 @@ pub fn push_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
 /// tag was pushed from another clone needs it locally for verify and the notes). With `force`
 /// the remote's tag replaces a local one of the same name (actions/checkout leaves a
 /// lightweight tag where the remote has the annotated one).
-pub fn fetch_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
+pub(crate) fn fetch_tag(root: &Path, remote: &str, tag: &str) -> anyhow::Result<()> {
     fetch_tag_with(root, remote, tag, false)
 }
 
 /// [`fetch_tag`], optionally replacing a local tag of the same name.
-pub fn fetch_tag_with(root: &Path, remote: &str, tag: &str, force: bool) -> anyhow::Result<()> {
+pub(crate) fn fetch_tag_with(
+    root: &Path,
+    remote: &str,
+    tag: &str,
+    force: bool,
+) -> anyhow::Result<()> {
     let refspec = format!(
         "{}refs/tags/{tag}:refs/tags/{tag}",
         if force { "+" } else { "" }
@@ -481,28 +487,9 @@ pub fn fetch_tag_with(root: &Path, remote: &str, tag: &str, force: bool) -> anyh
     Ok(())
 }
 
-/// Fetches every tag of `remote` (and, in a shallow clone, the whole history with
-/// `--unshallow`), so that change detection sees every earlier release.
-pub fn fetch_tags(root: &Path, remote: &str, unshallow: bool) -> anyhow::Result<()> {
-    let mut args = vec!["fetch", "--quiet", "--tags"];
-    if unshallow {
-        args.push("--unshallow");
-    }
-    args.extend(["--end-of-options", remote]);
-    let r = run_raw(root, &args, None)?;
-    if !r.ok {
-        return Err(crate::exit::external(format!(
-            "`git fetch --tags{} {remote}` failed: {}; check `git remote -v` and your credentials",
-            if unshallow { " --unshallow" } else { "" },
-            r.stderr
-        )));
-    }
-    Ok(())
-}
-
 /// The tagger date of an annotated tag, as epoch seconds; `None` for a lightweight or missing
 /// tag. A resumed release uses it as the earliest time its publish run can have started.
-pub fn tag_date(root: &Path, tag: &str) -> anyhow::Result<Option<u64>> {
+pub(crate) fn tag_date(root: &Path, tag: &str) -> anyhow::Result<Option<u64>> {
     let refname = format!("refs/tags/{tag}");
     let out = read_text(
         root,
@@ -574,7 +561,7 @@ pub fn head_info(root: &Path) -> anyhow::Result<HeadInfo> {
 /// untracked ones outside `.gitignore`, `.git/info/exclude` and `core.excludesFile`.
 /// `None` when `root` is not a git work tree (or git fails), so callers fall back to every
 /// file.
-pub fn files_not_ignored(root: &Path, dirs: &[String]) -> Option<Vec<std::path::PathBuf>> {
+pub(crate) fn files_not_ignored(root: &Path, dirs: &[String]) -> Option<Vec<std::path::PathBuf>> {
     if dirs.is_empty() {
         return Some(Vec::new());
     }
@@ -604,7 +591,7 @@ pub fn files_not_ignored(root: &Path, dirs: &[String]) -> Option<Vec<std::path::
 }
 
 /// Deletes a local tag (one this release made and did not push, when another was pushed).
-pub fn delete_local_tag(root: &Path, tag: &str) -> anyhow::Result<()> {
+pub(crate) fn delete_local_tag(root: &Path, tag: &str) -> anyhow::Result<()> {
     let refname = format!("refs/tags/{tag}");
     read(
         root,
@@ -615,7 +602,7 @@ pub fn delete_local_tag(root: &Path, tag: &str) -> anyhow::Result<()> {
 }
 
 /// The object a local ref names, unpeeled (an annotated tag's own id); `None` when absent.
-pub fn local_ref_object(root: &Path, refname: &str) -> anyhow::Result<Option<String>> {
+pub(crate) fn local_ref_object(root: &Path, refname: &str) -> anyhow::Result<Option<String>> {
     let r = run_raw(
         root,
         &[
@@ -632,7 +619,7 @@ pub fn local_ref_object(root: &Path, refname: &str) -> anyhow::Result<Option<Str
 }
 
 /// The object a remote ref names, unpeeled (an annotated tag's own id); `None` when absent.
-pub fn remote_ref_object(
+pub(crate) fn remote_ref_object(
     root: &Path,
     remote: &str,
     refname: &str,
@@ -656,12 +643,12 @@ pub fn remote_ref_object(
 }
 
 /// Whether `remote` is configured in this checkout (`git remote get-url`).
-pub fn has_remote(root: &Path, remote: &str) -> bool {
+pub(crate) fn has_remote(root: &Path, remote: &str) -> bool {
     run_raw(root, &["remote", "get-url", "--", remote], None).is_ok_and(|r| r.ok)
 }
 
 /// This checkout's git directory (a worktree's own), absolute; `None` outside a repository.
-pub fn git_dir(root: &Path) -> Option<std::path::PathBuf> {
+pub(crate) fn git_dir(root: &Path) -> Option<std::path::PathBuf> {
     let out = read_text(
         root,
         &["rev-parse", "--absolute-git-dir"],
@@ -676,7 +663,8 @@ pub fn git_dir(root: &Path) -> Option<std::path::PathBuf> {
 /// outside `exclude`), whose parent is HEAD; `None` when the tree has no such change. Made
 /// with a temporary index, so the checkout's index, refs and files are left as they were.
 /// The rehearsal releases this commit, so a changed workflow can be rehearsed before commit.
-pub fn working_tree_commit(
+#[cfg(feature = "rehearse")]
+pub(crate) fn working_tree_commit(
     root: &Path,
     exclude: &str,
     message: &str,
@@ -729,7 +717,10 @@ pub fn working_tree_commit(
 
 /// Takes this checkout's lock (`<git dir>/aisopsflow-xtask.lock`, `fsx::lock_in`) for
 /// `command`: one release, promote or publish per checkout at a time.
-pub fn lock_checkout(root: &Path, command: &str) -> anyhow::Result<crate::fsx::CheckoutLock> {
+pub(crate) fn lock_checkout(
+    root: &Path,
+    command: &str,
+) -> anyhow::Result<crate::fsx::CheckoutLock> {
     let dir = git_dir(root).unwrap_or_else(|| root.to_path_buf());
     let started = crate::time::rfc3339(crate::time::now_epoch());
     crate::fsx::lock_in(&dir, command, &started)

@@ -6,7 +6,7 @@
 //! tests) is therefore made through [`builder`] or [`client`], which install ring first.
 
 /// Installs ring as the process-wide rustls crypto provider (idempotent, thread-safe).
-pub fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Err means another provider is already installed; there is only ring in the tree.

@@ -40,10 +40,10 @@ use tokio::sync::OnceCell;
 use crate::exit::{external, policy, usage};
 use crate::secrets::Secret;
 
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// Every manifest type we handle. Without the index types a registry may answer with one
 /// platform's manifest (a different digest) or 404.
@@ -54,7 +54,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a token without `expires_in` is assumed to live (the token spec's default; ghcr.io
 /// sends no `expires_in`).
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
 /// References resolved at once by `resolve_all`.
 const CONCURRENCY: usize = 16;
@@ -87,7 +87,7 @@ impl Credentials {
     /// the password, with user `GITHUB_ACTOR` or any non-empty name, which ghcr.io does not
     /// check), else the docker config for `host` ([`docker_config_credentials`]), else
     /// anonymous. The client then sends them only to that host and its token service there.
-    pub fn discover(host: &str) -> anyhow::Result<Credentials> {
+    pub(crate) fn discover(host: &str) -> anyhow::Result<Credentials> {
         for var in crate::effects::github::TOKEN_VARS {
             if let Ok(token) = std::env::var(var)
                 && !token.trim().is_empty()
@@ -108,7 +108,7 @@ impl Credentials {
 
     /// The docker config's credentials for `host` (`$DOCKER_CONFIG/config.json`, else
     /// `~/.docker/config.json`), else anonymous.
-    pub fn from_docker_config(host: &str) -> anyhow::Result<Credentials> {
+    pub(crate) fn from_docker_config(host: &str) -> anyhow::Result<Credentials> {
         let dir = std::env::var_os("DOCKER_CONFIG")
             .map(std::path::PathBuf::from)
             .or_else(|| {
@@ -228,7 +228,7 @@ pub fn docker_config_credentials_with(
 /// docker/cli `credentials.ConvertToHostname` (cli/config/credentials/file_store.go): the
 /// hostname and port of a legacy `auths` key. `https://ghcr.io/v2/` -> `ghcr.io`,
 /// `https://::1:6555/v2/` -> `[::1]:6555`, `127.0.0.1:5000` -> `127.0.0.1:5000`.
-pub fn convert_to_hostname(key: &str) -> String {
+pub(crate) fn convert_to_hostname(key: &str) -> String {
     if let Some((_, rest)) = key.split_once("://") {
         let host = rest.split('/').next().unwrap_or("");
         // url.Parse's Hostname() drops any userinfo.
@@ -326,7 +326,7 @@ pub struct IndexEntry {
 }
 
 impl IndexEntry {
-    pub fn is_attestation(&self) -> bool {
+    pub(crate) fn is_attestation(&self) -> bool {
         self.attests.is_some()
     }
 }
@@ -401,7 +401,7 @@ enum Pull {
 
 /// What a refusal from the token service or the registry means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// `403 DENIED "requested access to the resource is denied"`: ghcr.io's answer for a
     /// package that does not exist (and for one the caller may not know about).
     Absent,
@@ -417,7 +417,7 @@ pub enum Refusal {
 }
 
 /// The `(code, message)` pairs of a registry error body (`{"errors":[{"code":…,"message":…}]}`).
-pub fn error_codes(body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn error_codes(body: &[u8]) -> Vec<(String, String)> {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return Vec::new();
     };
@@ -435,7 +435,7 @@ pub fn error_codes(body: &[u8]) -> Vec<(String, String)> {
 }
 
 /// Reads a refusal the way ghcr.io means it (docs/registry-standin.md, "Answers").
-pub fn classify_refusal(status: u16, body: &[u8]) -> Refusal {
+pub(crate) fn classify_refusal(status: u16, body: &[u8]) -> Refusal {
     let codes = error_codes(body);
     let text = String::from_utf8_lossy(body).to_lowercase();
     if status == 429 || codes.iter().any(|(c, _)| c == "TOOMANYREQUESTS") {
@@ -463,7 +463,7 @@ pub fn classify_refusal(status: u16, body: &[u8]) -> Refusal {
 }
 
 /// The settings page of a package, where "Manage Actions access" and "Change visibility" are.
-pub fn package_settings_url(org_repo: &str) -> String {
+pub(crate) fn package_settings_url(org_repo: &str) -> String {
     let (org, package) = org_repo.split_once('/').unwrap_or(("ORG", org_repo));
     format!(
         "https://github.com/orgs/{org}/packages/container/{}/settings",
@@ -472,7 +472,7 @@ pub fn package_settings_url(org_repo: &str) -> String {
 }
 
 /// What to do when a package does not grant the publishing repository access.
-pub fn actions_access_fix(org_repo: &str, repository: Option<&str>) -> String {
+pub(crate) fn actions_access_fix(org_repo: &str, repository: Option<&str>) -> String {
     let who = repository
         .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
         .unwrap_or_else(|| "the repository whose workflow publishes".to_string());
@@ -547,7 +547,7 @@ fn jitter(d: Duration) -> Duration {
 }
 
 /// `Retry-After`: delay-seconds (also with a fraction) or an IMF-fixdate.
-pub fn parse_retry_after(v: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(s) = v.parse::<f64>() {
         return (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s.min(3600.0)));
@@ -656,7 +656,7 @@ pub struct RegistryClient {
 }
 
 /// Loopback hosts get plain http, everything else https.
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let h = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
     h.starts_with("127.") || h == "localhost" || h == "[::1]"
 }
@@ -743,7 +743,7 @@ impl RegistryClient {
     }
 
     /// A client for the configured registry with discovered credentials.
-    pub fn for_host(host: &str) -> anyhow::Result<RegistryClient> {
+    pub(crate) fn for_host(host: &str) -> anyhow::Result<RegistryClient> {
         RegistryClient::new(host, Credentials::discover(host)?)
     }
 
@@ -766,7 +766,7 @@ impl RegistryClient {
         &self.host
     }
 
-    pub fn credentials_source(&self) -> String {
+    pub(crate) fn credentials_source(&self) -> String {
         self.creds.source()
     }
 
@@ -1273,7 +1273,7 @@ impl RegistryClient {
     /// unfinished (registries purge abandoned sessions; it holds no data and no tag). For a
     /// package that does not exist yet this is where ghcr.io says whether the workflow may
     /// create it.
-    pub async fn check_push(&self, repo: &str) -> anyhow::Result<()> {
+    pub(crate) async fn check_push(&self, repo: &str) -> anyhow::Result<()> {
         let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
         let what = format!("POST /v2/{repo}/blobs/uploads/");
         let mut answer = None;
@@ -1388,7 +1388,7 @@ impl RegistryClient {
 
     /// The user name and password this client sends, for handing to the Docker engine (which
     /// does its own token dance) when `verify-runs` pulls; `None` when anonymous.
-    pub fn basic_credentials(&self) -> Option<(String, Secret)> {
+    pub(crate) fn basic_credentials(&self) -> Option<(String, Secret)> {
         match &self.creds {
             Credentials::Anonymous => None,
             Credentials::Basic { user, password, .. } => Some((user.clone(), password.clone())),
@@ -1401,7 +1401,7 @@ impl RegistryClient {
     /// manifest names a blob the registry does not hold). Opening it is retried like any
     /// read (429, 5xx, resets before the answer), and a 401 on a cached token refreshes it
     /// once; the stream itself is not retried.
-    pub async fn blob_stream(
+    pub(crate) async fn blob_stream(
         &self,
         repo: &str,
         digest: &str,
@@ -1849,7 +1849,7 @@ pub fn parse_challenge(h: &str) -> BTreeMap<String, String> {
 
 /// The entries of an OCI index or Docker manifest list, attestations recognised by
 /// `vnd.docker.reference.type: attestation-manifest`.
-pub fn parse_index(body: &[u8]) -> anyhow::Result<Vec<IndexEntry>> {
+pub(crate) fn parse_index(body: &[u8]) -> anyhow::Result<Vec<IndexEntry>> {
     let v: serde_json::Value = serde_json::from_slice(body).context("parsing an index")?;
     let mut out = Vec::new();
     for m in v

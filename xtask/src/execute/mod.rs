@@ -65,7 +65,7 @@ pub struct ReleaseOptions {
 pub struct Admin(pub std::sync::Arc<AdminFlip>);
 
 /// What [`Admin`] holds: given `org/name`, flips that package and says what it did.
-pub type AdminFlip =
+pub(crate) type AdminFlip =
     dyn Fn(&str) -> futures_util::future::BoxFuture<'static, anyhow::Result<String>> + Send + Sync;
 
 impl std::fmt::Debug for Admin {

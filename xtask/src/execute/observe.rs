@@ -28,7 +28,7 @@ pub struct Observation {
 
 /// A registry client for the configured host with discovered credentials; no credentials is a
 /// usage error naming GITHUB_TOKEN (a release reads private packages).
-pub fn registry_client(config: &Config) -> anyhow::Result<RegistryClient> {
+pub(crate) fn registry_client(config: &Config) -> anyhow::Result<RegistryClient> {
     let host = config.registry_host();
     let creds = Credentials::discover(&host)?;
     if matches!(creds, Credentials::Anonymous) {
@@ -40,7 +40,7 @@ pub fn registry_client(config: &Config) -> anyhow::Result<RegistryClient> {
 }
 
 /// A GitHub client for the configured API; no token is a usage error naming GITHUB_TOKEN.
-pub async fn github_client(config: &Config) -> anyhow::Result<Github> {
+pub(crate) async fn github_client(config: &Config) -> anyhow::Result<Github> {
     let gh = Github::from_config(config).await?;
     if !gh.has_token() {
         return Err(usage(
@@ -53,7 +53,7 @@ pub async fn github_client(config: &Config) -> anyhow::Result<Github> {
 /// The digests `latest` has now for `packages`, read concurrently. An unreachable registry is
 /// `Some(why)` in the second slot, not an error: planning decides (it refuses to tag while
 /// `latest` is unknown, and a release already pushed or finished still plans).
-pub async fn read_latest(
+pub(crate) async fn read_latest(
     config: &Config,
     registry: &RegistryClient,
     packages: &[String],

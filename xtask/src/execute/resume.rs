@@ -18,13 +18,13 @@ use crate::time::{now_epoch, rfc3339};
 /// push): GitHub's API front end and its Actions service keep GitHub's clocks, so this covers
 /// only their disagreement and the `Date` header's one-second resolution. The operator's
 /// clock plays no part, so no skew of it can break the search.
-pub const GITHUB_CLOCK_TOLERANCE_SECS: u64 = 300;
+pub(crate) const GITHUB_CLOCK_TOLERANCE_SECS: u64 = 300;
 
 /// The same, when the push time comes from a clock GitHub does not keep: the tag's own date
 /// (the tagger's clock) or, if GitHub sent no `Date`, this machine's. Wide enough for any
 /// plausibly wrong clock; the run is still matched by commit, event and tag name, so the
 /// bound only keeps out runs of an earlier push of the same tag at the same commit.
-pub const OTHER_CLOCK_TOLERANCE_SECS: u64 = 86_400;
+pub(crate) const OTHER_CLOCK_TOLERANCE_SECS: u64 = 86_400;
 
 /// Whose clock a push time was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ impl PushClock {
         })
     }
 
-    pub fn tolerance(&self) -> u64 {
+    pub(crate) fn tolerance(&self) -> u64 {
         match self.source {
             ClockSource::Github => GITHUB_CLOCK_TOLERANCE_SECS,
             ClockSource::TagDate | ClockSource::Local => OTHER_CLOCK_TOLERANCE_SECS,
@@ -120,13 +120,13 @@ pub struct ResumeRecord {
 }
 
 /// `<notes dir>/.<version>.state.json`.
-pub fn state_path(config: &Config, version: &str) -> PathBuf {
+pub(crate) fn state_path(config: &Config, version: &str) -> PathBuf {
     config.notes_dir().join(format!(".{version}.state.json"))
 }
 
 /// Reads a resume record; a missing or unreadable one is `None` (the rerun then falls back to
 /// what it can observe).
-pub fn read_state(config: &Config, version: &str) -> Option<ResumeRecord> {
+pub(crate) fn read_state(config: &Config, version: &str) -> Option<ResumeRecord> {
     let text = std::fs::read_to_string(state_path(config, version)).ok()?;
     serde_json::from_str(&text).ok()
 }

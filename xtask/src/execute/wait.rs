@@ -45,7 +45,7 @@ impl From<anyhow::Error> for FindError {
 
 /// The interval to sleep next: back to `initial` after a change, else 1.5× up to `max`, and
 /// never faster than the remaining rate-limit budget allows.
-pub fn next_interval(gh: &Github, current: Duration, changed: bool, poll: Poll) -> Duration {
+pub(crate) fn next_interval(gh: &Github, current: Duration, changed: bool, poll: Poll) -> Duration {
     interval_after(
         current,
         changed,
@@ -56,7 +56,7 @@ pub fn next_interval(gh: &Github, current: Duration, changed: bool, poll: Poll) 
 }
 
 /// `next_interval` with the rate-limit headers and the clock passed in.
-pub fn interval_after(
+pub(crate) fn interval_after(
     current: Duration,
     changed: bool,
     poll: Poll,
@@ -182,7 +182,7 @@ pub async fn wait_run(
 }
 
 /// Names the failed job and step of a completed run, with its URL.
-pub fn failure_message(run: &WorkflowRun, jobs: &[Job]) -> String {
+pub(crate) fn failure_message(run: &WorkflowRun, jobs: &[Job]) -> String {
     let bad = |c: Option<&str>| matches!(c, Some(c) if c != "success" && c != "skipped" && c != "neutral");
     let job = jobs.iter().find(|j| bad(j.conclusion.as_deref()));
     let step = job.and_then(|j| j.steps.iter().find(|s| bad(s.conclusion.as_deref())));

@@ -18,16 +18,16 @@ use crate::config::ImageSpec;
 use crate::workspace::Workspace;
 
 /// The target triple of the image binaries.
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+pub(crate) const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The cargo target dir of image builds, shared by the editions.
 /// The cargo target dir image builds use in the workspace at `root`, unless
 /// AISOPSFLOW_IMAGES_TARGET_DIR names another.
-pub fn default_target_dir(root: &Path) -> PathBuf {
+pub(crate) fn default_target_dir(root: &Path) -> PathBuf {
     root.join("target").join("images").join("cargo")
 }
 
-pub fn target_dir(ws: &Workspace) -> PathBuf {
+pub(crate) fn target_dir(ws: &Workspace) -> PathBuf {
     // A rehearsal's publish runs build in fresh checkouts; pointing them at the operator's
     // cargo target dir (AISOPSFLOW_IMAGES_TARGET_DIR) saves compiling every dependency again.
     if let Some(dir) = std::env::var_os("AISOPSFLOW_IMAGES_TARGET_DIR").filter(|d| !d.is_empty()) {
@@ -37,7 +37,7 @@ pub fn target_dir(ws: &Workspace) -> PathBuf {
 }
 
 /// Where one edition's binaries are kept, with the stamp of their inputs.
-pub fn bin_dir(ws: &Workspace, edition: &str) -> PathBuf {
+pub(crate) fn bin_dir(ws: &Workspace, edition: &str) -> PathBuf {
     super::stage::images_dir(ws).join("bin").join(edition)
 }
 
@@ -58,7 +58,7 @@ pub fn editions(images: &[ImageSpec]) -> Vec<String> {
 
 /// Compiles the binaries of one edition's images and stages their contexts; returns
 /// package -> context dir.
-pub async fn compile_and_stage_edition(
+pub(crate) async fn compile_and_stage_edition(
     ws: &Workspace,
     specs: &[ImageSpec],
     version: &str,
@@ -128,7 +128,7 @@ pub async fn compile_and_stage_edition(
 /// computed once for all editions), the compiler (`rustc -vV`), and the version, commit, features and
 /// flags. When it matches the stamp of the last successful build, cargo is not run at all.
 /// (A path dependency outside the workspace members would not be seen; there is none.)
-pub async fn inputs_fingerprint(
+pub(crate) async fn inputs_fingerprint(
     ws: &Workspace,
     specs: &[&ImageSpec],
     version: &str,
@@ -167,7 +167,7 @@ pub async fn inputs_fingerprint(
 /// context (`*` then `!Dockerfile`, `!<binary>`, `!rootfs`), so applied to a component's
 /// sources it would skip `src/` and a changed source would never rebuild the binary. It
 /// governs the context hash (`context::hash`), which never opens an excluded file.
-pub fn source_digest(root: &std::path::Path) -> anyhow::Result<String> {
+pub(crate) fn source_digest(root: &std::path::Path) -> anyhow::Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let manifest =
@@ -256,7 +256,7 @@ pub fn source_digest(root: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// The source digest of the workspace `ws`, off the async runtime.
-pub async fn source_digest_of(ws: &Workspace) -> anyhow::Result<String> {
+pub(crate) async fn source_digest_of(ws: &Workspace) -> anyhow::Result<String> {
     let root = ws.root.clone();
     tokio::task::spawn_blocking(move || source_digest(&root))
         .await
@@ -302,7 +302,7 @@ fn collect_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> anyhow::Resul
 /// The image build's cargo arguments. `--locked`: the binaries in customers' images come only
 /// from the reviewed Cargo.lock (and the toolchain in rust-toolchain.toml, which cargo picks up
 /// in the workspace root).
-pub const CARGO_BUILD: [&str; 5] = ["build", "--release", "--locked", "--target", TARGET];
+pub(crate) const CARGO_BUILD: [&str; 5] = ["build", "--release", "--locked", "--target", TARGET];
 
 async fn cargo_build(
     ws: &Workspace,

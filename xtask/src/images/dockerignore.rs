@@ -82,7 +82,7 @@ impl std::fmt::Display for PatternError {
 const MAX_LINE: usize = 64 * 1024;
 
 /// `ignorefile.ReadAll`: the patterns of a `.dockerignore`, each with its 1-based line.
-pub fn read_lines(data: &[u8]) -> Result<Vec<(Vec<u8>, usize)>, PatternError> {
+pub(crate) fn read_lines(data: &[u8]) -> Result<Vec<(Vec<u8>, usize)>, PatternError> {
     let mut out = Vec::new();
     let mut rest = data;
     let mut number = 0;
@@ -134,8 +134,9 @@ pub fn read_lines(data: &[u8]) -> Result<Vec<(Vec<u8>, usize)>, PatternError> {
     Ok(out)
 }
 
-/// `ignorefile.ReadAll` on text, without line numbers (for tests and callers with strings).
-pub fn read_patterns(text: &str) -> Vec<String> {
+/// `ignorefile.ReadAll` on text, without line numbers (for tests).
+#[cfg(test)]
+pub(crate) fn read_patterns(text: &str) -> Vec<String> {
     read_lines(text.as_bytes())
         .unwrap_or_default()
         .into_iter()
@@ -187,7 +188,7 @@ fn trailing_char(s: &[u8]) -> Option<(char, usize)> {
 
 /// Go's `path.Clean` on bytes: removes `.` and empty elements, resolves `..` lexically, keeps
 /// a leading `/`, and returns `.` for an empty result.
-pub fn clean_bytes(path: &[u8]) -> Vec<u8> {
+pub(crate) fn clean_bytes(path: &[u8]) -> Vec<u8> {
     let rooted = path.first() == Some(&b'/');
     let mut parts: Vec<&[u8]> = Vec::new();
     for part in path.split(|b| *b == b'/') {
@@ -229,7 +230,9 @@ impl Matcher {
     }
 
     /// `patternmatcher.New` plus an eager compile of every pattern.
-    pub fn from_lines(patterns: &[(Vec<u8>, Option<usize>)]) -> Result<Matcher, PatternError> {
+    pub(crate) fn from_lines(
+        patterns: &[(Vec<u8>, Option<usize>)],
+    ) -> Result<Matcher, PatternError> {
         let mut out = Vec::new();
         for (raw, line) in patterns {
             let p = trim_space(raw);
@@ -290,7 +293,7 @@ impl Matcher {
 
     /// Reads and parses `path`; `Ok(None)` when it does not exist. A refused pattern is a
     /// configuration error (exit 2) naming the file and line.
-    pub fn read_file(path: &Path) -> anyhow::Result<Option<Matcher>> {
+    pub(crate) fn read_file(path: &Path) -> anyhow::Result<Option<Matcher>> {
         let data = match std::fs::read(path) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -311,7 +314,7 @@ impl Matcher {
     }
 
     /// Whether any pattern is an exception (`!...`).
-    pub fn has_exclusions(&self) -> bool {
+    pub(crate) fn has_exclusions(&self) -> bool {
         self.patterns.iter().any(|p| p.exclusion)
     }
 
@@ -410,7 +413,7 @@ impl Pattern {
 /// The Go regular expression moby's `Pattern.compile` builds, and the match type it picks.
 /// Characters are read like Go's `text/scanner`: an invalid UTF-8 byte is U+FFFD and a BOM at
 /// the very start is skipped.
-pub fn go_regexp_source(pattern: &[u8]) -> (String, &'static str) {
+pub(crate) fn go_regexp_source(pattern: &[u8]) -> (String, &'static str) {
     let chars = super::goregexp::decode(pattern);
     let mut chars: &[u32] = &chars;
     if chars.first() == Some(&0xFEFF) {
@@ -489,12 +492,12 @@ fn compile(pattern: &[u8]) -> Result<MatchKind, super::goregexp::Error> {
 
 /// Go's `filepath.ErrBadPattern`: "syntax error in pattern".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrBadPattern;
+pub(crate) struct ErrBadPattern;
 
 /// Go's `filepath.Match(pattern, name)` on Unix, ported from `path/filepath/match.go`
 /// (Go 1.24): `Err(ErrBadPattern)` is Go's `ErrBadPattern`. Since Go 1.16 the whole pattern is
 /// checked even when the match fails early.
-pub fn go_filepath_match(pattern: &[u8], name: &[u8]) -> Result<bool, ErrBadPattern> {
+pub(crate) fn go_filepath_match(pattern: &[u8], name: &[u8]) -> Result<bool, ErrBadPattern> {
     let mut pattern = pattern;
     let mut name = name;
     'pattern: while !pattern.is_empty() {

@@ -48,7 +48,7 @@ enum Node {
 
 /// A compiled expression.
 #[derive(Debug, Clone)]
-pub struct Regexp {
+pub(crate) struct Regexp {
     prog: Vec<Inst>,
 }
 
@@ -76,7 +76,7 @@ fn err(msg: &str, expr: &str) -> Error {
 
 impl Regexp {
     /// `regexp.Compile(expr)` with Go's default (Perl) flags.
-    pub fn compile(expr: &str) -> Result<Regexp, Error> {
+    pub(crate) fn compile(expr: &str) -> Result<Regexp, Error> {
         let node = Parser { src: expr }.parse()?;
         let mut prog = Vec::new();
         emit(&node, &mut prog);
@@ -85,7 +85,7 @@ impl Regexp {
     }
 
     /// `MatchString`: whether the expression matches anywhere in `text`.
-    pub fn is_match(&self, text: &[u8]) -> bool {
+    pub(crate) fn is_match(&self, text: &[u8]) -> bool {
         let chars = decode(text);
         let n = self.prog.len();
         let mut clist: Vec<usize> = Vec::new();

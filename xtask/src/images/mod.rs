@@ -25,15 +25,15 @@ use crate::config::{ImageSpec, Visibility};
 use crate::effects::docker::{BuildRequest, Docker};
 use crate::workspace::Workspace;
 
-pub mod compile;
+pub(crate) mod compile;
 pub mod context;
 pub mod dockerignore;
-pub mod goregexp;
+pub(crate) mod goregexp;
 pub mod smoke;
 pub mod stage;
 
 /// The label holding the build key (context hash + build arguments + labels).
-pub const BUILD_KEY_LABEL: &str = "io.aisopsflow.build-key";
+pub(crate) const BUILD_KEY_LABEL: &str = "io.aisopsflow.build-key";
 /// The label naming the edition; checks read it.
 pub const EDITION_LABEL: &str = "io.aisopsflow.edition";
 
@@ -111,7 +111,7 @@ pub fn build_args(
 
 /// Labels added through the API on top of the Dockerfile's. Only commercial (private) images
 /// may name the enterprise repository.
-pub fn extra_labels(ws: &Workspace, spec: &ImageSpec) -> HashMap<String, String> {
+pub(crate) fn extra_labels(ws: &Workspace, spec: &ImageSpec) -> HashMap<String, String> {
     let mut labels = HashMap::new();
     if spec.visibility == Visibility::Private {
         let (owner, name) = ws.config.repo_owner_name();
@@ -124,7 +124,7 @@ pub fn extra_labels(ws: &Workspace, spec: &ImageSpec) -> HashMap<String, String>
 }
 
 /// The build key: everything that decides the image's content and metadata.
-pub fn build_key(
+pub(crate) fn build_key(
     context_hash: &str,
     args: &HashMap<String, String>,
     labels: &HashMap<String, String>,
@@ -147,7 +147,7 @@ pub fn build_key(
 /// Reads the `.dockerignore` of every image's component folder (the one staged into its
 /// context) with the docker CLI's rules. A pattern the CLI refuses is a configuration error
 /// (exit 2) naming the file and line.
-pub fn check_dockerignores(ws: &Workspace, images: &[ImageSpec]) -> anyhow::Result<()> {
+pub(crate) fn check_dockerignores(ws: &Workspace, images: &[ImageSpec]) -> anyhow::Result<()> {
     for spec in images {
         dockerignore::Matcher::read_file(&ws.root.join(&spec.dir).join(".dockerignore"))?;
     }
@@ -155,7 +155,7 @@ pub fn check_dockerignores(ws: &Workspace, images: &[ImageSpec]) -> anyhow::Resu
 }
 
 /// Builds `images` (all concurrently), failing if any fails. For the publish command.
-pub async fn build_images(
+pub(crate) async fn build_images(
     ws: &Workspace,
     images: &[ImageSpec],
     version: &str,
@@ -212,7 +212,7 @@ pub async fn build_each(set: &BuildSet<'_>) -> Vec<(ImageSpec, anyhow::Result<Bu
 /// Like `build_each`, and runs `then` on each image as soon as it is ready. The editions are
 /// pipelined: while one edition's images are built and `then` runs on them, cargo compiles the
 /// next. Results come back in the order of `images`.
-pub async fn build_each_then<T, F, Fut>(
+pub(crate) async fn build_each_then<T, F, Fut>(
     set: &BuildSet<'_>,
     then: F,
 ) -> Vec<(ImageSpec, anyhow::Result<BuiltImage>, Option<T>)>
@@ -388,7 +388,7 @@ const KEEP_PER_PACKAGE: usize = 4;
 
 /// A short id of the checkout, part of every local tag. Checkouts share one engine (worktrees,
 /// CI runners with a shared daemon), and each prunes only its own builds, never another's.
-pub fn local_scope(ws: &Workspace) -> String {
+pub(crate) fn local_scope(ws: &Workspace) -> String {
     let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
     let digest = Sha256::digest(root.to_string_lossy().as_bytes());
     format!("{digest:x}")[..8].to_string()

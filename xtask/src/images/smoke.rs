@@ -28,7 +28,7 @@ pub struct SmokeReport {
 const LISTENING: &str = " listening on ";
 
 /// The address in a service's `listening on` line, once it printed one.
-pub fn listen_address(logs: &str) -> Option<String> {
+pub(crate) fn listen_address(logs: &str) -> Option<String> {
     logs.lines()
         .find_map(|l| l.split(LISTENING).nth(1))
         .and_then(|rest| rest.split_whitespace().next())
@@ -36,7 +36,7 @@ pub fn listen_address(logs: &str) -> Option<String> {
 }
 
 /// The `--version` line an image must print.
-pub fn expected_version_line(image: &BuiltImage, version: &str, commit: &str) -> String {
+pub(crate) fn expected_version_line(image: &BuiltImage, version: &str, commit: &str) -> String {
     version_line(&image.spec, version, commit)
 }
 

@@ -14,18 +14,18 @@ use crate::config::ImageSpec;
 use crate::workspace::Workspace;
 
 /// The CA bundle staged into every image.
-pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// `/etc/passwd` of the images: root (for tools that expect it) and the service user.
-pub const PASSWD: &str =
+pub(crate) const PASSWD: &str =
     "root:x:0:0:root:/:/sbin/nologin\naisopsflow:x:10001:10001:aisopsflow:/:/sbin/nologin\n";
 /// `/etc/group` of the images.
-pub const GROUP: &str = "root:x:0:\naisopsflow:x:10001:\n";
+pub(crate) const GROUP: &str = "root:x:0:\naisopsflow:x:10001:\n";
 
 /// Where image builds keep cargo output, the edition binaries and staged contexts
 /// (`target/images/`). It lives here, below `compile`, so the imports run one way:
 /// compile uses stage, never the reverse.
-pub fn images_dir(ws: &Workspace) -> PathBuf {
+pub(crate) fn images_dir(ws: &Workspace) -> PathBuf {
     ws.root.join("target").join("images")
 }
 

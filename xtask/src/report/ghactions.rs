@@ -14,14 +14,14 @@ use crate::checks::{Evidence, Outcome, Report, Status};
 use crate::report::{self, Gate, Level};
 
 /// `escapeData` of the actions toolkit.
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
 /// `escapeProperty` of the actions toolkit.
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
@@ -110,7 +110,7 @@ fn counts_line(report: &Report) -> String {
 
 /// Markdown for the step summary: the verdict, the counts, and every outcome that is not a
 /// pass or a skip.
-pub fn summary_markdown(report: &Report, gate: Gate, command_name: &str) -> String {
+pub(crate) fn summary_markdown(report: &Report, gate: Gate, command_name: &str) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace(['\r', '\n'], " ");
     let code = report::exit_code(report, gate);
     let mut md = format!(
@@ -156,7 +156,7 @@ pub fn summary_markdown(report: &Report, gate: Gate, command_name: &str) -> Stri
 
 /// Appends the summary to `$GITHUB_STEP_SUMMARY` when the variable names a file (inside a
 /// GitHub Actions job). A summary that cannot be written is a warning, never a failure.
-pub fn write_step_summary(report: &Report, gate: Gate, command_name: &str) {
+pub(crate) fn write_step_summary(report: &Report, gate: Gate, command_name: &str) {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return;
     };

@@ -699,7 +699,7 @@ fn finish(
 }
 
 /// An IMF-fixdate (RFC 9110 section 5.6.7): `Tue, 01 Dec 2026 09:40:50 GMT`.
-pub fn http_date(epoch: u64) -> String {
+pub(crate) fn http_date(epoch: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

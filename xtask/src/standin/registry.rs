@@ -93,7 +93,7 @@ pub enum PackageEvent {
 }
 
 /// A hook that sees every package event.
-pub type PackageHook = Arc<dyn Fn(&PackageEvent) + Send + Sync>;
+pub(crate) type PackageHook = Arc<dyn Fn(&PackageEvent) + Send + Sync>;
 
 /// Injected failures: every matching request from now on is counted, and the `every`-th one
 /// (1 = each) answers `status`, for at most `count` faults.
@@ -279,9 +279,6 @@ pub struct RegistryHarness {
     server: tokio::task::JoinHandle<()>,
     dir: tempfile::TempDir,
 }
-
-/// The name the brief uses for the running harness.
-pub type Harness = RegistryHarness;
 
 fn lock(state: &TokenState) -> std::sync::MutexGuard<'_, Mutable> {
     state.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -500,15 +497,6 @@ impl RegistryHarness {
         self.dir.path()
     }
 
-    /// The registry's own address behind the front (for tests that must bypass the front).
-    pub fn backend(&self) -> String {
-        self.state
-            .backend
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     /// Test seeding, both ways: makes `repo` (`org/name`) anonymous-readable or not from the
     /// next token request on. ghcr.io itself only goes one way (`admin_make_public`).
     pub fn set_public(&self, repo: &str, public: bool) {
@@ -560,13 +548,6 @@ impl RegistryHarness {
                 .cloned()
                 .unwrap_or_else(|| default_package(&m, repo))
         })
-    }
-
-    /// Adds a credential.
-    pub fn add_credential(&self, secret: &Secret, principal: Principal) {
-        lock(&self.state)
-            .credentials
-            .insert(secret.expose().to_string(), principal);
     }
 
     /// Tokens issued from now on live `d`.
@@ -1528,7 +1509,7 @@ fn percent_decode(s: &str) -> String {
 
 /// The libtrust key id: SHA-256 of the DER SubjectPublicKeyInfo, first 30 bytes, base32
 /// (RFC 4648, no padding), in 12 groups of 4 joined by `:`.
-pub fn libtrust_kid(spki_der: &[u8]) -> String {
+pub(crate) fn libtrust_kid(spki_der: &[u8]) -> String {
     let h = sha2::Sha256::digest(spki_der);
     let s = base32(&h[..30]);
     s.as_bytes()

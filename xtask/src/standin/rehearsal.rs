@@ -68,7 +68,7 @@ impl Drop for Rehearsal {
 const REHEARSAL_TOKEN: &str = "ghp_REHEARSALonlyTOKEN000000000000000000000";
 
 /// The file of a kept world's scratch directory that holds `REHEARSAL_TOKEN`.
-pub const TOKEN_FILE: &str = "token";
+pub(crate) const TOKEN_FILE: &str = "token";
 
 /// The publish runs' workflow token (a `GITHUB_TOKEN` of the enterprise repository).
 const ACTIONS_TOKEN: &str = "ghs_REHEARSALworkflowTOKEN0000000000000000";
@@ -358,7 +358,7 @@ impl Rehearsal {
 
     /// Applies the operator's environment to this process, so the release code path reads
     /// the stand-ins' addresses exactly as it would read real ones.
-    pub fn apply_env(&self) {
+    pub(crate) fn apply_env(&self) {
         for (k, v) in &self.env {
             // SAFETY: called before any client is created and before other threads read these
             // variables; the rehearsal owns the process environment for its duration.

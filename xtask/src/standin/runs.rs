@@ -25,7 +25,7 @@ use crate::secrets::Secret;
 
 /// A step's state as the jobs API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StepState {
+pub(crate) struct StepState {
     pub number: u32,
     pub name: String,
     /// `queued`, `in_progress` or `completed`.
@@ -47,7 +47,7 @@ pub struct NewRun {
 
 /// Where the executor reports: the stand-in's state. Kept narrow so the executor does not
 /// depend on how the stand-in stores runs.
-pub trait RunSink: Send + Sync + 'static {
+pub(crate) trait RunSink: Send + Sync + 'static {
     /// Creates a queued run and returns its id.
     fn create_run(&self, run: NewRun) -> u64;
     /// Sets the run's status (`queued`, `in_progress`, `completed`) and conclusion.
@@ -65,7 +65,7 @@ pub trait RunSink: Send + Sync + 'static {
 
 /// How runs execute.
 #[derive(Clone)]
-pub struct ExecutorConfig {
+pub(crate) struct ExecutorConfig {
     /// The bare remote the stand-in serves.
     pub bare_repo: PathBuf,
     /// The workflow file, relative to the repository root.
@@ -101,7 +101,7 @@ impl std::fmt::Debug for ExecutorConfig {
 
 /// One step of the workflow's job, as read from the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkflowStep {
+pub(crate) struct WorkflowStep {
     pub name: String,
     pub uses: Option<String>,
     pub run: Option<String>,
@@ -109,7 +109,7 @@ pub struct WorkflowStep {
 }
 
 /// The (single) job of a workflow file: its id and steps.
-pub fn read_job(text: &str) -> anyhow::Result<(String, Vec<WorkflowStep>)> {
+pub(crate) fn read_job(text: &str) -> anyhow::Result<(String, Vec<WorkflowStep>)> {
     let docs = YamlLoader::load_from_str(text).context("parsing the workflow file")?;
     let doc = docs.first().context("the workflow file is empty")?;
     let jobs = doc["jobs"].as_hash().context("the workflow has no jobs")?;
@@ -153,7 +153,7 @@ pub fn read_job(text: &str) -> anyhow::Result<(String, Vec<WorkflowStep>)> {
 
 /// The values `${{ ... }}` expressions may refer to in a step's `env:`.
 #[derive(Debug, Clone, Default)]
-pub struct ExprContext {
+pub(crate) struct ExprContext {
     pub values: BTreeMap<String, String>,
 }
 
@@ -184,7 +184,7 @@ impl ExprContext {
 }
 
 /// Executes runs for tag pushes and dispatches.
-pub struct Executor<S: RunSink> {
+pub(crate) struct Executor<S: RunSink> {
     pub config: ExecutorConfig,
     pub sink: Arc<S>,
 }
@@ -196,7 +196,7 @@ impl<S: RunSink> Executor<S> {
 
     /// Starts a run for a pushed tag and returns its id at once; the run proceeds in the
     /// background.
-    pub fn start_push(self: &Arc<Self>, tag: &str, commit: &str) -> u64 {
+    pub(crate) fn start_push(self: &Arc<Self>, tag: &str, commit: &str) -> u64 {
         self.start(NewRun {
             workflow_file: file_name(&self.config.workflow_path),
             event: "push".into(),
@@ -207,7 +207,7 @@ impl<S: RunSink> Executor<S> {
     }
 
     /// Starts a run for a dispatch on `git_ref` (a tag name) with `inputs`.
-    pub fn start_dispatch(
+    pub(crate) fn start_dispatch(
         self: &Arc<Self>,
         git_ref: &str,
         commit: &str,
@@ -498,7 +498,7 @@ pub async fn list_tags(repo: &Path) -> anyhow::Result<BTreeMap<String, String>> 
 /// Watches a bare remote for new or moved tags and calls `on_push(tag, commit)` for each, as
 /// GitHub turns a tag push into a push event. Tags present at start are not pushes: they were
 /// there before the stand-in existed. Which workflows a push triggers is the stand-in's call.
-pub fn watch_tags(
+pub(crate) fn watch_tags(
     repo: PathBuf,
     poll: Duration,
     on_push: impl Fn(String, String) + Send + 'static,

@@ -275,7 +275,7 @@ fn scan_bytes(markers: &[String], bytes: &[u8]) -> Vec<String> {
 
 /// Streams one layer from the registry into `scan_tar` on a blocking thread; checks the
 /// served bytes against the layer's digest.
-pub async fn scan_layer(
+pub(crate) async fn scan_layer(
     client: &RegistryClient,
     repo: &str,
     digest: &str,
@@ -351,7 +351,7 @@ pub async fn scan_layer(
 
 /// Reads every platform image of `digest` (an index's attestations are metadata, which
 /// `verify-public-metadata-clean` reads; here they are only scanned for markers).
-pub async fn scan_image(
+pub(crate) async fn scan_image(
     client: &RegistryClient,
     repo: &str,
     digest: &str,

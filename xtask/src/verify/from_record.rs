@@ -14,7 +14,7 @@ use crate::workspace::{Global, Workspace};
 
 /// The record's view of one verified package: index and platform digests from the registry
 /// (a single-manifest image's platform is read from its config).
-pub async fn record_package(
+pub(crate) async fn record_package(
     client: &crate::effects::registry::RegistryClient,
     state: &crate::verify::PackageState,
     tags: Vec<String>,
@@ -93,7 +93,7 @@ pub async fn record_package(
 }
 
 /// `cargo xtask verify --from-notes FILE`: the release's own verify, again, from the record.
-pub async fn verify_from_record(
+pub(crate) async fn verify_from_record(
     file: &Path,
     flags: &crate::flags::Verify,
     g: &Global,

@@ -23,7 +23,7 @@ impl Github {
     // --- 3. branch protection and branch rules ---
 
     /// Classic protection; `Ok(None)` for 404 "Branch not protected".
-    pub async fn branch_protection(
+    pub(crate) async fn branch_protection(
         &self,
         owner: &str,
         repo: &str,
@@ -48,7 +48,7 @@ impl Github {
     }
 
     /// Active ruleset rules applying to a branch (3b).
-    pub async fn branch_rules(
+    pub(crate) async fn branch_rules(
         &self,
         owner: &str,
         repo: &str,

@@ -28,7 +28,7 @@ use crate::secrets::Secret;
 use crate::time::{now_epoch, parse_http_date, rfc3339};
 
 /// The User-Agent we send; GitHub rejects requests without one.
-pub const USER_AGENT: &str = concat!("aisopsflow-xtask/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("aisopsflow-xtask/", env!("CARGO_PKG_VERSION"));
 
 /// The API version with the old dispatch behaviour (204 unless `return_run_details`).
 pub const API_2022: &str = "2022-11-28";
@@ -136,7 +136,7 @@ struct State {
 
 /// Where the token came from, for messages (never the value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
+pub(crate) enum TokenSource {
     Env(&'static str),
     GhCli,
     Explicit,
@@ -154,10 +154,10 @@ impl fmt::Display for TokenSource {
 
 /// The environment variables that hold a GitHub token, in gh's order: `GH_TOKEN` wins over
 /// `GITHUB_TOKEN` (`gh help environment`: "GH_TOKEN, GITHUB_TOKEN (in order of precedence)").
-pub const TOKEN_VARS: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
+pub(crate) const TOKEN_VARS: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
 
 /// Finds a token: `GH_TOKEN`, then `GITHUB_TOKEN`, then `gh auth token` when gh is installed.
-pub async fn discover_token() -> Option<(Secret, TokenSource)> {
+pub(crate) async fn discover_token() -> Option<(Secret, TokenSource)> {
     for name in TOKEN_VARS {
         if let Ok(v) = std::env::var(name) {
             let v = v.trim().to_string();
@@ -251,7 +251,7 @@ impl Github {
     }
 
     /// The client for the configured API (honouring `GITHUB_API_URL`), with a discovered token.
-    pub async fn from_config(config: &Config) -> anyhow::Result<Github> {
+    pub(crate) async fn from_config(config: &Config) -> anyhow::Result<Github> {
         let found = discover_token().await;
         let mut gh = Github::new(
             config.github_api(),
@@ -276,14 +276,8 @@ impl Github {
     pub fn base_url(&self) -> &str {
         &self.base
     }
-    pub fn api_version(&self) -> &str {
-        &self.api_version
-    }
-    pub fn has_token(&self) -> bool {
+    pub(crate) fn has_token(&self) -> bool {
         self.token.is_some()
-    }
-    pub fn token_source(&self) -> Option<TokenSource> {
-        self.token_source
     }
 
     /// A snapshot of the counters.
@@ -752,7 +746,7 @@ pub fn link_next(link: &str) -> Option<String> {
 }
 
 /// Percent-encodes a path segment (everything but RFC 3986 unreserved characters).
-pub fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -7,7 +7,7 @@ pub(super) static RECORD_ALL: std::sync::OnceLock<std::path::PathBuf> = std::syn
 
 /// Makes every client created from now on record GitHub's answers into `dir` (see
 /// `Recorder`). Set once, by `cargo xtask preflight --record-github DIR`.
-pub fn record_all_to(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn record_all_to(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
         exit::usage(format!(
             "--record-github {}: cannot create the directory: {e}",
@@ -24,7 +24,7 @@ pub fn record_all_to(dir: &std::path::Path) -> anyhow::Result<()> {
 /// that name secrets (`temp_clone_token`, `token`, `password`, ...) blanked. The files are
 /// what a real run saw, for replay against the stand-in's tests.
 #[derive(Debug)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     dir: std::path::PathBuf,
     seq: std::sync::atomic::AtomicU64,
 }

@@ -43,12 +43,12 @@ pub struct Repo {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-pub struct Enabled {
+pub(crate) struct Enabled {
     pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct BranchProtection {
+pub(crate) struct BranchProtection {
     #[serde(default)]
     pub required_pull_request_reviews: Option<serde_json::Value>,
     #[serde(default)]
@@ -64,13 +64,13 @@ pub struct BranchProtection {
 
 /// An `{enabled: boolean}` object whose `enabled` the description does not require.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub struct MaybeEnabled {
+pub(crate) struct MaybeEnabled {
     #[serde(default)]
     pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct BranchRule {
+pub(crate) struct BranchRule {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]

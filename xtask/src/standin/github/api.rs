@@ -15,8 +15,8 @@ use super::world::{Role, RulesetSeed, RunSeed, TokenKind, TokenSeed, World};
 use crate::effects::github::{API_2022, API_2026};
 use crate::time::{parse_rfc3339, rfc3339};
 
-pub const DOCS: &str = "https://docs.github.com/rest";
-pub const SUPPORTED_VERSIONS: [&str; 2] = [API_2022, API_2026];
+pub(crate) const DOCS: &str = "https://docs.github.com/rest";
+pub(crate) const SUPPORTED_VERSIONS: [&str; 2] = [API_2022, API_2026];
 
 /// One parsed request.
 pub struct Req {
@@ -77,7 +77,7 @@ impl Reply {
             json!({"message": message, "documentation_url": DOCS, "status": status.to_string()}),
         )
     }
-    pub fn not_found() -> Reply {
+    pub(crate) fn not_found() -> Reply {
         Reply::error(404, "Not Found")
     }
     pub fn validation(message: &str, errors: Value) -> Reply {
@@ -164,7 +164,7 @@ fn reply(need: Need, r: Reply) -> Routed {
 }
 
 /// Checks the caller against `need`; `Err` is the answer GitHub would give.
-pub fn authorize(w: &World, tok: Option<&TokenSeed>, need: Need) -> Result<(), Reply> {
+pub(crate) fn authorize(w: &World, tok: Option<&TokenSeed>, need: Need) -> Result<(), Reply> {
     let forbidden = |msg: &str| {
         let mut r = Reply::error(403, msg);
         if let Some(p) = need.permission() {
@@ -253,7 +253,7 @@ pub fn authorize(w: &World, tok: Option<&TokenSeed>, need: Need) -> Result<(), R
 }
 
 /// Splits `per_page`/`page`, returns the page of `items` and the `link` header.
-pub fn paginate(req: &Req, items: Vec<Value>) -> (Vec<Value>, Option<String>, usize) {
+pub(crate) fn paginate(req: &Req, items: Vec<Value>) -> (Vec<Value>, Option<String>, usize) {
     let per_page = req
         .q("per_page")
         .and_then(|v| v.parse::<usize>().ok())
@@ -552,7 +552,7 @@ fn ruleset_applies(rs: &RulesetSeed, full_ref: &str, default_branch: &str) -> bo
 }
 
 /// Whether creating `full_ref` is blocked for the caller by an active ruleset.
-pub fn creation_blocked(w: &World, tok: Option<&TokenSeed>, full_ref: &str) -> bool {
+pub(crate) fn creation_blocked(w: &World, tok: Option<&TokenSeed>, full_ref: &str) -> bool {
     let target = if full_ref.starts_with("refs/tags/") {
         "tag"
     } else {
@@ -719,7 +719,7 @@ fn ref_json(w: &World, req: &Req, name: &str, seed: &super::world::RefSeed) -> V
 }
 
 /// Workflows whose `on.push.tags` match `tag`.
-pub fn push_triggers(w: &World, tag: &str, sha: &str, actor: &str) -> Vec<Trigger> {
+pub(crate) fn push_triggers(w: &World, tag: &str, sha: &str, actor: &str) -> Vec<Trigger> {
     w.workflows
         .iter()
         .filter(|wf| wf.push_tags.iter().any(|p| actions_filter_matches(p, tag)))
@@ -1318,7 +1318,7 @@ fn team_full_json(w: &World, req: &Req, slug: &str, id: u64) -> Value {
 // values are plausible, built from the world, and what the client reads is unchanged. ---
 
 /// A `simple-user` (also the `owner` of repositories and packages).
-pub fn simple_user_json(req: &Req, login: &str, id: u64, kind: &str) -> Value {
+pub(crate) fn simple_user_json(req: &Req, login: &str, id: u64, kind: &str) -> Value {
     let api = format!(
         "{}/{}/{login}",
         req.base_url,

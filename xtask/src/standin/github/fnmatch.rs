@@ -138,7 +138,7 @@ fn closure(toks: &[Tok], states: &mut BTreeSet<State>, through_star: bool) {
 }
 
 /// Ruby `File.fnmatch(pattern, s, File::FNM_PATHNAME)`.
-pub fn fnmatch_pathname(pattern: &str, s: &str) -> bool {
+pub(crate) fn fnmatch_pathname(pattern: &str, s: &str) -> bool {
     let toks = compile(pattern.as_bytes());
     let s = s.as_bytes();
     let mut states: BTreeSet<State> = BTreeSet::new();
@@ -204,7 +204,7 @@ pub fn ruleset_matches(pattern: &str, full_ref: &str, default_branch: &str) -> b
 }
 
 /// A workflow filter pattern (`on.push.tags`) against a tag name.
-pub fn actions_filter_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn actions_filter_matches(pattern: &str, name: &str) -> bool {
     fn m(p: &[u8], s: &[u8]) -> bool {
         let Some(&c) = p.first() else {
             return s.is_empty();

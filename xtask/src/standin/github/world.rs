@@ -70,7 +70,7 @@ impl TokenSeed {
             installation: false,
         }
     }
-    pub fn fine_grained(
+    pub(crate) fn fine_grained(
         login: &str,
         user_id: u64,
         role: Role,
@@ -517,7 +517,7 @@ impl World {
         now_epoch().saturating_add_signed(self.clock_offset)
     }
 
-    pub fn alloc_id(&mut self) -> u64 {
+    pub(crate) fn alloc_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
@@ -541,7 +541,7 @@ impl World {
         id
     }
 
-    pub fn package_mut(&mut self, name: &str) -> Option<&mut PackageSeed> {
+    pub(crate) fn package_mut(&mut self, name: &str) -> Option<&mut PackageSeed> {
         self.packages.iter_mut().find(|p| p.name == name)
     }
 
@@ -692,7 +692,7 @@ impl World {
     }
 
     /// Inserts a run (invisible for `delay`); returns its id.
-    pub fn insert_run(&mut self, new: NewRun) -> Option<u64> {
+    pub(crate) fn insert_run(&mut self, new: NewRun) -> Option<u64> {
         let wf_id = self.workflow(&new.workflow)?.id;
         let id = self.alloc_id();
         let run_number = self.runs.iter().filter(|r| r.workflow_id == wf_id).count() as u64 + 1;
@@ -727,7 +727,7 @@ impl World {
     }
 
     /// The bypass decision for the caller on a ruleset.
-    pub fn can_bypass(&self, token: Option<&TokenSeed>, rs: &RulesetSeed) -> bool {
+    pub(crate) fn can_bypass(&self, token: Option<&TokenSeed>, rs: &RulesetSeed) -> bool {
         let Some(t) = token else { return false };
         rs.bypass.iter().any(|b| match b.actor_type.as_str() {
             "Team" => t

@@ -18,11 +18,11 @@ use crate::exit::{external, usage};
 
 /// The environment variable naming the image to run where the binary is missing
 /// (`setup` sets it; `registry:2` is the CNCF distribution image).
-pub const ENV_IMAGE: &str = crate::setup::ENV_REGISTRY_IMAGE;
+pub(crate) const ENV_IMAGE: &str = crate::setup::ENV_REGISTRY_IMAGE;
 
 /// How the registry runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Runtime {
+pub(crate) enum Runtime {
     Binary(PathBuf),
     Image(String),
 }
@@ -30,7 +30,7 @@ pub enum Runtime {
 impl Runtime {
     /// The explicit binary, else the explicit image, else `docker-registry` on PATH, else the
     /// image from `AISOPSFLOW_REGISTRY_IMAGE`; none of these is a usage error naming the fix.
-    pub fn choose(opts: &HarnessOptions) -> anyhow::Result<Runtime> {
+    pub(crate) fn choose(opts: &HarnessOptions) -> anyhow::Result<Runtime> {
         if let Some(b) = &opts.binary {
             return Ok(Runtime::Binary(b.clone()));
         }
@@ -50,7 +50,7 @@ impl Runtime {
 
     /// The registry's `http.addr`: an ephemeral loopback port for the binary; the image's
     /// port 5000 in the container, published on a loopback port of the host.
-    pub fn listen_addr(&self) -> &'static str {
+    pub(crate) fn listen_addr(&self) -> &'static str {
         match self {
             Runtime::Binary(_) => "127.0.0.1:0",
             Runtime::Image(_) => ":5000",
