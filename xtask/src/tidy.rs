@@ -971,7 +971,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ("xtask/src/checks/notes.rs", "run"),
     ("xtask/src/checks/packages.rs", "run"),
     ("xtask/src/checks/settings.rs", "actions_enabled"),
-    ("xtask/src/checks/settings.rs", "tag_ruleset_judgement"),
     ("xtask/src/checks/verify.rs", "contents_outcomes"),
     ("xtask/src/checks/verify.rs", "manifest_digests"),
     ("xtask/src/checks/verify.rs", "run_outcome"),

@@ -1045,52 +1045,11 @@ pub(crate) fn tag_ruleset(f: &TagRulesetFacts) -> Outcome {
 
 fn tag_ruleset_judgement(f: &TagRulesetFacts) -> Outcome {
     let id = CheckId::RepoTagCreationRestricted;
-    let (owner, name) = (f.owner, f.name);
-    let list_ep = format!("GET /repos/{owner}/{name}/rulesets");
-    let full = &f.rulesets;
-    let branch = f.branch;
-    let samples = &f.samples;
-    let repo = f.repo;
-    let mut ev = vec![Evidence::api(
-        &list_ep,
-        "[].name (target tag)",
-        if full.is_empty() {
-            "(none)".to_string()
-        } else {
-            full.iter()
-                .map(|r| format!("{} [{}]", r.name, r.enforcement))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-    )];
+    let (full, branch, samples) = (&f.rulesets, f.branch, &f.samples);
+    let mut ev = ruleset_evidence(f);
     let mut unsure = BTreeSet::new();
     let restricting = restricting(full);
     let uncovered = uncovered(&restricting, samples, branch, &mut unsure);
-    for r in full {
-        let ep = format!("GET /repos/{owner}/{name}/rulesets/{}", r.id);
-        let cond = r
-            .conditions
-            .as_ref()
-            .and_then(|c| c.ref_name.clone())
-            .unwrap_or_default();
-        ev.push(Evidence::api(
-            &ep,
-            "conditions.ref_name.include",
-            cond.include.join(", "),
-        ));
-        ev.push(Evidence::api(
-            &ep,
-            "rules[].type",
-            r.rules
-                .iter()
-                .map(|x| x.kind.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ));
-        if let Some(st) = &r.source_type {
-            ev.push(Evidence::api(&ep, "source_type", st));
-        }
-    }
     for why in &unsure {
         ev.push(Evidence::note(why.clone()));
     }
@@ -1127,14 +1086,89 @@ fn tag_ruleset_judgement(f: &TagRulesetFacts) -> Outcome {
                 .any(|t| ruleset_covers(r, t, branch, &mut BTreeSet::new()))
         })
         .collect();
-    let (allowed, unresolved) = (&f.operators.allowed, &f.operators.unresolved);
-    let mut strays = Vec::new();
-    let mut hidden = Vec::new();
-    let mut parent_hidden = Vec::new();
-    let mut empty = Vec::new();
-    let mut cannot = Vec::new();
-    let mut unknown_self = Vec::new();
-    for r in &relevant {
+    let review = review_bypass(f, &relevant, &mut ev);
+    bypass_verdict(f, review, ev)
+}
+
+/// The rulesets list and each ruleset's patterns, rules and source, as evidence.
+fn ruleset_evidence(f: &TagRulesetFacts) -> Vec<Evidence> {
+    let (owner, name, full) = (f.owner, f.name, &f.rulesets);
+    let mut ev = vec![Evidence::api(
+        format!("GET /repos/{owner}/{name}/rulesets"),
+        "[].name (target tag)",
+        if full.is_empty() {
+            "(none)".to_string()
+        } else {
+            full.iter()
+                .map(|r| format!("{} [{}]", r.name, r.enforcement))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    )];
+    for r in full {
+        let ep = format!("GET /repos/{owner}/{name}/rulesets/{}", r.id);
+        let cond = r
+            .conditions
+            .as_ref()
+            .and_then(|c| c.ref_name.clone())
+            .unwrap_or_default();
+        ev.push(Evidence::api(
+            &ep,
+            "conditions.ref_name.include",
+            cond.include.join(", "),
+        ));
+        ev.push(Evidence::api(
+            &ep,
+            "rules[].type",
+            r.rules
+                .iter()
+                .map(|x| x.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+        if let Some(st) = &r.source_type {
+            ev.push(Evidence::api(&ep, "source_type", st));
+        }
+    }
+    ev
+}
+
+/// What the bypass lists of the rulesets covering release tags say.
+#[derive(Default)]
+struct BypassReview<'a> {
+    /// Bypass actors that are not release operators (`type:id in ruleset`).
+    strays: Vec<String>,
+    /// Rulesets of this repository whose bypass list this token cannot see.
+    hidden: Vec<String>,
+    /// Rulesets of the organisation or enterprise whose bypass list this token cannot see.
+    parent_hidden: Vec<&'a Ruleset>,
+    /// Rulesets nobody may bypass.
+    empty: Vec<String>,
+    /// Rulesets these credentials cannot bypass.
+    cannot: Vec<&'a Ruleset>,
+    /// Rulesets for which GitHub did not say whether these credentials can bypass.
+    unknown_self: Vec<String>,
+}
+
+/// Reads each relevant ruleset's bypass list against the release operators, and whether
+/// these credentials can bypass it.
+fn review_bypass<'a>(
+    f: &TagRulesetFacts,
+    relevant: &[&'a Ruleset],
+    ev: &mut Vec<Evidence>,
+) -> BypassReview<'a> {
+    let (owner, name, repo) = (f.owner, f.name, f.repo);
+    let allowed = &f.operators.allowed;
+    let mut review = BypassReview::default();
+    let BypassReview {
+        strays,
+        hidden,
+        parent_hidden,
+        empty,
+        cannot,
+        unknown_self,
+    } = &mut review;
+    for &r in relevant {
         let ep = format!("GET /repos/{owner}/{name}/rulesets/{}", r.id);
         let from_parent = r.source_type.as_deref().is_some_and(|t| t != "Repository");
         ev.push(Evidence::api(
@@ -1199,10 +1233,65 @@ fn tag_ruleset_judgement(f: &TagRulesetFacts) -> Outcome {
         }
         match caller_can_bypass(r, repo) {
             Some(true) => {}
-            Some(false) => cannot.push(*r),
+            Some(false) => cannot.push(r),
             None => unknown_self.push(r.name.clone()),
         }
     }
+    review
+}
+
+/// Why these credentials cannot create release tags, and who can.
+fn cannot_bypass(cannot: &[&Ruleset], allowed: &[Allowed], operators: &str) -> String {
+    let who: Vec<String> = cannot
+        .iter()
+        .map(|r| match &r.bypass_actors {
+            Some(l) if l.is_empty() => format!("`{}`: nobody", r.name),
+            Some(l) => format!(
+                "`{}`: {}",
+                r.name,
+                l.iter()
+                    .map(|b| actor_text(b, allowed))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!(
+                "`{}`: its bypass list, which this token cannot see (release.toml names {operators})",
+                r.name
+            ),
+        })
+        .collect();
+    format!(
+        "these credentials cannot create release tags (current_user_can_bypass: {}): the tag push would be refused after preflight passed; who can bypass {}; fix: run preflight and release as a release operator, or add this operator to the bypass list (the tag is pushed with git's credentials, which should belong to the same operator)",
+        cannot
+            .iter()
+            .map(|r| format!(
+                "{} on `{}`",
+                r.current_user_can_bypass.as_deref().unwrap_or("never"),
+                r.name
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        who.join("; ")
+    )
+}
+
+/// A warning's wording, given the names it is about.
+type Message = fn(&str) -> String;
+
+/// The verdict on the bypass review: a stray bypass actor or credentials that cannot bypass
+/// fail; a list this token cannot see, an unknown own bypass, unresolved operators or a list
+/// nobody may bypass warn, in that order.
+fn bypass_verdict(f: &TagRulesetFacts, review: BypassReview<'_>, mut ev: Vec<Evidence>) -> Outcome {
+    let id = CheckId::RepoTagCreationRestricted;
+    let (allowed, unresolved) = (&f.operators.allowed, &f.operators.unresolved);
+    let BypassReview {
+        strays,
+        hidden,
+        parent_hidden,
+        empty,
+        cannot,
+        unknown_self,
+    } = review;
     let allowed_labels: BTreeSet<&str> = allowed.iter().map(|a| a.label.as_str()).collect();
     let operators = allowed_labels
         .iter()
@@ -1220,81 +1309,34 @@ fn tag_ruleset_judgement(f: &TagRulesetFacts) -> Outcome {
         );
     }
     if !cannot.is_empty() {
-        let who: Vec<String> = cannot
-            .iter()
-            .map(|r| match &r.bypass_actors {
-                Some(l) if l.is_empty() => format!("`{}`: nobody", r.name),
-                Some(l) => format!(
-                    "`{}`: {}",
-                    r.name,
-                    l.iter()
-                        .map(|b| actor_text(b, allowed))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                None => format!(
-                    "`{}`: its bypass list, which this token cannot see (release.toml names {operators})",
-                    r.name
-                ),
-            })
-            .collect();
-        return Outcome::fail(
-            id,
-            format!(
-                "these credentials cannot create release tags (current_user_can_bypass: {}): the tag push would be refused after preflight passed; who can bypass {}; fix: run preflight and release as a release operator, or add this operator to the bypass list (the tag is pushed with git's credentials, which should belong to the same operator)",
-                cannot
-                    .iter()
-                    .map(|r| format!(
-                        "{} on `{}`",
-                        r.current_user_can_bypass.as_deref().unwrap_or("never"),
-                        r.name
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                who.join("; ")
-            ),
-            ev,
-        );
+        return Outcome::fail(id, cannot_bypass(&cannot, allowed, &operators), ev);
     }
-    if !hidden.is_empty() {
-        return Outcome::warn(
-            id,
+    let warnings: [(&[String], Message); 4] = [
+        (&hidden, |n| {
             format!(
-                "tag creation is restricted, but the token cannot see who may bypass ruleset(s) {}: GitHub returns bypass_actors only to callers with write access to the ruleset; use a repository admin's token (classic `repo`, or fine-grained Administration: write)",
-                hidden.join(", ")
-            ),
-            ev,
-        );
-    }
-    if !unknown_self.is_empty() {
-        return Outcome::warn(
-            id,
+                "tag creation is restricted, but the token cannot see who may bypass ruleset(s) {n}: GitHub returns bypass_actors only to callers with write access to the ruleset; use a repository admin's token (classic `repo`, or fine-grained Administration: write)"
+            )
+        }),
+        (&unknown_self, |n| {
             format!(
-                "tag creation is restricted, but GitHub did not say whether these credentials may bypass ruleset(s) {} (no current_user_can_bypass), so it is not proven that this operator can push a release tag",
-                unknown_self.join(", ")
-            ),
-            ev,
-        );
-    }
-    if !unresolved.is_empty() {
-        return Outcome::warn(
-            id,
+                "tag creation is restricted, but GitHub did not say whether these credentials may bypass ruleset(s) {n} (no current_user_can_bypass), so it is not proven that this operator can push a release tag"
+            )
+        }),
+        (unresolved, |n| {
             format!(
-                "tag creation is restricted, but these release operators could not be resolved to ids, so the bypass list was not fully compared: {}; use a token that can read the organisation's teams (classic `read:org`)",
-                unresolved.join(", ")
-            ),
-            ev,
-        );
-    }
-    if !empty.is_empty() {
-        return Outcome::warn(
-            id,
+                "tag creation is restricted, but these release operators could not be resolved to ids, so the bypass list was not fully compared: {n}; use a token that can read the organisation's teams (classic `read:org`)"
+            )
+        }),
+        (&empty, |n| {
             format!(
-                "tag ruleset(s) {} have no bypass actors: nobody, including the release operators, can create release tags",
-                empty.join(", ")
-            ),
-            ev,
-        );
+                "tag ruleset(s) {n} have no bypass actors: nobody, including the release operators, can create release tags"
+            )
+        }),
+    ];
+    for (names, message) in warnings {
+        if !names.is_empty() {
+            return Outcome::warn(id, message(&names.join(", ")), ev);
+        }
     }
     for r in &parent_hidden {
         ev.push(Evidence::note(format!(
