@@ -803,3 +803,12 @@ pub fn is_oci_tag(s: &str) -> bool {
         && s.len() <= 128
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
 }
+
+/// The workspace's own `release.toml`, loaded, for unit tests.
+#[cfg(test)]
+pub(crate) fn for_tests() -> Config {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root");
+    Config::load(root).expect("the workspace's release.toml loads")
+}

@@ -521,7 +521,11 @@ fn run_steps(config: &Config, req: &Request, world: &World, plan: &Plan) -> Vec<
             Action::Verify {
                 version: version.clone(),
                 components: req.components.clone(),
-                latest_before: latest_before_flag(&plan.packages),
+                latest_before: crate::verify::latest_before_arg(
+                    plan.packages
+                        .iter()
+                        .map(|p| (p.package.as_str(), p.latest_before.as_deref())),
+                ),
                 expect_latest: plan.moves_latest,
             },
             "verify tags, digests, `latest` and visibility in the registry".into(),
@@ -553,21 +557,6 @@ fn run_steps(config: &Config, req: &Request, world: &World, plan: &Plan) -> Vec<
         ));
     }
     steps
-}
-
-/// `PKG=sha256:...|none,...`: what `verify --latest-before` accepts.
-pub(crate) fn latest_before_flag(packages: &[PlannedPackage]) -> String {
-    packages
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p.package,
-                p.latest_before.as_deref().unwrap_or("none")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The annotated tag's message `cargo xtask release` writes; `publish` reads its
@@ -733,10 +722,7 @@ mod tests {
     const OTHER: &str = "fedcba9876543210fedcba9876543210fedcba98";
 
     fn config() -> Config {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap();
-        Config::load(root).unwrap()
+        crate::config::for_tests()
     }
 
     fn world() -> World {

@@ -357,14 +357,7 @@ pub async fn promote(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8
 
 async fn promote_steps(ws: &Workspace, opts: &PromoteOptions) -> anyhow::Result<u8> {
     // One release, promote or publish per checkout at a time; a dry run only reads.
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(crate::effects::git::lock_checkout(
-            &ws.root,
-            &crate::fsx::command_line(),
-        )?)
-    };
+    let _lock = crate::effects::git::lock_unless_dry_run(&ws.root, opts.dry_run)?;
     let config = &ws.config;
     let (world, registry) = observe(ws, opts).await?;
     let plan = plan(config, opts, &world, &operator())?;
@@ -628,10 +621,7 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap();
-        Config::load(root).unwrap()
+        crate::config::for_tests()
     }
 
     fn opts(version: &str, allow_downgrade: bool) -> PromoteOptions {

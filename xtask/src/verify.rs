@@ -481,6 +481,18 @@ pub async fn verify(
     })
 }
 
+/// What `--latest-before` takes, `PKG=sha256:...|none,...`, from each package's digest of
+/// `latest` before the release (`None`: there was no `latest`).
+pub(crate) fn latest_before_arg<'a>(
+    packages: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> String {
+    packages
+        .into_iter()
+        .map(|(package, before)| format!("{package}={}", before.unwrap_or("none")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `latest` before this release: `--latest-before`, else this release's notes
 /// (`latest-before`), else the previous release's notes (`latest-after`).
 pub fn latest_before(

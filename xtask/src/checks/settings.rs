@@ -1733,10 +1733,7 @@ mod tests {
 
     #[test]
     fn package_checks_are_judged_on_the_package_list_alone() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap();
-        let cfg = crate::config::Config::load(root).unwrap();
+        let cfg = crate::config::for_tests();
         let repo = Some("aisopsflow/aisopsflow-enterprise");
         let all = |commercial_console: &str| {
             packages(&[

@@ -1399,11 +1399,7 @@ mod tests {
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
     fn config() -> Config {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        Config::load(&root).unwrap()
+        crate::config::for_tests()
     }
 
     fn digest(c: char) -> String {

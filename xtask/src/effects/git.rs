@@ -726,6 +726,18 @@ pub(crate) fn lock_checkout(
     crate::fsx::lock_in(&dir, command, &started)
 }
 
+/// The checkout's lock for a command that writes (`lock_checkout` for the command line as
+/// typed); `None` for a dry run, which only reads.
+pub(crate) fn lock_unless_dry_run(
+    root: &Path,
+    dry_run: bool,
+) -> anyhow::Result<Option<crate::fsx::CheckoutLock>> {
+    if dry_run {
+        return Ok(None);
+    }
+    lock_checkout(root, &crate::fsx::command_line()).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

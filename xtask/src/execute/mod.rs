@@ -185,14 +185,7 @@ async fn release_steps(
     let config = &ws.config;
     let req = &opts.request;
     // One release, promote or publish per checkout at a time; a dry run only reads.
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(crate::effects::git::lock_checkout(
-            &ws.root,
-            &crate::fsx::command_line(),
-        )?)
-    };
+    let _lock = crate::effects::git::lock_unless_dry_run(&ws.root, opts.dry_run)?;
     let registry = registry_client(config)?;
     let obs = observe(ws, req, &registry).await?;
     let plan = plan::plan(config, req, &obs.world)?;

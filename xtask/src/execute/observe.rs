@@ -382,10 +382,7 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap();
-        Config::load(root).unwrap()
+        crate::config::for_tests()
     }
 
     #[test]

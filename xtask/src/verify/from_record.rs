@@ -117,18 +117,11 @@ pub(crate) async fn verify_from_record(
         config,
         verbose: g.verbose,
     };
-    let latest_before = rec
-        .packages
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p.package,
-                p.latest_before.as_deref().unwrap_or("none")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",");
+    let latest_before = crate::verify::latest_before_arg(
+        rec.packages
+            .iter()
+            .map(|p| (p.package.as_str(), p.latest_before.as_deref())),
+    );
     let input = crate::verify::VerifyInput {
         version: rec.version.clone(),
         components: rec.components.clone(),
