@@ -230,25 +230,10 @@ impl<'a> Releasing<'a> {
         }
         say(format!("preflight gate passed ({})", summary(&report)));
         self.gate_lines = check_lines(&report);
-        self.gate_notes = vec![if after_push {
-            format!(
-                "The tag was pushed from elsewhere: whether a gate ran before the push is unknown. This gate ran after the push, at {}, by {}.",
-                rfc3339(now_epoch()),
-                operator()
-            )
-        } else {
-            format!(
-                "The gate ran before the tag was created, at {}, by {}.",
-                rfc3339(now_epoch()),
-                operator()
-            )
-        }];
-        if self.opts.request.allow_downgrade && plan.moves_latest {
-            self.gate_notes.push(format!(
-                "`latest` was allowed to move to a lower version with --allow-downgrade, by {}.",
-                operator()
-            ));
-        }
+        self.gate_notes = gate_notes(
+            after_push,
+            self.opts.request.allow_downgrade && plan.moves_latest,
+        );
         Ok(())
     }
 
@@ -738,6 +723,25 @@ async fn draft_release(
             _ => Err(e.context(format!("creating the draft release {}", draft.tag))),
         },
     }
+}
+
+/// What the notes say about the gate that just passed: when it ran and by whom (after the
+/// push, for a tag pushed from elsewhere), and a downgrade of `latest` that was allowed.
+fn gate_notes(after_push: bool, downgrade_allowed: bool) -> Vec<String> {
+    let (at, by) = (rfc3339(now_epoch()), operator());
+    let mut notes = vec![if after_push {
+        format!(
+            "The tag was pushed from elsewhere: whether a gate ran before the push is unknown. This gate ran after the push, at {at}, by {by}."
+        )
+    } else {
+        format!("The gate ran before the tag was created, at {at}, by {by}.")
+    }];
+    if downgrade_allowed {
+        notes.push(format!(
+            "`latest` was allowed to move to a lower version with --allow-downgrade, by {by}."
+        ));
+    }
+    notes
 }
 
 /// Pushes exactly the release tag and confirms the remote's tag peels to the commit. A tag
