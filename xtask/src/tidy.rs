@@ -988,7 +988,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ("xtask/src/standin/registry.rs", "token"),
     ("xtask/src/standin/registry.rs", "ui"),
     ("xtask/src/standin/rehearsal.rs", "start"),
-    ("xtask/src/standin/runs.rs", "execute"),
     ("xtask/src/tidy.rs", "code_only"),
     ("xtask/src/verify.rs", "verify"),
     ("xtask/src/verify/contents.rs", "scan_image"),

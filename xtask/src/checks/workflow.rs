@@ -316,21 +316,24 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     out
 }
 
+/// Every workflow check after `workflow-present`, skipped because the workflow at `rel` could
+/// not be read as one (`why`).
+fn skip_rest(rel: &Path, why: &str) -> Vec<Outcome> {
+    IDS[1..]
+        .iter()
+        .map(|id| {
+            Outcome::skip(
+                *id,
+                format!("workflow not parseable ({why})"),
+                format!("fix {} so that workflow-present passes", rel.display()),
+            )
+        })
+        .collect()
+}
+
 /// Checks one workflow file. `rel` is the path reported in evidence. Public so the corpus
 /// tests can run every fixture through the same code.
 pub fn check_file(path: &Path, rel: &Path, tags: &crate::config::TagRules) -> Vec<Outcome> {
-    let skip_rest = |why: String| -> Vec<Outcome> {
-        IDS[1..]
-            .iter()
-            .map(|id| {
-                Outcome::skip(
-                    *id,
-                    format!("workflow not parseable ({why})"),
-                    format!("fix {} so that workflow-present passes", rel.display()),
-                )
-            })
-            .collect()
-    };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -339,7 +342,7 @@ pub fn check_file(path: &Path, rel: &Path, tags: &crate::config::TagRules) -> Ve
                 format!("cannot read the publish workflow: {e}"),
                 vec![Evidence::file(rel, None)],
             )];
-            out.extend(skip_rest("missing".into()));
+            out.extend(skip_rest(rel, "missing"));
             return out;
         }
     };
@@ -368,18 +371,6 @@ fn check_text_in(
     repo: Option<&Path>,
 ) -> Vec<Outcome> {
     let text = text.to_string();
-    let skip_rest = |why: String| -> Vec<Outcome> {
-        IDS[1..]
-            .iter()
-            .map(|id| {
-                Outcome::skip(
-                    *id,
-                    format!("workflow not parseable ({why})"),
-                    format!("fix {} so that workflow-present passes", rel.display()),
-                )
-            })
-            .collect()
-    };
     let root = match parse_yaml(&text) {
         Ok(docs) if docs.len() == 1 => docs.into_iter().next().expect("one document"),
         Ok(docs) => {
@@ -388,7 +379,7 @@ fn check_text_in(
                 format!("expected one YAML document, found {}", docs.len()),
                 vec![Evidence::file(rel, None)],
             )];
-            out.extend(skip_rest("not one document".into()));
+            out.extend(skip_rest(rel, "not one document"));
             return out;
         }
         Err((line, msg)) => {
@@ -401,7 +392,7 @@ fn check_text_in(
                     excerpt(&text, line),
                 )],
             )];
-            out.extend(skip_rest(format!("YAML error at line {line}")));
+            out.extend(skip_rest(rel, &format!("YAML error at line {line}")));
             return out;
         }
     };
@@ -413,7 +404,7 @@ fn check_text_in(
                 "the publish workflow has no jobs",
                 vec![Evidence::file(rel, Some(root.line()))],
             )];
-            out.extend(skip_rest("no jobs".into()));
+            out.extend(skip_rest(rel, "no jobs"));
             return out;
         }
     };
@@ -1151,7 +1142,6 @@ fn load(repo: &Path, rel: &Path) -> Result<Workflow, String> {
 
 /// Follows the local reusable workflows `wf` calls (up to GitHub's nesting limit), checking
 /// each with the calling job's permissions and the secrets it passes. Returns the files read.
-#[allow(clippy::too_many_arguments)]
 fn follow_calls(
     repo: &Path,
     wf: &Workflow,

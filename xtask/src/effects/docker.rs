@@ -465,9 +465,8 @@ impl Docker {
     /// the exec API and, at the same time, probes it: each attempt reads the service's logs so
     /// far and asks `ready` for the probe command (`None` while the logs show it is not ready,
     /// e.g. before it printed the address it listens on), then executes the probe, until it
-    /// exits 0; at most `attempts` times, `interval` apart. The container is removed (killed)
-    /// in every case; waiting for a graceful stop would double the cost of a smoke run.
-    #[allow(clippy::too_many_arguments)]
+    /// exits 0; at most `attempts` times, `interval` apart (`Probes`). The container is removed
+    /// (killed) in every case; waiting for a graceful stop would double the cost of a smoke run.
     pub(crate) async fn run_service(
         &self,
         image: &str,
@@ -475,9 +474,9 @@ impl Docker {
         network: Network,
         first: &[&str],
         ready: impl Fn(&str) -> Option<Vec<String>>,
-        attempts: u32,
-        interval: Duration,
+        probes: Probes,
     ) -> anyhow::Result<ServiceRun> {
+        let Probes { attempts, interval } = probes;
         self.with_container(image, cmd, network, |id| async move {
             self.inner
                 .start_container(&id, None)
@@ -854,6 +853,13 @@ impl Drop for ContainerGuard {
             });
         }
     }
+}
+
+/// How often `Docker::run_service` probes a service, and how far apart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probes {
+    pub attempts: u32,
+    pub interval: Duration,
 }
 
 /// Whether a build failed because the engine lost an image in the middle of its cache probe

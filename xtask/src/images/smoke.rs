@@ -107,8 +107,10 @@ pub async fn smoke(
                     ]
                 })
             },
-            PROBE_ATTEMPTS,
-            PROBE_INTERVAL,
+            crate::effects::docker::Probes {
+                attempts: PROBE_ATTEMPTS,
+                interval: PROBE_INTERVAL,
+            },
         )
         .await?;
     let version_line = check_version(run.first.exit_code, &run.first.stdout, &run.first.stderr)?;

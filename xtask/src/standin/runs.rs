@@ -313,17 +313,13 @@ impl<S: RunSink> Executor<S> {
                 continue;
             } else {
                 let step = &wf_steps[i - 1];
-                self.run_step(
-                    id,
-                    step,
-                    run,
-                    &checkout,
-                    &output,
-                    &summary,
-                    &ctx,
-                    &dir.join(format!("step-{}.log", i + 1)),
-                )
-                .await
+                let files = StepFiles {
+                    checkout: &checkout,
+                    output: &output,
+                    summary: &summary,
+                    log: &dir.join(format!("step-{}.log", i + 1)),
+                };
+                self.run_step(id, step, run, &ctx, files).await
             };
             let success = matches!(result, Ok(true));
             if let Err(e) = &result {
@@ -348,18 +344,20 @@ impl<S: RunSink> Executor<S> {
         Ok(ok)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn run_step(
         &self,
         id: u64,
         step: &WorkflowStep,
         run: &NewRun,
-        checkout: &Path,
-        output: &Path,
-        summary: &Path,
         ctx: &ExprContext,
-        log: &Path,
+        files: StepFiles<'_>,
     ) -> anyhow::Result<bool> {
+        let StepFiles {
+            checkout,
+            output,
+            summary,
+            log,
+        } = files;
         if let Some(uses) = &step.uses {
             if uses.starts_with("actions/checkout@") {
                 // A real checkout of the tagged commit from the stand-in's remote.
@@ -518,6 +516,16 @@ pub(crate) fn watch_tags(
             known = now;
         }
     })
+}
+
+/// The files one step of a run works with: the checkout, `GITHUB_OUTPUT`,
+/// `GITHUB_STEP_SUMMARY` and the step's log.
+#[derive(Clone, Copy)]
+struct StepFiles<'a> {
+    checkout: &'a Path,
+    output: &'a Path,
+    summary: &'a Path,
+    log: &'a Path,
 }
 
 #[cfg(test)]
