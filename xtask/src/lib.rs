@@ -19,7 +19,6 @@ pub mod images;
 pub mod notes;
 pub mod output;
 pub mod plan;
-pub mod policy;
 pub mod preflight;
 pub(crate) mod promote;
 pub mod publish;
@@ -31,6 +30,7 @@ pub mod secrets;
 pub mod setup;
 #[cfg(feature = "rehearse")]
 pub mod standin;
+pub mod tags;
 pub mod time;
 pub mod verify;
 pub mod workspace;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Visibility};
 use crate::exit::{external, policy, usage};
-use crate::policy::{Event, TagKind, git_tag, plan_tags};
+use crate::tags::{Event, TagKind, git_tag, plan_tags};
 
 /// What planning reads. Gathered by `execute::observe`; plain data so planning is testable.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -625,7 +625,7 @@ fn check_existing_tag(
 /// holds another version's image (one commit gives one image).
 fn check_publishable(
     req: &Request,
-    tag_plan: &crate::policy::TagPlan,
+    tag_plan: &crate::tags::TagPlan,
     world: &World,
 ) -> anyhow::Result<()> {
     for (package, p) in &world.published {

@@ -135,7 +135,7 @@ impl flags::Preflight {
         let release = self
             .release
             .as_deref()
-            .map(crate::policy::parse_version)
+            .map(crate::tags::parse_version)
             .transpose()?;
         let attestations =
             Attestations::load(&self.checks.attest, self.checks.attestations.as_deref())?;

@@ -21,7 +21,7 @@ use crate::execute::{
     interrupted, operator, registry_client, require_remote, say, wait_run,
 };
 use crate::exit::{policy, usage};
-use crate::policy::{self as tags};
+use crate::tags;
 use crate::time::rfc3339;
 use crate::workspace::Workspace;
 

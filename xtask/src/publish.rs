@@ -18,14 +18,14 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::exit::usage;
-use crate::policy::{self, TagPlan};
+use crate::tags::{self, TagPlan};
 
 /// The inputs of a publish, from flags or the environment GitHub Actions gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trigger {
     pub git_ref: String,
     pub sha: String,
-    pub event: policy::Event,
+    pub event: tags::Event,
     pub publish_latest: Option<String>,
 }
 
@@ -49,7 +49,7 @@ pub(crate) fn trigger_from(
     };
     let git_ref = need(flag_ref, "GITHUB_REF", "ref")?;
     let sha = need(flag_sha, "GITHUB_SHA", "sha")?;
-    let event = policy::parse_event(&need(flag_event, "GITHUB_EVENT_NAME", "event")?)?;
+    let event = tags::parse_event(&need(flag_event, "GITHUB_EVENT_NAME", "event")?)?;
     let publish_latest = flag_latest.or_else(|| env("PUBLISH_LATEST"));
     Ok(Trigger {
         git_ref,
@@ -140,7 +140,7 @@ pub(crate) struct Record {
     pub schema_version: u32,
     pub git_ref: String,
     pub commit: String,
-    pub event: policy::Event,
+    pub event: tags::Event,
     pub version: String,
     pub moves_latest: bool,
     pub latest_reason: String,
@@ -524,7 +524,7 @@ impl crate::flags::Publish {
             self.publish_latest.clone(),
             &env,
         )?;
-        let plan = policy::plan_tags(
+        let plan = tags::plan_tags(
             &ws.config.raw.tags,
             trigger.event,
             &trigger.git_ref,
@@ -877,7 +877,7 @@ mod tests {
             (t.git_ref.as_str(), t.event, t.publish_latest.as_deref()),
             (
                 "refs/tags/release-v1.2.3",
-                policy::Event::WorkflowDispatch,
+                tags::Event::WorkflowDispatch,
                 Some("true")
             )
         );
@@ -901,9 +901,9 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let plan = policy::plan_tags(
+        let plan = tags::plan_tags(
             &rules(),
-            policy::Event::WorkflowDispatch,
+            tags::Event::WorkflowDispatch,
             "refs/tags/v1.2.3",
             SHA,
             Some("true"),
@@ -971,9 +971,9 @@ mod tests {
 
     #[test]
     fn the_plan_builds_what_is_missing_pushes_the_sha_tag_first_and_moves_latest_last() {
-        let plan = policy::plan_tags(
+        let plan = tags::plan_tags(
             &rules(),
-            policy::Event::Push,
+            tags::Event::Push,
             "refs/tags/release-v1.2.3",
             SHA,
             None,

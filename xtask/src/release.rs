@@ -16,10 +16,10 @@ use crate::checks::manual::Attestations;
 use crate::execute::{self, Poll, ReleaseOptions};
 use crate::flags;
 use crate::plan::Request;
-use crate::policy::parse_version;
 use crate::promote::PromoteOptions;
 #[cfg(feature = "rehearse")]
 use crate::standin::rehearsal::{Rehearsal, RehearsalOptions};
+use crate::tags::parse_version;
 use crate::workspace::Global;
 
 impl flags::Release {

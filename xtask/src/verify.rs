@@ -4,7 +4,7 @@
 //! Everything is read from the registry through `effects::registry` (one token per
 //! repository, one HEAD per tag, requests for different tags in flight together) and from the
 //! workspace (the git tag that exists for the version, release notes, deployment manifests).
-//! The expected tags come from `policy::plan_tags`, the same function the publish step uses,
+//! The expected tags come from `tags::plan_tags`, the same function the publish step uses,
 //! so what is checked cannot drift from what is published.
 //!
 //! The notes writer records `latest` per package as machine-readable comments, which this
@@ -32,7 +32,7 @@ use crate::config::{ImageSpec, Visibility};
 use crate::effects::registry::{RegistryClient, Resolved};
 use crate::exit::{Kind, kind_of, usage};
 use crate::flags;
-use crate::policy::{self, Event, TagKind, TagPlan};
+use crate::tags::{self, Event, TagKind, TagPlan};
 use crate::workspace::{Global, Workspace};
 
 /// What to verify.
@@ -170,8 +170,8 @@ pub(crate) fn release_tag(
 ) -> anyhow::Result<(String, String)> {
     let rules = &ws.config.raw.tags;
     let candidates = [
-        policy::git_tag(rules, version, TagKind::ReleaseLatest),
-        policy::git_tag(rules, version, TagKind::Release),
+        tags::git_tag(rules, version, TagKind::ReleaseLatest),
+        tags::git_tag(rules, version, TagKind::Release),
     ];
     for tag in &candidates {
         if let Some(sha) =
@@ -195,14 +195,14 @@ pub async fn verify(
     input: &VerifyInput,
 ) -> anyhow::Result<Verified> {
     let config = &ws.config;
-    let version = policy::parse_version(&input.version)?;
+    let version = tags::parse_version(&input.version)?;
     let components = config.scope(&input.components)?;
     let images = config.images_for(&components);
     let (tag, sha) = match &input.recorded {
         Some(r) => (r.tag.clone(), r.commit.clone()),
         None => release_tag(ws, &version)?,
     };
-    let mut plan = policy::plan_tags(
+    let mut plan = tags::plan_tags(
         &config.raw.tags,
         Event::Push,
         &format!("refs/tags/{tag}"),
@@ -516,7 +516,7 @@ pub fn latest_before(
             let digest = parse_digest_or_none(digest).ok_or_else(|| {
                 usage(format!(
                     "--latest-before `{}`: expected `sha256:<64 hex>`, `none`, or `PACKAGE=sha256:...` (comma separated)",
-                    policy::printable(part)
+                    tags::printable(part)
                 ))
             })?;
             for p in pkgs {

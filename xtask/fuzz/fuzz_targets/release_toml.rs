@@ -24,14 +24,14 @@ fuzz_target!(|data: &[u8]| {
     let rules = &cfg.raw.tags;
     let v = semver::Version::parse("1.2.3-rc.1").unwrap();
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    for kind in [xtask::policy::TagKind::Release, xtask::policy::TagKind::ReleaseLatest] {
-        let tag = xtask::policy::git_tag(rules, &v, kind);
-        if let Ok((k, parsed)) = xtask::policy::parse_git_tag(rules, &tag) {
+    for kind in [xtask::tags::TagKind::Release, xtask::tags::TagKind::ReleaseLatest] {
+        let tag = xtask::tags::git_tag(rules, &v, kind);
+        if let Ok((k, parsed)) = xtask::tags::parse_git_tag(rules, &tag) {
             // Ambiguous patterns may read a tag as the other kind, never as another version.
             assert_eq!(parsed, v, "{tag} from {kind:?} parsed as {k:?} {parsed}");
         }
-        for event in [xtask::policy::Event::Push, xtask::policy::Event::WorkflowDispatch] {
-            if let Ok(plan) = xtask::policy::plan_tags(rules, event, &format!("refs/tags/{tag}"), sha, Some("true")) {
+        for event in [xtask::tags::Event::Push, xtask::tags::Event::WorkflowDispatch] {
+            if let Ok(plan) = xtask::tags::plan_tags(rules, event, &format!("refs/tags/{tag}"), sha, Some("true")) {
                 for t in &plan.tags {
                     assert!(xtask::config::is_oci_tag(t), "invalid OCI tag {t:?}");
                 }

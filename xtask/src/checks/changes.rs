@@ -13,7 +13,7 @@ use std::path::Path;
 use super::{CheckId, Ctx, Evidence, Outcome};
 use super::{Kind, Meta, Phase, Section, Severity};
 use crate::effects::git;
-use crate::policy;
+use crate::tags;
 
 /// Files every image depends on.
 pub(crate) const WORKSPACE_INPUTS: &[&str] = &[
@@ -87,7 +87,7 @@ pub(crate) fn previous_release_tag(ctx: &Ctx) -> anyhow::Result<Option<(String, 
     let rules = &ctx.ws.config.raw.tags;
     let mut best: Option<(String, semver::Version)> = None;
     for tag in git::tags_merged_into_head(&ctx.ws.root)? {
-        let Ok((_, v)) = policy::parse_git_tag(rules, &tag) else {
+        let Ok((_, v)) = tags::parse_git_tag(rules, &tag) else {
             continue;
         };
         if ctx.release.as_ref() == Some(&v) {
@@ -131,7 +131,7 @@ fn remote_tags_missing(ctx: &Ctx) -> anyhow::Result<RemoteTags> {
         let Some(tag) = name.strip_prefix("refs/tags/") else {
             continue;
         };
-        let Ok((_, v)) = policy::parse_git_tag(rules, tag) else {
+        let Ok((_, v)) = tags::parse_git_tag(rules, tag) else {
             continue;
         };
         // The release being made may already be on the remote (a resumed release).
@@ -239,7 +239,7 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
             let rules = &ctx.ws.config.raw.tags;
             if !local_tags
                 .iter()
-                .any(|t| policy::parse_git_tag(rules, t).is_ok())
+                .any(|t| tags::parse_git_tag(rules, t).is_ok())
             {
                 return vec![Outcome::skip(
                     id,

@@ -7,7 +7,7 @@
 use super::{CheckId, Ctx, Evidence, Outcome};
 use super::{Kind, Meta, Phase, Section, Severity};
 use crate::effects::git;
-use crate::policy::{self, Event, TagKind};
+use crate::tags::{self, Event, TagKind};
 
 pub(crate) const NOTES_DRAFT_COMPLETE: Meta = Meta {
     id: "notes-draft-complete",
@@ -72,9 +72,9 @@ pub fn run(ctx: &Ctx) -> Vec<Outcome> {
     };
     let git_ref = format!(
         "refs/tags/{}",
-        policy::git_tag(&cfg.raw.tags, version, TagKind::Release)
+        tags::git_tag(&cfg.raw.tags, version, TagKind::Release)
     );
-    let plan = match policy::plan_tags(&cfg.raw.tags, Event::Push, &git_ref, &head, None) {
+    let plan = match tags::plan_tags(&cfg.raw.tags, Event::Push, &git_ref, &head, None) {
         Ok(p) => p,
         Err(e) => {
             return vec![Outcome::fail(

@@ -16,7 +16,7 @@ use super::{CheckId, Evidence, Kind, Meta, Outcome, Phase, Section, Severity};
 use crate::config::{Config, ImageSpec, Visibility};
 use crate::effects::registry::{AnonymousProbe, Resolved};
 use crate::images::stage;
-use crate::policy::TagPlan;
+use crate::tags::TagPlan;
 
 /// One package's tags as the registry reports them.
 #[derive(Debug, Clone, Serialize)]
@@ -1394,7 +1394,7 @@ pub(crate) fn contents_outcomes(
 mod tests {
     use super::*;
     use crate::checks::Status;
-    use crate::policy::{Event, plan_tags};
+    use crate::tags::{Event, plan_tags};
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 

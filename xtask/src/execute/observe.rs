@@ -14,7 +14,7 @@ use crate::effects::registry::{Credentials, RegistryClient};
 use crate::exit::{Kind, kind_of, usage};
 use crate::notes::{self};
 use crate::plan::{self, Request, World};
-use crate::policy::{self as tags, TagKind};
+use crate::tags::{self, TagKind};
 use crate::workspace::Workspace;
 
 /// What `observe` saw, besides the planning `World`.
@@ -271,7 +271,7 @@ async fn read_published(
     let mut latest_versions = BTreeMap::new();
     let tag_plan = tags::plan_tags(
         rules,
-        crate::policy::Event::Push,
+        crate::tags::Event::Push,
         &format!("refs/tags/{tag}"),
         head,
         None,
@@ -300,7 +300,7 @@ async fn published_state(
     config: &Config,
     registry: &RegistryClient,
     package: &str,
-    tag_plan: &crate::policy::TagPlan,
+    tag_plan: &crate::tags::TagPlan,
     latest: Option<String>,
 ) -> anyhow::Result<(plan::Published, Option<semver::Version>)> {
     let repo = format!("{}/{package}", config.org());

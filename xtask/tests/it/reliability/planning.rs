@@ -8,7 +8,7 @@ pub(super) fn observe(
     version: &semver::Version,
 ) -> anyhow::Result<xtask::plan::World> {
     use xtask::effects::git;
-    use xtask::policy::{TagKind, git_tag};
+    use xtask::tags::{TagKind, git_tag};
     let root = repo.work();
     let config = xtask::config::Config::load(&root)?;
     let rules = &config.raw.tags;
@@ -63,7 +63,7 @@ pub(super) fn plan_for(
     version: &str,
     latest: bool,
 ) -> anyhow::Result<xtask::plan::Plan> {
-    let version = xtask::policy::parse_version(version)?;
+    let version = xtask::tags::parse_version(version)?;
     let world = observe(repo, &version)?;
     let config = xtask::config::Config::load(&repo.work())?;
     xtask::plan::plan(

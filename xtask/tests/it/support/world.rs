@@ -28,11 +28,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use xtask::config::Config;
-use xtask::policy::{self, Event};
 use xtask::secrets::Secret;
 use xtask::standin::github::{self as gh, ADMIN_TOKEN, JobSeed, NewRun, StandIn, Trigger};
 use xtask::standin::registry::{HarnessOptions, RegistryHarness};
 use xtask::standin::rehearsal::{Rehearsal, RehearsalOptions};
+use xtask::tags::{self, Event};
 
 use super::{Closed, Layout, Run, Xtask, git, git_identity, repo_root, skip_docker};
 
@@ -171,7 +171,7 @@ async fn play(
         control.completed_at_ms.store(epoch_ms(), Ordering::SeqCst);
         return;
     }
-    let plan = policy::plan_tags(
+    let plan = tags::plan_tags(
         &config.raw.tags,
         event,
         &format!("refs/tags/{tag}"),
